@@ -1,0 +1,414 @@
+//! The chain file as plain data, exactly as written: serde reads it, schemars
+//! describes it for editors. Nothing here is checked beyond its shape; that is
+//! `validate.rs`'s job.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A chain file (SPEC §1).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "pytopus chain file")]
+pub struct Chain {
+    /// Human name of the chain, shown in progress and reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free-form identifier (number or string), kept in reports.
+    #[serde(default)]
+    pub id: Option<Value>,
+    /// What the chain does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Variables available to every template; overridden by `--vars-file`, then `--var`.
+    #[serde(default)]
+    pub vars: IndexMap<String, Value>,
+    /// Settings applied to every step unless the step sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Reusable API definitions (not supported yet; see docs/reference.md).
+    #[serde(default)]
+    pub connectors: Option<Value>,
+    /// The HTTP calls, run in order. `api_chain` is accepted as an alias.
+    #[serde(alias = "api_chain")]
+    pub steps: Vec<Step>,
+    /// What the run prints on stdout: any JSON value whose strings are templates.
+    /// Without it, the last step's result is printed.
+    #[serde(default)]
+    pub output: Option<Value>,
+}
+
+/// Chain-wide settings (`defaults:`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Headers sent by every step (a step's own headers win, by case-insensitive name).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Query parameters added to every step's URL (a step's own win).
+    #[serde(default, alias = "query")]
+    pub query_params: IndexMap<String, Value>,
+    /// Per-attempt timeout for every step (default 30s).
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+    /// Retry policy for every step; see `Retry`.
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    /// Authentication (not supported yet; see docs/reference.md).
+    #[serde(default)]
+    pub auth: Option<Value>,
+}
+
+/// One HTTP call (SPEC §1, §3).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Unique name, `[A-Za-z_][A-Za-z0-9_]*`; later templates use it to read this step's result.
+    pub name: String,
+    /// HTTP method; default GET.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The URL (a template).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Query parameters appended to the URL; a list value repeats the parameter.
+    #[serde(default, alias = "query")]
+    pub query_params: Option<IndexMap<String, Value>>,
+    /// Request headers (templates).
+    #[serde(default)]
+    pub headers: Option<IndexMap<String, String>>,
+    /// Request body: a string is sent as text, anything else as JSON.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// URL-encoded form body (`application/x-www-form-urlencoded`).
+    #[serde(default)]
+    pub form: Option<IndexMap<String, Value>>,
+    /// Multipart body (not supported yet).
+    #[serde(default)]
+    pub multipart: Option<Value>,
+    /// Authentication (not supported yet).
+    #[serde(default)]
+    pub auth: Option<Value>,
+    /// Per-attempt timeout: "30s", "250ms" or a number of seconds.
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+    /// Retry policy; fields not given come from `defaults.retry`, then the built-in policy.
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    /// Variables bound from the response: `name: "$.json.path"`, `"header:Name"`, `"status"` or `"body"`.
+    #[serde(default)]
+    pub extract: Option<IndexMap<String, String>>,
+    /// What the response must look like for the step to succeed.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    /// Write the response body to this file instead of memory (a template).
+    #[serde(default)]
+    pub save_to: Option<String>,
+    /// Condition (not supported yet).
+    #[serde(default)]
+    pub when: Option<Value>,
+    /// Loop (not supported yet).
+    #[serde(default)]
+    pub for_each: Option<Value>,
+    /// Loop concurrency (not supported yet).
+    #[serde(default)]
+    pub concurrency: Option<Value>,
+    /// Pagination (not supported yet).
+    #[serde(default)]
+    pub paginate: Option<Value>,
+    /// Error handling (not supported yet).
+    #[serde(default)]
+    pub on_error: Option<Value>,
+    /// GraphQL request (not supported yet).
+    #[serde(default)]
+    pub graphql: Option<Value>,
+    /// Connector name (not supported yet).
+    #[serde(default)]
+    pub connector: Option<Value>,
+    /// Connector endpoint (not supported yet).
+    #[serde(default)]
+    pub endpoint: Option<Value>,
+    /// Connector endpoint parameters (not supported yet).
+    #[serde(default)]
+    pub params: Option<Value>,
+}
+
+/// `retry:` — every field optional.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Total attempts including the first (1 = no retry). Default 3.
+    #[serde(default)]
+    pub attempts: Option<u32>,
+    /// Delay before the first retry. Default 200ms.
+    #[serde(default)]
+    pub backoff: Option<DurationSpec>,
+    /// Upper bound for any one delay, `Retry-After` included. Default 30s.
+    #[serde(default)]
+    pub max_backoff: Option<DurationSpec>,
+    /// Multiplier between consecutive delays. Default 2.
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// Randomise each delay between 50% and 100% of its value. Default true.
+    #[serde(default)]
+    pub jitter: Option<bool>,
+    /// What is retried: status codes (`503`), classes (`"5xx"`), `"connect"`, `"timeout"`.
+    /// Default: connect, timeout, 429, 502, 503, 504.
+    #[serde(default)]
+    pub on: Option<Vec<RetryOn>>,
+    /// Methods that may be retried. Default GET, HEAD, OPTIONS, PUT, DELETE, TRACE;
+    /// a `retry:` written on a POST or PATCH step opts that step in.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+}
+
+/// One retry condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RetryOn {
+    Status(u16),
+    /// A status class: 5 for "5xx".
+    Class(u16),
+    Connect,
+    Timeout,
+}
+
+impl JsonSchema for RetryOn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RetryOn".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A status code, a class such as \"5xx\", \"connect\" or \"timeout\".",
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": "^([1-5]xx|connect|timeout)$"}
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RetryOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RetryOn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status code (503), a class (\"5xx\"), \"connect\" or \"timeout\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RetryOn, E> {
+                match u16::try_from(v) {
+                    Ok(code @ 100..=599) => Ok(RetryOn::Status(code)),
+                    _ => Err(E::custom(format!("{v} is not an HTTP status code"))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RetryOn, E> {
+                self.visit_u64(u64::try_from(v).map_err(|_| E::custom("negative status"))?)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RetryOn, E> {
+                match v {
+                    "connect" | "network" => Ok(RetryOn::Connect),
+                    "timeout" => Ok(RetryOn::Timeout),
+                    _ => {
+                        if let Some(class) = status_class(v) {
+                            Ok(RetryOn::Class(class))
+                        } else if let Ok(n) = v.parse::<u64>() {
+                            self.visit_u64(n)
+                        } else {
+                            Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                        }
+                    }
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `"2xx"` → 2.
+pub fn status_class(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    if b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && b[1..].eq_ignore_ascii_case(b"xx") {
+        Some(u16::from(b[0] - b'0'))
+    } else {
+        None
+    }
+}
+
+/// `expect:` — every given check must pass.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// A code (200), a class ("2xx"), or a list of them. Default "2xx".
+    #[serde(default)]
+    pub status: Option<StatusSpec>,
+    /// JSONPath → expected value (a template; `"{{ x }}"` compares natively).
+    #[serde(default)]
+    pub json: IndexMap<String, Value>,
+    /// Header name → text the header's value must contain.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Text (or list of texts) the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<OneOrMany>,
+}
+
+/// One status pattern, or several.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    One(StatusPattern),
+    Many(Vec<StatusPattern>),
+}
+
+/// A status code or a class such as `"2xx"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    Class(u16),
+}
+
+impl JsonSchema for StatusPattern {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatusPattern".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": "^[1-5][0-9xX]{2}$"}
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusPattern;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status code (200) or a class (\"2xx\")")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusPattern, E> {
+                match u16::try_from(v) {
+                    Ok(code @ 100..=599) => Ok(StatusPattern::Code(code)),
+                    _ => Err(E::custom(format!("{v} is not an HTTP status code"))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusPattern, E> {
+                self.visit_u64(u64::try_from(v).map_err(|_| E::custom("negative status"))?)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusPattern, E> {
+                if let Some(c) = status_class(v) {
+                    Ok(StatusPattern::Class(c))
+                } else if let Ok(n) = v.parse::<u64>() {
+                    self.visit_u64(n)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// A duration: `"30s"`, `"250ms"`, `"1m 30s"`, or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationSpec(pub Duration);
+
+impl JsonSchema for DurationSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "\"30s\", \"250ms\", \"1m 30s\" or a number of seconds",
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DurationSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration such as \"30s\", \"250ms\" or a number of seconds")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationSpec, E> {
+                Ok(DurationSpec(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationSpec, E> {
+                u64::try_from(v)
+                    .map(|v| DurationSpec(Duration::from_secs(v)))
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationSpec, E> {
+                Duration::try_from_secs_f64(v)
+                    .map(DurationSpec)
+                    .map_err(|_| E::custom(format!("{v} is not a valid number of seconds")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationSpec, E> {
+                parse_duration(v).map(DurationSpec).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses `"30s"`, `"250ms"`, `"1m 30s"` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("`{text}` is not a valid number of seconds"));
+    }
+    humantime::parse_duration(t).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"30s\", \"250ms\" or \"1m 30s\"")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_plain_seconds() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(status_class("2xx"), Some(2));
+        assert_eq!(status_class("5XX"), Some(5));
+        assert_eq!(status_class("6xx"), None);
+        assert_eq!(status_class("200"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Text → [`Chain`]: picks JSON or YAML, reads positions, and turns serde's
+//! errors into diagnostics that point at the key or value in the file.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::model::Chain;
+use super::spans::{self, SpanMap, SyntaxError, join_key};
+use crate::diagnostic::{Diagnostic, Source, suggest};
+
+/// The two formats a chain file can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// By extension (`.json`, `.yaml`, `.yml`), else by the first character.
+    pub fn detect(name: &str, text: &str) -> Format {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".json") {
+            Format::Json
+        } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            Format::Yaml
+        } else {
+            match text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next()
+            {
+                Some('{') | Some('[') => Format::Json,
+                _ => Format::Yaml,
+            }
+        }
+    }
+}
+
+/// A chain as written, with everything diagnostics need to point into it.
+#[derive(Debug, Clone)]
+pub struct ParsedChain {
+    pub chain: Chain,
+    pub spans: SpanMap,
+    pub source: Arc<Source>,
+}
+
+/// Reads any JSON or YAML document with positions (also used for `--vars-file`).
+pub fn read_document(source: &Arc<Source>) -> Result<(Value, SpanMap), Diagnostic> {
+    let read = match Format::detect(&source.name, &source.text) {
+        Format::Json => spans::read_json(&source.text),
+        Format::Yaml => spans::read_yaml(&source.text),
+    };
+    read.map_err(|SyntaxError { message, loc }| {
+        Diagnostic::new(format!("invalid {}: {message}", format_name(source))).at(source, loc)
+    })
+}
+
+fn format_name(source: &Source) -> &'static str {
+    match Format::detect(&source.name, &source.text) {
+        Format::Json => "JSON",
+        Format::Yaml => "YAML",
+    }
+}
+
+/// Parses a chain file.
+pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
+    if source.text.trim().is_empty() {
+        return Err(Diagnostic::new("the chain file is empty")
+            .at(&source, None)
+            .note("help: a chain needs at least `steps:` with one step"));
+    }
+    let (value, spans) = read_document(&source)?;
+    let chain: Chain = serde_path_to_error::deserialize(&value)
+        .map_err(|e| shape_error(&source, &spans, &value, e))?;
+    Ok(ParsedChain {
+        chain,
+        spans,
+        source,
+    })
+}
+
+/// Turns a serde error at a path into a diagnostic with a position and a hint.
+fn shape_error(
+    source: &Arc<Source>,
+    spans: &SpanMap,
+    root: &Value,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> Diagnostic {
+    let path = e.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    let inner = e.inner().to_string();
+    let at = if path.is_empty() {
+        "the chain".to_string()
+    } else {
+        format!("`{path}`")
+    };
+
+    if let Some(rest) = inner.strip_prefix("unknown field `") {
+        let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // serde_path_to_error may or may not have pushed the key itself.
+        let (parent, key_path) = if path.ends_with(key) {
+            let parent = path[..path.len() - key.len()].trim_end_matches('.');
+            (parent.to_string(), path.clone())
+        } else {
+            (path.clone(), join_key(&path, key))
+        };
+        let where_ = if parent.is_empty() {
+            "in the chain".to_string()
+        } else {
+            format!("in `{parent}`")
+        };
+        let mut d = Diagnostic::new(format!("unknown key `{key}` {where_}")).at(
+            source,
+            spans.key(&key_path).or_else(|| spans.nearest(&parent)),
+        );
+        match suggest(key, candidates.iter().copied()) {
+            Some(best) => d = d.note(format!("help: did you mean `{best}`?")),
+            None if !candidates.is_empty() => {
+                d = d.note(format!("help: valid keys are {}", candidates.join(", ")));
+            }
+            None => {}
+        }
+        return d;
+    }
+    if let Some(rest) = inner.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        let mut d = Diagnostic::new(format!("{at} is missing the required key `{field}`"))
+            .at(source, spans.nearest(&path));
+        if field == "steps" {
+            d = d.note("help: list the HTTP calls under `steps:` (or `api_chain:`)");
+        }
+        if path.is_empty() && !root.is_object() {
+            d = Diagnostic::new("a chain file must be a map with `steps:`")
+                .at(source, spans.value(""));
+        }
+        return d;
+    }
+    let message = inner
+        .rsplit_once(" at line ")
+        .map_or(inner.as_str(), |(m, _)| m)
+        .to_string();
+    Diagnostic::new(format!("{at}: {message}")).at(source, spans.nearest(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(name: &str, text: &str) -> Arc<Source> {
+        Arc::new(Source {
+            name: name.into(),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn api_chain_is_an_alias_of_steps() {
+        let p = parse(src(
+            "c.json",
+            r#"{"id": 0, "name": "x", "api_chain": [{"name": "A", "url": "http://h/"}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(p.chain.steps.len(), 1);
+    }
+
+    #[test]
+    fn unknown_step_key_points_at_the_key_and_suggests() {
+        let e = parse(src("c.yaml", "steps:\n  - name: A\n    urll: http://h/\n")).unwrap_err();
+        assert_eq!(e.message, "unknown key `urll` in `steps[0]`");
+        assert_eq!(e.loc, Some(crate::diagnostic::Loc::new(3, 5)));
+        assert_eq!(e.notes, vec!["help: did you mean `url`?".to_string()]);
+    }
+
+    #[test]
+    fn format_is_sniffed_for_stdin() {
+        assert_eq!(Format::detect("<stdin>", "  {\"steps\": []}"), Format::Json);
+        assert_eq!(Format::detect("<stdin>", "steps: []"), Format::Yaml);
+    }
+}

@@ -1,0 +1,748 @@
+//! [`ParsedChain`] → [`ValidChain`]: names, references, templates and
+//! JSONPaths are checked here, before anything is sent, and every problem is
+//! reported with its position. After this, nothing re-checks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::model::{Chain, Retry, RetryOn, StatusPattern, StatusSpec, Step};
+use super::parse::ParsedChain;
+use super::spans::{SpanMap, join_index, join_key};
+use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Source, suggest};
+use crate::engine::render::{self, Templates, Tmpl};
+use crate::engine::retry::{IDEMPOTENT, RetryPolicy};
+use crate::jsonpath::JsonPath;
+
+/// The default per-attempt timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Names a step or variable may not take: they mean something else in templates.
+const RESERVED: &[&str] = &[
+    "steps", "env", "item", "index", "loop", "true", "false", "none", "null",
+];
+
+/// A chain that passed validation: every template compiled, every reference known.
+#[derive(Debug)]
+pub struct ValidChain {
+    pub name: String,
+    pub id: Option<Value>,
+    pub source: Arc<Source>,
+    pub templates: Templates,
+    /// Chain `vars`, then `--vars-file`, then `--var`.
+    pub vars: IndexMap<String, Value>,
+    pub steps: Vec<ValidStep>,
+    pub output: Option<Tmpl>,
+}
+
+/// One step, resolved and compiled.
+#[derive(Debug)]
+pub struct ValidStep {
+    pub name: String,
+    /// Where the step starts in the chain file.
+    pub loc: Option<Loc>,
+    pub method: String,
+    pub url: Tmpl,
+    pub query: Vec<(String, Tmpl)>,
+    pub headers: Vec<(String, Tmpl)>,
+    pub body: Option<BodySpec>,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub extract: Vec<(String, Extractor)>,
+    pub expect: Expectations,
+    pub save_to: Option<Tmpl>,
+}
+
+/// What the request body is made of.
+#[derive(Debug)]
+pub enum BodySpec {
+    /// `body:` — a string is sent as text, anything else as JSON.
+    Value(Tmpl),
+    /// `form:` — urlencoded fields.
+    Form(Vec<(String, Tmpl)>),
+}
+
+/// Where an `extract` value comes from.
+#[derive(Debug, Clone)]
+pub enum Extractor {
+    Path(JsonPath),
+    Header(String),
+    Status,
+    Body,
+}
+
+/// The checks `expect:` asks for.
+#[derive(Debug, Default)]
+pub struct Expectations {
+    /// Empty means the default: any 2xx.
+    pub status: Vec<StatusPattern>,
+    pub json: Vec<(JsonPath, Tmpl)>,
+    pub headers: Vec<(String, Tmpl)>,
+    pub body_contains: Vec<Tmpl>,
+}
+
+/// Validates a parsed chain with the run's variable overrides already merged
+/// (`vars` replaces the chain's own `vars`).
+pub fn validate(
+    parsed: ParsedChain,
+    vars: IndexMap<String, Value>,
+) -> Result<ValidChain, Diagnostics> {
+    let mut v = Validator {
+        source: Arc::clone(&parsed.source),
+        spans: &parsed.spans,
+        diags: Vec::new(),
+        templates: Templates::new(),
+        refs: Vec::new(),
+    };
+    let chain = parsed.chain;
+    let steps_key = if parsed.spans.value("steps").is_some() {
+        "steps"
+    } else {
+        "api_chain"
+    };
+
+    v.unsupported(&chain);
+    if chain.steps.is_empty() {
+        v.error(steps_key, "the chain has no steps", None);
+    }
+
+    // Names first: references are checked against them.
+    let mut step_index: HashMap<&str, usize> = HashMap::new();
+    for (i, step) in chain.steps.iter().enumerate() {
+        let path = join_key(&join_index(steps_key, i), "name");
+        if !is_identifier(&step.name) {
+            v.error_value(
+                &path,
+                format!("`{}` is not a valid step name", step.name),
+                Some("help: step names look like identifiers: letters, digits and `_`, not starting with a digit".into()),
+            );
+        } else if RESERVED.contains(&step.name.as_str())
+            || render::FUNCTIONS.contains(&step.name.as_str())
+        {
+            v.error_value(
+                &path,
+                format!("`{}` is reserved and cannot name a step", step.name),
+                None,
+            );
+        } else if let Some(&first) = step_index.get(step.name.as_str()) {
+            let first_loc = parsed
+                .spans
+                .value(&join_key(&join_index(steps_key, first), "name"));
+            v.error_value(
+                &path,
+                format!("duplicate step name `{}`", step.name),
+                first_loc.map(|l| {
+                    format!(
+                        "note: step {} already uses this name at line {}",
+                        first + 1,
+                        l.line
+                    )
+                }),
+            );
+        } else if chain.vars.contains_key(&step.name) || vars.contains_key(&step.name) {
+            v.error_value(
+                &path,
+                format!("step name `{}` is also a variable name", step.name),
+                Some("help: rename one of them; templates could not tell them apart".into()),
+            );
+        } else {
+            step_index.insert(&step.name, i);
+        }
+    }
+    for name in vars.keys() {
+        if !is_identifier(name) || RESERVED.contains(&name.as_str()) {
+            v.error(
+                &join_key("vars", name),
+                format!("`{name}` cannot be a variable name"),
+                Some("help: variable names look like identifiers and cannot be `steps`, `env`, `item` or `index`".into()),
+            );
+        }
+    }
+
+    // Which step extracts each variable (the first one does, for reference checks).
+    let mut extracted_by: HashMap<String, usize> = HashMap::new();
+    for (i, step) in chain.steps.iter().enumerate() {
+        for name in step.extract.iter().flat_map(|e| e.keys()) {
+            extracted_by.entry(name.clone()).or_insert(i);
+        }
+    }
+
+    let mut steps = Vec::with_capacity(chain.steps.len());
+    for (i, step) in chain.steps.iter().enumerate() {
+        let base = join_index(steps_key, i);
+        if let Some(s) = v.step(&chain, step, i, &base, &step_index) {
+            steps.push(s);
+        }
+    }
+    let output = chain
+        .output
+        .as_ref()
+        .and_then(|o| v.compile("output", o, chain.steps.len()));
+
+    let scope = Scope {
+        steps: &step_index,
+        vars: &vars,
+        extracted_by: &extracted_by,
+        step_names: chain.steps.iter().map(|s| s.name.as_str()).collect(),
+    };
+    let refs = std::mem::take(&mut v.refs);
+    for (path, at, names) in refs {
+        for name in names {
+            if let Err((msg, hint)) = scope.check(&name, at) {
+                v.error_value(&path, msg, hint);
+            }
+        }
+    }
+
+    if !v.diags.is_empty() {
+        return Err(Diagnostics(v.diags));
+    }
+    Ok(ValidChain {
+        name: chain
+            .name
+            .clone()
+            .unwrap_or_else(|| parsed.source.name.clone()),
+        id: chain.id.clone(),
+        source: parsed.source,
+        templates: v.templates,
+        vars,
+        steps,
+        output,
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+struct Validator<'a> {
+    source: Arc<Source>,
+    spans: &'a SpanMap,
+    diags: Vec<Diagnostic>,
+    templates: Templates,
+    /// (path, step index the template runs at, names it reads)
+    refs: Vec<(String, usize, Vec<String>)>,
+}
+
+impl Validator<'_> {
+    /// An error pointing at the key at `path`.
+    fn error(&mut self, path: &str, msg: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::new(msg).at(
+            &self.source,
+            self.spans.key(path).or_else(|| self.spans.nearest(path)),
+        );
+        if let Some(h) = hint {
+            d = d.note(h);
+        }
+        self.diags.push(d);
+    }
+
+    /// An error pointing at the value at `path`.
+    fn error_value(&mut self, path: &str, msg: impl Into<String>, hint: Option<String>) {
+        let loc = self.spans.value(path).or_else(|| self.spans.nearest(path));
+        let mut d = Diagnostic::new(msg).at(&self.source, loc);
+        if let Some(h) = hint {
+            d = d.note(h);
+        }
+        self.diags.push(d);
+    }
+
+    /// The path of `key` under `base` as written in the file (aliases included).
+    fn written(&self, base: &str, keys: &[&str]) -> String {
+        keys.iter()
+            .map(|k| join_key(base, k))
+            .find(|p| self.spans.key(p).is_some())
+            .unwrap_or_else(|| join_key(base, keys[0]))
+    }
+
+    fn compile(&mut self, path: &str, value: &Value, at: usize) -> Option<Tmpl> {
+        match self.templates.compile(value) {
+            Ok(t) => {
+                let names = t.names();
+                if !names.is_empty() {
+                    self.refs.push((path.to_string(), at, names));
+                }
+                Some(t)
+            }
+            Err(e) => {
+                // Find the exact string that failed, for the position.
+                let inner =
+                    find_string_path(value, &e.template, path).unwrap_or_else(|| path.to_string());
+                self.error_value(&inner, format!("{} in `{}`", e.message, e.template), None);
+                None
+            }
+        }
+    }
+
+    fn compile_map<V: Clone + Into<Value>>(
+        &mut self,
+        base: &str,
+        map: &IndexMap<String, V>,
+        at: usize,
+    ) -> Vec<(String, Tmpl)> {
+        map.iter()
+            .filter_map(|(k, val)| {
+                let t = self.compile(&join_key(base, k), &val.clone().into(), at)?;
+                Some((k.clone(), t))
+            })
+            .collect()
+    }
+
+    fn unsupported(&mut self, chain: &Chain) {
+        let later = |what: &str| -> String {
+            format!("help: {what} is specified (SPEC) but not built yet; see docs/reference.md")
+        };
+        if chain.connectors.is_some() {
+            self.error(
+                "connectors",
+                "`connectors` is not supported by this version of pytopus",
+                Some(later("connectors")),
+            );
+        }
+        if chain.defaults.auth.is_some() {
+            self.error(
+                "defaults.auth",
+                "`auth` is not supported by this version of pytopus",
+                Some(later("authentication")),
+            );
+        }
+        let steps_key = if self.spans.value("steps").is_some() {
+            "steps"
+        } else {
+            "api_chain"
+        };
+        for (i, s) in chain.steps.iter().enumerate() {
+            let base = join_index(steps_key, i);
+            let fields: [(&str, bool); 11] = [
+                ("multipart", s.multipart.is_some()),
+                ("auth", s.auth.is_some()),
+                ("when", s.when.is_some()),
+                ("for_each", s.for_each.is_some()),
+                ("concurrency", s.concurrency.is_some()),
+                ("paginate", s.paginate.is_some()),
+                ("on_error", s.on_error.is_some()),
+                ("graphql", s.graphql.is_some()),
+                ("connector", s.connector.is_some()),
+                ("endpoint", s.endpoint.is_some()),
+                ("params", s.params.is_some()),
+            ];
+            for (key, present) in fields {
+                if present {
+                    self.error(
+                        &join_key(&base, key),
+                        format!("`{key}` is not supported by this version of pytopus"),
+                        Some(later(&format!("`{key}`"))),
+                    );
+                }
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        chain: &Chain,
+        step: &Step,
+        i: usize,
+        base: &str,
+        step_index: &HashMap<&str, usize>,
+    ) -> Option<ValidStep> {
+        let errors_before = self.diags.len();
+        let _ = step_index;
+
+        let method = step.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+        if method.is_empty()
+            || !method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            self.error_value(
+                &join_key(base, "method"),
+                format!("`{method}` is not a valid HTTP method"),
+                None,
+            );
+        }
+
+        let url = match &step.url {
+            Some(u) => {
+                let t = self.compile(&join_key(base, "url"), &Value::String(u.clone()), i);
+                if let Some(Tmpl::Literal(Value::String(lit))) = &t
+                    && let Err(e) = url::Url::parse(lit)
+                {
+                    self.error_value(
+                        &join_key(base, "url"),
+                        format!("`{lit}` is not a valid URL: {e}"),
+                        Some(
+                            "help: URLs must be absolute, like https://api.example.com/users"
+                                .into(),
+                        ),
+                    );
+                }
+                t
+            }
+            None => {
+                self.error(base, format!("step `{}` has no `url`", step.name), None);
+                None
+            }
+        };
+
+        // Defaults first, the step's own values win (header names case-insensitively).
+        let query_key = self.written(base, &["query_params", "query"]);
+        let mut query = self.compile_map(
+            &self.written("defaults", &["query_params", "query"]),
+            &chain.defaults.query_params,
+            i,
+        );
+        if let Some(q) = &step.query_params {
+            let own = self.compile_map(&query_key, q, i);
+            query.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
+            query.extend(own);
+        }
+        let mut headers = self.compile_map("defaults.headers", &chain.defaults.headers, i);
+        if let Some(h) = &step.headers {
+            let own = self.compile_map(&join_key(base, "headers"), h, i);
+            headers.retain(|(k, _)| !own.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)));
+            headers.extend(own);
+        }
+        for (name, _) in &headers {
+            if reqwest_free_header_name_ok(name).is_err() {
+                self.error(
+                    &join_key(&join_key(base, "headers"), name),
+                    format!("`{name}` is not a valid header name"),
+                    None,
+                );
+            }
+        }
+
+        let body = match (&step.body, &step.form) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &join_key(base, "form"),
+                    "a step cannot have both `body` and `form`",
+                    None,
+                );
+                None
+            }
+            (Some(b), None) => self
+                .compile(&join_key(base, "body"), b, i)
+                .map(BodySpec::Value),
+            (None, Some(f)) => Some(BodySpec::Form(self.compile_map(
+                &join_key(base, "form"),
+                f,
+                i,
+            ))),
+            (None, None) => None,
+        };
+
+        let timeout = step
+            .timeout
+            .or(chain.defaults.timeout)
+            .map(|d| d.0)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            self.error_value(
+                &join_key(base, "timeout"),
+                "a timeout must be longer than zero",
+                None,
+            );
+        }
+
+        let retry = self.retry_policy(chain.defaults.retry.as_ref(), step.retry.as_ref(), base);
+
+        let mut extract = Vec::new();
+        for (name, spec) in step.extract.iter().flatten() {
+            let path = join_key(&join_key(base, "extract"), name);
+            if !is_identifier(name) || RESERVED.contains(&name.as_str()) {
+                self.error(&path, format!("`{name}` cannot be a variable name"), None);
+                continue;
+            }
+            if step_index.contains_key(name.as_str()) {
+                self.error(
+                    &path,
+                    format!("`{name}` is already a step name"),
+                    Some("help: choose another variable name".into()),
+                );
+                continue;
+            }
+            match parse_extractor(spec) {
+                Ok(x) => extract.push((name.clone(), x)),
+                Err(msg) => self.error_value(&path, msg, None),
+            }
+        }
+
+        let mut expect = Expectations::default();
+        if let Some(e) = &step.expect {
+            let epath = join_key(base, "expect");
+            expect.status = match &e.status {
+                None => Vec::new(),
+                Some(StatusSpec::One(p)) => vec![*p],
+                Some(StatusSpec::Many(list)) => list.clone(),
+            };
+            for (jp, want) in &e.json {
+                let p = join_key(&join_key(&epath, "json"), jp);
+                match JsonPath::compile(jp) {
+                    Ok(compiled) => {
+                        if let Some(t) = self.compile(&p, want, i) {
+                            expect.json.push((compiled, t));
+                        }
+                    }
+                    Err(msg) => self.error(&p, msg, None),
+                }
+            }
+            expect.headers = self.compile_map(&join_key(&epath, "headers"), &e.headers, i);
+            if let Some(bc) = &e.body_contains {
+                let texts = bc.clone().into_vec();
+                for (k, text) in texts.iter().enumerate() {
+                    let p = if texts.len() == 1 && matches!(bc, super::model::OneOrMany::One(_)) {
+                        join_key(&epath, "body_contains")
+                    } else {
+                        join_index(&join_key(&epath, "body_contains"), k)
+                    };
+                    if let Some(t) = self.compile(&p, &Value::String(text.clone()), i) {
+                        expect.body_contains.push(t);
+                    }
+                }
+            }
+        }
+
+        let save_to = step
+            .save_to
+            .as_ref()
+            .and_then(|s| self.compile(&join_key(base, "save_to"), &Value::String(s.clone()), i));
+
+        if self.diags.len() > errors_before {
+            return None;
+        }
+        Some(ValidStep {
+            name: step.name.clone(),
+            loc: self.spans.value(base),
+            method,
+            url: url?,
+            query,
+            headers,
+            body,
+            timeout,
+            retry,
+            extract,
+            expect,
+            save_to,
+        })
+    }
+
+    fn retry_policy(
+        &mut self,
+        defaults: Option<&Retry>,
+        own: Option<&Retry>,
+        base: &str,
+    ) -> RetryPolicy {
+        let d = RetryPolicy::default();
+        fn pick<T>(
+            own: Option<&Retry>,
+            defaults: Option<&Retry>,
+            f: fn(&Retry) -> Option<T>,
+        ) -> Option<T> {
+            own.and_then(f).or_else(|| defaults.and_then(f))
+        }
+        let attempts: Option<u32> = pick(own, defaults, |r| r.attempts);
+        let attempts = attempts.unwrap_or(d.attempts);
+        if attempts == 0 {
+            self.error_value(
+                &join_key(&join_key(base, "retry"), "attempts"),
+                "`attempts` counts the first try too, so it must be at least 1",
+                None,
+            );
+        }
+        let factor: Option<f64> = pick(own, defaults, |r| r.factor);
+        let factor = factor.unwrap_or(d.factor);
+        if !(factor.is_finite() && factor >= 1.0) {
+            self.error_value(
+                &join_key(&join_key(base, "retry"), "factor"),
+                "`factor` must be a number of at least 1",
+                None,
+            );
+        }
+        let on: Option<Vec<RetryOn>> = own
+            .and_then(|r| r.on.clone())
+            .or_else(|| defaults.and_then(|r| r.on.clone()));
+        // A `retry:` written on the step itself is the chain asking: any method may be retried.
+        let methods = match (
+            own,
+            own.and_then(|r| r.methods.clone()),
+            defaults.and_then(|r| r.methods.clone()),
+        ) {
+            (_, Some(m), _) => Some(m),
+            (Some(_), None, _) => None,
+            (None, None, Some(m)) => Some(m),
+            (None, None, None) => Some(IDEMPOTENT.iter().map(|m| m.to_string()).collect()),
+        };
+        let methods = methods.map(|m| {
+            if m.iter().any(|x| x.eq_ignore_ascii_case("any") || x == "*") {
+                vec![]
+            } else {
+                m.into_iter().map(|x| x.to_ascii_uppercase()).collect()
+            }
+        });
+        RetryPolicy {
+            attempts: attempts.max(1),
+            backoff: pick(own, defaults, |r| r.backoff).map_or(d.backoff, |x| x.0),
+            max_backoff: pick(own, defaults, |r| r.max_backoff).map_or(d.max_backoff, |x| x.0),
+            factor,
+            jitter: pick(own, defaults, |r| r.jitter).unwrap_or(d.jitter),
+            on: on.unwrap_or(d.on),
+            methods: methods.filter(|m| !m.is_empty()),
+        }
+    }
+}
+
+fn reqwest_free_header_name_ok(name: &str) -> Result<(), ()> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok { Ok(()) } else { Err(()) }
+}
+
+/// `"$.a.b"`, `"header:Name"`, `"status"` or `"body"`.
+fn parse_extractor(spec: &str) -> Result<Extractor, String> {
+    let s = spec.trim();
+    if s.starts_with('$') {
+        return JsonPath::compile(s).map(Extractor::Path);
+    }
+    if let Some(h) = s
+        .strip_prefix("header:")
+        .or_else(|| s.strip_prefix("headers."))
+    {
+        let h = h.trim();
+        if !h.is_empty() && reqwest_free_header_name_ok(h).is_ok() {
+            return Ok(Extractor::Header(h.to_ascii_lowercase()));
+        }
+        return Err(format!("`{h}` is not a valid header name"));
+    }
+    match s {
+        "status" => Ok(Extractor::Status),
+        "body" => Ok(Extractor::Body),
+        _ => Err(format!(
+            "`{spec}` is not something to extract: write a JSONPath (`$.id`), `header:Name`, `status` or `body`"
+        )),
+    }
+}
+
+/// The path of the string `needle` inside `value` (for error positions).
+fn find_string_path(value: &Value, needle: &str, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s == needle => Some(path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_string_path(v, needle, &join_index(path, i))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| find_string_path(v, needle, &join_key(path, k))),
+        _ => None,
+    }
+}
+
+/// What templates may read at a given step.
+struct Scope<'a> {
+    steps: &'a HashMap<&'a str, usize>,
+    vars: &'a IndexMap<String, Value>,
+    extracted_by: &'a HashMap<String, usize>,
+    step_names: Vec<&'a str>,
+}
+
+impl Scope<'_> {
+    /// Checks one name read by a template that runs at step `at`
+    /// (`at` = number of steps for `output`, which runs after all of them).
+    fn check(&self, name: &str, at: usize) -> Result<(), (String, Option<String>)> {
+        let (root, child) = render::root_and_child(name);
+        if root == "env" || render::FUNCTIONS.contains(&root) {
+            return Ok(());
+        }
+        if root == "steps" {
+            return match child {
+                None => Ok(()),
+                Some(c) => self.check_step(c, at, &format!("steps.{c}")),
+            };
+        }
+        if self.steps.contains_key(root) {
+            return self.check_step(root, at, root);
+        }
+        if self.vars.contains_key(root) {
+            return Ok(());
+        }
+        if let Some(&by) = self.extracted_by.get(root) {
+            if by < at {
+                return Ok(());
+            }
+            let who = self.step_names[by];
+            return Err(if by == at {
+                (
+                    format!(
+                        "`{root}` is extracted by this same step `{who}`, so it is not defined yet"
+                    ),
+                    Some("help: extracted values are available to the steps after it".into()),
+                )
+            } else {
+                (
+                    format!("`{root}` is extracted by step `{who}`, which runs later"),
+                    None,
+                )
+            });
+        }
+        if root == "item" || root == "index" {
+            return Err((format!("`{root}` is only defined inside `for_each`"), None));
+        }
+        let known = self
+            .steps
+            .iter()
+            .filter(|(_, i)| **i < at)
+            .map(|(n, _)| *n)
+            .chain(self.vars.keys().map(String::as_str))
+            .chain(
+                self.extracted_by
+                    .iter()
+                    .filter(|(_, i)| **i < at)
+                    .map(|(n, _)| n.as_str()),
+            );
+        let hint = match suggest(root, known) {
+            Some(best) => Some(format!("help: did you mean `{best}`?")),
+            None => Some(format!(
+                "help: define it under `vars:` or pass it with `--var {root}=VALUE`"
+            )),
+        };
+        Err((format!("`{root}` is not defined"), hint))
+    }
+
+    fn check_step(
+        &self,
+        step: &str,
+        at: usize,
+        shown: &str,
+    ) -> Result<(), (String, Option<String>)> {
+        match self.steps.get(step) {
+            Some(&j) if j < at => Ok(()),
+            Some(&j) if j == at => Err((
+                format!(
+                    "`{shown}` refers to the step it is in; a step can only use the results of steps before it"
+                ),
+                None,
+            )),
+            Some(&j) => Err((
+                format!(
+                    "`{shown}` refers to step {} (`{step}`), which runs later",
+                    j + 1
+                ),
+                Some("help: a step can only use the results of steps before it".into()),
+            )),
+            None => {
+                let before = self.steps.iter().filter(|(_, i)| **i < at).map(|(n, _)| *n);
+                let hint = suggest(step, before).map(|b| format!("help: did you mean `{b}`?"));
+                Err((format!("there is no step named `{step}`"), hint))
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The command line, as clap definitions only: raw flags, no behaviour.
+//!
+//! Conventions:
+//! - every flag has a one-line help that says what it does, then details in `long_help`;
+//! - flags that take a file name use `F`, durations use `DURATION`;
+//! - exit codes: 0 success, 1 a step failed, 2 bad usage or invalid chain, 130 interrupted.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pytopus",
+    version,
+    about = "Run API chains: sequences of HTTP calls where each step is templated from the ones before it",
+    long_about = None,
+    after_help = "Exit status: 0 success, 1 a step failed, 2 bad usage or invalid chain file, 130 interrupted.\nDocs: docs/reference.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a chain file and print its result on stdout
+    Run(RunArgs),
+    /// Check chain files without sending anything
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of chain files (for editors and the YAML language server)
+    Schema,
+    /// Print a shell completion script
+    Completions {
+        /// The shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Variables given on the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable (repeatable); overrides `vars:` and --vars-file
+    #[arg(
+        long = "var",
+        value_name = "NAME=VALUE",
+        long_help = "Set a template variable, overriding the chain's `vars:` and --vars-file. Repeatable.\nVALUE is a number, true, false or null when it reads as one, else a string."
+    )]
+    pub vars: Vec<String>,
+    /// Read variables from a JSON or YAML file (a map of name → value)
+    #[arg(long, value_name = "F")]
+    pub vars_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The chain file (JSON or YAML); `-` reads standard input
+    #[arg(value_name = "CHAIN")]
+    pub chain: String,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Render and print every request, send none
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write a JSON report of the run (requests, statuses, timings, outputs, errors) to F
+    #[arg(long, value_name = "F")]
+    pub report: Option<PathBuf>,
+    /// Save every request and response to the tape F
+    #[arg(long, value_name = "F", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer every request from the tape F instead of the network
+    #[arg(long, value_name = "F")]
+    pub replay: Option<PathBuf>,
+    /// How to print the result on stdout
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json, value_name = "FORMAT")]
+    pub output: OutputFormat,
+    /// Show more: request and response headers for each step
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show nothing on stderr but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print one plain line per step even on a terminal
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Chain files to check; `-` reads standard input
+    #[arg(value_name = "CHAIN", required = true)]
+    pub chains: Vec<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Pretty-printed JSON
+    Json,
+    /// YAML
+    Yaml,
+    /// Strings without quotes; anything else as compact JSON (for shell scripts)
+    Raw,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,120 @@
+//! Loading what a command needs: chain files (or stdin) and variables.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::args::VarArgs;
+use crate::chain::{self, ValidChain};
+use crate::diagnostic::{Diagnostic, Diagnostics, Source};
+
+/// Reads a chain file, or stdin for `-`.
+pub fn read_source(arg: &str) -> Result<Arc<Source>, Diagnostic> {
+    if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            Diagnostic::new(format!("cannot read the chain from standard input: {e}"))
+        })?;
+        return Ok(Arc::new(Source {
+            name: "<stdin>".into(),
+            text,
+        }));
+    }
+    let text = std::fs::read_to_string(arg).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
+            _ => e.to_string(),
+        };
+        Diagnostic::new(format!("cannot read chain file `{arg}`: {why}"))
+    })?;
+    Ok(Arc::new(Source {
+        name: arg.to_string(),
+        text,
+    }))
+}
+
+/// `--var k=v`: numbers, booleans and null are typed; anything else is a string.
+pub fn parse_var(arg: &str) -> Result<(String, Value), Diagnostic> {
+    let Some((k, v)) = arg.split_once('=') else {
+        return Err(Diagnostic::new(format!("--var `{arg}` has no `=`"))
+            .note("help: write --var NAME=VALUE"));
+    };
+    let k = k.trim();
+    if k.is_empty() {
+        return Err(Diagnostic::new(format!(
+            "--var `{arg}` has no name before `=`"
+        )));
+    }
+    let value = match v {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
+        _ => match serde_json::from_str::<Value>(v) {
+            Ok(n @ Value::Number(_)) if !v.starts_with('+') => n,
+            _ => Value::String(v.to_string()),
+        },
+    };
+    Ok((k.to_string(), value))
+}
+
+/// The chain's `vars`, overridden by `--vars-file`, overridden by `--var`.
+pub fn merge_vars(
+    chain_vars: &IndexMap<String, Value>,
+    args: &VarArgs,
+) -> Result<IndexMap<String, Value>, Diagnostic> {
+    let mut vars = chain_vars.clone();
+    if let Some(path) = &args.vars_file {
+        vars.extend(read_vars_file(path)?);
+    }
+    for arg in &args.vars {
+        let (k, v) = parse_var(arg)?;
+        vars.insert(k, v);
+    }
+    Ok(vars)
+}
+
+fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, Diagnostic> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(format!("cannot read vars file `{name}`: {e}")))?;
+    let source = Arc::new(Source { name, text });
+    let (value, spans) = chain::read_document(&source)?;
+    match value {
+        Value::Object(map) => Ok(map.into_iter().collect()),
+        _ => Err(
+            Diagnostic::new("a vars file must be a map of variable names to values")
+                .at(&source, spans.value("")),
+        ),
+    }
+}
+
+/// Reads, parses and validates one chain.
+pub fn load_chain(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
+    let source = read_source(arg)?;
+    let parsed = chain::parse(source)?;
+    let merged = merge_vars(&parsed.chain.vars, vars)?;
+    chain::validate(parsed, merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn var_values_are_typed_when_they_read_as_json_scalars() {
+        assert_eq!(parse_var("a=1").unwrap().1, Value::from(1));
+        assert_eq!(parse_var("a=1.5").unwrap().1, Value::from(1.5));
+        assert_eq!(parse_var("a=true").unwrap().1, Value::Bool(true));
+        assert_eq!(parse_var("a=007").unwrap().1, Value::from("007"));
+        assert_eq!(
+            parse_var("a=x=y").unwrap(),
+            ("a".into(), Value::from("x=y"))
+        );
+        assert_eq!(parse_var("a=").unwrap().1, Value::from(""));
+        assert!(parse_var("novalue").is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! The command line: parse flags, load inputs, call the library, map the
+//! outcome to an exit code. Each subcommand has its own file.
+
+pub mod args;
+mod inputs;
+mod run;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+
+use clap::{CommandFactory, Parser};
+
+use crate::diagnostic::Diagnostics;
+pub use args::Cli;
+use args::Command;
+
+/// The process exit codes (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    StepFailed = 1,
+    Usage = 2,
+    Interrupted = 130,
+}
+
+/// Runs the command line and returns the exit code.
+pub async fn main(argv: Vec<OsString>) -> Exit {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
+        }
+    };
+    match cli.command {
+        Command::Run(a) => run::run(a).await,
+        Command::Validate(a) => run::validate(a),
+        Command::Schema => {
+            let schema = schemars::schema_for!(crate::chain::Chain);
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            print_stdout(&format!("{text}\n"))
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pytopus", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out))
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print_stdout(text: &str) -> Exit {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            Exit::StepFailed
+        }
+    }
+}
+
+/// Whether stderr gets colours: a terminal, and `NO_COLOR` unset or empty.
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn print_diagnostics(d: &Diagnostics) {
+    eprint!("{}", d.render(stderr_color()));
+}

@@ -1,0 +1,192 @@
+//! `pytopus run` and `pytopus validate`.
+
+use std::io::IsTerminal;
+
+use serde_json::Value;
+
+use super::args::{OutputFormat, RunArgs, ValidateArgs};
+use super::inputs::load_chain;
+use super::{Exit, print_diagnostics, print_stdout, stderr_color};
+use crate::diagnostic::Diagnostic;
+use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepStatus};
+use crate::report::json::JsonReport;
+use crate::report::plain::PlainLog;
+use crate::report::progress::Progress;
+use crate::report::{self, Verbosity};
+use crate::secret::Redactor;
+use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
+
+pub fn validate(args: ValidateArgs) -> Exit {
+    let mut exit = Exit::Success;
+    for chain in &args.chains {
+        match load_chain(chain, &args.vars) {
+            Ok(c) => eprintln!("{chain}: ok ({} steps)", c.steps.len()),
+            Err(d) => {
+                print_diagnostics(&d);
+                exit = Exit::Usage;
+            }
+        }
+    }
+    exit
+}
+
+/// The network for this run: live or replayed, maybe recorded.
+enum Network {
+    Direct(Box<dyn Transport>),
+    Recording(Recorder),
+}
+
+impl Network {
+    fn transport(&self) -> &dyn Transport {
+        match self {
+            Network::Direct(t) => t.as_ref(),
+            Network::Recording(r) => r,
+        }
+    }
+}
+
+fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, Exit)> {
+    let base: Box<dyn Transport> = match &args.replay {
+        Some(path) => {
+            let tape = Tape::load(path).map_err(|e| (Diagnostic::new(e), Exit::Usage))?;
+            Box::new(Replayer::new(tape, path.display().to_string()))
+        }
+        None => Box::new(LiveTransport::new(&LiveOptions::default()).map_err(|e| {
+            (
+                Diagnostic::new(format!("cannot start the HTTP client: {e}")),
+                Exit::StepFailed,
+            )
+        })?),
+    };
+    Ok(match &args.record {
+        Some(_) => Network::Recording(Recorder::new(base, redactor.clone())),
+        None => Network::Direct(base),
+    })
+}
+
+pub async fn run(args: RunArgs) -> Exit {
+    let chain = match load_chain(&args.chain, &args.vars) {
+        Ok(c) => c,
+        Err(d) => {
+            print_diagnostics(&d);
+            return Exit::Usage;
+        }
+    };
+    let redactor = Redactor::default();
+    let net = match network(&args, &redactor) {
+        Ok(n) => n,
+        Err((d, exit)) => {
+            print_diagnostics(&d.into());
+            return exit;
+        }
+    };
+
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let mut observers = Observers::default();
+    let live =
+        std::io::stderr().is_terminal() && !args.no_progress && verbosity == Verbosity::Normal;
+    if live {
+        observers
+            .0
+            .push(Box::new(Progress::new(stderr_color(), redactor.clone())));
+    } else {
+        observers.0.push(Box::new(PlainLog::new(
+            std::io::stderr(),
+            verbosity,
+            redactor.clone(),
+        )));
+    }
+    if let Some(path) = &args.report {
+        observers
+            .0
+            .push(Box::new(JsonReport::new(path.clone(), redactor.clone())));
+    }
+
+    // Ctrl-C stops the run between (or during) requests; the report is still written.
+    let (handle, cancel) = Cancel::new();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.cancel();
+        }
+    });
+    let opts = RunOptions {
+        dry_run: args.dry_run,
+    };
+    let report = engine::run(&chain, net.transport(), &mut observers, &opts, cancel).await;
+    ctrl_c.abort();
+    drop(observers);
+
+    if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
+        && let Err(e) = rec.tape().save(path)
+    {
+        eprintln!("warning: {e}");
+    }
+
+    if let Some(d) = report::failure(&chain, &report, &redactor) {
+        print_diagnostics(&d.into());
+    }
+    match report.status {
+        RunStatus::Interrupted => Exit::Interrupted,
+        RunStatus::Failed => Exit::StepFailed,
+        RunStatus::Passed if report.dry_run => {
+            print_stdout(&redactor.redact(&dry_run_text(&report)))
+        }
+        RunStatus::Passed => {
+            let value = redactor.redact_json(report.output.as_ref().unwrap_or(&Value::Null));
+            match format_output(&value, args.output) {
+                Ok(text) => print_stdout(&text),
+                Err(e) => {
+                    eprintln!("error: cannot print the result: {e}");
+                    Exit::StepFailed
+                }
+            }
+        }
+    }
+}
+
+/// The result as `--output` asks.
+pub fn format_output(value: &Value, format: OutputFormat) -> Result<String, String> {
+    Ok(match format {
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n"
+        }
+        OutputFormat::Yaml => serde_saphyr::to_string(value).map_err(|e| e.to_string())?,
+        OutputFormat::Raw => match value {
+            Value::String(s) => format!("{s}\n"),
+            Value::Null => String::new(),
+            other => serde_json::to_string(other).map_err(|e| e.to_string())? + "\n",
+        },
+    })
+}
+
+/// `--dry-run` prints every request it would have sent, as HTTP messages.
+fn dry_run_text(report: &RunReport) -> String {
+    let mut out = String::new();
+    for step in &report.steps {
+        if step.status != StepStatus::DryRun {
+            continue;
+        }
+        let Some(req) = &step.request else { continue };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        // Placeholders (`<GetUser.id>`) read better unescaped.
+        let url = req.url.replace("%3C", "<").replace("%3E", ">");
+        out.push_str(&format!("# {}\n{} {url}\n", step.name, req.method));
+        for (k, v) in &req.headers {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+        if let Some(body) = &req.body {
+            out.push('\n');
+            out.push_str(&String::from_utf8_lossy(body));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,133 @@
+//! The template context: step results, `steps.<name>` metadata, variables and
+//! `env`. Templates see it through a minijinja object that looks names up on
+//! demand, so starting a step never copies what earlier steps produced.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use minijinja::Value as MjValue;
+use minijinja::value::Object;
+use serde_json::Value;
+
+use super::render::{EnvVars, Placeholder, from_json};
+
+/// Everything templates can read, as of the step about to run.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Bare names: variables, extract outputs and step results.
+    names: HashMap<String, MjValue>,
+    /// `steps.<name>`: metadata of each finished step.
+    steps: HashMap<String, MjValue>,
+}
+
+/// What `steps.<name>` holds for a finished step.
+pub struct StepMeta<'a> {
+    pub status: Option<u16>,
+    pub headers: &'a [(String, String)],
+    pub result: &'a MjValue,
+    pub outputs: &'a IndexMap<String, Value>,
+    pub elapsed_ms: u64,
+    pub attempts: u32,
+    pub url: &'a str,
+    pub method: &'a str,
+}
+
+impl Context {
+    pub fn new(vars: &IndexMap<String, Value>) -> Self {
+        let mut c = Context::default();
+        for (k, v) in vars {
+            c.names.insert(k.clone(), from_json(v));
+        }
+        c
+    }
+
+    /// The value templates render against. Cheap: it shares this context.
+    pub fn value(self: &Arc<Self>) -> MjValue {
+        MjValue::from_object(Scope(Arc::clone(self)))
+    }
+
+    pub fn set_var(&mut self, name: &str, value: &Value) {
+        self.names.insert(name.to_string(), from_json(value));
+    }
+
+    /// Binds a finished step: its result by name and its metadata under `steps`.
+    pub fn set_step(&mut self, name: &str, meta: StepMeta<'_>) {
+        let mut headers: IndexMap<String, String> = IndexMap::new();
+        for (k, v) in meta.headers {
+            headers
+                .entry(k.to_ascii_lowercase())
+                .and_modify(|e| {
+                    e.push_str(", ");
+                    e.push_str(v);
+                })
+                .or_insert_with(|| v.clone());
+        }
+        let entries: Vec<(&str, MjValue)> = vec![
+            (
+                "status",
+                meta.status.map_or(MjValue::from(()), MjValue::from),
+            ),
+            ("headers", MjValue::from(minijinja::value::Serde(&headers))),
+            ("body", meta.result.clone()),
+            (
+                "outputs",
+                MjValue::from(minijinja::value::Serde(meta.outputs)),
+            ),
+            ("elapsed_ms", MjValue::from(meta.elapsed_ms)),
+            ("attempts", MjValue::from(meta.attempts)),
+            ("url", MjValue::from(meta.url)),
+            ("method", MjValue::from(meta.method)),
+            ("skipped", MjValue::from(false)),
+        ];
+        self.names.insert(name.to_string(), meta.result.clone());
+        self.steps
+            .insert(name.to_string(), MjValue::from_iter(entries));
+    }
+
+    /// `--dry-run`: a step that was not sent; reading its result gives placeholders.
+    pub fn set_placeholder_step(&mut self, name: &str, extracted: &[String]) {
+        self.names.insert(
+            name.to_string(),
+            MjValue::from_object(Placeholder(name.to_string())),
+        );
+        self.steps.insert(
+            name.to_string(),
+            MjValue::from_object(Placeholder(format!("steps.{name}"))),
+        );
+        for var in extracted {
+            self.names
+                .insert(var.clone(), MjValue::from_object(Placeholder(var.clone())));
+        }
+    }
+}
+
+/// The root object templates see.
+#[derive(Debug)]
+struct Scope(Arc<Context>);
+
+impl Object for Scope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        let key = key.as_str()?;
+        match key {
+            "steps" => Some(MjValue::from_object(Steps(Arc::clone(&self.0)))),
+            "env" => self
+                .0
+                .names
+                .get("env")
+                .cloned()
+                .or_else(|| Some(MjValue::from_object(EnvVars))),
+            _ => self.0.names.get(key).cloned(),
+        }
+    }
+}
+
+/// `steps`: step metadata by name.
+#[derive(Debug)]
+struct Steps(Arc<Context>);
+
+impl Object for Steps {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.0.steps.get(key.as_str()?).cloned()
+    }
+}

@@ -1,0 +1,57 @@
+//! What the engine tells the world. The engine never prints: it emits events,
+//! and observers (progress bar, plain log, JSON report, …) render them.
+
+use std::time::Duration;
+
+use super::outcome::{RunReport, StepOutcome};
+use crate::chain::{ValidChain, ValidStep};
+use crate::transport::HttpRequest;
+
+/// Something that happened during a run.
+#[derive(Debug)]
+pub enum Event<'a> {
+    RunStarted {
+        chain: &'a ValidChain,
+        dry_run: bool,
+    },
+    /// A step's request was rendered and is about to be sent (first attempt).
+    StepStarted {
+        index: usize,
+        step: &'a ValidStep,
+        request: &'a HttpRequest,
+    },
+    /// An attempt failed and will be retried after `delay`.
+    Retrying {
+        index: usize,
+        step: &'a ValidStep,
+        /// The attempt that just failed (1-based).
+        attempt: u32,
+        reason: String,
+        delay: Duration,
+    },
+    StepFinished {
+        index: usize,
+        step: &'a ValidStep,
+        outcome: &'a StepOutcome,
+    },
+    RunFinished {
+        report: &'a RunReport,
+    },
+}
+
+/// Receives the engine's events. Implementations must not fail the run.
+pub trait Observer {
+    fn on_event(&mut self, event: &Event<'_>);
+}
+
+/// Fans events out to several observers, in order.
+#[derive(Default)]
+pub struct Observers(pub Vec<Box<dyn Observer>>);
+
+impl Observer for Observers {
+    fn on_event(&mut self, event: &Event<'_>) {
+        for o in &mut self.0 {
+            o.on_event(event);
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! Runs a [`ValidChain`]: render each step's request, send it through a
+//! [`Transport`] with retries, check and extract, bind the results for the
+//! steps after it. The engine never prints; it emits [`Event`]s.
+
+pub mod check;
+pub mod context;
+pub mod event;
+pub mod outcome;
+pub mod render;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::chain::{BodySpec, ValidChain, ValidStep};
+use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, TransportError};
+use context::{Context, StepMeta};
+pub use event::{Event, Observer, Observers};
+pub use outcome::{
+    Mismatch, ResponseInfo, RunReport, RunStatus, StepError, StepOutcome, StepStatus,
+};
+use render::{Templates, value_to_text};
+use retry::{Attempt, Decision};
+
+/// How much of a response body reports and errors keep.
+const EXCERPT_BYTES: usize = 2048;
+
+/// Options for one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Render every request, send none.
+    pub dry_run: bool,
+}
+
+/// A signal that the run should stop (Ctrl-C). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Cancel(watch::Receiver<bool>);
+
+/// The sending half of [`Cancel`].
+#[derive(Debug)]
+pub struct CancelHandle(watch::Sender<bool>);
+
+impl Cancel {
+    pub fn new() -> (CancelHandle, Cancel) {
+        let (tx, rx) = watch::channel(false);
+        (CancelHandle(tx), Cancel(rx))
+    }
+
+    /// A signal that never fires.
+    pub fn never() -> Cancel {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        Cancel(rx)
+    }
+
+    async fn cancelled(&mut self) {
+        // An error means the sender is gone: nobody can cancel any more.
+        if self.0.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// Runs a chain to the end, or to its first failed step.
+pub async fn run(
+    chain: &ValidChain,
+    transport: &dyn Transport,
+    observer: &mut dyn Observer,
+    opts: &RunOptions,
+    mut cancel: Cancel,
+) -> RunReport {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    observer.on_event(&Event::RunStarted {
+        chain,
+        dry_run: opts.dry_run,
+    });
+    let mut ctx = Arc::new(Context::new(&chain.vars));
+    let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(chain.steps.len());
+    let mut status = RunStatus::Passed;
+
+    for (index, step) in chain.steps.iter().enumerate() {
+        if status != RunStatus::Passed {
+            outcomes.push(StepOutcome::not_run(&step.name));
+            continue;
+        }
+        let runner = StepRunner {
+            templates: &chain.templates,
+            step,
+            index,
+            transport,
+            dry_run: opts.dry_run,
+        };
+        let outcome = runner.run(&ctx, observer, &mut cancel).await;
+        observer.on_event(&Event::StepFinished {
+            index,
+            step,
+            outcome: &outcome,
+        });
+        match outcome.status {
+            StepStatus::Passed => bind(Arc::make_mut(&mut ctx), step, &outcome),
+            StepStatus::DryRun => {
+                let vars: Vec<String> = step.extract.iter().map(|(n, _)| n.clone()).collect();
+                Arc::make_mut(&mut ctx).set_placeholder_step(&step.name, &vars);
+            }
+            StepStatus::Failed | StepStatus::NotRun => {
+                status = if matches!(outcome.error, Some(StepError::Interrupted)) {
+                    RunStatus::Interrupted
+                } else {
+                    RunStatus::Failed
+                };
+            }
+        }
+        outcomes.push(outcome);
+    }
+
+    let (output, output_error) = if status == RunStatus::Passed && !opts.dry_run {
+        match &chain.output {
+            Some(t) => match chain.templates.render(t, &ctx.value()) {
+                Ok(v) => (Some(v), None),
+                Err(e) => {
+                    status = RunStatus::Failed;
+                    (None, Some(e))
+                }
+            },
+            None => (outcomes.last().map(|o| o.result.clone()), None),
+        }
+    } else {
+        (None, None)
+    };
+
+    let report = RunReport {
+        chain: chain.name.clone(),
+        file: chain.source.name.clone(),
+        status,
+        dry_run: opts.dry_run,
+        steps: outcomes,
+        output,
+        output_error,
+        started,
+        elapsed: clock.elapsed(),
+    };
+    observer.on_event(&Event::RunFinished { report: &report });
+    report
+}
+
+/// Makes a passed step's result, metadata and outputs visible to later steps.
+fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
+    let result = render::from_json(&o.result);
+    let empty = Vec::new();
+    let (status, headers, url) = match &o.response {
+        Some(r) => (Some(r.status), &r.headers, r.url.as_str()),
+        None => (None, &empty, ""),
+    };
+    ctx.set_step(
+        &step.name,
+        StepMeta {
+            status,
+            headers,
+            result: &result,
+            outputs: &o.outputs,
+            elapsed_ms: o.elapsed.as_millis() as u64,
+            attempts: o.attempts,
+            url,
+            method: &step.method,
+        },
+    );
+    for (k, v) in &o.outputs {
+        ctx.set_var(k, v);
+    }
+}
+
+struct StepRunner<'a> {
+    templates: &'a Templates,
+    step: &'a ValidStep,
+    index: usize,
+    transport: &'a dyn Transport,
+    dry_run: bool,
+}
+
+impl StepRunner<'_> {
+    async fn run(
+        &self,
+        ctx: &Arc<Context>,
+        observer: &mut dyn Observer,
+        cancel: &mut Cancel,
+    ) -> StepOutcome {
+        let clock = Instant::now();
+        let step = self.step;
+        let mut outcome = StepOutcome::not_run(&step.name);
+        let ctx_value = ctx.value();
+
+        let (request, save_to) = match self.render_request(&ctx_value) {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.status = StepStatus::Failed;
+                outcome.error = Some(e);
+                return outcome;
+            }
+        };
+        let expect = match self.render_expect(&ctx_value) {
+            Ok(x) => x,
+            Err(e) => {
+                outcome.status = StepStatus::Failed;
+                outcome.error = Some(e);
+                return outcome;
+            }
+        };
+        drop(ctx_value);
+        observer.on_event(&Event::StepStarted {
+            index: self.index,
+            step,
+            request: &request,
+        });
+        if self.dry_run {
+            outcome.status = StepStatus::DryRun;
+            outcome.request = Some(request);
+            return outcome;
+        }
+
+        let sink = match &save_to {
+            Some(p) => BodySink::File(p.into()),
+            None => BodySink::Memory,
+        };
+        let mut attempt = 0u32;
+        let result = loop {
+            attempt += 1;
+            let sent = tokio::select! {
+                r = self.transport.send(&request, &sink) => r,
+                () = cancel.cancelled() => break Err::<(Result<HttpResponse, TransportError>, Option<String>), ()>(()),
+            };
+            let (decision, reason) = match &sent {
+                Ok(resp) => {
+                    let a = Attempt::Status {
+                        code: resp.status,
+                        retry_after: resp.header("retry-after"),
+                    };
+                    (
+                        retry::decide(
+                            &step.retry,
+                            &step.method,
+                            attempt,
+                            a,
+                            SystemTime::now(),
+                            fastrand::f64(),
+                        ),
+                        check::status_text(resp.status),
+                    )
+                }
+                Err(e) => {
+                    let a = match e {
+                        TransportError::Connect(_) => Attempt::Connect,
+                        TransportError::Timeout(_) => Attempt::Timeout,
+                        _ => Attempt::Fatal,
+                    };
+                    (
+                        retry::decide(
+                            &step.retry,
+                            &step.method,
+                            attempt,
+                            a,
+                            SystemTime::now(),
+                            fastrand::f64(),
+                        ),
+                        e.to_string(),
+                    )
+                }
+            };
+            match decision {
+                Decision::Retry(delay) => {
+                    observer.on_event(&Event::Retrying {
+                        index: self.index,
+                        step,
+                        attempt,
+                        reason,
+                        delay,
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = cancel.cancelled() => break Err(()),
+                    }
+                }
+                Decision::Stop(note) => break Ok((sent, note)),
+            }
+        };
+        outcome.attempts = attempt;
+        outcome.request = Some(request);
+        outcome.status = StepStatus::Failed;
+        let (sent, note) = match result {
+            Ok(x) => x,
+            Err(_) => {
+                outcome.error = Some(StepError::Interrupted);
+                outcome.elapsed = clock.elapsed();
+                return outcome;
+            }
+        };
+        let resp = match sent {
+            Ok(r) => r,
+            Err(error) => {
+                outcome.error = Some(StepError::Transport { error, note });
+                outcome.elapsed = clock.elapsed();
+                return outcome;
+            }
+        };
+        let decoded = check::decode(&resp, save_to.as_deref());
+        outcome.response = Some(response_info(&resp, &decoded));
+        let checked = check::expect(&expect, &resp, &decoded).map_err(|e| match e {
+            StepError::Expectations {
+                mismatches,
+                note: n,
+            } => StepError::Expectations {
+                mismatches,
+                note: n.or(note),
+            },
+            other => other,
+        });
+        let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
+        outcome.elapsed = clock.elapsed();
+        match extracted {
+            Ok(outputs) => {
+                outcome.status = StepStatus::Passed;
+                outcome.outputs = outputs;
+            }
+            Err(e) => outcome.error = Some(e),
+        }
+        outcome.result = decoded.value;
+        outcome
+    }
+
+    fn render_field(
+        &self,
+        field: &str,
+        t: &render::Tmpl,
+        ctx: &minijinja::Value,
+    ) -> Result<Value, StepError> {
+        self.templates
+            .render(t, ctx)
+            .map_err(|error| StepError::Render {
+                field: field.to_string(),
+                error,
+            })
+    }
+
+    fn render_text(
+        &self,
+        field: &str,
+        t: &render::Tmpl,
+        ctx: &minijinja::Value,
+    ) -> Result<String, StepError> {
+        self.templates
+            .render_string(t, ctx)
+            .map_err(|error| StepError::Render {
+                field: field.to_string(),
+                error,
+            })
+    }
+
+    fn render_request(
+        &self,
+        ctx: &minijinja::Value,
+    ) -> Result<(HttpRequest, Option<String>), StepError> {
+        let step = self.step;
+        let raw_url = self.render_text("url", &step.url, ctx)?;
+        let mut url = url::Url::parse(raw_url.trim())
+            .map_err(|e| StepError::Request(format!("the URL `{raw_url}` is not valid: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(StepError::Request(format!(
+                "the URL `{raw_url}` is not http or https"
+            )));
+        }
+        if !step.query.is_empty() {
+            let mut rendered = Vec::with_capacity(step.query.len());
+            for (k, t) in &step.query {
+                rendered.push((k, self.render_field(&format!("query_params.{k}"), t, ctx)?));
+            }
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in rendered {
+                match v {
+                    Value::Null => {}
+                    Value::Array(items) => {
+                        for item in items {
+                            pairs.append_pair(k, &value_to_text(&item));
+                        }
+                    }
+                    other => {
+                        pairs.append_pair(k, &value_to_text(&other));
+                    }
+                }
+            }
+        }
+        let mut headers = Vec::with_capacity(step.headers.len() + 1);
+        for (k, t) in &step.headers {
+            headers.push((
+                k.clone(),
+                self.render_text(&format!("headers.{k}"), t, ctx)?,
+            ));
+        }
+        let has = |headers: &Vec<(String, String)>, name: &str| {
+            headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
+        let body = match &step.body {
+            None => None,
+            Some(BodySpec::Value(t)) => {
+                let v = self.render_field("body", t, ctx)?;
+                let (bytes, ct) = match v {
+                    Value::String(s) => (s.into_bytes(), "text/plain; charset=utf-8"),
+                    other => (
+                        serde_json::to_vec(&other)
+                            .map_err(|e| StepError::Request(e.to_string()))?,
+                        "application/json",
+                    ),
+                };
+                if !has(&headers, "content-type") {
+                    headers.push(("content-type".into(), ct.into()));
+                }
+                Some(bytes)
+            }
+            Some(BodySpec::Form(fields)) => {
+                let mut ser = url::form_urlencoded::Serializer::new(String::new());
+                for (k, t) in fields {
+                    match self.render_field(&format!("form.{k}"), t, ctx)? {
+                        Value::Null => {}
+                        Value::Array(items) => {
+                            for item in items {
+                                ser.append_pair(k, &value_to_text(&item));
+                            }
+                        }
+                        other => {
+                            ser.append_pair(k, &value_to_text(&other));
+                        }
+                    }
+                }
+                if !has(&headers, "content-type") {
+                    headers.push((
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ));
+                }
+                Some(ser.finish().into_bytes())
+            }
+        };
+        let save_to = match &step.save_to {
+            Some(t) => Some(self.render_text("save_to", t, ctx)?),
+            None => None,
+        };
+        Ok((
+            HttpRequest {
+                method: step.method.clone(),
+                url: url.to_string(),
+                headers,
+                body,
+                timeout: step.timeout,
+            },
+            save_to,
+        ))
+    }
+
+    fn render_expect<'s>(
+        &'s self,
+        ctx: &minijinja::Value,
+    ) -> Result<check::RenderedExpect<'s>, StepError> {
+        let spec = &self.step.expect;
+        let mut json = Vec::with_capacity(spec.json.len());
+        for (p, t) in &spec.json {
+            json.push(self.render_field(&format!("expect.json.{}", p.as_str()), t, ctx)?);
+        }
+        let mut headers = Vec::with_capacity(spec.headers.len());
+        for (k, t) in &spec.headers {
+            headers.push((
+                k.clone(),
+                self.render_text(&format!("expect.headers.{k}"), t, ctx)?,
+            ));
+        }
+        let mut body_contains = Vec::with_capacity(spec.body_contains.len());
+        for t in &spec.body_contains {
+            body_contains.push(self.render_text("expect.body_contains", t, ctx)?);
+        }
+        Ok(check::RenderedExpect {
+            spec,
+            json,
+            headers,
+            body_contains,
+        })
+    }
+}
+
+fn response_info(resp: &HttpResponse, decoded: &check::Decoded) -> ResponseInfo {
+    let cut = resp.body.len().min(EXCERPT_BYTES);
+    let mut excerpt = String::from_utf8_lossy(&resp.body[..cut]).into_owned();
+    if resp.body.len() > cut {
+        excerpt.push('…');
+    }
+    ResponseInfo {
+        status: resp.status,
+        headers: resp.headers.clone(),
+        body_excerpt: excerpt,
+        body_len: resp.saved_bytes.unwrap_or(resp.body.len() as u64),
+        url: resp.url.clone(),
+        json_error: decoded.json_error.clone(),
+    }
+}
+
+/// How long to wait, shown to people: `200ms`, `1.5s`.
+pub fn show_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,501 @@
+//! Templates (SPEC §2): every string in a step is a minijinja template,
+//! compiled once at validation and rendered just before the step runs.
+//!
+//! A string that is exactly one `{{ expression }}` renders to the
+//! expression's native value; any other string renders to text. Values that
+//! came from responses or the environment are data and never rendered again:
+//! only strings from the chain file are ever compiled.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use minijinja::value::{Object, ObjectRepr};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as MjValue};
+use serde_json::Value;
+
+use crate::jsonpath::JsonPath;
+
+/// Names that templates may call as functions; never treated as variables.
+pub const FUNCTIONS: &[&str] = &[
+    "now",
+    "uuid",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "cycler",
+    "joiner",
+];
+
+/// The shared template environment: compiled templates live here by name.
+pub struct Templates {
+    env: Environment<'static>,
+    next_id: usize,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("count", &self.next_id)
+            .finish()
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        // Undefined names are errors, never empty strings (SPEC §2).
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Keep debug info in release builds so errors name what was undefined.
+        env.set_debug(true);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        minijinja_contrib::add_to_environment(&mut env);
+        env.add_filter("b64encode", b64encode);
+        env.add_filter("b64decode", b64decode);
+        env.add_filter("jsonpath", jsonpath_filter);
+        env.add_filter("fromjson", fromjson);
+        env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
+        Templates { env, next_id: 0 }
+    }
+
+    /// Compiles one chain value: strings become templates, containers recurse.
+    pub fn compile(&mut self, value: &Value) -> Result<Tmpl, TemplateError> {
+        Ok(match value {
+            Value::String(s) => self.compile_str(s)?,
+            Value::Array(items) => Tmpl::Array(
+                items
+                    .iter()
+                    .map(|v| self.compile(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => {
+                let mut entries = Vec::with_capacity(map.len());
+                let mut any = false;
+                for (k, v) in map {
+                    let t = self.compile(v)?;
+                    any |= !matches!(t, Tmpl::Literal(_));
+                    entries.push((k.clone(), t));
+                }
+                if any {
+                    Tmpl::Object(entries)
+                } else {
+                    Tmpl::Literal(value.clone())
+                }
+            }
+            other => Tmpl::Literal(other.clone()),
+        })
+    }
+
+    /// Compiles one string.
+    pub fn compile_str(&mut self, s: &str) -> Result<Tmpl, TemplateError> {
+        if !(s.contains("{{") || s.contains("{%") || s.contains("{#")) {
+            return Ok(Tmpl::Literal(Value::String(s.to_string())));
+        }
+        if let Some(expr) = single_expression(s) {
+            let compiled = self
+                .env
+                .compile_expression(expr)
+                .map_err(|e| TemplateError::from_minijinja(&e, s))?;
+            let names = compiled.undeclared_variables(true);
+            return Ok(Tmpl::Native(Arc::new(NativeExpr {
+                source: s.to_string(),
+                expr: expr.to_string(),
+                names: names.into_iter().collect(),
+            })));
+        }
+        let name = format!("t{}", self.next_id);
+        self.next_id += 1;
+        self.env
+            .add_template_owned(name.clone(), s.to_string())
+            .map_err(|e| TemplateError::from_minijinja(&e, s))?;
+        let names = self
+            .env
+            .get_template(&name)
+            .map(|t| t.undeclared_variables(true))
+            .unwrap_or_default();
+        Ok(Tmpl::Text(Arc::new(TextTemplate {
+            name,
+            source: s.to_string(),
+            names: names.into_iter().collect(),
+        })))
+    }
+
+    /// Renders a compiled value against `ctx`.
+    pub fn render(&self, t: &Tmpl, ctx: &MjValue) -> Result<Value, TemplateError> {
+        match t {
+            Tmpl::Literal(v) => Ok(v.clone()),
+            Tmpl::Text(t) => self.render_text(t, ctx).map(Value::String),
+            Tmpl::Native(n) => {
+                let expr = self
+                    .env
+                    .compile_expression(&n.expr)
+                    .map_err(|e| TemplateError::from_minijinja(&e, &n.source))?;
+                let v = expr
+                    .eval(ctx.clone())
+                    .map_err(|e| TemplateError::from_minijinja(&e, &n.source))?;
+                // A bare lookup of a missing name evaluates to `undefined`
+                // rather than failing; strict mode means it is an error here too.
+                if v.is_undefined() {
+                    return Err(TemplateError {
+                        message: format!("undefined value `{}`", n.expr.trim()),
+                        template: n.source.clone(),
+                    });
+                }
+                to_json(&v).map_err(|e| TemplateError::from_minijinja(&e, &n.source))
+            }
+            Tmpl::Array(items) => items
+                .iter()
+                .map(|i| self.render(i, ctx))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Tmpl::Object(entries) => {
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(k.clone(), self.render(v, ctx)?);
+                }
+                Ok(Value::Object(map))
+            }
+        }
+    }
+
+    /// Renders to text: native values are written as text (JSON for containers).
+    pub fn render_string(&self, t: &Tmpl, ctx: &MjValue) -> Result<String, TemplateError> {
+        match t {
+            Tmpl::Text(t) => self.render_text(t, ctx),
+            other => Ok(value_to_text(&self.render(other, ctx)?)),
+        }
+    }
+
+    fn render_text(&self, t: &TextTemplate, ctx: &MjValue) -> Result<String, TemplateError> {
+        let tmpl = self
+            .env
+            .get_template(&t.name)
+            .map_err(|e| TemplateError::from_minijinja(&e, &t.source))?;
+        tmpl.render(ctx.clone())
+            .map_err(|e| TemplateError::from_minijinja(&e, &t.source))
+    }
+}
+
+/// A JSON value as the text a URL, header or query parameter should carry.
+pub fn value_to_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `{{ expr }}` and nothing else → `Some("expr")`.
+fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
+        return None;
+    }
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    (!inner.trim().is_empty()).then_some(inner)
+}
+
+/// A compiled chain value.
+#[derive(Debug, Clone)]
+pub enum Tmpl {
+    /// No template syntax: used as written.
+    Literal(Value),
+    /// A string with template syntax that renders to text.
+    Text(Arc<TextTemplate>),
+    /// Exactly one `{{ expression }}`: renders to the expression's value.
+    Native(Arc<NativeExpr>),
+    Array(Vec<Tmpl>),
+    Object(Vec<(String, Tmpl)>),
+}
+
+#[derive(Debug)]
+pub struct TextTemplate {
+    name: String,
+    source: String,
+    names: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct NativeExpr {
+    source: String,
+    expr: String,
+    names: Vec<String>,
+}
+
+impl Tmpl {
+    /// Every variable path the value's templates read (`GetUser.id`, `steps.A.status`).
+    pub fn names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_names(&mut out);
+        out
+    }
+
+    fn collect_names(&self, out: &mut Vec<String>) {
+        match self {
+            Tmpl::Literal(_) => {}
+            Tmpl::Text(t) => out.extend(t.names.iter().cloned()),
+            Tmpl::Native(n) => out.extend(n.names.iter().cloned()),
+            Tmpl::Array(items) => items.iter().for_each(|i| i.collect_names(out)),
+            Tmpl::Object(entries) => entries.iter().for_each(|(_, v)| v.collect_names(out)),
+        }
+    }
+
+    pub fn is_literal(&self) -> bool {
+        matches!(self, Tmpl::Literal(_))
+    }
+}
+
+/// A template that failed to compile or render, as plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    /// What went wrong, e.g. "undefined value `GetUser.idd`".
+    pub message: String,
+    /// The template text as written in the chain file.
+    pub template: String,
+}
+
+impl TemplateError {
+    fn from_minijinja(e: &Error, template: &str) -> Self {
+        let mut message = match e.kind() {
+            ErrorKind::UndefinedError => "undefined value".to_string(),
+            ErrorKind::SyntaxError => "template syntax error".to_string(),
+            _ => e.kind().to_string(),
+        };
+        if let Some(detail) = e.detail() {
+            message.push_str(": ");
+            message.push_str(detail);
+        }
+        if e.kind() == ErrorKind::UndefinedError
+            && let Some(name) = undefined_name(e, template)
+        {
+            message = format!("undefined value `{name}`");
+        }
+        TemplateError {
+            message,
+            template: template.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in `{}`", self.message, self.template)
+    }
+}
+
+/// The expression an undefined-value error points at, read from the span
+/// minijinja's debug info gives (this is what `set_debug(true)` buys us).
+fn undefined_name(e: &Error, template: &str) -> Option<String> {
+    let range = e.range()?;
+    let text = if template.starts_with("{{") && single_expression(template).is_some() {
+        // Expressions are compiled on their own: the range is inside the expression.
+        single_expression(template)?.get(range)?
+    } else {
+        template.get(range)?
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// minijinja value → JSON, refusing values JSON cannot hold.
+pub fn to_json(v: &MjValue) -> Result<Value, Error> {
+    if let Some(p) = v.downcast_object_ref::<Placeholder>() {
+        return Ok(Value::String(p.to_string()));
+    }
+    serde_json::to_value(v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// JSON → minijinja value.
+pub fn from_json(v: &Value) -> MjValue {
+    MjValue::from(minijinja::value::Serde(v))
+}
+
+fn b64encode(v: MjValue) -> Result<String, Error> {
+    let bytes = match v.as_bytes() {
+        Some(b) => b.to_vec(),
+        None => v.to_string().into_bytes(),
+    };
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn b64decode(s: &str) -> Result<String, Error> {
+    let t = s.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))
+        })
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("b64decode: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            "b64decode: the decoded bytes are not UTF-8 text",
+        )
+    })
+}
+
+fn fromjson(s: &str) -> Result<MjValue, Error> {
+    let v: Value = serde_json::from_str(s)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))?;
+    Ok(from_json(&v))
+}
+
+fn jsonpath_filter(v: MjValue, path: &str) -> Result<MjValue, Error> {
+    let p = JsonPath::compile(path).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+    let doc = to_json(&v)?;
+    let out = p
+        .extract(&doc)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+    Ok(from_json(&out))
+}
+
+/// Stands in for a value that only a response would give (used by `--dry-run`).
+/// Reading a field of it gives another placeholder; it prints as `<GetUser.id>`.
+#[derive(Debug)]
+pub struct Placeholder(pub String);
+
+impl std::fmt::Display for Placeholder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{}>", self.0)
+    }
+}
+
+impl Object for Placeholder {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        let seg = match key.as_str() {
+            Some(s) => format!("{}.{s}", self.0),
+            None => format!("{}[{key}]", self.0),
+        };
+        Some(MjValue::from_object(Placeholder(seg)))
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{}>", self.0)
+    }
+}
+
+/// Environment variables, looked up when a template reads `env.NAME`.
+#[derive(Debug)]
+pub struct EnvVars;
+
+impl Object for EnvVars {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        std::env::var(key.as_str()?).ok().map(MjValue::from)
+    }
+}
+
+/// Splits a variable path from `undeclared_variables` into its first two segments.
+pub fn root_and_child(path: &str) -> (&str, Option<&str>) {
+    let mut parts = path.splitn(3, '.');
+    let root = parts.next().unwrap_or(path);
+    (root, parts.next())
+}
+
+/// The set of function names, for validation.
+pub fn function_names() -> HashSet<&'static str> {
+    FUNCTIONS.iter().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx(v: Value) -> MjValue {
+        from_json(&v)
+    }
+
+    #[test]
+    fn single_expressions_render_native_values() {
+        let mut t = Templates::new();
+        let c = ctx(json!({"GetUser": {"id": 1, "tags": ["a"]}}));
+        let tm = t.compile(&json!("{{ GetUser.id }}")).unwrap();
+        assert_eq!(t.render(&tm, &c).unwrap(), json!(1));
+        let tm = t.compile(&json!("{{ GetUser.tags }}")).unwrap();
+        assert_eq!(t.render(&tm, &c).unwrap(), json!(["a"]));
+        let tm = t.compile(&json!("id={{ GetUser.id }}")).unwrap();
+        assert_eq!(t.render(&tm, &c).unwrap(), json!("id=1"));
+        let tm = t
+            .compile(&json!({"nested": ["{{ GetUser.id + 1 }}"]}))
+            .unwrap();
+        assert_eq!(t.render(&tm, &c).unwrap(), json!({"nested": [2]}));
+    }
+
+    #[test]
+    fn undefined_names_are_errors_that_name_the_value() {
+        let mut t = Templates::new();
+        let c = ctx(json!({"GetUser": {"id": 1}}));
+        let tm = t.compile(&json!("/x/{{ GetUser.idd }}")).unwrap();
+        let e = t.render(&tm, &c).unwrap_err();
+        assert_eq!(e.message, "undefined value `GetUser.idd`");
+        let tm = t.compile(&json!("{{ nope }}")).unwrap();
+        assert_eq!(
+            t.render(&tm, &c).unwrap_err().message,
+            "undefined value `nope`"
+        );
+    }
+
+    #[test]
+    fn filters() {
+        let mut t = Templates::new();
+        let c = ctx(json!({"u": {"a": [{"b": 5}]}, "s": "a b&c"}));
+        let r = |t: &mut Templates, s: &str| {
+            let tm = t.compile(&json!(s)).unwrap();
+            t.render(&tm, &c).unwrap()
+        };
+        assert_eq!(r(&mut t, "{{ u | jsonpath('$.a[0].b') }}"), json!(5));
+        assert_eq!(
+            r(&mut t, "{{ 'user:pw' | b64encode }}"),
+            json!("dXNlcjpwdw==")
+        );
+        assert_eq!(
+            r(&mut t, "{{ 'dXNlcjpwdw==' | b64decode }}"),
+            json!("user:pw")
+        );
+        assert_eq!(r(&mut t, "{{ s | urlencode }}"), json!("a%20b%26c"));
+        assert_eq!(
+            r(&mut t, "{{ u | tojson }}"),
+            json!("{\"a\": [{\"b\": 5}]}")
+        );
+        assert_eq!(r(&mut t, "{{ missing | default('d') }}"), json!("d"));
+        assert_eq!(r(&mut t, "{{ '{\"k\": 2}' | fromjson }}"), json!({"k": 2}));
+        assert_eq!(r(&mut t, "{{ uuid() | length }}"), json!(36));
+        assert!(r(&mut t, "{{ now() }}").is_number());
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_at_compile_time() {
+        let mut t = Templates::new();
+        let e = t.compile(&json!("{{ a | }}")).unwrap_err();
+        assert!(e.message.starts_with("template syntax error"), "{e:?}");
+        assert!(t.compile(&json!("x {% if %}")).is_err());
+    }
+
+    #[test]
+    fn names_are_collected_for_validation() {
+        let mut t = Templates::new();
+        let tm = t
+            .compile(&json!({"a": "{{ GetUser.id }}", "b": "x{{ steps.A.status }}{{ now() }}"}))
+            .unwrap();
+        let mut names = tm.names();
+        names.sort();
+        assert!(names.contains(&"GetUser.id".to_string()), "{names:?}");
+        assert!(names.contains(&"steps.A.status".to_string()), "{names:?}");
+    }
+}

@@ -1,0 +1,117 @@
+//! JSONPath (RFC 9535) through jsonpath-rust: compiled once at validation,
+//! applied to response bodies by `extract`, `expect` and the `jsonpath` filter.
+
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde_json::Value;
+
+/// A parsed JSONPath query.
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    source: String,
+    query: JpQuery,
+}
+
+impl JsonPath {
+    /// Parses `text`; the error says what is wrong with it.
+    pub fn compile(text: &str) -> Result<JsonPath, String> {
+        let query = parse_json_path(text).map_err(|e| describe_error(text, &e.to_string()))?;
+        Ok(JsonPath {
+            source: text.to_string(),
+            query,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// RFC 9535 §2.3.5.1: a singular query has only name and index selectors,
+    /// one per segment, and no descendant segments. It selects at most one node.
+    pub fn is_singular(&self) -> bool {
+        self.query.segments.iter().all(|s| {
+            matches!(
+                s,
+                Segment::Selector(Selector::Name(_)) | Segment::Selector(Selector::Index(_))
+            )
+        })
+    }
+
+    /// Every node the query selects, in document order.
+    pub fn select<'a>(&self, doc: &'a Value) -> Result<Vec<&'a Value>, String> {
+        js_path_process(&self.query, doc)
+            .map(|refs| refs.into_iter().map(|r| r.val).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    /// SPEC §3: a singular path yields its value (an error when nothing is
+    /// there); any other path yields the list of matches, possibly empty.
+    pub fn extract(&self, doc: &Value) -> Result<Value, String> {
+        let found = self.select(doc)?;
+        if self.is_singular() {
+            found
+                .into_iter()
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("`{}` matched nothing in the response", self.source))
+        } else {
+            Ok(Value::Array(found.into_iter().cloned().collect()))
+        }
+    }
+}
+
+/// jsonpath-rust's errors are pest reports drawn for a terminal; keep the
+/// column and what was expected, and let our diagnostic draw the rest.
+fn describe_error(text: &str, report: &str) -> String {
+    let column = report
+        .split("--> ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pos| pos.split(':').nth(1))
+        .and_then(|c| c.parse::<usize>().ok());
+    let expected = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map(|e| e.replace('_', " "));
+    let mut msg = format!("`{text}` is not a valid JSONPath");
+    if let Some(c) = column {
+        msg.push_str(&format!(" (at character {c}"));
+        if let Some(e) = expected {
+            msg.push_str(&format!(": {e}"));
+        }
+        msg.push(')');
+    } else if let Some(first) = report.lines().next().filter(|l| !l.trim().is_empty()) {
+        msg.push_str(&format!(": {}", first.trim()));
+    }
+    if !text.starts_with('$') {
+        msg.push_str("; a JSONPath starts with `$`");
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn singular_paths_yield_values_others_lists() {
+        let doc = json!({"a": [{"b": 1}, {"b": 2}]});
+        let p = JsonPath::compile("$.a[1].b").unwrap();
+        assert!(p.is_singular());
+        assert_eq!(p.extract(&doc).unwrap(), json!(2));
+        let p = JsonPath::compile("$.a[*].b").unwrap();
+        assert!(!p.is_singular());
+        assert_eq!(p.extract(&doc).unwrap(), json!([1, 2]));
+        let p = JsonPath::compile("$.a[5].b").unwrap();
+        assert!(p.extract(&doc).unwrap_err().contains("matched nothing"));
+        assert_eq!(JsonPath::compile("$").unwrap().extract(&doc).unwrap(), doc);
+    }
+
+    #[test]
+    fn invalid_paths_are_errors() {
+        assert!(JsonPath::compile("$.a[").is_err());
+        assert!(JsonPath::compile("a.b").is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! pytopus runs API chains: JSON or YAML files describing a sequence of HTTP
+//! calls whose inputs are templated from the results of the calls before them.
+//!
+//! The pipeline is the architecture, and each stage has its own module:
+//!
+//! ```text
+//! chain file ─parse→ Chain (with spans) ─validate→ ValidChain   | diagnostics → exit 2
+//! for each step:
+//!   Context ─render→ HttpRequest ─→ Transport::send ⟲ retry → HttpResponse
+//!   HttpResponse ─extract/expect→ StepOutcome → Context
+//!   every stage emits Event → Observer (progress | plain log | JSON report)
+//! RunReport → stdout result + exit code
+//! ```
+//!
+//! - [`chain`]: the file format: model, parsing with source positions, validation.
+//! - [`engine`]: runs a [`chain::ValidChain`]; never prints, only emits [`engine::Event`]s.
+//! - [`transport`]: the network behind a trait: live (reqwest), recording, replaying.
+//! - [`report`]: observers that turn events into progress lines, logs and reports.
+//! - [`diagnostic`]: the one place that renders `file:line:col` with the source line.
+//! - [`cli`]: the command line, a thin layer over the above.
+
+pub mod chain;
+pub mod cli;
+pub mod diagnostic;
+pub mod engine;
+pub mod jsonpath;
+pub mod report;
+pub mod secret;
+pub mod transport;

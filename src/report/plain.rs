@@ -1,0 +1,100 @@
+//! The plain log: one line per step on stderr, for pipes, files and CI logs.
+
+use std::io::Write;
+
+use super::{Verbosity, step_summary};
+use crate::engine::{Event, Observer, StepStatus, show_duration};
+use crate::secret::Redactor;
+
+/// Writes one line per finished step (and per retry) to a writer, usually stderr.
+pub struct PlainLog<W: Write> {
+    out: W,
+    verbosity: Verbosity,
+    redactor: Redactor,
+    total: usize,
+}
+
+impl<W: Write> PlainLog<W> {
+    pub fn new(out: W, verbosity: Verbosity, redactor: Redactor) -> Self {
+        PlainLog {
+            out,
+            verbosity,
+            redactor,
+            total: 0,
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{}", self.redactor.redact(text));
+    }
+}
+
+impl<W: Write> Observer for PlainLog<W> {
+    fn on_event(&mut self, event: &Event<'_>) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        match event {
+            Event::RunStarted { chain, .. } => self.total = chain.steps.len(),
+            Event::StepStarted { request, .. } if self.verbosity >= Verbosity::Verbose => {
+                let mut lines = vec![format!("> {} {}", request.method, request.url)];
+                for (k, v) in &request.headers {
+                    lines.push(format!("> {k}: {v}"));
+                }
+                if let Some(b) = &request.body {
+                    lines.push(format!("> ({} bytes of body)", b.len()));
+                }
+                for l in lines {
+                    self.line(&l);
+                }
+            }
+            Event::Retrying {
+                index,
+                step,
+                attempt,
+                reason,
+                delay,
+            } => {
+                let text = format!(
+                    "[{}/{}] {} attempt {} failed ({reason}); retrying in {}",
+                    index + 1,
+                    self.total,
+                    step.name,
+                    attempt,
+                    show_duration(*delay)
+                );
+                self.line(&text);
+            }
+            Event::StepFinished {
+                index,
+                step,
+                outcome,
+            } => {
+                let mark = match outcome.status {
+                    StepStatus::Passed => "ok",
+                    StepStatus::DryRun => "dry",
+                    StepStatus::Failed => "FAIL",
+                    StepStatus::NotRun => "skip",
+                };
+                let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
+                let text = format!(
+                    "[{}/{}] {mark} {} {}",
+                    index + 1,
+                    self.total,
+                    step.name,
+                    step_summary(&step.method, url, outcome)
+                );
+                self.line(&text);
+                if self.verbosity >= Verbosity::Verbose
+                    && let Some(r) = &outcome.response
+                {
+                    for (k, v) in &r.headers {
+                        self.line(&format!("< {k}: {v}"));
+                    }
+                    self.line(&format!("< ({} bytes of body)", r.body_len));
+                }
+            }
+            _ => {}
+        }
+    }
+}

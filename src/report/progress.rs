@@ -1,0 +1,124 @@
+//! Live progress on a terminal (indicatif): one line per step with method,
+//! URL, status, time and retries, updated as the step runs.
+
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::step_summary;
+use crate::engine::{Event, Observer, StepStatus, show_duration};
+use crate::secret::Redactor;
+
+/// The terminal progress display.
+pub struct Progress {
+    multi: MultiProgress,
+    current: Option<ProgressBar>,
+    color: bool,
+    redactor: Redactor,
+    total: usize,
+}
+
+impl Progress {
+    pub fn new(color: bool, redactor: Redactor) -> Self {
+        Progress {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            current: None,
+            color,
+            redactor,
+            total: 0,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::RunStarted { chain, .. } => self.total = chain.steps.len(),
+            Event::StepStarted {
+                index,
+                step,
+                request,
+            } => {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(self.redactor.redact(&format!(
+                    "[{}/{}] {} {} {}",
+                    index + 1,
+                    self.total,
+                    step.name,
+                    request.method,
+                    request.url
+                )));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                self.current = Some(bar);
+            }
+            Event::Retrying {
+                index,
+                step,
+                attempt,
+                reason,
+                delay,
+            } => {
+                if let Some(bar) = &self.current {
+                    bar.set_message(self.redactor.redact(&format!(
+                        "[{}/{}] {} attempt {attempt} failed ({reason}); retrying in {}",
+                        index + 1,
+                        self.total,
+                        step.name,
+                        show_duration(*delay)
+                    )));
+                }
+            }
+            Event::StepFinished {
+                index,
+                step,
+                outcome,
+            } => {
+                let (mark, code) = match outcome.status {
+                    StepStatus::Passed => ("✓", "32"),
+                    StepStatus::DryRun => ("·", "36"),
+                    StepStatus::Failed => ("✗", "31"),
+                    StepStatus::NotRun => ("-", "90"),
+                };
+                let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
+                let line = format!(
+                    "{} [{}/{}] {} {}",
+                    self.paint(code, mark),
+                    index + 1,
+                    self.total,
+                    step.name,
+                    step_summary(&step.method, url, outcome)
+                );
+                let line = self.redactor.redact(&line);
+                match self.current.take() {
+                    Some(bar) => {
+                        bar.set_style(
+                            ProgressStyle::with_template("{msg}")
+                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        );
+                        bar.finish_with_message(line);
+                    }
+                    None => {
+                        let _ = self.multi.println(line);
+                    }
+                }
+            }
+            Event::RunFinished { .. } => {
+                if let Some(bar) = self.current.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+}

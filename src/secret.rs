@@ -1,0 +1,81 @@
+//! Secrets and redaction. A [`Redactor`] knows every secret value of a run
+//! and replaces it with `***` in anything pytopus writes. The credential
+//! stores (keyring, `PYTOPUS_SECRET_*`) and auth schemes that feed it belong
+//! to the credentials work (SPEC §5); the core only carries the seam.
+
+use std::sync::{Arc, RwLock};
+
+/// Replaces known secret values with `***`. Cheap to clone; clones share the set.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Arc<RwLock<Vec<String>>>,
+}
+
+impl Redactor {
+    /// Adds a value to redact from now on. Very short values are ignored:
+    /// redacting every "a" would make output unreadable and protect nothing.
+    pub fn add(&self, secret: &str) {
+        if secret.len() < 4 {
+            return;
+        }
+        if let Ok(mut list) = self.secrets.write()
+            && !list.iter().any(|s| s == secret)
+        {
+            list.push(secret.to_string());
+            // Longest first, so a secret containing another is replaced whole.
+            list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    /// `text` with every known secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let Ok(list) = self.secrets.read() else {
+            return text.to_string();
+        };
+        let mut out = text.to_string();
+        for s in list.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    /// Redacts every string inside a JSON value.
+    pub fn redact_json(&self, v: &serde_json::Value) -> serde_json::Value {
+        if self.is_empty() {
+            return v.clone();
+        }
+        match v {
+            serde_json::Value::String(s) => serde_json::Value::String(self.redact(s)),
+            serde_json::Value::Array(a) => {
+                serde_json::Value::Array(a.iter().map(|x| self.redact_json(x)).collect())
+            }
+            serde_json::Value::Object(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, x)| (self.redact(k), self.redact_json(x)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.read().map(|l| l.is_empty()).unwrap_or(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_longest_first() {
+        let r = Redactor::default();
+        r.add("abcd");
+        r.add("abcdefgh");
+        assert_eq!(r.redact("x abcdefgh y abcd"), "x *** y ***");
+        r.add("ab");
+        assert_eq!(r.redact("ab"), "ab");
+    }
+}

@@ -1,0 +1,345 @@
+//! Record and replay: `--record F` keeps every exchange of a run in a tape
+//! (a JSON file); `--replay F` answers from it with no network, so chains run
+//! offline and in CI.
+//!
+//! Replay matches a request to the first unused exchange with the same method
+//! and URL; bodies are not compared (they often carry `uuid()` or `now()`).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{BodySink, HttpRequest, HttpResponse, SendFuture, Transport, TransportError};
+use crate::secret::Redactor;
+
+/// A recorded run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tape {
+    /// Format version; 1.
+    pub version: u32,
+    pub exchanges: Vec<Exchange>,
+}
+
+/// One request and what came back: a response or a transport error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    pub request: TapeRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<TapeResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TransportError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapeRequest {
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, HeaderValues>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<TapeBody>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapeResponse {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, HeaderValues>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<TapeBody>,
+    /// The final URL when redirects were followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+/// One header value, or several for a repeated header (`set-cookie`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A body: JSON kept as JSON so tapes stay readable and editable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TapeBody {
+    Json(Value),
+    Text(String),
+    Base64(String),
+}
+
+impl TapeBody {
+    fn from_bytes(bytes: &[u8], content_type: Option<&str>) -> Option<TapeBody> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let is_json = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("json"));
+        if is_json
+            && let Ok(v) = serde_json::from_slice::<Value>(bytes)
+            // Keep the exact bytes unless re-serialising gives them back.
+            && serde_json::to_vec(&v).is_ok_and(|b| b == bytes)
+        {
+            return Some(TapeBody::Json(v));
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Some(TapeBody::Text(s.to_string())),
+            Err(_) => Some(TapeBody::Base64(
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            )),
+        }
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        match self {
+            TapeBody::Json(v) => serde_json::to_vec(v).map_err(|e| e.to_string()),
+            TapeBody::Text(s) => Ok(s.clone().into_bytes()),
+            TapeBody::Base64(s) => base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("bad base64 body in tape: {e}")),
+        }
+    }
+}
+
+fn headers_to_map(headers: &[(String, String)]) -> IndexMap<String, HeaderValues> {
+    let mut map: IndexMap<String, HeaderValues> = IndexMap::new();
+    for (k, v) in headers {
+        let k = k.to_ascii_lowercase();
+        match map.get_mut(&k) {
+            None => {
+                map.insert(k, HeaderValues::One(v.clone()));
+            }
+            Some(HeaderValues::One(first)) => {
+                let first = std::mem::take(first);
+                map.insert(k, HeaderValues::Many(vec![first, v.clone()]));
+            }
+            Some(HeaderValues::Many(list)) => list.push(v.clone()),
+        }
+    }
+    map
+}
+
+fn map_to_headers(map: &IndexMap<String, HeaderValues>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, v) in map {
+        match v {
+            HeaderValues::One(s) => out.push((k.to_ascii_lowercase(), s.clone())),
+            HeaderValues::Many(list) => {
+                out.extend(list.iter().map(|s| (k.to_ascii_lowercase(), s.clone())))
+            }
+        }
+    }
+    out
+}
+
+impl Tape {
+    /// Reads a tape; errors say which file and why.
+    pub fn load(path: &Path) -> Result<Tape, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tape {}: {e}", path.display()))?;
+        let tape: Tape = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a valid pytopus tape: {e}", path.display()))?;
+        if tape.version != 1 {
+            return Err(format!(
+                "{} is a version {} tape; this pytopus reads version 1",
+                path.display(),
+                tape.version
+            ));
+        }
+        Ok(tape)
+    }
+
+    /// Writes the tape atomically (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("pytopus-partial");
+        std::fs::write(&tmp, text + "\n")
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write tape {}: {e}", path.display()))
+    }
+}
+
+/// Records every exchange made through the transport it wraps.
+pub struct Recorder {
+    inner: Box<dyn Transport>,
+    exchanges: Mutex<Vec<Exchange>>,
+    redactor: Redactor,
+}
+
+impl Recorder {
+    pub fn new(inner: Box<dyn Transport>, redactor: Redactor) -> Self {
+        Recorder {
+            inner,
+            exchanges: Mutex::new(Vec::new()),
+            redactor,
+        }
+    }
+
+    /// The tape so far, with secrets redacted.
+    pub fn tape(&self) -> Tape {
+        let exchanges = self.exchanges.lock().map(|e| e.clone()).unwrap_or_default();
+        let text = serde_json::to_string(&exchanges).unwrap_or_default();
+        let exchanges = serde_json::from_str(&self.redactor.redact(&text)).unwrap_or(exchanges);
+        Tape {
+            version: 1,
+            exchanges,
+        }
+    }
+
+    async fn send_inner(
+        &self,
+        req: &HttpRequest,
+        sink: &BodySink,
+    ) -> Result<HttpResponse, TransportError> {
+        let result = self.inner.send(req, sink).await;
+        let content_type = req
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str());
+        let request = TapeRequest {
+            method: req.method.clone(),
+            url: req.url.clone(),
+            headers: headers_to_map(&req.headers),
+            body: req
+                .body
+                .as_deref()
+                .and_then(|b| TapeBody::from_bytes(b, content_type)),
+        };
+        let exchange = match &result {
+            Ok(resp) => {
+                let body = match (sink, resp.saved_bytes) {
+                    (BodySink::File(path), Some(_)) => {
+                        tokio::fs::read(path).await.unwrap_or_default()
+                    }
+                    _ => resp.body.clone(),
+                };
+                Exchange {
+                    request,
+                    response: Some(TapeResponse {
+                        status: resp.status,
+                        headers: headers_to_map(&resp.headers),
+                        body: TapeBody::from_bytes(&body, resp.header("content-type")),
+                        url: (resp.url != req.url).then(|| resp.url.clone()),
+                        elapsed_ms: resp.elapsed.as_millis() as u64,
+                    }),
+                    error: None,
+                }
+            }
+            Err(e) => Exchange {
+                request,
+                response: None,
+                error: Some(e.clone()),
+            },
+        };
+        if let Ok(mut list) = self.exchanges.lock() {
+            list.push(exchange);
+        }
+        result
+    }
+}
+
+impl Transport for Recorder {
+    fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
+        Box::pin(self.send_inner(req, sink))
+    }
+}
+
+/// Answers requests from a tape.
+pub struct Replayer {
+    name: String,
+    exchanges: Vec<Exchange>,
+    used: Mutex<Vec<bool>>,
+}
+
+impl Replayer {
+    pub fn new(tape: Tape, name: impl Into<String>) -> Self {
+        let used = Mutex::new(vec![false; tape.exchanges.len()]);
+        Replayer {
+            name: name.into(),
+            exchanges: tape.exchanges,
+            used,
+        }
+    }
+
+    async fn send_inner(
+        &self,
+        req: &HttpRequest,
+        sink: &BodySink,
+    ) -> Result<HttpResponse, TransportError> {
+        let found = {
+            let mut used = self
+                .used
+                .lock()
+                .map_err(|_| TransportError::Other("replay state poisoned".into()))?;
+            let i = self.exchanges.iter().enumerate().position(|(i, x)| {
+                !used[i]
+                    && x.request.method.eq_ignore_ascii_case(&req.method)
+                    && x.request.url == req.url
+            });
+            if let Some(i) = i {
+                used[i] = true;
+            }
+            i
+        };
+        let Some(i) = found else {
+            return Err(TransportError::NotRecorded(format!(
+                "the tape {} has no (unused) recorded answer for {} {}",
+                self.name, req.method, req.url
+            )));
+        };
+        let x = &self.exchanges[i];
+        if let Some(e) = &x.error {
+            return Err(e.clone());
+        }
+        let Some(r) = &x.response else {
+            return Err(TransportError::NotRecorded(format!(
+                "exchange {} of tape {} has neither a response nor an error",
+                i + 1,
+                self.name
+            )));
+        };
+        let body = match &r.body {
+            Some(b) => b.to_bytes().map_err(TransportError::NotRecorded)?,
+            None => Vec::new(),
+        };
+        let mut headers = map_to_headers(&r.headers);
+        if matches!(r.body, Some(TapeBody::Json(_)))
+            && !headers.iter().any(|(k, _)| k == "content-type")
+        {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let (body, saved_bytes) = match sink {
+            BodySink::Memory => (body, None),
+            BodySink::File(path) => (
+                Vec::new(),
+                Some(super::live::write_file(path, &body).await?),
+            ),
+        };
+        Ok(HttpResponse {
+            status: r.status,
+            headers,
+            body,
+            saved_bytes,
+            url: r.url.clone().unwrap_or_else(|| req.url.clone()),
+            elapsed: Duration::from_millis(r.elapsed_ms),
+        })
+    }
+}
+
+impl Transport for Replayer {
+    fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
+        Box::pin(self.send_inner(req, sink))
+    }
+}
