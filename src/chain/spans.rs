@@ -177,7 +177,12 @@ pub struct SyntaxError {
 
 /// Reads YAML into JSON data plus the position of every value.
 pub fn read_yaml(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
-    let node: YNode = serde_saphyr::from_str(text).map_err(|e| {
+    // YAML 1.2 Core booleans only: `n`, `no`, `on` and `yes` stay strings (the
+    // "Norway problem"), and `007` stays the text it looks like.
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
+    let node: YNode = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let loc = e.location().map(|l| loc_of(&l)).filter(|l| l.line > 0);
         SyntaxError {
             message: yaml_message(&e),
@@ -198,7 +203,12 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(i) => &first[..i],
         None => first,
     };
-    first.trim_start_matches("error: ").to_string()
+    let first = first.trim_start_matches("error: ");
+    // "line 5 column 4: …": the diagnostic shows the position itself.
+    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((pos, rest)) if pos.contains("column") => rest.to_string(),
+        _ => first.to_string(),
+    }
 }
 
 fn flatten(node: YNode, path: String, spans: &mut SpanMap) -> Value {
@@ -405,6 +415,12 @@ mod tests {
         assert_eq!(spans.key("steps[0].url"), Some(Loc::new(4, 5)));
         assert_eq!(spans.value("steps[0].url"), Some(Loc::new(4, 10)));
         assert_eq!(spans.nearest("steps[0].url.nothing"), Some(Loc::new(4, 5)));
+    }
+
+    #[test]
+    fn yaml_uses_core_schema_booleans() {
+        let (value, _) = read_yaml("n: no\ny: yes\non: true\nzip: 01234\nx: 12\n").unwrap();
+        assert_eq!(value, serde_json::json!({"n": "no", "y": "yes", "on": true, "zip": "01234", "x": 12}));
     }
 
     #[test]

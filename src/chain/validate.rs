@@ -295,7 +295,7 @@ impl Validator<'_> {
 
     fn unsupported(&mut self, chain: &Chain) {
         let later = |what: &str| -> String {
-            format!("help: {what} is specified (SPEC) but not built yet; see docs/reference.md")
+            format!("help: this version of pytopus does not run {what} yet (see docs/reference.md, \"Not built yet\")")
         };
         if chain.connectors.is_some() {
             self.error(

@@ -82,7 +82,7 @@ impl Context {
         ];
         self.names.insert(name.to_string(), meta.result.clone());
         self.steps
-            .insert(name.to_string(), MjValue::from_iter(entries));
+            .insert(name.to_string(), MjValue::from_pairs(entries));
     }
 
     /// `--dry-run`: a step that was not sent; reading its result gives placeholders.

@@ -301,14 +301,23 @@ impl std::fmt::Display for TemplateError {
 /// minijinja's debug info gives (this is what `set_debug(true)` buys us).
 fn undefined_name(e: &Error, template: &str) -> Option<String> {
     let range = e.range()?;
-    let text = if template.starts_with("{{") && single_expression(template).is_some() {
+    let text = match single_expression(template) {
         // Expressions are compiled on their own: the range is inside the expression.
-        single_expression(template)?.get(range)?
-    } else {
-        template.get(range)?
+        Some(expr) => expr,
+        None => template,
     };
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
+    // minijinja points at the failing part (`.idd` of `GetUser.idd`); widen
+    // the span back to the start of the whole variable path.
+    let is_path = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"' | '-');
+    let start = text
+        .get(..range.start)?
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_path(*c))
+        .last()
+        .map_or(range.start, |(i, _)| i);
+    let found = text.get(start..range.end)?.trim();
+    (!found.is_empty()).then(|| found.to_string())
 }
 
 /// minijinja value → JSON, refusing values JSON cannot hold.
@@ -444,6 +453,10 @@ mod tests {
         let tm = t.compile(&json!("/x/{{ GetUser.idd }}")).unwrap();
         let e = t.render(&tm, &c).unwrap_err();
         assert_eq!(e.message, "undefined value `GetUser.idd`");
+        let tm = t.compile(&json!("{{ GetUser.a.b }}")).unwrap();
+        assert_eq!(t.render(&tm, &c).unwrap_err().message, "undefined value `GetUser.a.b`");
+        let tm = t.compile(&json!("x{{ GetUser['a'] }}")).unwrap();
+        assert_eq!(t.render(&tm, &c).unwrap_err().message, "undefined value `GetUser['a']`");
         let tm = t.compile(&json!("{{ nope }}")).unwrap();
         assert_eq!(
             t.render(&tm, &c).unwrap_err().message,

@@ -1,0 +1,111 @@
+//! Shared test helpers: run the real binary on a chain written to a temp dir,
+//! and scrub the parts of its output that change between runs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The `pytopus` binary, with a predictable environment.
+pub fn pytopus() -> Command {
+    let mut cmd = Command::cargo_bin("pytopus").expect("the pytopus binary is built");
+    cmd.env("NO_COLOR", "1")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// A scratch directory holding chain files for one test.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    /// Writes `text` to `name` in the scratch dir and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// What a run printed.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `pytopus` with `args` and captures everything.
+pub fn run(args: &[&str]) -> Output {
+    run_cmd(pytopus().args(args))
+}
+
+pub fn run_cmd(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("pytopus runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Replaces what changes between runs (ports, temp paths, timings) with fixed text.
+pub fn scrub(text: &str, base: &str, dir: Option<&Path>) -> String {
+    let mut out = text.replace(base, "http://SERVER");
+    if let Some(d) = dir {
+        out = out.replace(&d.display().to_string(), "TMP");
+    }
+    // Timings: "(12ms", "(1.2s", "12ms" in progress lines.
+    let re_like = |s: &str| -> String {
+        let mut res = String::with_capacity(s.len());
+        let chars: Vec<char> = s.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                    i += 1;
+                }
+                let unit: String = chars[i..].iter().take(2).collect();
+                if unit == "ms" {
+                    res.push_str("[T]");
+                    i += 2;
+                    continue;
+                }
+                if chars.get(i) == Some(&'s') && !chars.get(i + 1).is_some_and(|c| c.is_alphanumeric()) {
+                    res.push_str("[T]");
+                    i += 1;
+                    continue;
+                }
+                res.extend(&chars[start..i]);
+                continue;
+            }
+            res.push(chars[i]);
+            i += 1;
+        }
+        res
+    };
+    re_like(&out)
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}

@@ -1,0 +1,109 @@
+//! `pytopus validate` (and `run`, which validates first) on chains that are
+//! wrong in every way we know. Each message is a snapshot: this is exactly
+//! what a user sees.
+
+mod support;
+
+use support::{pytopus, run, run_cmd};
+
+#[test]
+fn invalid_chains_are_rejected_with_a_position_and_a_hint() {
+    insta::glob!("chains/invalid/*", |path| {
+        let rel = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .expect("fixture under the crate")
+            .display()
+            .to_string();
+        let out = run(&["validate", &rel]);
+        assert_eq!(out.code, 2, "{rel}: validate should exit 2\n{}", out.stderr);
+        assert_eq!(out.stdout, "", "{rel}: nothing on stdout");
+        insta::assert_snapshot!(out.stderr);
+
+        // `run` validates before sending anything, with the same message.
+        let ran = run(&["run", &rel]);
+        assert_eq!(ran.code, 2, "{rel}: run should exit 2");
+        assert_eq!(ran.stderr, out.stderr, "{rel}: run and validate disagree");
+    });
+}
+
+#[test]
+fn valid_chain_passes() {
+    let out = run(&["validate", "tests/chains/ok/templates.yaml", "--var", "user_id=7"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "tests/chains/ok/templates.yaml: ok (3 steps)\n");
+}
+
+#[test]
+fn validate_checks_every_file_and_fails_if_any_is_invalid() {
+    let out = run(&[
+        "validate",
+        "tests/chains/ok/templates.yaml",
+        "tests/chains/invalid/unknown_key.yaml",
+        "--var",
+        "user_id=1",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("templates.yaml: ok"), "{}", out.stderr);
+    assert!(out.stderr.contains("unknown key `query_param`"), "{}", out.stderr);
+}
+
+#[test]
+fn vars_from_the_command_line_satisfy_references() {
+    let out = run(&["validate", "tests/chains/invalid/undefined_variable.yaml", "--var", "user_id=1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let out = run(&["validate", "tests/chains/nope.yaml"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr, "error: cannot read chain file `tests/chains/nope.yaml`: no such file\n");
+}
+
+#[test]
+fn chain_from_stdin_is_sniffed() {
+    let out = run_cmd(
+        pytopus()
+            .args(["validate", "-"])
+            .write_stdin(r#"{"steps": [{"name": "A", "url": "http://example.test/"}]}"#),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run_cmd(pytopus().args(["validate", "-"]).write_stdin("steps:\n  - name: A\n    urll: x\n"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: unknown key `urll` in `steps[0]`
+     --> <stdin>:3:5
+      |
+    3 |     urll: x
+      |     ^
+      = help: did you mean `url`?
+    ");
+}
+
+#[test]
+fn bad_var_flags_are_usage_errors() {
+    let out = run(&["validate", "tests/chains/ok/templates.yaml", "--var", "novalue"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--var `novalue` has no `=`"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_vars_file_is_reported_with_its_position() {
+    let dir = support::Scratch::new();
+    let f = dir.file("vars.yaml", "user_id: [1\n");
+    let out = run(&["validate", "tests/chains/ok/templates.yaml", "--vars-file", f.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid YAML"), "{}", out.stderr);
+    assert!(out.stderr.contains("vars.yaml:"), "{}", out.stderr);
+}
+
+#[test]
+fn clap_usage_errors_exit_2() {
+    let out = run(&["run"]);
+    assert_eq!(out.code, 2);
+    let out = run(&["run", "x.yaml", "--output", "xml"]);
+    assert_eq!(out.code, 2);
+    let out = run(&["--version"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("pytopus "));
+}
