@@ -28,7 +28,12 @@ fn invalid_chains_are_rejected_with_a_position_and_a_hint() {
 
 #[test]
 fn valid_chain_passes() {
-    let out = run(&["validate", "tests/chains/ok/templates.yaml", "--var", "user_id=7"]);
+    let out = run(&[
+        "validate",
+        "tests/chains/ok/templates.yaml",
+        "--var",
+        "user_id=7",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stderr, "tests/chains/ok/templates.yaml: ok (3 steps)\n");
 }
@@ -44,12 +49,21 @@ fn validate_checks_every_file_and_fails_if_any_is_invalid() {
     ]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("templates.yaml: ok"), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown key `query_param`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown key `query_param`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn vars_from_the_command_line_satisfy_references() {
-    let out = run(&["validate", "tests/chains/invalid/undefined_variable.yaml", "--var", "user_id=1"]);
+    let out = run(&[
+        "validate",
+        "tests/chains/invalid/undefined_variable.yaml",
+        "--var",
+        "user_id=1",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -57,7 +71,10 @@ fn vars_from_the_command_line_satisfy_references() {
 fn missing_file_is_a_usage_error() {
     let out = run(&["validate", "tests/chains/nope.yaml"]);
     assert_eq!(out.code, 2);
-    assert_eq!(out.stderr, "error: cannot read chain file `tests/chains/nope.yaml`: no such file\n");
+    assert_eq!(
+        out.stderr,
+        "error: cannot read chain file `tests/chains/nope.yaml`: no such file\n"
+    );
 }
 
 #[test]
@@ -68,7 +85,11 @@ fn chain_from_stdin_is_sniffed() {
             .write_stdin(r#"{"steps": [{"name": "A", "url": "http://example.test/"}]}"#),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = run_cmd(pytopus().args(["validate", "-"]).write_stdin("steps:\n  - name: A\n    urll: x\n"));
+    let out = run_cmd(
+        pytopus()
+            .args(["validate", "-"])
+            .write_stdin("steps:\n  - name: A\n    urll: x\n"),
+    );
     assert_eq!(out.code, 2);
     insta::assert_snapshot!(out.stderr, @r"
     error: unknown key `urll` in `steps[0]`
@@ -82,16 +103,30 @@ fn chain_from_stdin_is_sniffed() {
 
 #[test]
 fn bad_var_flags_are_usage_errors() {
-    let out = run(&["validate", "tests/chains/ok/templates.yaml", "--var", "novalue"]);
+    let out = run(&[
+        "validate",
+        "tests/chains/ok/templates.yaml",
+        "--var",
+        "novalue",
+    ]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--var `novalue` has no `=`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--var `novalue` has no `=`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn bad_vars_file_is_reported_with_its_position() {
     let dir = support::Scratch::new();
     let f = dir.file("vars.yaml", "user_id: [1\n");
-    let out = run(&["validate", "tests/chains/ok/templates.yaml", "--vars-file", f.to_str().unwrap()]);
+    let out = run(&[
+        "validate",
+        "tests/chains/ok/templates.yaml",
+        "--vars-file",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("invalid YAML"), "{}", out.stderr);
     assert!(out.stderr.contains("vars.yaml:"), "{}", out.stderr);

@@ -385,8 +385,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Duration::try_from_secs_f64(secs)
             .map_err(|_| format!("`{text}` is not a valid number of seconds"));
     }
-    humantime::parse_duration(t)
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. \"30s\", \"250ms\" or \"1m 30s\""))
+    humantime::parse_duration(t).map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. \"30s\", \"250ms\" or \"1m 30s\"")
+    })
 }
 
 #[cfg(test)]

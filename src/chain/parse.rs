@@ -73,9 +73,11 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
     }
     let (value, spans) = read_document(&source)?;
     if !value.is_object() {
-        return Err(Diagnostic::new("a chain file must be a map with a `steps:` list")
-            .at(&source, spans.value(""))
-            .note("help: start with `name:` and `steps:`; see docs/reference.md"));
+        return Err(
+            Diagnostic::new("a chain file must be a map with a `steps:` list")
+                .at(&source, spans.value(""))
+                .note("help: start with `name:` and `steps:`; see docs/reference.md"),
+        );
     }
     let chain: Chain = serde_path_to_error::deserialize(&value)
         .map_err(|e| shape_error(&source, &spans, &value, e))?;

@@ -205,7 +205,10 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     };
     let first = first.trim_start_matches("error: ");
     // "line 5 column 4: …": the diagnostic shows the position itself.
-    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((pos, rest)) if pos.contains("column") => rest.to_string(),
         _ => first.to_string(),
     }
@@ -420,7 +423,10 @@ mod tests {
     #[test]
     fn yaml_uses_core_schema_booleans() {
         let (value, _) = read_yaml("n: no\ny: yes\non: true\nzip: 01234\nx: 12\n").unwrap();
-        assert_eq!(value, serde_json::json!({"n": "no", "y": "yes", "on": true, "zip": "01234", "x": 12}));
+        assert_eq!(
+            value,
+            serde_json::json!({"n": "no", "y": "yes", "on": true, "zip": "01234", "x": 12})
+        );
     }
 
     #[test]

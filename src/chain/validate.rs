@@ -295,7 +295,9 @@ impl Validator<'_> {
 
     fn unsupported(&mut self, chain: &Chain) {
         let later = |what: &str| -> String {
-            format!("help: this version of pytopus does not run {what} yet (see docs/reference.md, \"Not built yet\")")
+            format!(
+                "help: this version of pytopus does not run {what} yet (see docs/reference.md, \"Not built yet\")"
+            )
         };
         if chain.connectors.is_some() {
             self.error(

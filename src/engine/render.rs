@@ -308,7 +308,8 @@ fn undefined_name(e: &Error, template: &str) -> Option<String> {
     };
     // minijinja points at the failing part (`.idd` of `GetUser.idd`); widen
     // the span back to the start of the whole variable path.
-    let is_path = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"' | '-');
+    let is_path =
+        |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"' | '-');
     let start = text
         .get(..range.start)?
         .char_indices()
@@ -364,6 +365,10 @@ fn fromjson(s: &str) -> Result<MjValue, Error> {
 }
 
 fn jsonpath_filter(v: MjValue, path: &str) -> Result<MjValue, Error> {
+    if let Some(p) = v.downcast_object_ref::<Placeholder>() {
+        let rest = path.trim_start_matches('$');
+        return Ok(MjValue::from_object(Placeholder(format!("{}{rest}", p.0))));
+    }
     let p = JsonPath::compile(path).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
     let doc = to_json(&v)?;
     let out = p
@@ -454,9 +459,15 @@ mod tests {
         let e = t.render(&tm, &c).unwrap_err();
         assert_eq!(e.message, "undefined value `GetUser.idd`");
         let tm = t.compile(&json!("{{ GetUser.a.b }}")).unwrap();
-        assert_eq!(t.render(&tm, &c).unwrap_err().message, "undefined value `GetUser.a.b`");
+        assert_eq!(
+            t.render(&tm, &c).unwrap_err().message,
+            "undefined value `GetUser.a.b`"
+        );
         let tm = t.compile(&json!("x{{ GetUser['a'] }}")).unwrap();
-        assert_eq!(t.render(&tm, &c).unwrap_err().message, "undefined value `GetUser['a']`");
+        assert_eq!(
+            t.render(&tm, &c).unwrap_err().message,
+            "undefined value `GetUser['a']`"
+        );
         let tm = t.compile(&json!("{{ nope }}")).unwrap();
         assert_eq!(
             t.render(&tm, &c).unwrap_err().message,

@@ -24,7 +24,11 @@ pub enum Verbosity {
 
 /// `GET https://… → 200 OK (12ms, 2 retries)` for a finished step.
 pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
-    let mut s = format!("{method} {url}");
+    let mut s = if url.is_empty() {
+        format!("{method} (request not sent)")
+    } else {
+        format!("{method} {url}")
+    };
     match (&o.response, o.status) {
         (_, StepStatus::DryRun) => s.push_str(" (dry run, not sent)"),
         (Some(r), _) => {
@@ -42,7 +46,7 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
         }
         (None, _) => {
             if let Some(e) = &o.error {
-                let _ = write!(s, " → {}", e.kind());
+                let _ = write!(s, " → {} error", e.kind());
             }
         }
     }

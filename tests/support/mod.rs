@@ -88,7 +88,9 @@ pub fn scrub(text: &str, base: &str, dir: Option<&Path>) -> String {
                     i += 2;
                     continue;
                 }
-                if chars.get(i) == Some(&'s') && !chars.get(i + 1).is_some_and(|c| c.is_alphanumeric()) {
+                if chars.get(i) == Some(&'s')
+                    && !chars.get(i + 1).is_some_and(|c| c.is_alphanumeric())
+                {
                     res.push_str("[T]");
                     i += 1;
                     continue;

@@ -1,0 +1,862 @@
+//! `pytopus run` against real HTTP servers on 127.0.0.1 (wiremock): the happy
+//! path, every way a call can fail, retries, record/replay and the outputs.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Scratch, closed_port, pytopus, run, run_cmd, scrub};
+use wiremock::matchers::{body_json, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn user() -> Value {
+    json!({"id": 1, "name": "Leanne Graham", "address": {"city": "Gwenborough"}})
+}
+
+async fn server_with_user_and_posts() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/users/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(user()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/posts"))
+        .and(query_param("userId", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 11, "userId": 1, "title": "first"},
+            {"id": 12, "userId": 1, "title": "second"}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+const CHAIN: &str = r#"
+name: user posts
+vars: {user_id: 1}
+defaults:
+  headers: {Accept: application/json}
+steps:
+  - name: GetUser
+    url: "{{ base }}/users/{{ user_id }}"
+  - name: GetPosts
+    url: "{{ base }}/posts"
+    query_params: {userId: "{{ GetUser.id }}"}
+    extract: {first_title: "$[0].title", titles: "$[*].title"}
+    expect: {status: 200, json: {"$[1].id": 12}}
+  - name: Create
+    method: POST
+    url: "{{ base }}/posts"
+    body: {userId: "{{ GetUser.id }}", title: "re: {{ first_title }}", tags: "{{ titles }}", city: "{{ GetUser | jsonpath('$.address.city') }}"}
+    expect: {status: 201}
+output:
+  user: "{{ GetUser.name }}"
+  posts: "{{ GetPosts | length }}"
+  created: "{{ Create.id }}"
+  status: "{{ steps.Create.status }}"
+"#;
+
+async fn full_server() -> MockServer {
+    let server = server_with_user_and_posts().await;
+    Mock::given(method("POST"))
+        .and(path("/posts"))
+        // Native values: the id stays a number, the list stays a list.
+        .and(body_json(json!({
+            "userId": 1, "title": "re: first", "tags": ["first", "second"], "city": "Gwenborough"
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 101})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn runs_a_chain_feeding_each_step_from_the_ones_before() {
+    let server = full_server().await;
+    let dir = Scratch::new();
+    let chain = dir.file("chain.yaml", CHAIN);
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        result,
+        json!({"user": "Leanne Graham", "posts": 2, "created": 101, "status": 201})
+    );
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r"
+    [1/3] ok GetUser GET http://SERVER/users/1 → 200 OK ([T])
+    [2/3] ok GetPosts GET http://SERVER/posts?userId=1 → 200 OK ([T])
+    [3/3] ok Create POST http://SERVER/posts → 201 Created ([T])
+    ");
+}
+
+#[tokio::test]
+async fn output_formats_for_scripts() {
+    let server = full_server().await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "chain.yaml",
+        &CHAIN.replace(
+            "output:\n  user: \"{{ GetUser.name }}\"\n  posts: \"{{ GetPosts | length }}\"\n  created: \"{{ Create.id }}\"\n  status: \"{{ steps.Create.status }}\"\n",
+            "output: \"{{ GetUser.name }}\"\n",
+        ),
+    );
+    let base = format!("base={}", server.uri());
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &base,
+        "--output",
+        "raw",
+        "-q",
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "Leanne Graham\n", "")
+    );
+}
+
+#[tokio::test]
+async fn yaml_output_and_last_step_result_without_output() {
+    let server = server_with_user_and_posts().await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n  - name: GetPosts\n    url: \"{{ base }}/posts?userId={{ GetUser.id }}\"\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "--output",
+        "yaml",
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!(out.stdout, @r"
+    - id: 11
+      userId: 1
+      title: first
+    - id: 12
+      userId: 1
+      title: second
+    ");
+}
+
+#[tokio::test]
+async fn the_seed_chain_runs_unchanged_against_a_local_copy_of_its_api() {
+    let server = server_with_user_and_posts().await;
+    let seed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.json"))
+            .unwrap();
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "config.json",
+        &seed.replace("https://jsonplaceholder.typicode.com", &server.uri()),
+    );
+    let out = run(&["run", chain.to_str().unwrap(), "-q"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(result[1]["title"], "second");
+}
+
+#[tokio::test]
+async fn dry_run_renders_everything_and_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file("chain.yaml", CHAIN);
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--dry-run",
+        "--var",
+        &format!("base={}", server.uri()),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!(scrub(&out.stdout, &server.uri(), None), @r#"
+    # GetUser
+    GET http://SERVER/users/1
+    Accept: application/json
+
+    # GetPosts
+    GET http://SERVER/posts?userId=<GetUser.id>
+    Accept: application/json
+
+    # Create
+    POST http://SERVER/posts
+    Accept: application/json
+    content-type: application/json
+
+    {"userId":"<GetUser.id>","title":"re: <first_title>","tags":"<titles>","city":"<GetUser.address.city>"}
+    "#);
+}
+
+#[tokio::test]
+async fn a_failed_status_shows_the_request_and_the_response_body() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users/1"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(r#"{"error": "no such user"}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n  - name: Never\n    url: \"{{ base }}/never\"\n",
+    );
+    let report = dir.path("report.json");
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
+    [1/2] FAIL GetUser GET http://SERVER/users/1 → 404 Not Found ([T])
+    error: step `GetUser` failed: expected status 2xx, got 404 Not Found
+     --> TMP/c.yaml:2:5
+      |
+    2 |   - name: GetUser
+      |     ^
+      = request: GET http://SERVER/users/1
+      = response: 404 Not Found (application/json, 25 bytes)
+      = body:
+        {"error": "no such user"}
+    "#);
+    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(rep["status"], "failed");
+    assert_eq!(rep["steps"][0]["status"], "failed");
+    assert_eq!(rep["steps"][0]["response"]["status"], 404);
+    assert_eq!(rep["steps"][0]["error"]["kind"], "expectation");
+    assert_eq!(rep["steps"][1]["status"], "not_run");
+}
+
+#[tokio::test]
+async fn failed_expectations_say_what_was_expected_and_what_came() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(user()))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        r#"
+steps:
+  - name: GetUser
+    url: "{{ base }}/users/1"
+    expect:
+      status: [200, 201]
+      json: {"$.name": "Ervin Howell", "$.id": 1, "$.address.zip": "92998"}
+      headers: {content-type: xml}
+      body_contains: [Leanne, Ervin]
+"#,
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
+    error: step `GetUser` failed: 4 expectations failed
+     --> TMP/c.yaml:3:5
+      |
+    3 |   - name: GetUser
+      |     ^
+      = $.name: expected "Ervin Howell", got "Leanne Graham"
+      = $.address.zip: expected "92998", got nothing (no such value in the response)
+      = header content-type: expected a value containing "xml", got "application/json"
+      = body: expected to contain "Ervin", got a body of 64 bytes without it
+      = request: GET http://SERVER/users/1
+      = response: 200 OK (application/json, 64 bytes)
+      = body:
+        {"id":1,"name":"Leanne Graham","address":{"city":"Gwenborough"}}
+    "#);
+}
+
+#[tokio::test]
+async fn a_jsonpath_on_a_body_that_is_not_json_is_a_clear_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/page"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>hello</html>", "text/html"))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Page\n    url: \"{{ base }}/page\"\n    extract: {id: \"$.id\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r"
+    error: step `Page` failed: cannot extract `id`: the response body is not JSON, so `$.id` cannot be applied
+     --> TMP/c.yaml:2:5
+      |
+    2 |   - name: Page
+      |     ^
+      = request: GET http://SERVER/page
+      = response: 200 OK (text/html, 18 bytes)
+      = body:
+        <html>hello</html>
+    ");
+}
+
+#[tokio::test]
+async fn truncated_json_names_the_parse_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"{"id": 1, "name": "Lea"#, "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n    extract: {name: \"$.name\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "cannot extract `name`: the response body is not valid JSON (EOF while parsing a string at line 1 column 22), so `$.name` cannot be applied"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn refused_connections_are_retried_then_reported() {
+    let port = closed_port();
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        &format!("steps:\n  - name: Down\n    url: http://127.0.0.1:{port}/x\n    retry: {{backoff: 10ms}}\n"),
+    );
+    let out = run(&["run", chain.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    let err = out.stderr.replace(&port.to_string(), "PORT");
+    assert!(
+        err.contains("Down attempt 1 failed (could not connect"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Down attempt 2 failed (could not connect"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: step `Down` failed: could not connect: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("= request: GET http://127.0.0.1:PORT/x (3 attempts)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n    timeout: 200ms\n    retry: {attempts: 1}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("error: step `Slow` failed: timed out"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_503_then_200_succeeds_on_the_second_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Flaky\n    url: \"{{ base }}/flaky\"\n    retry: {backoff: 10ms, jitter: false}\noutput: \"{{ steps.Flaky.attempts }}\"\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "2\n");
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), None), @r"
+    [1/1] Flaky attempt 1 failed (503 Service Unavailable); retrying in [T]
+    [1/1] ok Flaky GET http://SERVER/flaky → 200 OK ([T], 1 retry)
+    ");
+}
+
+#[tokio::test]
+async fn a_429_waits_as_long_as_retry_after_says() {
+    let server = MockServer::start().await;
+    Mock::given(path("/limited"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/limited"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Limited\n    url: \"{{ base }}/limited\"\n    retry: {backoff: 10ms}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Limited attempt 1 failed (429 Too Many Requests); retrying in 1.0s"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn post_is_not_retried_unless_the_step_asks() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    // defaults.retry applies to idempotent methods only.
+    let chain = dir.file(
+        "c.yaml",
+        "defaults: {retry: {attempts: 5, backoff: 10ms}}\nsteps:\n  - name: Order\n    method: POST\n    url: \"{{ base }}/orders\"\n    body: {item: 1}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("expected status 2xx, got 503 Service Unavailable"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("= POST is not retried unless the step asks (add `retry:` to the step)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn post_is_retried_when_the_step_asks() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Order\n    method: POST\n    url: \"{{ base }}/orders\"\n    body: {item: 1}\n    retry: {attempts: 3, backoff: 10ms}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "{\n  \"id\": 7\n}\n");
+}
+
+#[tokio::test]
+async fn record_then_replay_gives_identical_output_with_no_network() {
+    let dir = Scratch::new();
+    let chain = dir.file("chain.yaml", CHAIN);
+    let tape = dir.path("tape.json");
+    let recorded = {
+        let server = full_server().await;
+        let base = format!("base={}", server.uri());
+        let out = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            "--var",
+            &base,
+            "--record",
+            tape.to_str().unwrap(),
+            "-q",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        (out.stdout, base)
+        // The server stops here.
+    };
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &recorded.1,
+        "--replay",
+        tape.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, recorded.0);
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&tape).unwrap()).unwrap();
+    assert_eq!(t["exchanges"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn replay_without_a_recorded_answer_fails_clearly() {
+    let dir = Scratch::new();
+    let tape = dir.file("tape.json", r#"{"version": 1, "exchanges": []}"#);
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: A\n    url: http://example.test/a\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--replay",
+        tape.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("has no (unused) recorded answer for GET http://example.test/a"),
+        "{}",
+        out.stderr
+    );
+    let bad = dir.file("bad.json", "{not json");
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--replay",
+        bad.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("is not a valid pytopus tape"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_missing_field_at_run_time_names_it() {
+    let server = server_with_user_and_posts().await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n  - name: GetPosts\n    url: \"{{ base }}/posts\"\n    query_params: {userId: \"{{ GetUser.identifier }}\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    // Only the first mock is hit; relax the server's expectations.
+    server.reset().await;
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r"
+    error: step `GetPosts` failed: cannot render `query_params.userId`: undefined value `GetUser.identifier` in `{{ GetUser.identifier }}`
+     --> TMP/c.yaml:4:5
+      |
+    4 |   - name: GetPosts
+      |     ^
+      = template: {{ GetUser.identifier }}
+    ");
+}
+
+#[tokio::test]
+async fn save_to_streams_the_body_to_a_file() {
+    let server = MockServer::start().await;
+    let big = "x".repeat(200_000);
+    Mock::given(path("/file"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(big.clone(), "application/octet-stream"),
+        )
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let target = dir.path("out/data.bin");
+    let chain = dir.file(
+        "c.yaml",
+        &format!(
+            "steps:\n  - name: Download\n    url: \"{{{{ base }}}}/file\"\n    save_to: {}\n",
+            target.display()
+        ),
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), big);
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        result,
+        json!({"saved_to": target.display().to_string(), "bytes": 200_000})
+    );
+}
+
+#[tokio::test]
+async fn form_bodies_are_urlencoded() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/login"))
+        .and(wiremock::matchers::header(
+            "content-type",
+            "application/x-www-form-urlencoded",
+        ))
+        .and(wiremock::matchers::body_string(
+            "user=ann+lee&tags=a&tags=b&n=3",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "vars: {n: 3}\nsteps:\n  - name: Login\n    method: post\n    url: \"{{ base }}/login\"\n    form: {user: ann lee, tags: [a, b], n: \"{{ n }}\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn redirects_are_followed_and_headers_extracted() {
+    let server = MockServer::start().await;
+    Mock::given(path("/old"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/new"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/new"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Request-Id", "abc-123")
+                .set_body_json(json!({"moved": true})),
+        )
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Get\n    url: \"{{ base }}/old\"\n    extract: {rid: \"header:X-Request-Id\", code: status}\noutput: {rid: \"{{ rid }}\", code: \"{{ code }}\", url: \"{{ steps.Get.url }}\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({"rid": "abc-123", "code": 200, "url": format!("{}/new", server.uri())})
+    );
+}
+
+#[tokio::test]
+async fn chains_can_come_from_stdin() {
+    let server = server_with_user_and_posts().await;
+    let text = r#"{"steps": [{"name": "U", "url": "{{ base }}/users/1"}, {"name": "P", "url": "{{ base }}/posts", "query": {"userId": "{{ U.id }}"}}]}"#;
+    let out = run_cmd(
+        pytopus()
+            .args([
+                "run",
+                "-",
+                "--var",
+                &format!("base={}", server.uri()),
+                "-q",
+                "--output",
+                "raw",
+            ])
+            .write_stdin(text),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("[{\"id\":11"), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn vars_file_and_var_override_in_order() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users/3"))
+        .and(query_param("lang", "fr"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 3})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let vars = dir.file("vars.json", r#"{"user_id": 2, "lang": "fr"}"#);
+    let chain = dir.file(
+        "c.yaml",
+        "vars: {user_id: 1, lang: en}\nsteps:\n  - name: U\n    url: \"{{ base }}/users/{{ user_id }}\"\n    query: {lang: \"{{ lang }}\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--vars-file",
+        vars.to_str().unwrap(),
+        "--var",
+        "user_id=3",
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_stops_the_run_with_status_130_and_still_writes_the_report() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n",
+    );
+    let report = dir.path("r.json");
+    let bin = assert_cmd::cargo::cargo_bin("pytopus");
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "run",
+            chain.to_str().unwrap(),
+            "--var",
+            &format!("base={}", server.uri()),
+        ])
+        .args(["--report", report.to_str().unwrap(), "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the request is in flight.
+    for _ in 0..100 {
+        if !server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(rep["status"], "interrupted");
+    assert_eq!(rep["steps"][0]["error"]["kind"], "interrupted");
+}
