@@ -45,7 +45,7 @@ fn replay(chain: &Path, extra: &[&str]) -> String {
         .unwrap_or(chain);
     let tape = tape_for(chain);
     assert!(
-        tape.is_file(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(&tape).is_file(),
         "{} has no tape: record one with `pytopus run {} --record {}`",
         chain.display(),
         chain.display(),

@@ -826,7 +826,7 @@ async fn ctrl_c_stops_the_run_with_status_130_and_still_writes_the_report() {
     );
     let report = dir.path("r.json");
     let bin = assert_cmd::cargo::cargo_bin("pytopus");
-    let mut child = std::process::Command::new(bin)
+    let child = std::process::Command::new(bin)
         .args([
             "run",
             chain.to_str().unwrap(),
@@ -849,8 +849,9 @@ async fn ctrl_c_stops_the_run_with_status_130_and_still_writes_the_report() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's builtin `kill`: no extra package needed on a fresh machine.
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());

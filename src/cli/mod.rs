@@ -40,8 +40,8 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => run::validate(a),
         Command::Schema => {
-            let schema = schemars::schema_for!(crate::chain::Chain);
-            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
+                .unwrap_or_default();
             print_stdout(&format!("{text}\n"))
         }
         Command::Completions { shell } => {

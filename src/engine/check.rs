@@ -71,40 +71,10 @@ pub fn decode(resp: &HttpResponse, saved_to: Option<&str>) -> Decoded {
 
 /// A status code with its reason phrase: `404 Not Found`.
 pub fn status_text(code: u16) -> String {
-    match reason(code) {
+    match crate::transport::reason_phrase(code) {
         Some(r) => format!("{code} {r}"),
         None => code.to_string(),
     }
-}
-
-fn reason(code: u16) -> Option<&'static str> {
-    Some(match code {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => return None,
-    })
 }
 
 fn show_patterns(p: &[StatusPattern]) -> String {

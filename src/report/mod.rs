@@ -74,7 +74,7 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
     };
     let mut d = Diagnostic::new(redactor.redact(&headline)).at(&chain.source, step.loc);
     if let Some(StepError::Expectations { mismatches, .. }) = &o.error
-        && (mismatches.len() > 1 || mismatches.first().is_some_and(|m| m.what != "status"))
+        && mismatches.len() > 1
     {
         for m in mismatches {
             d = d.note(redactor.redact(&format!(

@@ -106,6 +106,11 @@ impl std::fmt::Display for TransportError {
     }
 }
 
+/// The reason phrase of a status code (`Not Found`), when it has a standard one.
+pub fn reason_phrase(code: u16) -> Option<&'static str> {
+    reqwest::StatusCode::from_u16(code).ok()?.canonical_reason()
+}
+
 /// A boxed future, so `Transport` stays object-safe.
 pub type SendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'a>>;

@@ -86,11 +86,9 @@ impl TapeBody {
             return None;
         }
         let is_json = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("json"));
-        if is_json
-            && let Ok(v) = serde_json::from_slice::<Value>(bytes)
-            // Keep the exact bytes unless re-serialising gives them back.
-            && serde_json::to_vec(&v).is_ok_and(|b| b == bytes)
-        {
+        // Readable beats byte-exact: a JSON body is kept as JSON, and replay
+        // sends it back compact (the decoded result is the same).
+        if is_json && let Ok(v) = serde_json::from_slice::<Value>(bytes) {
             return Some(TapeBody::Json(v));
         }
         match std::str::from_utf8(bytes) {

@@ -1,0 +1,80 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[pytopus] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'pytopus'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'pytopus'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand run 'Run a chain file and print its result on stdout'
+            cand validate 'Check chain files without sending anything'
+            cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;run'= {
+            cand --var 'Set a variable (repeatable); overrides `vars:` and --vars-file'
+            cand --vars-file 'Read variables from a JSON or YAML file (a map of name → value)'
+            cand --report 'Write a JSON report of the run (requests, statuses, timings, outputs, errors) to F'
+            cand --record 'Save every request and response to the tape F'
+            cand --replay 'Answer every request from the tape F instead of the network'
+            cand --output 'How to print the result on stdout'
+            cand --dry-run 'Render and print every request, send none'
+            cand -v 'Show more: request and response headers for each step'
+            cand --verbose 'Show more: request and response headers for each step'
+            cand -q 'Show nothing on stderr but errors'
+            cand --quiet 'Show nothing on stderr but errors'
+            cand --no-progress 'Print one plain line per step even on a terminal'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;validate'= {
+            cand --var 'Set a variable (repeatable); overrides `vars:` and --vars-file'
+            cand --vars-file 'Read variables from a JSON or YAML file (a map of name → value)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;schema'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;help'= {
+            cand run 'Run a chain file and print its result on stdout'
+            cand validate 'Check chain files without sending anything'
+            cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;help;run'= {
+        }
+        &'pytopus;help;validate'= {
+        }
+        &'pytopus;help;schema'= {
+        }
+        &'pytopus;help;completions'= {
+        }
+        &'pytopus;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,56 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pytopus_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_pytopus_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pytopus_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pytopus_using_subcommand
+    set -l cmd (__fish_pytopus_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pytopus -n "__fish_pytopus_needs_command" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_needs_command" -s V -l version -d 'Print version'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "run" -d 'Run a chain file and print its result on stdout'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l var -d 'Set a variable (repeatable); overrides `vars:` and --vars-file' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l report -d 'Write a JSON report of the run (requests, statuses, timings, outputs, errors) to F' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l record -d 'Save every request and response to the tape F' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l replay -d 'Answer every request from the tape F instead of the network' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l output -d 'How to print the result on stdout' -r -f -a "json\t'Pretty-printed JSON'
+yaml\t'YAML'
+raw\t'Strings without quotes; anything else as compact JSON (for shell scripts)'"
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l dry-run -d 'Render and print every request, send none'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 'Show more: request and response headers for each step'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-progress -d 'Print one plain line per step even on a terminal'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l var -d 'Set a variable (repeatable); overrides `vars:` and --vars-file' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pytopus -n "__fish_pytopus_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema completions help" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,119 @@
+//! The command line itself: generated files stay in sync with the clap
+//! definition, `--help` explains every flag, and `schema` describes chains.
+
+mod support;
+
+use std::path::Path;
+
+use clap::CommandFactory;
+use support::run;
+
+/// Shell → file under completions/.
+const SHELLS: &[(clap_complete::Shell, &str)] = &[
+    (clap_complete::Shell::Bash, "pytopus.bash"),
+    (clap_complete::Shell::Zsh, "_pytopus"),
+    (clap_complete::Shell::Fish, "pytopus.fish"),
+    (clap_complete::Shell::PowerShell, "_pytopus.ps1"),
+    (clap_complete::Shell::Elvish, "pytopus.elv"),
+];
+
+/// Fails when completions/ is out of date with the clap definition.
+/// `UPDATE_GENERATED=1 cargo test --test cli` rewrites the files.
+#[test]
+fn completions_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let update = std::env::var_os("UPDATE_GENERATED").is_some();
+    let mut stale = Vec::new();
+    for (shell, file) in SHELLS {
+        let mut out = Vec::new();
+        clap_complete::generate(
+            *shell,
+            &mut pytopus::cli::Cli::command(),
+            "pytopus",
+            &mut out,
+        );
+        let path = dir.join(file);
+        let committed = std::fs::read(&path).unwrap_or_default();
+        if committed != out {
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &out).unwrap();
+            } else {
+                stale.push(file.to_string());
+            }
+        }
+        // The binary prints the same script.
+        let printed = run(&["completions", &shell.to_string()]);
+        assert_eq!(printed.code, 0);
+        assert_eq!(
+            printed.stdout.as_bytes(),
+            out.as_slice(),
+            "{file}: `pytopus completions` differs"
+        );
+    }
+    assert!(
+        stale.is_empty(),
+        "completions/ is out of date for {stale:?}: run `UPDATE_GENERATED=1 cargo test --test cli`"
+    );
+}
+
+#[test]
+fn every_flag_has_help() {
+    let cmd = pytopus::cli::Cli::command();
+    for sub in cmd.get_subcommands() {
+        for arg in sub.get_arguments() {
+            assert!(
+                arg.get_help().is_some() || arg.get_long_help().is_some(),
+                "`pytopus {} --{}` has no help text",
+                sub.get_name(),
+                arg.get_id()
+            );
+        }
+    }
+    let help = run(&["run", "--help"]);
+    assert_eq!(help.code, 0);
+    for flag in [
+        "--var",
+        "--vars-file",
+        "--dry-run",
+        "--report",
+        "--record",
+        "--replay",
+        "--output",
+        "--verbose",
+        "--quiet",
+        "--no-progress",
+    ] {
+        assert!(help.stdout.contains(flag), "run --help lacks {flag}");
+    }
+}
+
+#[test]
+fn schema_describes_chain_files_including_aliases() {
+    let out = run(&["schema"]);
+    assert_eq!(out.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "pytopus chain file");
+    for key in ["name", "vars", "defaults", "steps", "api_chain", "output"] {
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "schema lacks `{key}`"
+        );
+    }
+    let step = &schema["$defs"]["Step"]["properties"];
+    for key in [
+        "url",
+        "method",
+        "query_params",
+        "query",
+        "headers",
+        "body",
+        "extract",
+        "expect",
+        "retry",
+        "timeout",
+    ] {
+        assert!(step.get(key).is_some(), "schema lacks step key `{key}`");
+    }
+    assert_eq!(schema["additionalProperties"], false);
+}
