@@ -1,0 +1,112 @@
+//! The examples in the documentation are run, so they stay true.
+//!
+//! In docs/*.md and README.md, an HTML comment `<!-- test: KIND -->` marks
+//! the fenced block after it:
+//! - `valid`: the chain passes `pytopus validate -`;
+//! - `invalid`: the chain fails validation, and the next fenced block is the exact stderr;
+//! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`.
+
+mod support;
+
+use support::{pytopus, run_cmd};
+
+/// Fenced code blocks of a Markdown file, each with the test marker before it (if any).
+fn blocks(text: &str) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let t = line.trim();
+        if let Some(kind) = t
+            .strip_prefix("<!-- test:")
+            .and_then(|r| r.strip_suffix("-->"))
+        {
+            marker = Some(kind.trim().to_string());
+        } else if t.starts_with("```") {
+            let mut body = String::new();
+            for l in lines.by_ref() {
+                if l.trim_start().starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            out.push((marker.take(), body));
+        }
+    }
+    out
+}
+
+fn check_file(rel: &str) -> usize {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let all = blocks(&text);
+    let mut checked = 0;
+    for (i, (marker, chain)) in all.iter().enumerate() {
+        let Some(kind) = marker else { continue };
+        let expected = all.get(i + 1).map(|(_, b)| b.as_str());
+        match kind.as_str() {
+            "valid" => {
+                let out = run_cmd(
+                    pytopus()
+                        .args(["validate", "-"])
+                        .write_stdin(chain.as_str()),
+                );
+                assert_eq!(
+                    out.code,
+                    0,
+                    "{rel}: example {} should be valid:\n{}",
+                    i + 1,
+                    out.stderr
+                );
+            }
+            "invalid" => {
+                let out = run_cmd(
+                    pytopus()
+                        .args(["validate", "-"])
+                        .write_stdin(chain.as_str()),
+                );
+                assert_eq!(out.code, 2, "{rel}: example {} should be invalid", i + 1);
+                assert_eq!(
+                    Some(out.stderr.as_str()),
+                    expected,
+                    "{rel}: error shown after example {} is stale",
+                    i + 1
+                );
+            }
+            "dry-run" => {
+                let out = run_cmd(
+                    pytopus()
+                        .args(["run", "-", "--dry-run", "-q"])
+                        .write_stdin(chain.as_str()),
+                );
+                assert_eq!(
+                    out.code,
+                    0,
+                    "{rel}: example {} failed:\n{}",
+                    i + 1,
+                    out.stderr
+                );
+                assert_eq!(
+                    Some(out.stdout.as_str()),
+                    expected,
+                    "{rel}: output shown after example {} is stale",
+                    i + 1
+                );
+            }
+            other => panic!("{rel}: unknown test marker `{other}`"),
+        }
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn reference_examples_hold() {
+    assert!(check_file("docs/reference.md") >= 4);
+}
+
+#[test]
+fn readme_examples_hold() {
+    assert!(check_file("README.md") >= 1);
+}
