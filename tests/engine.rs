@@ -1,0 +1,176 @@
+//! The engine as a library: a fake `Transport` and a recording `Observer`
+//! show the seams later features plug into (auth, metrics, reporters).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pytopus::chain;
+use pytopus::diagnostic::Source;
+use pytopus::engine::{self, Cancel, Event, Observer, RunOptions, RunStatus, StepStatus};
+use pytopus::transport::{
+    BodySink, HttpRequest, HttpResponse, SendFuture, Transport, TransportError,
+};
+use serde_json::json;
+
+/// Answers from a script of responses and remembers what it was sent.
+struct Scripted {
+    answers: Mutex<Vec<Result<(u16, &'static str), TransportError>>>,
+    sent: Arc<Mutex<Vec<HttpRequest>>>,
+}
+
+impl Transport for Scripted {
+    fn send<'a>(&'a self, req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+        self.sent.lock().unwrap().push(req.clone());
+        let next = self.answers.lock().unwrap().remove(0);
+        Box::pin(async move {
+            let (status, body) = next?;
+            Ok(HttpResponse {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.as_bytes().to_vec(),
+                saved_bytes: None,
+                url: req.url.clone(),
+                elapsed: Duration::from_millis(1),
+            })
+        })
+    }
+}
+
+/// Writes down every event as a short line.
+#[derive(Default)]
+struct Log(Vec<String>);
+
+impl Observer for Log {
+    fn on_event(&mut self, event: &Event<'_>) {
+        self.0.push(match event {
+            Event::RunStarted { chain, .. } => format!("start {}", chain.name),
+            Event::StepStarted { step, request, .. } => {
+                format!("send {} {}", step.name, request.url)
+            }
+            Event::Retrying {
+                step,
+                attempt,
+                reason,
+                ..
+            } => format!("retry {} after {attempt}: {reason}", step.name),
+            Event::StepFinished { step, outcome, .. } => {
+                format!("done {} {}", step.name, outcome.status.as_str())
+            }
+            Event::RunFinished { report } => format!("end {}", report.status.as_str()),
+        });
+    }
+}
+
+fn load(text: &str) -> chain::ValidChain {
+    let source = Arc::new(Source {
+        name: "t.yaml".into(),
+        text: text.into(),
+    });
+    let parsed = chain::parse(source).expect("parses");
+    let vars = parsed.chain.vars.clone();
+    chain::validate(parsed, vars).expect("valid")
+}
+
+const CHAIN: &str = r#"
+name: seams
+steps:
+  - name: A
+    url: http://api.test/a
+    retry: {backoff: 1ms}
+    extract: {n: "$.n"}
+  - name: B
+    method: PUT
+    url: http://api.test/b/{{ n }}
+    body: {n: "{{ n }}", from: "{{ steps.A.status }}"}
+output: "{{ B.ok }}"
+"#;
+
+#[tokio::test]
+async fn events_flow_in_order_and_results_feed_later_steps() {
+    let chain = load(CHAIN);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let transport = Scripted {
+        answers: Mutex::new(vec![
+            Err(TransportError::Connect("refused".into())),
+            Ok((200, r#"{"n": 5}"#)),
+            Ok((200, r#"{"ok": true}"#)),
+        ]),
+        sent: Arc::clone(&sent),
+    };
+    let mut log = Log::default();
+    let report = engine::run(
+        &chain,
+        &transport,
+        &mut log,
+        &RunOptions::default(),
+        Cancel::never(),
+    )
+    .await;
+
+    assert_eq!(report.status, RunStatus::Passed);
+    assert_eq!(report.output, Some(json!(true)));
+    assert_eq!(report.steps[0].attempts, 2);
+    assert_eq!(report.steps[0].outputs["n"], json!(5));
+    assert_eq!(
+        log.0,
+        [
+            "start seams",
+            "send A http://api.test/a",
+            "retry A after 1: could not connect: refused",
+            "done A passed",
+            "send B http://api.test/b/5",
+            "done B passed",
+            "end passed",
+        ]
+    );
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2].method, "PUT");
+    let body: serde_json::Value = serde_json::from_slice(sent[2].body.as_ref().unwrap()).unwrap();
+    assert_eq!(body, json!({"n": 5, "from": 200}));
+}
+
+#[tokio::test]
+async fn a_failed_step_stops_the_run_and_later_steps_are_not_run() {
+    let chain = load(CHAIN);
+    let transport = Scripted {
+        answers: Mutex::new(vec![Ok((500, r#"{"error": "boom"}"#))]),
+        sent: Arc::default(),
+    };
+    let mut log = Log::default();
+    let report = engine::run(
+        &chain,
+        &transport,
+        &mut log,
+        &RunOptions::default(),
+        Cancel::never(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.steps[0].status, StepStatus::Failed);
+    assert_eq!(report.steps[1].status, StepStatus::NotRun);
+    assert_eq!(report.output, None);
+    assert_eq!(log.0.last().map(String::as_str), Some("end failed"));
+}
+
+#[tokio::test]
+async fn cancelling_interrupts_the_step_in_flight() {
+    struct Hang;
+    impl Transport for Hang {
+        fn send<'a>(&'a self, _req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+            Box::pin(std::future::pending())
+        }
+    }
+    let chain = load(CHAIN);
+    let (handle, cancel) = Cancel::new();
+    let mut log = Log::default();
+    let opts = RunOptions::default();
+    let run = engine::run(&chain, &Hang, &mut log, &opts, cancel);
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        handle.cancel();
+    };
+    let (report, ()) = tokio::join!(run, stop);
+    assert_eq!(report.status, RunStatus::Interrupted);
+    assert_eq!(report.steps[1].status, StepStatus::NotRun);
+}
