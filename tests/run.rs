@@ -650,14 +650,13 @@ async fn a_missing_field_at_run_time_names_it() {
     // Only the first mock is hit; relax the server's expectations.
     server.reset().await;
     assert_eq!(out.code, 1);
-    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r"
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
     error: step `GetPosts` failed: cannot render `query_params.userId`: undefined value `GetUser.identifier` in `{{ GetUser.identifier }}`
-     --> TMP/c.yaml:4:5
+     --> TMP/c.yaml:6:28
       |
-    4 |   - name: GetPosts
-      |     ^
-      = template: {{ GetUser.identifier }}
-    ");
+    6 |     query_params: {userId: "{{ GetUser.identifier }}"}
+      |                            ^
+    "#);
 }
 
 #[tokio::test]

@@ -36,6 +36,16 @@ pub struct ValidChain {
     pub vars: IndexMap<String, Value>,
     pub steps: Vec<ValidStep>,
     pub output: Option<Tmpl>,
+    /// Positions in the chain file, for errors found while running.
+    pub spans: SpanMap,
+}
+
+impl ValidChain {
+    /// Where a step's field (`query_params.userId`) is written, else where the step starts.
+    pub fn locate(&self, step: usize, field: &str) -> Option<Loc> {
+        let s = self.steps.get(step)?;
+        self.spans.value(&join_key(&s.path, field)).or(s.loc)
+    }
 }
 
 /// One step, resolved and compiled.
@@ -44,6 +54,8 @@ pub struct ValidStep {
     pub name: String,
     /// Where the step starts in the chain file.
     pub loc: Option<Loc>,
+    /// The step's path in the file (`steps[2]`), for positions of its fields.
+    pub path: String,
     pub method: String,
     pub url: Tmpl,
     pub query: Vec<(String, Tmpl)>,
@@ -211,6 +223,7 @@ pub fn validate(
         vars,
         steps,
         output,
+        spans: parsed.spans,
     })
 }
 
@@ -354,7 +367,6 @@ impl Validator<'_> {
         step_index: &HashMap<&str, usize>,
     ) -> Option<ValidStep> {
         let errors_before = self.diags.len();
-        let _ = step_index;
 
         let method = step.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
         if method.is_empty()
@@ -522,6 +534,7 @@ impl Validator<'_> {
         Some(ValidStep {
             name: step.name.clone(),
             loc: self.spans.value(base),
+            path: base.to_string(),
             method,
             url: url?,
             query,

@@ -72,7 +72,12 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         Some(e) => format!("step `{}` failed: {}", o.name, e.summary()),
         None => format!("step `{}` failed", o.name),
     };
-    let mut d = Diagnostic::new(redactor.redact(&headline)).at(&chain.source, step.loc);
+    let loc = match &o.error {
+        // Point at the field whose template failed, when the step wrote it.
+        Some(StepError::Render { field, .. }) => chain.locate(index, field),
+        _ => step.loc,
+    };
+    let mut d = Diagnostic::new(redactor.redact(&headline)).at(&chain.source, loc);
     if let Some(StepError::Expectations { mismatches, .. }) = &o.error
         && mismatches.len() > 1
     {
@@ -84,9 +89,6 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         }
     }
     match &o.error {
-        Some(StepError::Render { error, .. }) => {
-            d = d.note(format!("template: {}", error.template));
-        }
         Some(StepError::Transport { note: Some(n), .. })
         | Some(StepError::Expectations { note: Some(n), .. }) => {
             d = d.note(n.clone());
