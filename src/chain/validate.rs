@@ -708,6 +708,12 @@ impl Scope<'_> {
                 )
             });
         }
+        if root == "secret" {
+            return Err((
+                "`secret()` is not available in this version of pytopus".to_string(),
+                Some("help: pass the value with `--var NAME=VALUE` or read it with `env.NAME` for now (neither is redacted)".into()),
+            ));
+        }
         if root == "item" || root == "index" {
             return Err((format!("`{root}` is only defined inside `for_each`"), None));
         }
