@@ -76,7 +76,9 @@ impl Diagnostic {
                         source.name, loc.line, loc.column
                     );
                     if let Some(text) = source.text.lines().nth(loc.line.saturating_sub(1)) {
-                        let text = text.trim_end();
+                        let (text, column) = window(text.trim_end(), loc.column);
+                        let loc = Loc::new(loc.line, column);
+                        let text = text.as_str();
                         let _ = writeln!(out, "{pad} {blue}|{reset}");
                         let _ = writeln!(out, "{blue}{}{reset} {blue}|{reset} {text}", loc.line);
                         let caret_at = loc.column.saturating_sub(1);
@@ -100,6 +102,30 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// At most ~100 characters of a long line (minified JSON), around `column`,
+/// with `…` where it was cut; returns the text and the column within it.
+fn window(line: &str, column: usize) -> (String, usize) {
+    const BEFORE: usize = 40;
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= WIDTH {
+        return (line.to_string(), column);
+    }
+    let col = column.saturating_sub(1).min(chars.len());
+    let start = col.saturating_sub(BEFORE);
+    let end = (start + WIDTH).min(chars.len());
+    let mut text = String::new();
+    if start > 0 {
+        text.push('…');
+    }
+    text.extend(&chars[start..end]);
+    if end < chars.len() {
+        text.push('…');
+    }
+    let shift = if start > 0 { 1 } else { 0 };
+    (text, col - start + shift + 1)
 }
 
 /// Several diagnostics, e.g. every problem `validate` found in one file.
@@ -154,6 +180,16 @@ mod tests {
         assert_eq!(suggest("query_param", keys), Some("query_params"));
         assert_eq!(suggest("urll", keys), Some("url"));
         assert_eq!(suggest("zzz", keys), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(500), "b".repeat(500));
+        let (text, col) = window(&line, 501);
+        assert!(text.chars().count() <= 102, "{}", text.len());
+        assert_eq!(text.chars().nth(col - 1), Some('X'));
+        assert!(text.starts_with('…') && text.ends_with('…'));
+        assert_eq!(window("short", 3), ("short".to_string(), 3));
     }
 
     #[test]

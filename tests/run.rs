@@ -236,6 +236,7 @@ async fn a_failed_status_shows_the_request_and_the_response_body() {
     assert_eq!(out.stdout, "");
     insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
     [1/2] FAIL GetUser GET http://SERVER/users/1 → 404 Not Found ([T])
+    [2/2] not run Never GET (request not sent)
     error: step `GetUser` failed: expected status 2xx, got 404 Not Found
      --> TMP/c.yaml:2:5
       |
@@ -285,10 +286,10 @@ steps:
     assert_eq!(out.code, 1);
     insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
     error: step `GetUser` failed: 4 expectations failed
-     --> TMP/c.yaml:3:5
+     --> TMP/c.yaml:7:24
       |
-    3 |   - name: GetUser
-      |     ^
+    7 |       json: {"$.name": "Ervin Howell", "$.id": 1, "$.address.zip": "92998"}
+      |                        ^
       = $.name: expected "Ervin Howell", got "Leanne Graham"
       = $.address.zip: expected "92998", got nothing (no such value in the response)
       = header content-type: expected a value containing "xml", got "application/json"
@@ -320,17 +321,17 @@ async fn a_jsonpath_on_a_body_that_is_not_json_is_a_clear_error() {
         "-q",
     ]);
     assert_eq!(out.code, 1);
-    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r"
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
     error: step `Page` failed: cannot extract `id`: the response body is not JSON, so `$.id` cannot be applied
-     --> TMP/c.yaml:2:5
+     --> TMP/c.yaml:4:19
       |
-    2 |   - name: Page
-      |     ^
+    4 |     extract: {id: "$.id"}
+      |                   ^
       = request: GET http://SERVER/page
       = response: 200 OK (text/html, 18 bytes)
       = body:
         <html>hello</html>
-    ");
+    "#);
 }
 
 #[tokio::test]
@@ -813,6 +814,17 @@ async fn vars_file_and_var_override_in_order() {
 #[cfg(unix)]
 #[tokio::test]
 async fn ctrl_c_stops_the_run_with_status_130_and_still_writes_the_report() {
+    interrupt_with("INT").await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_run_like_ctrl_c() {
+    interrupt_with("TERM").await;
+}
+
+#[cfg(unix)]
+async fn interrupt_with(signal: &str) {
     let server = MockServer::start().await;
     Mock::given(path("/slow"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
@@ -850,7 +862,7 @@ async fn ctrl_c_stops_the_run_with_status_130_and_still_writes_the_report() {
     }
     // The shell's builtin `kill`: no extra package needed on a fresh machine.
     let status = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {}", child.id())])
+        .args(["-c", &format!("kill -{signal} {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
@@ -859,4 +871,211 @@ async fn ctrl_c_stops_the_run_with_status_130_and_still_writes_the_report() {
     let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["status"], "interrupted");
     assert_eq!(rep["steps"][0]["error"]["kind"], "interrupted");
+}
+
+#[tokio::test]
+async fn an_expected_error_status_is_an_answer_not_a_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Busy\n    url: \"{{ base }}/busy\"\n    expect: {status: 503}\noutput: \"{{ steps.Busy.attempts }}\"\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "1\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn optional_variables_guarded_by_default_are_not_errors() {
+    let server = MockServer::start().await;
+    Mock::given(path("/items"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Items\n    url: \"{{ base }}/items\"\n    query: {page: \"{{ page | default(1) }}\"}\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn repeated_headers_are_joined_for_extract_and_expect() {
+    let server = MockServer::start().await;
+    Mock::given(path("/h"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .append_header("X-Multi", "a")
+                .append_header("X-Multi", "b"),
+        )
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: H\n    url: \"{{ base }}/h\"\n    extract: {multi: \"header:x-multi\"}\n    expect: {headers: {X-Multi: b}}\noutput: \"{{ multi }}\"\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "\"a, b\"\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn cookies_set_by_one_step_are_sent_by_the_next() {
+    let server = MockServer::start().await;
+    Mock::given(path("/login"))
+        .respond_with(
+            ResponseTemplate::new(200).insert_header("Set-Cookie", "session=s3ss10n; Path=/"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/me"))
+        .and(wiremock::matchers::header("cookie", "session=s3ss10n"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"me": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Login\n    url: \"{{ base }}/login\"\n  - name: Me\n    url: \"{{ base }}/me\"\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn an_unwritable_report_or_tape_stops_the_run_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file("c.yaml", "steps:\n  - name: A\n    url: \"{{ base }}/a\"\n");
+    let base = format!("base={}", server.uri());
+    for flag in ["--report", "--record"] {
+        let out = run(&[
+            "run",
+            chain.to_str().unwrap(),
+            "--var",
+            &base,
+            flag,
+            "/nonexistent-dir/x.json",
+        ]);
+        assert_eq!(out.code, 2, "{flag}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!(
+                "error: {flag} /nonexistent-dir/x.json: cannot be written"
+            )),
+            "{}",
+            out.stderr
+        );
+        let out = run(&["run", chain.to_str().unwrap(), "--var", &base, flag, "-"]);
+        assert_eq!(out.code, 2, "{flag} -: {}", out.stderr);
+    }
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_appears_in_no_output() {
+    let server = MockServer::start().await;
+    Mock::given(path("/private"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": "forbidden"})))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let authority = server
+        .uri()
+        .replace("http://", "http://ann:Pa55w0rd-canary@");
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: P\n    url: \"{{ base }}/private\"\n",
+    );
+    let report = dir.path("report.json");
+    let tape = dir.path("tape.json");
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={authority}"),
+        "-v",
+        "--report",
+        report.to_str().unwrap(),
+        "--record",
+        tape.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("ann:***@"), "{}", out.stderr);
+    for (what, text) in [
+        ("stderr", out.stderr.clone()),
+        ("stdout", out.stdout.clone()),
+        ("report", std::fs::read_to_string(&report).unwrap()),
+        ("tape", std::fs::read_to_string(&tape).unwrap()),
+    ] {
+        assert!(
+            !text.contains("Pa55w0rd-canary"),
+            "the password leaked into {what}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stderr_is_not_a_panic() {
+    // `validate` writes once per file; after `head` exits the later writes fail.
+    let bin = assert_cmd::cargo::cargo_bin("pytopus");
+    let files = vec!["tests/chains/invalid/unknown_key.yaml"; 200].join(" ");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' validate {files} 2>&1 | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}",
+            bin.display()
+        ))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
 }

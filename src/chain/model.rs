@@ -48,7 +48,7 @@ pub struct Chain {
 pub struct Defaults {
     /// Headers sent by every step (a step's own headers win, by case-insensitive name).
     #[serde(default)]
-    pub headers: IndexMap<String, String>,
+    pub headers: IndexMap<String, Scalar>,
     /// Query parameters added to every step's URL (a step's own win).
     #[serde(default, alias = "query")]
     pub query_params: IndexMap<String, Value>,
@@ -78,9 +78,9 @@ pub struct Step {
     /// Query parameters appended to the URL; a list value repeats the parameter.
     #[serde(default, alias = "query")]
     pub query_params: Option<IndexMap<String, Value>>,
-    /// Request headers (templates).
+    /// Request headers (templates; numbers and booleans are sent as written).
     #[serde(default)]
-    pub headers: Option<IndexMap<String, String>>,
+    pub headers: Option<IndexMap<String, Scalar>>,
     /// Request body: a string is sent as text, anything else as JSON.
     #[serde(default)]
     pub body: Option<Value>,
@@ -257,11 +257,46 @@ pub struct Expect {
 }
 
 /// One status pattern, or several.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum StatusSpec {
     One(StatusPattern),
     Many(Vec<StatusPattern>),
+}
+
+impl<'de> Deserialize<'de> for StatusSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StatusSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status code (200), a class (\"2xx\") or a list of them")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSpec, E> {
+                use de::IntoDeserializer;
+                StatusPattern::deserialize(v.into_deserializer()).map(StatusSpec::One)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSpec, E> {
+                use de::IntoDeserializer;
+                StatusPattern::deserialize(v.into_deserializer()).map(StatusSpec::One)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSpec, E> {
+                use de::IntoDeserializer;
+                StatusPattern::deserialize(v.into_deserializer()).map(StatusSpec::One)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSpec, A::Error> {
+                let mut out = Vec::new();
+                while let Some(p) = seq.next_element::<StatusPattern>()? {
+                    out.push(p);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("the list of statuses is empty"));
+                }
+                Ok(StatusSpec::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A status code or a class such as `"2xx"`.
@@ -313,6 +348,54 @@ impl<'de> Deserialize<'de> for StatusPattern {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A header value: text, or a number or boolean written without quotes.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(with = "ScalarSchema")]
+pub struct Scalar(pub String);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ScalarSchema {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("text, a number or a boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl From<Scalar> for Value {
+    fn from(s: Scalar) -> Value {
+        Value::String(s.0)
     }
 }
 

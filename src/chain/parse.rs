@@ -147,9 +147,27 @@ fn shape_error(
     }
     let message = inner
         .rsplit_once(" at line ")
-        .map_or(inner.as_str(), |(m, _)| m)
-        .to_string();
+        .map_or(inner.as_str(), |(m, _)| m);
+    let message = plain_types(message);
     Diagnostic::new(format!("{at}: {message}")).at(source, spans.nearest(&path))
+}
+
+/// serde names Rust types ("expected u32"); say what a chain author writes.
+fn plain_types(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, plain) in [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("f64", "a number"),
+        ("a boolean", "true or false"),
+        ("a sequence", "a list"),
+        ("a map", "a map of keys to values"),
+    ] {
+        m = m.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+    }
+    m.replace("invalid type: sequence", "invalid type: list")
 }
 
 #[cfg(test)]

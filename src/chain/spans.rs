@@ -204,6 +204,12 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         None => first,
     };
     let first = first.trim_start_matches("error: ");
+    // Advice meant for Rust programmers using the library, not chain authors.
+    let first = first
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(first)
+        .trim_end();
     // "line 5 column 4: …": the diagnostic shows the position itself.
     match first
         .strip_prefix("line ")

@@ -185,7 +185,7 @@ pub fn validate(
     let mut steps = Vec::with_capacity(chain.steps.len());
     for (i, step) in chain.steps.iter().enumerate() {
         let base = join_index(steps_key, i);
-        if let Some(s) = v.step(&chain, step, i, &base, &step_index) {
+        if let Some(s) = v.step(&chain, step, i, &base, &step_index, &vars) {
             steps.push(s);
         }
     }
@@ -201,10 +201,18 @@ pub fn validate(
         step_names: chain.steps.iter().map(|s| s.name.as_str()).collect(),
     };
     let refs = std::mem::take(&mut v.refs);
+    let mut reported = std::collections::HashSet::new();
     for (path, at, names) in refs {
-        for name in names {
+        for (name, template) in names {
+            let (root, _) = render::root_and_child(&name);
             if let Err((msg, hint)) = scope.check(&name, at) {
-                v.error_value(&path, msg, hint);
+                // `x | default(…)` and `x is defined` make `x` optional.
+                let optional = !scope.steps.contains_key(root)
+                    && root != "steps"
+                    && render::is_guarded(&template, root);
+                if !optional && reported.insert((path.clone(), msg.clone())) {
+                    v.error_value(&path, msg, hint);
+                }
             }
         }
     }
@@ -233,13 +241,16 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The names one string's templates read: (path of the string, step index it
+/// runs at, (name, template text) pairs).
+type TemplateRefs = (String, usize, Vec<(String, String)>);
+
 struct Validator<'a> {
     source: Arc<Source>,
     spans: &'a SpanMap,
     diags: Vec<Diagnostic>,
     templates: Templates,
-    /// (path, step index the template runs at, names it reads)
-    refs: Vec<(String, usize, Vec<String>)>,
+    refs: Vec<TemplateRefs>,
 }
 
 impl Validator<'_> {
@@ -276,9 +287,18 @@ impl Validator<'_> {
     fn compile(&mut self, path: &str, value: &Value, at: usize) -> Option<Tmpl> {
         match self.templates.compile(value) {
             Ok(t) => {
-                let names = t.names();
-                if !names.is_empty() {
-                    self.refs.push((path.to_string(), at, names));
+                // One entry per string, so errors point at the string itself.
+                let mut by_string: Vec<(String, Vec<(String, String)>)> = Vec::new();
+                for (name, template) in t.names() {
+                    let at_path = find_string_path(value, &template, path)
+                        .unwrap_or_else(|| path.to_string());
+                    match by_string.iter_mut().find(|(p, _)| *p == at_path) {
+                        Some((_, list)) => list.push((name, template)),
+                        None => by_string.push((at_path, vec![(name, template)])),
+                    }
+                }
+                for (p, names) in by_string {
+                    self.refs.push((p, at, names));
                 }
                 Some(t)
             }
@@ -365,6 +385,7 @@ impl Validator<'_> {
         i: usize,
         base: &str,
         step_index: &HashMap<&str, usize>,
+        vars: &IndexMap<String, Value>,
     ) -> Option<ValidStep> {
         let errors_before = self.diags.len();
 
@@ -474,6 +495,14 @@ impl Validator<'_> {
                 self.error(&path, format!("`{name}` cannot be a variable name"), None);
                 continue;
             }
+            if vars.contains_key(name) {
+                self.error(
+                    &path,
+                    format!("`{name}` is both a variable and extracted here"),
+                    Some("help: rename one of them; the extracted value would silently replace the variable".into()),
+                );
+                continue;
+            }
             if step_index.contains_key(name.as_str()) {
                 self.error(
                     &path,
@@ -527,6 +556,20 @@ impl Validator<'_> {
             .save_to
             .as_ref()
             .and_then(|s| self.compile(&join_key(base, "save_to"), &Value::String(s.clone()), i));
+        if step.save_to.is_some() {
+            let reads_body = extract
+                .iter()
+                .any(|(_, x)| matches!(x, Extractor::Path(_) | Extractor::Body))
+                || !expect.json.is_empty()
+                || !expect.body_contains.is_empty();
+            if reads_body {
+                self.error(
+                    &join_key(base, "save_to"),
+                    "`save_to` writes the body to a file, so no JSONPath `extract`, `expect.json` or `expect.body_contains` can read it",
+                    Some("help: extract headers or the status instead, or drop `save_to` to keep the body in memory".into()),
+                );
+            }
+        }
 
         if self.diags.len() > errors_before {
             return None;

@@ -49,12 +49,26 @@ pub fn parse_var(arg: &str) -> Result<(String, Value), Diagnostic> {
             "--var `{arg}` has no name before `=`"
         )));
     }
+    let mut chars = k.chars();
+    let ident = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ident {
+        return Err(
+            Diagnostic::new(format!("--var `{arg}`: `{k}` is not a valid variable name")).note(
+                "help: variable names are letters, digits and `_`, not starting with a digit",
+            ),
+        );
+    }
     let value = match v {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         "null" => Value::Null,
+        // A number only when it reads back exactly as written: `1.10` (a
+        // version) and 23-digit ids stay text instead of being rewritten.
         _ => match serde_json::from_str::<Value>(v) {
-            Ok(n @ Value::Number(_)) if !v.starts_with('+') => n,
+            Ok(Value::Number(n)) if n.to_string() == v => Value::Number(n),
             _ => Value::String(v.to_string()),
         },
     };
@@ -110,6 +124,13 @@ mod tests {
         assert_eq!(parse_var("a=1.5").unwrap().1, Value::from(1.5));
         assert_eq!(parse_var("a=true").unwrap().1, Value::Bool(true));
         assert_eq!(parse_var("a=007").unwrap().1, Value::from("007"));
+        assert_eq!(parse_var("a=1.10").unwrap().1, Value::from("1.10"));
+        assert_eq!(
+            parse_var("a=12345678901234567890123").unwrap().1,
+            Value::from("12345678901234567890123")
+        );
+        assert_eq!(parse_var("a=-3").unwrap().1, Value::from(-3));
+        assert!(parse_var("a-b=1").is_err());
         assert_eq!(
             parse_var("a=x=y").unwrap(),
             ("a".into(), Value::from("x=y"))

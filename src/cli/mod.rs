@@ -59,7 +59,7 @@ fn print_stdout(text: &str) -> Exit {
         Ok(()) => Exit::Success,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
         Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
+            crate::report::to_stderr(&format!("error: cannot write to stdout: {e}\n"));
             Exit::StepFailed
         }
     }
@@ -71,5 +71,5 @@ pub fn stderr_color() -> bool {
 }
 
 fn print_diagnostics(d: &Diagnostics) {
-    eprint!("{}", d.render(stderr_color()));
+    crate::report::to_stderr(&d.render(stderr_color()));
 }

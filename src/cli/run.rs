@@ -1,6 +1,8 @@
 //! `pytopus run` and `pytopus validate`.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -12,7 +14,7 @@ use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, S
 use crate::report::json::JsonReport;
 use crate::report::plain::PlainLog;
 use crate::report::progress::Progress;
-use crate::report::{self, Verbosity};
+use crate::report::{self, Verbosity, to_stderr};
 use crate::secret::Redactor;
 use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
 
@@ -20,7 +22,16 @@ pub fn validate(args: ValidateArgs) -> Exit {
     let mut exit = Exit::Success;
     for chain in &args.chains {
         match load_chain(chain, &args.vars) {
-            Ok(c) => eprintln!("{chain}: ok ({} steps)", c.steps.len()),
+            Ok(c) => {
+                let name = if chain == "-" {
+                    "<stdin>"
+                } else {
+                    chain.as_str()
+                };
+                let n = c.steps.len();
+                let steps = if n == 1 { "step" } else { "steps" };
+                to_stderr(&format!("{name}: ok ({n} {steps})\n"));
+            }
             Err(d) => {
                 print_diagnostics(&d);
                 exit = Exit::Usage;
@@ -72,6 +83,16 @@ pub async fn run(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    // Files the run will write are checked before anything is sent: a CI job
+    // must not make its requests and then lose the report or the tape.
+    for (flag, path) in [("--report", &args.report), ("--record", &args.record)] {
+        if let Some(p) = path
+            && let Err(e) = check_writable(p)
+        {
+            print_diagnostics(&Diagnostic::new(format!("{flag} {}: {e}", p.display())).into());
+            return Exit::Usage;
+        }
+    }
     let redactor = Redactor::default();
     let net = match network(&args, &redactor) {
         Ok(n) => n,
@@ -102,30 +123,36 @@ pub async fn run(args: RunArgs) -> Exit {
             redactor.clone(),
         )));
     }
+    let report_failed = Arc::new(AtomicBool::new(false));
     if let Some(path) = &args.report {
-        observers
-            .0
-            .push(Box::new(JsonReport::new(path.clone(), redactor.clone())));
+        observers.0.push(Box::new(JsonReport::new(
+            path.clone(),
+            redactor.clone(),
+            Arc::clone(&report_failed),
+        )));
     }
 
-    // Ctrl-C stops the run between (or during) requests; the report is still written.
+    // Ctrl-C or SIGTERM stops the run between (or during) requests; the
+    // report and the tape are still written.
     let (handle, cancel) = Cancel::new();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            handle.cancel();
-        }
+    let signals = tokio::spawn(async move {
+        interrupted().await;
+        handle.cancel();
     });
     let opts = RunOptions {
         dry_run: args.dry_run,
+        redactor: redactor.clone(),
     };
     let report = engine::run(&chain, net.transport(), &mut observers, &opts, cancel).await;
-    ctrl_c.abort();
+    signals.abort();
     drop(observers);
 
+    let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
     if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
         && let Err(e) = rec.tape().save(path)
     {
-        eprintln!("warning: {e}");
+        to_stderr(&format!("error: {e}\n"));
+        outputs_ok = false;
     }
 
     if let Some(d) = report::failure(&chain, &report, &redactor) {
@@ -134,6 +161,7 @@ pub async fn run(args: RunArgs) -> Exit {
     match report.status {
         RunStatus::Interrupted => Exit::Interrupted,
         RunStatus::Failed => Exit::StepFailed,
+        RunStatus::Passed if !outputs_ok => Exit::StepFailed,
         RunStatus::Passed if report.dry_run => {
             print_stdout(&redactor.redact(&dry_run_text(&report)))
         }
@@ -142,12 +170,44 @@ pub async fn run(args: RunArgs) -> Exit {
             match format_output(&value, args.output) {
                 Ok(text) => print_stdout(&text),
                 Err(e) => {
-                    eprintln!("error: cannot print the result: {e}");
+                    to_stderr(&format!("error: cannot print the result: {e}\n"));
                     Exit::StepFailed
                 }
             }
         }
     }
+}
+
+/// Waits for Ctrl-C, or SIGTERM on Unix (what CI runners and `timeout` send).
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Whether `path` can be written, by writing a scratch file beside it.
+fn check_writable(path: &std::path::Path) -> Result<(), String> {
+    if path.as_os_str() == "-" {
+        return Err("give a file name; stdout carries only the result".into());
+    }
+    if path.is_dir() {
+        return Err("is a directory".into());
+    }
+    let probe = path.with_extension("pytopus-partial");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot be written ({e})"))
 }
 
 /// The result as `--output` asks.

@@ -55,7 +55,7 @@ pub fn decode(resp: &HttpResponse, saved_to: Option<&str>) -> Decoded {
             }
             Err(e) => {
                 return Decoded {
-                    value: Value::String(String::from_utf8_lossy(body).into_owned()),
+                    value: Value::String(body_text(body, resp.header("content-type"))),
                     json_error: Some(e.to_string()),
                     is_json: false,
                 };
@@ -63,9 +63,28 @@ pub fn decode(resp: &HttpResponse, saved_to: Option<&str>) -> Decoded {
         }
     }
     Decoded {
-        value: Value::String(String::from_utf8_lossy(body).into_owned()),
+        value: Value::String(body_text(body, resp.header("content-type"))),
         json_error: None,
         is_json: false,
+    }
+}
+
+/// The body as text, in the charset the `Content-Type` names (UTF-8 when it
+/// names none); bytes that do not decode become U+FFFD.
+pub fn body_text(body: &[u8], content_type: Option<&str>) -> String {
+    let charset = content_type.and_then(|ct| {
+        ct.split(';')
+            .skip(1)
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("charset=")
+                    .or_else(|| p.trim().strip_prefix("CHARSET="))
+            })
+            .map(|c| c.trim_matches('"'))
+    });
+    match charset.and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes())) {
+        Some(enc) if enc != encoding_rs::UTF_8 => enc.decode(body).0.into_owned(),
+        _ => String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -110,6 +129,18 @@ pub struct RenderedExpect<'a> {
     pub body_contains: Vec<String>,
 }
 
+/// Whether `code` is what `expect.status` asks for (explicitly, or 2xx by default).
+pub fn status_expected(spec: &Expectations, code: u16) -> bool {
+    !spec.status.is_empty() && status_matches(&spec.status, code)
+}
+
+fn status_matches(patterns: &[StatusPattern], code: u16) -> bool {
+    patterns.iter().any(|p| match *p {
+        StatusPattern::Code(c) => c == code,
+        StatusPattern::Class(k) => code / 100 == k,
+    })
+}
+
 /// Checks every expectation and reports each that did not hold.
 pub fn expect(
     e: &RenderedExpect<'_>,
@@ -123,11 +154,7 @@ pub fn expect(
     } else {
         &e.spec.status
     };
-    let ok = patterns.iter().any(|p| match *p {
-        StatusPattern::Code(c) => c == resp.status,
-        StatusPattern::Class(k) => resp.status / 100 == k,
-    });
-    if !ok {
+    if !status_matches(patterns, resp.status) {
         mismatches.push(Mismatch {
             what: "status".into(),
             expected: show_patterns(patterns),
@@ -159,7 +186,7 @@ pub fn expect(
         }
     }
     for (name, want) in &e.headers {
-        match resp.header(name) {
+        match resp.header_joined(name) {
             Some(got) if got.contains(want.as_str()) => {}
             Some(got) => mismatches.push(Mismatch {
                 what: format!("header {}", name.to_ascii_lowercase()),
@@ -174,7 +201,7 @@ pub fn expect(
         }
     }
     if !e.body_contains.is_empty() {
-        let text = String::from_utf8_lossy(&resp.body);
+        let text = body_text(&resp.body, resp.header("content-type"));
         for want in &e.body_contains {
             if !text.contains(want.as_str()) {
                 mismatches.push(Mismatch {
@@ -218,7 +245,7 @@ pub fn extract(
         let value = match x {
             Extractor::Status => Value::from(resp.status),
             Extractor::Body => decoded.value.clone(),
-            Extractor::Header(h) => match resp.header(h) {
+            Extractor::Header(h) => match resp.header_joined(h) {
                 Some(v) => Value::String(v.to_string()),
                 None => {
                     return Err(StepError::Extract {
@@ -248,4 +275,24 @@ pub fn extract(
         out.insert(name.clone(), value);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_decoded_in_their_charset() {
+        let latin1 = b"caf\xe9";
+        assert_eq!(
+            body_text(latin1, Some("text/plain; charset=iso-8859-1")),
+            "café"
+        );
+        assert_eq!(
+            body_text(latin1, Some("text/plain; charset=\"ISO-8859-1\"")),
+            "café"
+        );
+        assert_eq!(body_text("café".as_bytes(), Some("text/plain")), "café");
+        assert_eq!(body_text(latin1, None), "caf\u{fffd}");
+    }
 }

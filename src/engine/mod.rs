@@ -33,6 +33,9 @@ const EXCERPT_BYTES: usize = 2048;
 pub struct RunOptions {
     /// Render every request, send none.
     pub dry_run: bool,
+    /// Learns the secrets the run comes across (a password in a URL), so
+    /// every observer sharing it can hide them.
+    pub redactor: crate::secret::Redactor,
 }
 
 /// A signal that the run should stop (Ctrl-C). Cheap to clone.
@@ -90,7 +93,13 @@ pub async fn run(
 
     for (index, step) in chain.steps.iter().enumerate() {
         if status != RunStatus::Passed {
-            outcomes.push(StepOutcome::not_run(&step.name));
+            let outcome = StepOutcome::not_run(&step.name);
+            observer.on_event(&Event::StepFinished {
+                index,
+                step,
+                outcome: &outcome,
+            });
+            outcomes.push(outcome);
             continue;
         }
         let runner = StepRunner {
@@ -99,6 +108,7 @@ pub async fn run(
             index,
             transport,
             dry_run: opts.dry_run,
+            redactor: &opts.redactor,
         };
         let outcome = runner.run(&ctx, observer, &mut cancel).await;
         observer.on_event(&Event::StepFinished {
@@ -185,6 +195,7 @@ struct StepRunner<'a> {
     index: usize,
     transport: &'a dyn Transport,
     dry_run: bool,
+    redactor: &'a crate::secret::Redactor,
 }
 
 impl StepRunner<'_> {
@@ -238,43 +249,35 @@ impl StepRunner<'_> {
                 r = self.transport.send(&request, &sink) => r,
                 () = cancel.cancelled() => break Err::<(Result<HttpResponse, TransportError>, Option<String>), ()>(()),
             };
-            let (decision, reason) = match &sent {
-                Ok(resp) => {
-                    let a = Attempt::Status {
+            let (outcome_kind, reason) = match &sent {
+                // A status the step expects is an answer, not a failure to retry.
+                Ok(resp) if check::status_expected(&step.expect, resp.status) => {
+                    (Attempt::Fatal, String::new())
+                }
+                Ok(resp) => (
+                    Attempt::Status {
                         code: resp.status,
                         retry_after: resp.header("retry-after"),
-                    };
-                    (
-                        retry::decide(
-                            &step.retry,
-                            &step.method,
-                            attempt,
-                            a,
-                            SystemTime::now(),
-                            fastrand::f64(),
-                        ),
-                        check::status_text(resp.status),
-                    )
-                }
+                    },
+                    check::status_text(resp.status),
+                ),
                 Err(e) => {
                     let a = match e {
                         TransportError::Connect(_) => Attempt::Connect,
                         TransportError::Timeout(_) => Attempt::Timeout,
                         _ => Attempt::Fatal,
                     };
-                    (
-                        retry::decide(
-                            &step.retry,
-                            &step.method,
-                            attempt,
-                            a,
-                            SystemTime::now(),
-                            fastrand::f64(),
-                        ),
-                        e.to_string(),
-                    )
+                    (a, e.to_string())
                 }
             };
+            let decision = retry::decide(
+                &step.retry,
+                &step.method,
+                attempt,
+                outcome_kind,
+                SystemTime::now(),
+                fastrand::f64(),
+            );
             match decision {
                 Decision::Retry(delay) => {
                     observer.on_event(&Event::Retrying {
@@ -284,8 +287,14 @@ impl StepRunner<'_> {
                         reason,
                         delay,
                     });
+                    // A replayed exchange answers at once: waiting would only slow tests.
+                    let wait = if self.transport.is_replay() {
+                        Duration::ZERO
+                    } else {
+                        delay
+                    };
                     tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
+                        () = tokio::time::sleep(wait) => {}
                         () = cancel.cancelled() => break Err(()),
                     }
                 }
@@ -372,6 +381,13 @@ impl StepRunner<'_> {
         let raw_url = self.render_text("url", &step.url, ctx)?;
         let mut url = url::Url::parse(raw_url.trim())
             .map_err(|e| StepError::Request(format!("the URL `{raw_url}` is not valid: {e}")))?;
+        if let Some(pw) = url.password() {
+            // A password in the URL is a credential: keep it out of every output.
+            self.redactor.add(pw);
+            if let Ok(decoded) = percent_decode(pw) {
+                self.redactor.add(&decoded);
+            }
+        }
         if !matches!(url.scheme(), "http" | "https") {
             return Err(StepError::Request(format!(
                 "the URL `{raw_url}` is not http or https"
@@ -495,7 +511,7 @@ impl StepRunner<'_> {
 
 fn response_info(resp: &HttpResponse, decoded: &check::Decoded) -> ResponseInfo {
     let cut = resp.body.len().min(EXCERPT_BYTES);
-    let mut excerpt = String::from_utf8_lossy(&resp.body[..cut]).into_owned();
+    let mut excerpt = check::body_text(&resp.body[..cut], resp.header("content-type"));
     if resp.body.len() > cut {
         excerpt.push('…');
     }
@@ -507,6 +523,14 @@ fn response_info(resp: &HttpResponse, decoded: &check::Decoded) -> ResponseInfo 
         url: resp.url.clone(),
         json_error: decoded.json_error.clone(),
     }
+}
+
+fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())
+        .unwrap_or_default();
+    String::from_utf8(bytes)
 }
 
 /// How long to wait, shown to people: `200ms`, `1.5s`.

@@ -122,6 +122,26 @@ impl StepError {
         }
     }
 
+    /// A few words for a progress line: `timed out`, `connection failed`.
+    pub fn short(&self) -> &'static str {
+        match self {
+            StepError::Render { .. } => "template error",
+            StepError::Request(_) => "invalid request",
+            StepError::Transport { error, .. } => match error {
+                TransportError::Connect(_) => "connection failed",
+                TransportError::Timeout(_) => "timed out",
+                TransportError::Tls(_) => "TLS error",
+                TransportError::Request(_) => "invalid request",
+                TransportError::Body(_) => "body not received",
+                TransportError::Other(_) => "HTTP error",
+                TransportError::NotRecorded(_) => "not in the tape",
+            },
+            StepError::Expectations { .. } => "expectation failed",
+            StepError::Extract { .. } => "extract failed",
+            StepError::Interrupted => "interrupted",
+        }
+    }
+
     /// One line saying what went wrong.
     pub fn summary(&self) -> String {
         match self {

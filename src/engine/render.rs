@@ -237,18 +237,19 @@ pub struct NativeExpr {
 }
 
 impl Tmpl {
-    /// Every variable path the value's templates read (`GetUser.id`, `steps.A.status`).
-    pub fn names(&self) -> Vec<String> {
+    /// Every variable path the value's templates read (`GetUser.id`,
+    /// `steps.A.status`), each with the template text that reads it.
+    pub fn names(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         self.collect_names(&mut out);
         out
     }
 
-    fn collect_names(&self, out: &mut Vec<String>) {
+    fn collect_names(&self, out: &mut Vec<(String, String)>) {
         match self {
             Tmpl::Literal(_) => {}
-            Tmpl::Text(t) => out.extend(t.names.iter().cloned()),
-            Tmpl::Native(n) => out.extend(n.names.iter().cloned()),
+            Tmpl::Text(t) => out.extend(t.names.iter().map(|n| (n.clone(), t.source.clone()))),
+            Tmpl::Native(n) => out.extend(n.names.iter().map(|x| (x.clone(), n.source.clone()))),
             Tmpl::Array(items) => items.iter().for_each(|i| i.collect_names(out)),
             Tmpl::Object(entries) => entries.iter().for_each(|(_, v)| v.collect_names(out)),
         }
@@ -421,6 +422,43 @@ pub fn root_and_child(path: &str) -> (&str, Option<&str>) {
     (root, parts.next())
 }
 
+/// Whether `template` reads `name` only behind a guard somewhere: `name |
+/// default(…)`, `name | d(…)` or `name is [not] defined`. Such a variable is
+/// optional, so validation must not demand that it exists.
+pub fn is_guarded(template: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(pos) = template[from..].find(name) {
+        let start = from + pos;
+        let end = start + name.len();
+        from = end;
+        let before_ok = !template[..start].chars().next_back().is_some_and(is_ident);
+        let after_ok = !template[end..].chars().next().is_some_and(is_ident);
+        if !(before_ok && after_ok) {
+            continue;
+        }
+        // Skip the rest of the path (`.a['b']`) and spaces.
+        let rest = template[end..]
+            .trim_start_matches(|c: char| is_ident(c) || matches!(c, '.' | '[' | ']' | '\'' | '"'))
+            .trim_start();
+        if let Some(filter) = rest.strip_prefix('|') {
+            let filter = filter.trim_start();
+            let word: String = filter.chars().take_while(|c| is_ident(*c)).collect();
+            if word == "default" || word == "d" {
+                return true;
+            }
+        } else if let Some(test) = rest.strip_prefix("is") {
+            let test = test.trim_start();
+            let test = test.strip_prefix("not").map_or(test, str::trim_start);
+            let word: String = test.chars().take_while(|c| is_ident(*c)).collect();
+            if matches!(word.as_str(), "defined" | "undefined" | "none") {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The set of function names, for validation.
 pub fn function_names() -> HashSet<&'static str> {
     FUNCTIONS.iter().copied().collect()
@@ -517,9 +555,26 @@ mod tests {
         let tm = t
             .compile(&json!({"a": "{{ GetUser.id }}", "b": "x{{ steps.A.status }}{{ now() }}"}))
             .unwrap();
-        let mut names = tm.names();
-        names.sort();
+        let names: Vec<String> = tm.names().into_iter().map(|(n, _)| n).collect();
         assert!(names.contains(&"GetUser.id".to_string()), "{names:?}");
         assert!(names.contains(&"steps.A.status".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn guards_make_variables_optional() {
+        assert!(is_guarded("{{ page | default(1) }}", "page"));
+        assert!(is_guarded("{{ page|d(1) }}", "page"));
+        assert!(is_guarded("{{ cfg.a['b'] | default('x') }}", "cfg"));
+        assert!(is_guarded(
+            "{% if page is defined %}{{ page }}{% endif %}",
+            "page"
+        ));
+        assert!(is_guarded(
+            "{% if page is not defined %}1{% endif %}",
+            "page"
+        ));
+        assert!(!is_guarded("{{ page }}", "page"));
+        assert!(!is_guarded("{{ pages | default(1) }}", "page"));
+        assert!(!is_guarded("{{ page | upper }}", "page"));
     }
 }

@@ -2,6 +2,8 @@
 //! redacted), status, attempts, timings, outputs and error.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
@@ -12,11 +14,17 @@ use crate::secret::Redactor;
 pub struct JsonReport {
     path: PathBuf,
     redactor: Redactor,
+    /// Set when the file could not be written, so the run can exit non-zero.
+    failed: Arc<AtomicBool>,
 }
 
 impl JsonReport {
-    pub fn new(path: PathBuf, redactor: Redactor) -> Self {
-        JsonReport { path, redactor }
+    pub fn new(path: PathBuf, redactor: Redactor, failed: Arc<AtomicBool>) -> Self {
+        JsonReport {
+            path,
+            redactor,
+            failed,
+        }
     }
 }
 
@@ -85,11 +93,12 @@ impl Observer for JsonReport {
             if let Err(e) =
                 std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path))
             {
-                // A report that cannot be written must not fail the run it reports on.
-                eprintln!(
-                    "warning: cannot write the report to {}: {e}",
+                // Say so, and let the CLI fail the run: a CI job must not pass without its report.
+                super::to_stderr(&format!(
+                    "error: cannot write the report to {}: {e}\n",
                     self.path.display()
-                );
+                ));
+                self.failed.store(true, Ordering::Relaxed);
             }
         }
     }

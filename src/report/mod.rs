@@ -13,6 +13,15 @@ use crate::diagnostic::Diagnostic;
 use crate::engine::check::status_text;
 use crate::engine::{RunReport, StepError, StepOutcome, StepStatus, show_duration};
 use crate::secret::Redactor;
+use crate::transport::TransportError;
+
+/// Writes to stderr. A closed stderr (`2>&1 | head -1`) must not turn into a
+/// panic: what could not be said is dropped.
+pub fn to_stderr(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
 
 /// How much a person wants to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,7 +36,8 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
     let mut s = if url.is_empty() {
         format!("{method} (request not sent)")
     } else {
-        format!("{method} {url}")
+        // Dry-run placeholders (`<Step.field>`) read better unescaped.
+        format!("{method} {}", url.replace("%3C", "<").replace("%3E", ">"))
     };
     match (&o.response, o.status) {
         (_, StepStatus::DryRun) => s.push_str(" (dry run, not sent)"),
@@ -46,7 +56,7 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
         }
         (None, _) => {
             if let Some(e) = &o.error {
-                let _ = write!(s, " → {} error", e.kind());
+                let _ = write!(s, " → {}", e.short());
             }
         }
     }
@@ -58,6 +68,7 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
 pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> Option<Diagnostic> {
     if let Some(e) = &report.output_error {
         let d = Diagnostic::new(format!("cannot render `output`: {}", e.message))
+            .at(&chain.source, chain.spans.value("output"))
             .note(format!("template: {}", e.template));
         return Some(d);
     }
@@ -72,10 +83,24 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         Some(e) => format!("step `{}` failed: {}", o.name, e.summary()),
         None => format!("step `{}` failed", o.name),
     };
-    let loc = match &o.error {
-        // Point at the field whose template failed, when the step wrote it.
-        Some(StepError::Render { field, .. }) => chain.locate(index, field),
-        _ => step.loc,
+    // Point at what failed: the field whose template broke, the expectation
+    // that did not hold, the extract that could not apply, the URL that did
+    // not answer. `locate` falls back to the step when the field is not there.
+    let field = match &o.error {
+        Some(StepError::Render { field, .. }) => field.clone(),
+        Some(StepError::Transport { .. }) | Some(StepError::Request(_)) => "url".into(),
+        Some(StepError::Extract { name, .. }) => format!("extract.{name}"),
+        Some(StepError::Expectations { mismatches, .. }) => match mismatches.first() {
+            Some(m) if m.what == "status" => "expect.status".into(),
+            Some(m) if m.what.starts_with('$') => format!("expect.json.{}", m.what),
+            _ => "expect".into(),
+        },
+        _ => String::new(),
+    };
+    let loc = if field.is_empty() {
+        step.loc
+    } else {
+        chain.locate(index, &field)
     };
     let mut d = Diagnostic::new(redactor.redact(&headline)).at(&chain.source, loc);
     if let Some(StepError::Expectations { mismatches, .. }) = &o.error
@@ -94,6 +119,16 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
             d = d.note(n.clone());
         }
         _ => {}
+    }
+    if let Some(StepError::Transport {
+        error: TransportError::Tls(_),
+        ..
+    }) = &o.error
+    {
+        d = d.note(
+            "help: for a server whose certificate comes from a private CA, point SSL_CERT_FILE \
+             at the CA's PEM file; client certificates (mTLS) are not supported yet",
+        );
     }
     if let Some(req) = &o.request {
         let attempts = if o.attempts > 1 {
@@ -132,7 +167,10 @@ fn body_excerpt(body: &str) -> String {
             out.push_str("\n    …");
             break;
         }
-        let line: String = line.chars().take(160).collect();
+        let mut line: String = line.chars().take(160).collect();
+        if line.len() < body.lines().nth(i).map_or(0, str::len) {
+            line.push('…');
+        }
         total += line.len();
         if i > 0 {
             out.push('\n');

@@ -49,7 +49,7 @@ impl Observer for Progress {
             } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_message(self.redactor.redact(&format!(

@@ -34,6 +34,8 @@ impl LiveTransport {
         let client = reqwest::Client::builder()
             .user_agent(concat!("pytopus/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.connect_timeout)
+            // Cookies set by one step are sent by the next, like a browser session.
+            .cookie_store(true)
             .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
             .build()
             .map_err(|e| TransportError::Other(error_chain(&e)))?;
@@ -67,7 +69,10 @@ impl LiveTransport {
             builder = builder.body(body.clone());
         }
         let started = Instant::now();
-        let mut resp = builder.send().await.map_err(|e| classify(&e))?;
+        let mut resp = builder
+            .send()
+            .await
+            .map_err(|e| classify(&e, req.timeout))?;
         let status = resp.status().as_u16();
         let final_url = resp.url().to_string();
         let headers = resp
@@ -82,10 +87,16 @@ impl LiveTransport {
             .collect();
         let (body, saved_bytes) = match sink {
             BodySink::Memory => {
-                let bytes = resp.bytes().await.map_err(|e| body_error(&e))?;
+                let bytes = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| body_error(&e, req.timeout))?;
                 (bytes.to_vec(), None)
             }
-            BodySink::File(path) => (Vec::new(), Some(stream_to_file(&mut resp, path).await?)),
+            BodySink::File(path) => (
+                Vec::new(),
+                Some(stream_to_file(&mut resp, path, req.timeout).await?),
+            ),
         };
         Ok(HttpResponse {
             status,
@@ -106,7 +117,11 @@ impl Transport for LiveTransport {
 
 /// Streams the body into a temporary file beside `path`, then renames it, so
 /// a failed download never leaves a half-written file where the old one was.
-async fn stream_to_file(resp: &mut reqwest::Response, path: &Path) -> Result<u64, TransportError> {
+async fn stream_to_file(
+    resp: &mut reqwest::Response,
+    path: &Path,
+    timeout: Duration,
+) -> Result<u64, TransportError> {
     let io = |e: std::io::Error| TransportError::Body(format!("writing {}: {e}", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
@@ -120,7 +135,7 @@ async fn stream_to_file(resp: &mut reqwest::Response, path: &Path) -> Result<u64
     let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
     let mut written = 0u64;
     let result: Result<(), TransportError> = async {
-        while let Some(chunk) = resp.chunk().await.map_err(|e| body_error(&e))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| body_error(&e, timeout))? {
             file.write_all(&chunk).await.map_err(io)?;
             written += chunk.len() as u64;
         }
@@ -153,22 +168,25 @@ pub(crate) async fn write_file(path: &Path, bytes: &[u8]) -> Result<u64, Transpo
     Ok(bytes.len() as u64)
 }
 
-fn body_error(e: &reqwest::Error) -> TransportError {
+fn body_error(e: &reqwest::Error, timeout: Duration) -> TransportError {
     if e.is_timeout() {
         TransportError::Timeout(format!(
-            "the response body did not arrive in time ({})",
-            error_chain(e)
+            "the whole response did not arrive within {}",
+            humantime::format_duration(timeout)
         ))
     } else {
         TransportError::Body(error_chain(e))
     }
 }
 
-fn classify(e: &reqwest::Error) -> TransportError {
+fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
     let chain = error_chain(e);
     let lower = chain.to_ascii_lowercase();
     if e.is_timeout() {
-        TransportError::Timeout(chain)
+        TransportError::Timeout(format!(
+            "no response within {}",
+            humantime::format_duration(timeout)
+        ))
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
     {
         TransportError::Tls(chain)
@@ -176,15 +194,24 @@ fn classify(e: &reqwest::Error) -> TransportError {
         TransportError::Connect(chain)
     } else if e.is_builder() {
         TransportError::Request(chain)
-    } else if e.is_redirect() {
+    } else if e.is_redirect() && !lower.contains("too many redirects") {
         TransportError::Other(format!("too many redirects: {chain}"))
     } else {
         TransportError::Other(chain)
     }
 }
 
-/// The error and its causes, most specific last, without repeats and without
-/// the URL (which the step error shows anyway).
+/// Wrapper messages that say nothing the step error does not already say.
+const NOISE: &[&str] = &[
+    "error sending request",
+    "client error (Connect)",
+    "client error (SendRequest)",
+    "error following redirect",
+    "error decoding response body",
+];
+
+/// The error and its causes, most specific last, without repeats, without
+/// generic wrappers and without the URL (which the step error shows anyway).
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -193,10 +220,15 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         if let Some(i) = text.find(" for url (") {
             text.truncate(i);
         }
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+        let noise = NOISE.iter().any(|n| text.eq_ignore_ascii_case(n));
+        if !text.is_empty() && !noise && !parts.iter().any(|p| p.contains(&text)) {
+            parts.retain(|p| !text.contains(p.as_str()));
             parts.push(text);
         }
         cur = err.source();
+    }
+    if parts.is_empty() {
+        return e.to_string();
     }
     parts.join(": ")
 }

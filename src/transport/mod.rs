@@ -56,6 +56,18 @@ impl HttpResponse {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// Every value of a header (case-insensitive), joined with `, ` as
+    /// RFC 9110 §5.3 allows; `None` when absent.
+    pub fn header_joined(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
 }
 
 /// Why no response came.
@@ -118,4 +130,9 @@ pub type SendFuture<'a> =
 /// Sends requests. One instance serves a whole run.
 pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a>;
+
+    /// True when answers come from a recording: retries need not wait.
+    fn is_replay(&self) -> bool {
+        false
+    }
 }

@@ -252,6 +252,10 @@ impl Transport for Recorder {
     fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
         Box::pin(self.send_inner(req, sink))
     }
+
+    fn is_replay(&self) -> bool {
+        self.inner.is_replay()
+    }
 }
 
 /// Answers requests from a tape.
@@ -339,5 +343,9 @@ impl Replayer {
 impl Transport for Replayer {
     fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
         Box::pin(self.send_inner(req, sink))
+    }
+
+    fn is_replay(&self) -> bool {
+        true
     }
 }
