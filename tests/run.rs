@@ -236,7 +236,7 @@ async fn a_failed_status_shows_the_request_and_the_response_body() {
     assert_eq!(out.stdout, "");
     insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
     [1/2] FAIL GetUser GET http://SERVER/users/1 → 404 Not Found ([T])
-    [2/2] not run Never GET (request not sent)
+    [2/2] skip Never GET (not run)
     error: step `GetUser` failed: expected status 2xx, got 404 Not Found
      --> TMP/c.yaml:2:5
       |

@@ -33,6 +33,9 @@ pub enum Verbosity {
 
 /// `GET https://… → 200 OK (12ms, 2 retries)` for a finished step.
 pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
+    if o.status == StepStatus::NotRun {
+        return format!("{method} (not run)");
+    }
     let mut s = if url.is_empty() {
         format!("{method} (request not sent)")
     } else {

@@ -74,7 +74,7 @@ impl<W: Write> Observer for PlainLog<W> {
                     StepStatus::Passed => "ok",
                     StepStatus::DryRun => "dry",
                     StepStatus::Failed => "FAIL",
-                    StepStatus::NotRun => "not run",
+                    StepStatus::NotRun => "skip",
                 };
                 let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
                 let text = format!(

@@ -101,17 +101,15 @@ impl Observer for Progress {
                     step_summary(&step.method, url, outcome)
                 );
                 let line = self.redactor.redact(&line);
-                match self.current.take() {
-                    Some(bar) => {
-                        bar.set_style(
-                            ProgressStyle::with_template("{msg}")
-                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                        );
-                        bar.finish_with_message(line);
-                    }
-                    None => {
-                        let _ = self.multi.println(line);
-                    }
+                // The live area holds only the running step; a finished step
+                // becomes an ordinary line above it, so long chains neither
+                // redraw a growing area nor overflow the screen.
+                if let Some(bar) = self.current.take() {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                if self.multi.println(&line).is_err() {
+                    super::to_stderr(&format!("{line}\n"));
                 }
             }
             Event::RunFinished { .. } => {
