@@ -1079,3 +1079,36 @@ fn a_closed_stderr_is_not_a_panic() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
 }
+
+#[tokio::test]
+async fn a_redirect_can_be_checked_instead_of_followed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/old"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "/new"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/new"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Old\n    url: \"{{ base }}/old\"\n    follow_redirects: false\n    expect: {status: 301, headers: {location: /new}}\n    extract: {to: \"header:location\"}\noutput: \"{{ to }}\"\n",
+    );
+    let out = run(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &format!("base={}", server.uri()),
+        "-q",
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "\"/new\"\n"),
+        "{}",
+        out.stderr
+    );
+}

@@ -105,6 +105,9 @@ pub struct Step {
     /// What the response must look like for the step to succeed.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Follow redirects (default true); `false` makes the 3xx itself the response.
+    #[serde(default)]
+    pub follow_redirects: Option<bool>,
     /// Write the response body to this file instead of memory (a template).
     #[serde(default)]
     pub save_to: Option<String>,

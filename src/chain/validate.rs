@@ -66,6 +66,7 @@ pub struct ValidStep {
     pub extract: Vec<(String, Extractor)>,
     pub expect: Expectations,
     pub save_to: Option<Tmpl>,
+    pub follow_redirects: bool,
 }
 
 /// What the request body is made of.
@@ -588,6 +589,7 @@ impl Validator<'_> {
             extract,
             expect,
             save_to,
+            follow_redirects: step.follow_redirects.unwrap_or(true),
         })
     }
 

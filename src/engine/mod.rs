@@ -379,8 +379,14 @@ impl StepRunner<'_> {
     ) -> Result<(HttpRequest, Option<String>), StepError> {
         let step = self.step;
         let raw_url = self.render_text("url", &step.url, ctx)?;
-        let mut url = url::Url::parse(raw_url.trim())
-            .map_err(|e| StepError::Request(format!("the URL `{raw_url}` is not valid: {e}")))?;
+        let mut url = url::Url::parse(raw_url.trim()).map_err(|e| {
+            let hint = if raw_url.contains("{{") {
+                " (values from variables and responses are used as written, never rendered as templates)"
+            } else {
+                ""
+            };
+            StepError::Request(format!("the URL `{raw_url}` is not valid: {e}{hint}"))
+        })?;
         if let Some(pw) = url.password() {
             // A password in the URL is a credential: keep it out of every output.
             self.redactor.add(pw);
@@ -475,6 +481,7 @@ impl StepRunner<'_> {
                 headers,
                 body,
                 timeout: step.timeout,
+                follow_redirects: step.follow_redirects,
             },
             save_to,
         ))

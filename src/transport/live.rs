@@ -27,19 +27,37 @@ impl Default for LiveOptions {
 /// Sends requests over the network.
 pub struct LiveTransport {
     client: reqwest::Client,
+    /// For steps with `follow_redirects: false`; built on first use.
+    no_redirects: std::sync::OnceLock<Result<reqwest::Client, TransportError>>,
+    /// One cookie jar for the run, whichever client sends.
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+    opts: LiveOptions,
 }
 
 impl LiveTransport {
     pub fn new(opts: &LiveOptions) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("pytopus/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(opts.connect_timeout)
-            // Cookies set by one step are sent by the next, like a browser session.
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
-            .build()
-            .map_err(|e| TransportError::Other(error_chain(&e)))?;
-        Ok(LiveTransport { client })
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = build_client(
+            opts,
+            &jar,
+            reqwest::redirect::Policy::limited(opts.max_redirects),
+        )?;
+        Ok(LiveTransport {
+            client,
+            no_redirects: std::sync::OnceLock::new(),
+            jar,
+            opts: opts.clone(),
+        })
+    }
+
+    fn client_for(&self, req: &HttpRequest) -> Result<&reqwest::Client, TransportError> {
+        if req.follow_redirects {
+            return Ok(&self.client);
+        }
+        self.no_redirects
+            .get_or_init(|| build_client(&self.opts, &self.jar, reqwest::redirect::Policy::none()))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     async fn send_inner(
@@ -53,7 +71,10 @@ impl LiveTransport {
         let url = reqwest::Url::parse(&req.url).map_err(|e| {
             TransportError::Request(format!("`{}` is not a valid URL: {e}", req.url))
         })?;
-        let mut builder = self.client.request(method, url).timeout(req.timeout);
+        let mut builder = self
+            .client_for(req)?
+            .request(method, url)
+            .timeout(req.timeout);
         for (k, v) in &req.headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 TransportError::Request(format!("`{k}` is not a valid header name"))
@@ -113,6 +134,21 @@ impl Transport for LiveTransport {
     fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
         Box::pin(self.send_inner(req, sink))
     }
+}
+
+fn build_client(
+    opts: &LiveOptions,
+    jar: &std::sync::Arc<reqwest::cookie::Jar>,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, TransportError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("pytopus/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(opts.connect_timeout)
+        // Cookies set by one step are sent by the next, like a browser session.
+        .cookie_provider(std::sync::Arc::clone(jar))
+        .redirect(redirects)
+        .build()
+        .map_err(|e| TransportError::Other(error_chain(&e)))
 }
 
 /// Streams the body into a temporary file beside `path`, then renames it, so

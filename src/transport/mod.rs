@@ -24,6 +24,8 @@ pub struct HttpRequest {
     pub body: Option<Vec<u8>>,
     /// Per-attempt timeout.
     pub timeout: Duration,
+    /// Follow 3xx redirects (the default), or return the 3xx itself.
+    pub follow_redirects: bool,
 }
 
 /// Where the response body goes.
