@@ -6,9 +6,31 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Scratch, closed_port, pytopus, run, run_cmd, scrub};
+use support::{Scratch, closed_port, pytopus, run, run_chain, run_cmd, scrub};
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Mounts a route (`matcher`) that answers `fail` `times` times, then `ok`
+/// once; the server checks both happened.
+async fn fails_then_answers(
+    server: &MockServer,
+    matcher: impl wiremock::Match + Clone + 'static,
+    fail: ResponseTemplate,
+    times: u64,
+    ok: ResponseTemplate,
+) {
+    Mock::given(matcher.clone())
+        .respond_with(fail)
+        .up_to_n_times(times)
+        .expect(times)
+        .mount(server)
+        .await;
+    Mock::given(matcher)
+        .respond_with(ok)
+        .expect(1)
+        .mount(server)
+        .await;
+}
 
 fn user() -> Value {
     json!({"id": 1, "name": "Leanne Graham", "address": {"city": "Gwenborough"}})
@@ -129,20 +151,11 @@ async fn output_formats_for_scripts() {
 #[tokio::test]
 async fn yaml_output_and_last_step_result_without_output() {
     let server = server_with_user_and_posts().await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n  - name: GetPosts\n    url: \"{{ base }}/posts?userId={{ GetUser.id }}\"\n",
+        &["--output", "yaml", "-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "--output",
-        "yaml",
-        "-q",
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!(out.stdout, @r"
     - id: 11
@@ -308,18 +321,11 @@ async fn a_jsonpath_on_a_body_that_is_not_json_is_a_clear_error() {
         .respond_with(ResponseTemplate::new(200).set_body_raw("<html>hello</html>", "text/html"))
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Page\n    url: \"{{ base }}/page\"\n    extract: {id: \"$.id\"}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 1);
     insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
     error: step `Page` failed: cannot extract `id`: the response body is not JSON, so `$.id` cannot be applied
@@ -344,18 +350,11 @@ async fn truncated_json_names_the_parse_error() {
         )
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n    extract: {name: \"$.name\"}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains(
@@ -403,18 +402,11 @@ async fn a_slow_server_times_out() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n    timeout: 200ms\n    retry: {attempts: 1}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("error: step `Slow` failed: timed out"),
@@ -426,28 +418,20 @@ async fn a_slow_server_times_out() {
 #[tokio::test]
 async fn a_503_then_200_succeeds_on_the_second_attempt() {
     let server = MockServer::start().await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    fails_then_answers(
+        &server,
+        "GET",
+        "/flaky",
+        ResponseTemplate::new(503),
+        1,
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
+    )
+    .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Flaky\n    url: \"{{ base }}/flaky\"\n    retry: {backoff: 10ms, jitter: false}\noutput: \"{{ steps.Flaky.attempts }}\"\n",
+        &[],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "2\n");
     insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), None), @r"
@@ -459,28 +443,20 @@ async fn a_503_then_200_succeeds_on_the_second_attempt() {
 #[tokio::test]
 async fn a_429_waits_as_long_as_retry_after_says() {
     let server = MockServer::start().await;
-    Mock::given(path("/limited"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/limited"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    fails_then_answers(
+        &server,
+        "GET",
+        "/limited",
+        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+        1,
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true})),
+    )
+    .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Limited\n    url: \"{{ base }}/limited\"\n    retry: {backoff: 10ms}\n",
+        &[],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr
@@ -530,31 +506,20 @@ async fn post_is_not_retried_unless_the_step_asks() {
 #[tokio::test]
 async fn post_is_retried_when_the_step_asks() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/orders"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/orders"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    fails_then_answers(
+        &server,
+        "POST",
+        "/orders",
+        ResponseTemplate::new(503),
+        2,
+        ResponseTemplate::new(201).set_body_json(json!({"id": 7})),
+    )
+    .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Order\n    method: POST\n    url: \"{{ base }}/orders\"\n    body: {item: 1}\n    retry: {attempts: 3, backoff: 10ms}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "{\n  \"id\": 7\n}\n");
 }
@@ -636,18 +601,11 @@ async fn replay_without_a_recorded_answer_fails_clearly() {
 #[tokio::test]
 async fn a_missing_field_at_run_time_names_it() {
     let server = server_with_user_and_posts().await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: GetUser\n    url: \"{{ base }}/users/1\"\n  - name: GetPosts\n    url: \"{{ base }}/posts\"\n    query_params: {userId: \"{{ GetUser.identifier }}\"}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     // Only the first mock is hit; relax the server's expectations.
     server.reset().await;
     assert_eq!(out.code, 1);
@@ -711,18 +669,11 @@ async fn form_bodies_are_urlencoded() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "vars: {n: 3}\nsteps:\n  - name: Login\n    method: post\n    url: \"{{ base }}/login\"\n    form: {user: ann lee, tags: [a, b], n: \"{{ n }}\"}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -741,18 +692,11 @@ async fn redirects_are_followed_and_headers_extracted() {
         )
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Get\n    url: \"{{ base }}/old\"\n    extract: {rid: \"header:X-Request-Id\", code: status}\noutput: {rid: \"{{ rid }}\", code: \"{{ code }}\", url: \"{{ steps.Get.url }}\"}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
@@ -881,18 +825,11 @@ async fn an_expected_error_status_is_an_answer_not_a_retry() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Busy\n    url: \"{{ base }}/busy\"\n    expect: {status: 503}\noutput: \"{{ steps.Busy.attempts }}\"\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (0, "1\n"),
@@ -910,18 +847,11 @@ async fn optional_variables_guarded_by_default_are_not_errors() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Items\n    url: \"{{ base }}/items\"\n    query: {page: \"{{ page | default(1) }}\"}\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -936,18 +866,11 @@ async fn repeated_headers_are_joined_for_extract_and_expect() {
         )
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: H\n    url: \"{{ base }}/h\"\n    extract: {multi: \"header:x-multi\"}\n    expect: {headers: {X-Multi: b}}\noutput: \"{{ multi }}\"\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (0, "\"a, b\"\n"),
@@ -972,18 +895,11 @@ async fn cookies_set_by_one_step_are_sent_by_the_next() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Login\n    url: \"{{ base }}/login\"\n  - name: Me\n    url: \"{{ base }}/me\"\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -1093,18 +1009,11 @@ async fn a_redirect_can_be_checked_instead_of_followed() {
         .expect(0)
         .mount(&server)
         .await;
-    let dir = Scratch::new();
-    let chain = dir.file(
-        "c.yaml",
+    let (out, _dir) = run_chain(
+        &server.uri(),
         "steps:\n  - name: Old\n    url: \"{{ base }}/old\"\n    follow_redirects: false\n    expect: {status: 301, headers: {location: /new}}\n    extract: {to: \"header:location\"}\noutput: \"{{ to }}\"\n",
+        &["-q"],
     );
-    let out = run(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &format!("base={}", server.uri()),
-        "-q",
-    ]);
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (0, "\"/new\"\n"),

@@ -111,3 +111,19 @@ pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
+
+/// Writes `chain` to a scratch dir as `c.yaml` and runs it with the variable
+/// `base` set to `base` (a test server's address) and `args` after.
+pub fn run_chain(base: &str, chain: &str, args: &[&str]) -> (Output, Scratch) {
+    let dir = Scratch::new();
+    let path = dir.file("c.yaml", chain);
+    let base = format!("base={base}");
+    let mut all = vec![
+        "run",
+        path.to_str().expect("utf-8 temp path"),
+        "--var",
+        &base,
+    ];
+    all.extend_from_slice(args);
+    (run(&all), dir)
+}
