@@ -10,22 +10,25 @@ use support::{Scratch, closed_port, pytopus, run, run_chain, run_cmd, scrub};
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Mounts a route (`matcher`) that answers `fail` `times` times, then `ok`
-/// once; the server checks both happened.
+/// Mounts `verb route` answering `fail` `times` times, then `ok` once; the
+/// server checks that both happened.
 async fn fails_then_answers(
     server: &MockServer,
-    matcher: impl wiremock::Match + Clone + 'static,
+    verb: &str,
+    route: &str,
     fail: ResponseTemplate,
     times: u64,
     ok: ResponseTemplate,
 ) {
-    Mock::given(matcher.clone())
+    Mock::given(method(verb))
+        .and(path(route))
         .respond_with(fail)
         .up_to_n_times(times)
         .expect(times)
         .mount(server)
         .await;
-    Mock::given(matcher)
+    Mock::given(method(verb))
+        .and(path(route))
         .respond_with(ok)
         .expect(1)
         .mount(server)
