@@ -58,9 +58,12 @@ pub struct Defaults {
     /// Retry policy for every step; see `Retry`.
     #[serde(default)]
     pub retry: Option<Retry>,
-    /// Authentication (not supported yet; see docs/reference.md).
+    /// Authentication for every step; see `Auth`.
     #[serde(default)]
-    pub auth: Option<Value>,
+    pub auth: Option<Auth>,
+    /// TLS client certificate and trust for every step; see `Tls`.
+    #[serde(default)]
+    pub tls: Option<Tls>,
 }
 
 /// One HTTP call (SPEC §1, §3).
@@ -90,9 +93,12 @@ pub struct Step {
     /// Multipart body (not supported yet).
     #[serde(default)]
     pub multipart: Option<Value>,
-    /// Authentication (not supported yet).
+    /// Authentication; overrides `defaults.auth` (`{type: none}` turns it off).
     #[serde(default)]
-    pub auth: Option<Value>,
+    pub auth: Option<Auth>,
+    /// TLS client certificate and trust; fields not given come from `defaults.tls`.
+    #[serde(default)]
+    pub tls: Option<Tls>,
     /// Per-attempt timeout: "30s", "250ms" or a number of seconds.
     #[serde(default)]
     pub timeout: Option<DurationSpec>,
@@ -138,6 +144,127 @@ pub struct Step {
     /// Connector endpoint parameters (not supported yet).
     #[serde(default)]
     pub params: Option<Value>,
+}
+
+/// `tls:` — client certificates (mTLS) and trust for private CAs. Paths are
+/// relative to the chain file.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file with the client certificate (and its chain); may also hold the key.
+    #[serde(default, alias = "cert_path")]
+    pub client_cert: Option<String>,
+    /// PEM file with the client's private key, when not in `client_cert`.
+    #[serde(default, alias = "key_path")]
+    pub client_key: Option<String>,
+    /// PEM file with CA certificates to trust in addition to the system's.
+    #[serde(default, alias = "ca_bundle_path")]
+    pub ca_cert: Option<String>,
+    /// `false` accepts any server certificate (a warning is printed every run). Default true.
+    #[serde(default)]
+    pub verify: Option<bool>,
+}
+
+/// `auth:` — how a step proves who it is. Every text field is a template, so
+/// `token: "{{ secret('github') }}"` reads the keyring.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Auth {
+    /// No authentication (turns `defaults.auth` off for a step).
+    None,
+    /// HTTP Basic (`Authorization: Basic base64(username:password)`).
+    Basic { username: String, password: String },
+    /// `Authorization: Bearer <token>`.
+    Bearer { token: String },
+    /// A key in a header, query parameter or cookie.
+    ApiKey {
+        /// `header` (default), `query` or `cookie`.
+        #[serde(default, rename = "in", alias = "location")]
+        location: Option<ApiKeyIn>,
+        /// Header, parameter or cookie name.
+        #[serde(alias = "param_name")]
+        name: String,
+        key: String,
+    },
+    /// Any headers, e.g. two-part credentials.
+    Headers { headers: IndexMap<String, String> },
+    /// A JWT: given (`token`), or signed here from `claims`.
+    Jwt {
+        #[serde(default)]
+        token: Option<String>,
+        /// HS256, RS256 or ES256.
+        #[serde(default)]
+        algorithm: Option<String>,
+        /// The HMAC secret (HS256).
+        #[serde(default)]
+        secret: Option<String>,
+        /// PEM private key (RS256, ES256): the key itself, or a path to it.
+        #[serde(default)]
+        private_key: Option<String>,
+        #[serde(default)]
+        claims: IndexMap<String, Value>,
+        /// Lifetime: `exp` = now + this. Default 5m.
+        #[serde(default)]
+        expires_in: Option<DurationSpec>,
+        /// Header to send it in (default `Authorization`, as `Bearer <jwt>`).
+        #[serde(default)]
+        header: Option<String>,
+    },
+    /// OAuth2: tokens fetched, cached until expiry, refreshed.
+    Oauth2 {
+        #[serde(alias = "grant_type")]
+        grant: OAuthGrant,
+        token_url: String,
+        client_id: String,
+        #[serde(default)]
+        client_secret: Option<String>,
+        #[serde(default)]
+        scope: Option<String>,
+        #[serde(default)]
+        audience: Option<String>,
+        /// How the client authenticates to the token endpoint: `basic` (default) or `body`.
+        #[serde(default)]
+        client_auth: Option<ClientAuth>,
+        /// `refresh_token` grant: the refresh token.
+        #[serde(default)]
+        refresh_token: Option<String>,
+        /// `password` grant.
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+        /// `authorization_code` grant (`pytopus auth login`): where to send the user.
+        #[serde(default)]
+        authorize_url: Option<String>,
+        /// `device_code` grant: the device authorization endpoint.
+        #[serde(default)]
+        device_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyIn {
+    Header,
+    Query,
+    Cookie,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthGrant {
+    ClientCredentials,
+    RefreshToken,
+    AuthorizationCode,
+    DeviceCode,
+    Password,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    Basic,
+    Body,
 }
 
 /// `retry:` — every field optional.

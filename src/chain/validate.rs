@@ -9,13 +9,14 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::model::{Chain, Retry, RetryOn, StatusPattern, StatusSpec, Step};
+use super::model::{Chain, Retry, RetryOn, StatusPattern, StatusSpec, Step, Tls};
 use super::parse::ParsedChain;
 use super::spans::{SpanMap, join_index, join_key};
 use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Source, suggest};
 use crate::engine::render::{self, Templates, Tmpl};
 use crate::engine::retry::{IDEMPOTENT, RetryPolicy};
 use crate::jsonpath::JsonPath;
+use crate::transport::TlsSettings;
 
 /// The default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -67,6 +68,7 @@ pub struct ValidStep {
     pub expect: Expectations,
     pub save_to: Option<Tmpl>,
     pub follow_redirects: bool,
+    pub tls: Option<Arc<TlsSettings>>,
 }
 
 /// What the request body is made of.
@@ -553,6 +555,7 @@ impl Validator<'_> {
             }
         }
 
+        let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_ref(), base);
         let save_to = step
             .save_to
             .as_ref()
@@ -590,7 +593,45 @@ impl Validator<'_> {
             expect,
             save_to,
             follow_redirects: step.follow_redirects.unwrap_or(true),
+            tls,
         })
+    }
+
+    /// `defaults.tls` and the step's `tls`, field by field, with paths made
+    /// relative to the chain file and checked to exist.
+    fn tls(&mut self, defaults: Option<&Tls>, own: Option<&Tls>, base: &str) -> Option<Arc<TlsSettings>> {
+        if defaults.is_none() && own.is_none() {
+            return None;
+        }
+        let pick = |f: fn(&Tls) -> Option<String>| own.and_then(f).or_else(|| defaults.and_then(f));
+        let dir = chain_dir(&self.source.name);
+        let mut path_of = |field: &str, value: Option<String>| -> Option<std::path::PathBuf> {
+            let v = value?;
+            let p = dir.join(&v);
+            if !p.is_file() {
+                let at = if own.is_some_and(|t| tls_field(t, field).is_some()) {
+                    join_key(&join_key(base, "tls"), field)
+                } else {
+                    join_key("defaults.tls", field)
+                };
+                self.error_value(&at, format!("`{field}`: no such file {}", p.display()), None);
+            }
+            Some(p)
+        };
+        let settings = TlsSettings {
+            client_cert: path_of("client_cert", pick(|t| t.client_cert.clone())),
+            client_key: path_of("client_key", pick(|t| t.client_key.clone())),
+            ca_cert: path_of("ca_cert", pick(|t| t.ca_cert.clone())),
+            verify: own.and_then(|t| t.verify).or_else(|| defaults.and_then(|t| t.verify)).unwrap_or(true),
+        };
+        if settings.client_key.is_some() && settings.client_cert.is_none() {
+            self.error(
+                &join_key(base, "tls"),
+                "`client_key` needs `client_cert` (the certificate it belongs to)",
+                None,
+            );
+        }
+        Some(Arc::new(settings))
     }
 
     fn retry_policy(
@@ -655,6 +696,26 @@ impl Validator<'_> {
             on: on.unwrap_or(d.on),
             methods: methods.filter(|m| !m.is_empty()),
         }
+    }
+}
+
+/// The directory relative paths in a chain are resolved against.
+fn chain_dir(source_name: &str) -> std::path::PathBuf {
+    if source_name.starts_with('<') {
+        return std::path::PathBuf::new();
+    }
+    std::path::Path::new(source_name)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn tls_field<'a>(t: &'a Tls, field: &str) -> Option<&'a String> {
+    match field {
+        "client_cert" => t.client_cert.as_ref(),
+        "client_key" => t.client_key.as_ref(),
+        "ca_cert" => t.ca_cert.as_ref(),
+        _ => None,
     }
 }
 

@@ -482,6 +482,7 @@ impl StepRunner<'_> {
                 body,
                 timeout: step.timeout,
                 follow_redirects: step.follow_redirects,
+                tls: step.tls.clone(),
             },
             save_to,
         ))

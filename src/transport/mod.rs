@@ -26,6 +26,22 @@ pub struct HttpRequest {
     pub timeout: Duration,
     /// Follow 3xx redirects (the default), or return the 3xx itself.
     pub follow_redirects: bool,
+    /// Client certificate and trust settings; `None` is the default client.
+    pub tls: Option<std::sync::Arc<TlsSettings>>,
+}
+
+/// TLS settings for a request (`tls:` in a chain, paths already resolved).
+/// The live transport keeps one client per distinct value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TlsSettings {
+    /// PEM: the client certificate chain, possibly with the key.
+    pub client_cert: Option<PathBuf>,
+    /// PEM: the client key, when not in `client_cert`.
+    pub client_key: Option<PathBuf>,
+    /// PEM: CA certificates trusted in addition to the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// `false` accepts any server certificate.
+    pub verify: bool,
 }
 
 /// Where the response body goes.

@@ -1,7 +1,4 @@
-//! Secrets and redaction. A [`Redactor`] knows every secret value of a run
-//! and replaces it with `***` in anything pytopus writes. The credential
-//! stores (keyring, `PYTOPUS_SECRET_*`) and auth schemes that feed it belong
-//! to the credentials work (SPEC §5); the core only carries the seam.
+//! The redactor: replaces every known secret value with `***`.
 
 use std::sync::{Arc, RwLock};
 
