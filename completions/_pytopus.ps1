@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a chain file and print its result on stdout')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check chain files without sending anything')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -61,6 +62,49 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'pytopus;auth' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;auth;set' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pytopus;auth;list' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;auth;delete' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;auth;help' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;auth;help;set' {
+            break
+        }
+        'pytopus;auth;help;list' {
+            break
+        }
+        'pytopus;auth;help;delete' {
+            break
+        }
+        'pytopus;auth;help;help' {
+            break
+        }
         'pytopus;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -70,6 +114,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a chain file and print its result on stdout')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check chain files without sending anything')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -81,6 +126,21 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;schema' {
+            break
+        }
+        'pytopus;help;auth' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
+            break
+        }
+        'pytopus;help;auth;set' {
+            break
+        }
+        'pytopus;help;auth;list' {
+            break
+        }
+        'pytopus;help;auth;delete' {
             break
         }
         'pytopus;help;completions' {

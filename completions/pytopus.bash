@@ -16,6 +16,9 @@ _pytopus() {
             ",$1")
                 cmd="pytopus"
                 ;;
+            pytopus,auth)
+                cmd="pytopus__subcmd__auth"
+                ;;
             pytopus,completions)
                 cmd="pytopus__subcmd__completions"
                 ;;
@@ -30,6 +33,33 @@ _pytopus() {
                 ;;
             pytopus,validate)
                 cmd="pytopus__subcmd__validate"
+                ;;
+            pytopus__subcmd__auth,delete)
+                cmd="pytopus__subcmd__auth__subcmd__delete"
+                ;;
+            pytopus__subcmd__auth,help)
+                cmd="pytopus__subcmd__auth__subcmd__help"
+                ;;
+            pytopus__subcmd__auth,list)
+                cmd="pytopus__subcmd__auth__subcmd__list"
+                ;;
+            pytopus__subcmd__auth,set)
+                cmd="pytopus__subcmd__auth__subcmd__set"
+                ;;
+            pytopus__subcmd__auth__subcmd__help,delete)
+                cmd="pytopus__subcmd__auth__subcmd__help__subcmd__delete"
+                ;;
+            pytopus__subcmd__auth__subcmd__help,help)
+                cmd="pytopus__subcmd__auth__subcmd__help__subcmd__help"
+                ;;
+            pytopus__subcmd__auth__subcmd__help,list)
+                cmd="pytopus__subcmd__auth__subcmd__help__subcmd__list"
+                ;;
+            pytopus__subcmd__auth__subcmd__help,set)
+                cmd="pytopus__subcmd__auth__subcmd__help__subcmd__set"
+                ;;
+            pytopus__subcmd__help,auth)
+                cmd="pytopus__subcmd__help__subcmd__auth"
                 ;;
             pytopus__subcmd__help,completions)
                 cmd="pytopus__subcmd__help__subcmd__completions"
@@ -46,6 +76,15 @@ _pytopus() {
             pytopus__subcmd__help,validate)
                 cmd="pytopus__subcmd__help__subcmd__validate"
                 ;;
+            pytopus__subcmd__help__subcmd__auth,delete)
+                cmd="pytopus__subcmd__help__subcmd__auth__subcmd__delete"
+                ;;
+            pytopus__subcmd__help__subcmd__auth,list)
+                cmd="pytopus__subcmd__help__subcmd__auth__subcmd__list"
+                ;;
+            pytopus__subcmd__help__subcmd__auth,set)
+                cmd="pytopus__subcmd__help__subcmd__auth__subcmd__set"
+                ;;
             *)
                 ;;
         esac
@@ -53,8 +92,134 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate schema completions help"
+            opts="-h -V --help --version run validate schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth)
+            opts="-h --help set list delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__delete)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__help)
+            opts="set list delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__list)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__set)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -81,8 +246,64 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate schema completions help"
+            opts="run validate schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__auth)
+            opts="set list delete"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__auth__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__auth__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__auth__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

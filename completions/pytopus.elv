@@ -25,6 +25,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+            cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -54,6 +55,40 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'pytopus;auth'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
+            cand list 'List the names of the stored secrets, one a line (never their values)'
+            cand delete 'Delete a stored secret (exit status 1 when there was none)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;auth;set'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;auth;list'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;auth;delete'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;auth;help'= {
+            cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
+            cand list 'List the names of the stored secrets, one a line (never their values)'
+            cand delete 'Delete a stored secret (exit status 1 when there was none)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;auth;help;set'= {
+        }
+        &'pytopus;auth;help;list'= {
+        }
+        &'pytopus;auth;help;delete'= {
+        }
+        &'pytopus;auth;help;help'= {
+        }
         &'pytopus;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -62,6 +97,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+            cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -70,6 +106,17 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;validate'= {
         }
         &'pytopus;help;schema'= {
+        }
+        &'pytopus;help;auth'= {
+            cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
+            cand list 'List the names of the stored secrets, one a line (never their values)'
+            cand delete 'Delete a stored secret (exit status 1 when there was none)'
+        }
+        &'pytopus;help;auth;set'= {
+        }
+        &'pytopus;help;auth;list'= {
+        }
+        &'pytopus;help;auth;delete'= {
         }
         &'pytopus;help;completions'= {
         }

@@ -19,6 +19,7 @@
 //! - [`diagnostic`]: the one place that renders `file:line:col` with the source line.
 //! - [`cli`]: the command line, a thin layer over the above.
 
+pub mod auth;
 pub mod chain;
 pub mod cli;
 pub mod diagnostic;

@@ -61,6 +61,15 @@ fn replay(chain: &Path, extra: &[&str]) -> String {
         .arg("-q")
         .args(extra)
         .env_remove("NO_COLOR")
+        // Examples read secrets; any values do, since tapes hold them as ***.
+        .env("PYTOPUS_KEYRING", "off")
+        .env("PYTOPUS_SECRET_DEMO_PASSWORD", "example-password")
+        .env("PYTOPUS_SECRET_DEMO_TOKEN", "example-token")
+        .env("PYTOPUS_SECRET_DEMO_JWT_KEY", "example-jwt-key")
+        .env(
+            "PYTOPUS_SECRET_OAUTH_CLIENT_SECRET",
+            "example-client-secret",
+        )
         .output()
         .expect("pytopus runs");
     let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");

@@ -9,9 +9,12 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::model::{Chain, Retry, RetryOn, StatusPattern, StatusSpec, Step, Tls};
+use super::model::{
+    ApiKeyIn, Auth, Chain, OAuthGrant, Retry, RetryOn, StatusPattern, StatusSpec, Step, Tls,
+};
 use super::parse::ParsedChain;
 use super::spans::{SpanMap, join_index, join_key};
+use crate::auth::{AuthSpec, JwtSpec, OAuth2Spec, jwt};
 use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Source, suggest};
 use crate::engine::render::{self, Templates, Tmpl};
 use crate::engine::retry::{IDEMPOTENT, RetryPolicy};
@@ -39,6 +42,8 @@ pub struct ValidChain {
     pub output: Option<Tmpl>,
     /// Positions in the chain file, for errors found while running.
     pub spans: SpanMap,
+    /// Names given literally to `secret(...)`, to look up before anything is sent.
+    pub secret_names: Vec<String>,
 }
 
 impl ValidChain {
@@ -69,6 +74,8 @@ pub struct ValidStep {
     pub save_to: Option<Tmpl>,
     pub follow_redirects: bool,
     pub tls: Option<Arc<TlsSettings>>,
+    /// `auth:` of the step, else of `defaults`; `None` when neither has one.
+    pub auth: Option<Arc<AuthSpec>>,
 }
 
 /// What the request body is made of.
@@ -111,6 +118,7 @@ pub fn validate(
         diags: Vec::new(),
         templates: Templates::new(),
         refs: Vec::new(),
+        secret_names: Vec::new(),
     };
     let chain = parsed.chain;
     let steps_key = if parsed.spans.value("steps").is_some() {
@@ -185,10 +193,22 @@ pub fn validate(
         }
     }
 
+    // `defaults.auth` is compiled once and shared by the steps that use it.
+    let default_auth = chain
+        .defaults
+        .auth
+        .as_ref()
+        .and_then(|a| v.auth(a, "defaults.auth", 0))
+        .map(Arc::new);
+    let known = Known {
+        step_index: &step_index,
+        vars: &vars,
+        default_auth: &default_auth,
+    };
     let mut steps = Vec::with_capacity(chain.steps.len());
     for (i, step) in chain.steps.iter().enumerate() {
         let base = join_index(steps_key, i);
-        if let Some(s) = v.step(&chain, step, i, &base, &step_index, &vars) {
+        if let Some(s) = v.step(&chain, step, i, &base, &known) {
             steps.push(s);
         }
     }
@@ -223,6 +243,10 @@ pub fn validate(
     if !v.diags.is_empty() {
         return Err(Diagnostics(v.diags));
     }
+    let mut secret_names = v.secret_names;
+    secret_names.sort();
+    secret_names.dedup();
+    let templates = v.templates;
     Ok(ValidChain {
         name: chain
             .name
@@ -230,11 +254,12 @@ pub fn validate(
             .unwrap_or_else(|| parsed.source.name.clone()),
         id: chain.id.clone(),
         source: parsed.source,
-        templates: v.templates,
+        templates,
         vars,
         steps,
         output,
         spans: parsed.spans,
+        secret_names,
     })
 }
 
@@ -242,6 +267,15 @@ fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What a step is validated against: the step names, the variables, and the
+/// compiled `defaults.auth`.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    step_index: &'a HashMap<&'a str, usize>,
+    vars: &'a IndexMap<String, Value>,
+    default_auth: &'a Option<Arc<AuthSpec>>,
 }
 
 /// The names one string's templates read: (path of the string, step index it
@@ -254,6 +288,7 @@ struct Validator<'a> {
     diags: Vec<Diagnostic>,
     templates: Templates,
     refs: Vec<TemplateRefs>,
+    secret_names: Vec<String>,
 }
 
 impl Validator<'_> {
@@ -288,6 +323,7 @@ impl Validator<'_> {
     }
 
     fn compile(&mut self, path: &str, value: &Value, at: usize) -> Option<Tmpl> {
+        collect_secret_names(value, &mut self.secret_names);
         match self.templates.compile(value) {
             Ok(t) => {
                 // One entry per string, so errors point at the string itself.
@@ -342,13 +378,6 @@ impl Validator<'_> {
                 Some(later("connectors")),
             );
         }
-        if chain.defaults.auth.is_some() {
-            self.error(
-                "defaults.auth",
-                "`auth` is not supported by this version of pytopus",
-                Some(later("authentication")),
-            );
-        }
         let steps_key = if self.spans.value("steps").is_some() {
             "steps"
         } else {
@@ -356,9 +385,8 @@ impl Validator<'_> {
         };
         for (i, s) in chain.steps.iter().enumerate() {
             let base = join_index(steps_key, i);
-            let fields: [(&str, bool); 11] = [
+            let fields: [(&str, bool); 10] = [
                 ("multipart", s.multipart.is_some()),
-                ("auth", s.auth.is_some()),
                 ("when", s.when.is_some()),
                 ("for_each", s.for_each.is_some()),
                 ("concurrency", s.concurrency.is_some()),
@@ -387,9 +415,13 @@ impl Validator<'_> {
         step: &Step,
         i: usize,
         base: &str,
-        step_index: &HashMap<&str, usize>,
-        vars: &IndexMap<String, Value>,
+        known: &Known<'_>,
     ) -> Option<ValidStep> {
+        let Known {
+            step_index,
+            vars,
+            default_auth,
+        } = *known;
         let errors_before = self.diags.len();
 
         let method = step.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
@@ -556,6 +588,10 @@ impl Validator<'_> {
         }
 
         let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_ref(), base);
+        let auth = match &step.auth {
+            Some(a) => self.auth(a, &join_key(base, "auth"), i).map(Arc::new),
+            None => default_auth.clone(),
+        };
         let save_to = step
             .save_to
             .as_ref()
@@ -594,12 +630,203 @@ impl Validator<'_> {
             save_to,
             follow_redirects: step.follow_redirects.unwrap_or(true),
             tls,
+            auth,
         })
+    }
+
+    /// Compiles an `auth:` block at `path`, checking what each scheme needs.
+    fn auth(&mut self, a: &Auth, path: &str, at: usize) -> Option<AuthSpec> {
+        let errors_before = self.diags.len();
+        let text = |v: &mut Self, field: &str, value: &str| {
+            v.compile(
+                &join_key(path, field),
+                &Value::String(value.to_string()),
+                at,
+            )
+        };
+        let spec = match a {
+            Auth::None => AuthSpec::None,
+            Auth::Basic { username, password } => AuthSpec::Basic {
+                username: text(self, "username", username)?,
+                password: text(self, "password", password)?,
+            },
+            Auth::Bearer { token } => AuthSpec::Bearer {
+                token: text(self, "token", token)?,
+            },
+            Auth::ApiKey {
+                location,
+                name,
+                key,
+            } => {
+                let location = location.unwrap_or(ApiKeyIn::Header);
+                if location == ApiKeyIn::Header && reqwest_free_header_name_ok(name).is_err() {
+                    self.error_value(
+                        &join_key(path, "name"),
+                        format!("`{name}` is not a valid header name"),
+                        None,
+                    );
+                }
+                AuthSpec::ApiKey {
+                    location,
+                    name: name.clone(),
+                    key: text(self, "key", key)?,
+                }
+            }
+            Auth::Headers { headers } => {
+                AuthSpec::Headers(self.compile_map(&join_key(path, "headers"), headers, at))
+            }
+            Auth::Jwt {
+                token,
+                algorithm,
+                secret,
+                private_key,
+                claims,
+                expires_in,
+                header,
+            } => {
+                let alg = match algorithm {
+                    Some(name) => match jwt::Alg::parse(name) {
+                        Some(a) => Some(a),
+                        None => {
+                            self.error_value(
+                                &join_key(path, "algorithm"),
+                                format!("`{name}` is not a supported JWT algorithm"),
+                                Some("help: use HS256, RS256 or ES256".into()),
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                let key = match (alg, secret, private_key) {
+                    (Some(jwt::Alg::Hs256), Some(s), _) => text(self, "secret", s),
+                    (Some(_), _, Some(k)) => {
+                        let pem = self.pem_or_path(k, &join_key(path, "private_key"));
+                        pem.and_then(|p| text(self, "private_key", &p))
+                    }
+                    (Some(jwt::Alg::Hs256), None, _) => {
+                        self.error(path, "an HS256 JWT needs `secret`", None);
+                        None
+                    }
+                    (Some(_), _, None) => {
+                        self.error(
+                            path,
+                            "an RS256 or ES256 JWT needs `private_key` (PEM text or a file)",
+                            None,
+                        );
+                        None
+                    }
+                    (None, _, _) => None,
+                };
+                if token.is_none() && alg.is_none() && self.diags.len() == errors_before {
+                    self.error(
+                        path,
+                        "a JWT needs `token`, or `algorithm` with `secret` or `private_key`",
+                        None,
+                    );
+                }
+                let claims_value = Value::Object(claims.clone().into_iter().collect());
+                AuthSpec::Jwt(JwtSpec {
+                    token: token.as_ref().and_then(|t| text(self, "token", t)),
+                    algorithm: alg,
+                    key,
+                    claims: self.compile(&join_key(path, "claims"), &claims_value, at)?,
+                    expires_in: expires_in.map_or(Duration::from_secs(300), |d| d.0),
+                    header: header.clone().unwrap_or_else(|| "Authorization".into()),
+                })
+            }
+            Auth::Oauth2 {
+                grant,
+                token_url,
+                client_id,
+                client_secret,
+                scope,
+                audience,
+                client_auth,
+                refresh_token,
+                username,
+                password,
+                authorize_url: _,
+                device_url,
+            } => {
+                let grant_name = match grant {
+                    OAuthGrant::ClientCredentials => "client_credentials",
+                    OAuthGrant::RefreshToken => "refresh_token",
+                    OAuthGrant::AuthorizationCode => "authorization_code",
+                    OAuthGrant::DeviceCode => "device_code",
+                    OAuthGrant::Password => "password",
+                };
+                let need = |v: &mut Self, what: &str, present: bool| {
+                    if !present {
+                        v.error(
+                            path,
+                            format!("the `{grant_name}` grant needs `{what}`"),
+                            None,
+                        );
+                    }
+                };
+                match grant {
+                    OAuthGrant::Password => {
+                        need(self, "username", username.is_some());
+                        need(self, "password", password.is_some());
+                    }
+                    OAuthGrant::RefreshToken | OAuthGrant::AuthorizationCode => {
+                        need(self, "refresh_token", refresh_token.is_some());
+                    }
+                    OAuthGrant::DeviceCode => need(self, "device_url", device_url.is_some()),
+                    OAuthGrant::ClientCredentials => {}
+                }
+                let opt = |v: &mut Self, field: &'static str, value: &Option<String>| {
+                    (field, value.as_ref().and_then(|x| text(v, field, x)))
+                };
+                let fields = vec![
+                    opt(self, "token_url", &Some(token_url.clone())),
+                    opt(self, "client_id", &Some(client_id.clone())),
+                    opt(self, "client_secret", client_secret),
+                    opt(self, "scope", scope),
+                    opt(self, "audience", audience),
+                    opt(self, "refresh_token", refresh_token),
+                    opt(self, "username", username),
+                    opt(self, "password", password),
+                    opt(self, "device_url", device_url),
+                ];
+                AuthSpec::OAuth2(OAuth2Spec {
+                    grant: (*grant).into(),
+                    client_auth: (*client_auth).into(),
+                    fields,
+                })
+            }
+        };
+        (self.diags.len() == errors_before).then_some(spec)
+    }
+
+    /// A PEM key given inline, or read from a file relative to the chain.
+    fn pem_or_path(&mut self, value: &str, path: &str) -> Option<String> {
+        if value.contains("-----BEGIN") || value.contains("{{") {
+            return Some(value.to_string());
+        }
+        let file = chain_dir(&self.source.name).join(value);
+        match std::fs::read_to_string(&file) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                self.error_value(
+                    path,
+                    format!("cannot read the key file {}: {e}", file.display()),
+                    None,
+                );
+                None
+            }
+        }
     }
 
     /// `defaults.tls` and the step's `tls`, field by field, with paths made
     /// relative to the chain file and checked to exist.
-    fn tls(&mut self, defaults: Option<&Tls>, own: Option<&Tls>, base: &str) -> Option<Arc<TlsSettings>> {
+    fn tls(
+        &mut self,
+        defaults: Option<&Tls>,
+        own: Option<&Tls>,
+        base: &str,
+    ) -> Option<Arc<TlsSettings>> {
         if defaults.is_none() && own.is_none() {
             return None;
         }
@@ -614,7 +841,11 @@ impl Validator<'_> {
                 } else {
                     join_key("defaults.tls", field)
                 };
-                self.error_value(&at, format!("`{field}`: no such file {}", p.display()), None);
+                self.error_value(
+                    &at,
+                    format!("`{field}`: no such file {}", p.display()),
+                    None,
+                );
             }
             Some(p)
         };
@@ -622,7 +853,10 @@ impl Validator<'_> {
             client_cert: path_of("client_cert", pick(|t| t.client_cert.clone())),
             client_key: path_of("client_key", pick(|t| t.client_key.clone())),
             ca_cert: path_of("ca_cert", pick(|t| t.ca_cert.clone())),
-            verify: own.and_then(|t| t.verify).or_else(|| defaults.and_then(|t| t.verify)).unwrap_or(true),
+            verify: own
+                .and_then(|t| t.verify)
+                .or_else(|| defaults.and_then(|t| t.verify))
+                .unwrap_or(true),
         };
         if settings.client_key.is_some() && settings.client_cert.is_none() {
             self.error(
@@ -696,6 +930,15 @@ impl Validator<'_> {
             on: on.unwrap_or(d.on),
             methods: methods.filter(|m| !m.is_empty()),
         }
+    }
+}
+
+fn collect_secret_names(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.contains("secret") => out.extend(render::secret_names(s)),
+        Value::Array(items) => items.iter().for_each(|v| collect_secret_names(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_secret_names(v, out)),
+        _ => {}
     }
 }
 
@@ -813,12 +1056,6 @@ impl Scope<'_> {
                     None,
                 )
             });
-        }
-        if root == "secret" {
-            return Err((
-                "`secret()` is not available in this version of pytopus".to_string(),
-                Some("help: pass the value with `--var NAME=VALUE` or read it with `env.NAME` for now (neither is redacted)".into()),
-            ));
         }
         if root == "item" || root == "index" {
             return Err((format!("`{root}` is only defined inside `for_each`"), None));

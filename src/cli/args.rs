@@ -30,10 +30,35 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of chain files (for editors and the YAML language server)
     Schema,
+    /// Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
+    },
+}
+
+/// `pytopus auth …`: secrets in the OS keyring, service `pytopus` (SPEC §5).
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Store a secret: a hidden prompt on a terminal, else standard input
+    #[command(
+        long_about = "Store a secret in the OS keyring.\nOn a terminal, asks for the value once without echoing it; otherwise reads all of standard input and drops one trailing newline:\n  printf %s \"$TOKEN\" | pytopus auth set github_token"
+    )]
+    Set {
+        /// The secret's name: ASCII letters, digits, `_`, `-` and `.`
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List the names of the stored secrets, one a line (never their values)
+    List,
+    /// Delete a stored secret (exit status 1 when there was none)
+    Delete {
+        /// The secret's name
+        #[arg(value_name = "NAME")]
+        name: String,
     },
 }
 

@@ -2,6 +2,7 @@
 //! outcome to an exit code. Each subcommand has its own file.
 
 pub mod args;
+mod auth;
 mod inputs;
 mod run;
 
@@ -39,6 +40,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
     match cli.command {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => run::validate(a),
+        Command::Auth(a) => auth::run(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

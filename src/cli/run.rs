@@ -15,7 +15,7 @@ use crate::report::json::JsonReport;
 use crate::report::plain::PlainLog;
 use crate::report::progress::Progress;
 use crate::report::{self, Verbosity, to_stderr};
-use crate::secret::Redactor;
+use crate::secret::{Redactor, Secrets};
 use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
 
 pub fn validate(args: ValidateArgs) -> Exit {
@@ -60,7 +60,11 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, 
     let base: Box<dyn Transport> = match &args.replay {
         Some(path) => {
             let tape = Tape::load(path).map_err(|e| (Diagnostic::new(e), Exit::Usage))?;
-            Box::new(Replayer::new(tape, path.display().to_string()))
+            Box::new(Replayer::new(
+                tape,
+                path.display().to_string(),
+                redactor.clone(),
+            ))
         }
         None => Box::new(LiveTransport::new(&LiveOptions::default()).map_err(|e| {
             (
@@ -94,6 +98,16 @@ pub async fn run(args: RunArgs) -> Exit {
         }
     }
     let redactor = Redactor::default();
+    let secrets = secrets_for_run(&redactor);
+    // Every secret the chain names is looked up before anything is sent.
+    if !args.dry_run {
+        for name in &chain.secret_names {
+            if let Err(e) = secrets.get(name) {
+                print_diagnostics(&Diagnostic::new(e.to_string()).into());
+                return Exit::Usage;
+            }
+        }
+    }
     let net = match network(&args, &redactor) {
         Ok(n) => n,
         Err((d, exit)) => {
@@ -142,6 +156,9 @@ pub async fn run(args: RunArgs) -> Exit {
     let opts = RunOptions {
         dry_run: args.dry_run,
         redactor: redactor.clone(),
+        secrets: Some(secrets),
+        persist_tokens: !args.dry_run,
+        notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
     };
     let report = engine::run(&chain, net.transport(), &mut observers, &opts, cancel).await;
     signals.abort();
@@ -176,6 +193,16 @@ pub async fn run(args: RunArgs) -> Exit {
             }
         }
     }
+}
+
+/// Where secrets come from: `PYTOPUS_SECRET_<NAME>`, then the OS keyring
+/// (opened only if a secret is not in the environment). `PYTOPUS_KEYRING=off`
+/// leaves the keyring alone: secrets then come from the environment only.
+pub fn secrets_for_run(redactor: &Redactor) -> Secrets {
+    if std::env::var("PYTOPUS_KEYRING").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
+        return Secrets::env_only(redactor.clone());
+    }
+    Secrets::new(crate::secret::open_default, redactor.clone())
 }
 
 /// Waits for Ctrl-C, or SIGTERM on Unix (what CI runners and `timeout` send).

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::auth::{self, Credentials};
 use crate::chain::{BodySpec, ValidChain, ValidStep};
 use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, TransportError};
 use context::{Context, StepMeta};
@@ -29,13 +30,19 @@ use retry::{Attempt, Decision};
 const EXCERPT_BYTES: usize = 2048;
 
 /// Options for one run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Render every request, send none.
     pub dry_run: bool,
     /// Learns the secrets the run comes across (a password in a URL), so
     /// every observer sharing it can hide them.
     pub redactor: crate::secret::Redactor,
+    /// Where `secret("NAME")` and cached OAuth2 tokens come from.
+    pub secrets: Option<crate::secret::Secrets>,
+    /// Keep OAuth2 tokens in the secret store between runs.
+    pub persist_tokens: bool,
+    /// Tells the person something during the run (the OAuth2 device-code prompt).
+    pub notify: Option<auth::oauth2::Notify>,
 }
 
 /// A signal that the run should stop (Ctrl-C). Cheap to clone.
@@ -88,6 +95,22 @@ pub async fn run(
         dry_run: opts.dry_run,
     });
     let mut ctx = Arc::new(Context::new(&chain.vars));
+    if let Some(secrets) = &opts.secrets {
+        chain.templates.set_secrets(secrets.clone());
+    }
+    let notify = opts
+        .notify
+        .clone()
+        .unwrap_or_else(|| Arc::new(|_: &str| {}));
+    let session = auth::Session {
+        tokens: auth::oauth2::Tokens::new(
+            opts.secrets
+                .clone()
+                .filter(|_| opts.persist_tokens && !transport.is_replay()),
+            opts.redactor.clone(),
+            notify,
+        ),
+    };
     let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(chain.steps.len());
     let mut status = RunStatus::Passed;
 
@@ -109,6 +132,7 @@ pub async fn run(
             transport,
             dry_run: opts.dry_run,
             redactor: &opts.redactor,
+            session: &session,
         };
         let outcome = runner.run(&ctx, observer, &mut cancel).await;
         observer.on_event(&Event::StepFinished {
@@ -196,6 +220,7 @@ struct StepRunner<'a> {
     transport: &'a dyn Transport,
     dry_run: bool,
     redactor: &'a crate::secret::Redactor,
+    session: &'a auth::Session,
 }
 
 impl StepRunner<'_> {
@@ -226,7 +251,49 @@ impl StepRunner<'_> {
                 return outcome;
             }
         };
+        let creds = match &step.auth {
+            Some(spec) => match auth::render(
+                spec,
+                |f, t| self.render_text(f, t, &ctx_value),
+                |f, t| self.render_field(f, t, &ctx_value),
+                self.redactor,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    outcome.status = StepStatus::Failed;
+                    outcome.error = Some(e);
+                    return outcome;
+                }
+            },
+            None => Credentials::None,
+        };
         drop(ctx_value);
+
+        // Credentials go on a copy: a 401 re-applies them to the original.
+        let base_request = request;
+        let mut request = base_request.clone();
+        let mut added = match (&creds, self.dry_run) {
+            // A dry run fetches no token.
+            (Credentials::OAuth2(_), true) => {
+                request
+                    .headers
+                    .push(("authorization".into(), "Bearer <oauth2 token>".into()));
+                auth::Added::default()
+            }
+            _ => match self
+                .session
+                .apply(&creds, &mut request, self.transport, false)
+                .await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    outcome.status = StepStatus::Failed;
+                    outcome.error = Some(StepError::Auth(e));
+                    outcome.request = Some(request);
+                    return outcome;
+                }
+            },
+        };
         observer.on_event(&Event::StepStarted {
             index: self.index,
             step,
@@ -243,12 +310,48 @@ impl StepRunner<'_> {
             None => BodySink::Memory,
         };
         let mut attempt = 0u32;
+        let mut renewed = false;
         let result = loop {
             attempt += 1;
+            let send = async {
+                // Credentials pytopus added must not follow a redirect to
+                // another origin: such requests follow redirects here.
+                if !added.is_empty() && request.follow_redirects {
+                    auth::redirect::send(self.transport, &request, &sink, &added).await
+                } else {
+                    self.transport.send(&request, &sink).await
+                }
+            };
             let sent = tokio::select! {
-                r = self.transport.send(&request, &sink) => r,
+                r = send => r,
                 () = cancel.cancelled() => break Err::<(Result<HttpResponse, TransportError>, Option<String>), ()>(()),
             };
+            // An OAuth2 token the server rejects is fetched again, once.
+            if let (Ok(resp), Credentials::OAuth2(_)) = (&sent, &creds)
+                && resp.status == 401
+                && !renewed
+                && !check::status_expected(&step.expect, 401)
+            {
+                renewed = true;
+                let mut fresh = base_request.clone();
+                match self
+                    .session
+                    .apply(&creds, &mut fresh, self.transport, true)
+                    .await
+                {
+                    Ok(a) => {
+                        added = a;
+                        request = fresh;
+                        continue;
+                    }
+                    Err(e) => {
+                        outcome.status = StepStatus::Failed;
+                        outcome.error = Some(StepError::Auth(e));
+                        outcome.request = Some(request);
+                        return outcome;
+                    }
+                }
+            }
             let (outcome_kind, reason) = match &sent {
                 // A status the step expects is an answer, not a failure to retry.
                 Ok(resp) if check::status_expected(&step.expect, resp.status) => {

@@ -105,6 +105,8 @@ pub enum StepError {
     },
     /// An `extract` could not be applied.
     Extract { name: String, message: String },
+    /// Credentials could not be obtained (token endpoint, JWT signing, secrets).
+    Auth(String),
     /// Ctrl-C while the step was running.
     Interrupted,
 }
@@ -118,6 +120,7 @@ impl StepError {
             StepError::Transport { error, .. } => error.kind(),
             StepError::Expectations { .. } => "expectation",
             StepError::Extract { .. } => "extract",
+            StepError::Auth(_) => "auth",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -138,6 +141,7 @@ impl StepError {
             },
             StepError::Expectations { .. } => "expectation failed",
             StepError::Extract { .. } => "extract failed",
+            StepError::Auth(_) => "authentication failed",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -159,6 +163,7 @@ impl StepError {
                 many => format!("{} expectations failed", many.len()),
             },
             StepError::Extract { name, message } => format!("cannot extract `{name}`: {message}"),
+            StepError::Auth(m) => format!("authentication failed: {m}"),
             StepError::Interrupted => "interrupted".to_string(),
         }
     }

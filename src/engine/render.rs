@@ -26,13 +26,18 @@ pub const FUNCTIONS: &[&str] = &[
     "debug",
     "cycler",
     "joiner",
+    "secret",
 ];
 
 /// The shared template environment: compiled templates live here by name.
 pub struct Templates {
     env: Environment<'static>,
     next_id: usize,
+    /// Where `secret("NAME")` looks; set by whoever runs the chain.
+    secrets: SecretsSlot,
 }
+
+type SecretsSlot = Arc<std::sync::RwLock<Option<crate::secret::Secrets>>>;
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,12 +67,42 @@ impl Templates {
             env.set_syntax(syntax);
         }
         minijinja_contrib::add_to_environment(&mut env);
+        // Python's string and dict methods (`x.startswith('a')`, `d.items()`),
+        // which people who know Jinja2 reach for.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("b64encode", b64encode);
         env.add_filter("b64decode", b64decode);
         env.add_filter("jsonpath", jsonpath_filter);
         env.add_filter("fromjson", fromjson);
         env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
-        Templates { env, next_id: 0 }
+        let secrets: SecretsSlot = Arc::default();
+        let source = Arc::clone(&secrets);
+        env.add_function("secret", move |name: &str| -> Result<String, Error> {
+            let guard = source
+                .read()
+                .map_err(|_| Error::new(ErrorKind::InvalidOperation, "secrets poisoned"))?;
+            let Some(s) = guard.as_ref() else {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "secrets are not available here",
+                ));
+            };
+            s.get(name)
+                .map(|v| v.expose().to_string())
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+        });
+        Templates {
+            env,
+            next_id: 0,
+            secrets,
+        }
+    }
+
+    /// Lets `secret("NAME")` read from `secrets` (values are redacted as read).
+    pub fn set_secrets(&self, secrets: crate::secret::Secrets) {
+        if let Ok(mut slot) = self.secrets.write() {
+            *slot = Some(secrets);
+        }
     }
 
     /// Compiles one chain value: strings become templates, containers recurse.
@@ -457,6 +492,29 @@ pub fn is_guarded(template: &str, name: &str) -> bool {
         }
     }
     false
+}
+
+/// Names passed literally to `secret(...)` in `template`: `secret("gh")`, `secret('gh')`.
+pub fn secret_names(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("secret(") {
+        let before_ok = !rest[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        rest = &rest[i + "secret(".len()..];
+        let arg = rest.trim_start();
+        let Some(q) = arg.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        if let Some(end) = arg[1..].find(q)
+            && before_ok
+        {
+            out.push(arg[1..1 + end].to_string());
+        }
+    }
+    out
 }
 
 /// The set of function names, for validation.

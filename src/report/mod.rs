@@ -93,6 +93,7 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         Some(StepError::Render { field, .. }) => field.clone(),
         Some(StepError::Transport { .. }) | Some(StepError::Request(_)) => "url".into(),
         Some(StepError::Extract { name, .. }) => format!("extract.{name}"),
+        Some(StepError::Auth(_)) => "auth".into(),
         Some(StepError::Expectations { mismatches, .. }) => match mismatches.first() {
             Some(m) if m.what == "status" => "expect.status".into(),
             Some(m) if m.what.starts_with('$') => format!("expect.json.{}", m.what),
@@ -102,6 +103,9 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
     };
     let loc = if field.is_empty() {
         step.loc
+    } else if field == "auth" && chain.spans.value(&format!("{}.auth", step.path)).is_none() {
+        // The step uses `defaults.auth`.
+        chain.spans.value("defaults.auth").or(step.loc)
     } else {
         chain.locate(index, &field)
     };
@@ -129,8 +133,9 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
     }) = &o.error
     {
         d = d.note(
-            "help: for a server whose certificate comes from a private CA, point SSL_CERT_FILE \
-             at the CA's PEM file; client certificates (mTLS) are not supported yet",
+            "help: if the server's certificate comes from a private CA, set tls.ca_cert to the \
+             CA's PEM file (SSL_CERT_FILE also works, but replaces the system's CAs); \
+             tls.client_cert and tls.client_key give a client certificate (mTLS)",
         );
     }
     if let Some(req) = &o.request {

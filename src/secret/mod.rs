@@ -3,10 +3,14 @@
 //! the [`Redactor`] that keeps every secret value out of everything pytopus
 //! writes.
 
+mod keyring;
 mod redact;
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(target_os = "linux")]
+pub use keyring::open_keyutils;
+pub use keyring::{check_name, open_default};
 pub use redact::Redactor;
 
 /// A secret value. `Debug` never shows it and there is no `Display`: the one
@@ -60,7 +64,12 @@ pub struct MemoryStore(Mutex<std::collections::BTreeMap<String, Secret>>);
 
 impl SecretStore for MemoryStore {
     fn get(&self, name: &str) -> Result<Option<Secret>, StoreError> {
-        Ok(self.0.lock().map_err(|_| StoreError("poisoned".into()))?.get(name).cloned())
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))?
+            .get(name)
+            .cloned())
     }
     fn set(&self, name: &str, value: &Secret) -> Result<(), StoreError> {
         self.0
@@ -70,10 +79,21 @@ impl SecretStore for MemoryStore {
         Ok(())
     }
     fn delete(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.0.lock().map_err(|_| StoreError("poisoned".into()))?.remove(name).is_some())
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))?
+            .remove(name)
+            .is_some())
     }
     fn list(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self.0.lock().map_err(|_| StoreError("poisoned".into()))?.keys().cloned().collect())
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))?
+            .keys()
+            .cloned()
+            .collect())
     }
     fn describe(&self) -> String {
         "memory".into()
@@ -85,7 +105,13 @@ impl SecretStore for MemoryStore {
 pub fn env_var_name(name: &str) -> String {
     let upper: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("PYTOPUS_SECRET_{upper}")
 }
@@ -114,13 +140,16 @@ impl std::fmt::Display for SecretError {
     }
 }
 
+/// The store once opened, or why it could not be.
+type Opened = Result<Arc<dyn SecretStore>, StoreError>;
+
 /// Resolves secrets for a run: the environment first (the CI path), then the
 /// store, opened only when a secret is first needed. Every value found is
 /// added to the run's redactor before it is handed out.
 #[derive(Clone)]
 pub struct Secrets {
     store: Arc<dyn Fn() -> Result<Arc<dyn SecretStore>, StoreError> + Send + Sync>,
-    opened: Arc<Mutex<Option<Result<Arc<dyn SecretStore>, StoreError>>>>,
+    opened: Arc<Mutex<Option<Opened>>>,
     redactor: Redactor,
 }
 
@@ -139,7 +168,10 @@ impl Secrets {
 
     /// Secrets from the environment only (and a store that is always empty).
     pub fn env_only(redactor: Redactor) -> Self {
-        Secrets::new(|| Ok(Arc::new(MemoryStore::default()) as Arc<dyn SecretStore>), redactor)
+        Secrets::new(
+            || Ok(Arc::new(MemoryStore::default()) as Arc<dyn SecretStore>),
+            redactor,
+        )
     }
 
     pub fn redactor(&self) -> &Redactor {
@@ -148,11 +180,15 @@ impl Secrets {
 
     /// The store, opened on first use.
     pub fn store(&self) -> Result<Arc<dyn SecretStore>, StoreError> {
-        let mut slot = self.opened.lock().map_err(|_| StoreError("poisoned".into()))?;
+        let mut slot = self
+            .opened
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))?;
         if slot.is_none() {
             *slot = Some((self.store)());
         }
-        slot.clone().unwrap_or_else(|| Err(StoreError("no store".into())))
+        slot.clone()
+            .unwrap_or_else(|| Err(StoreError("no store".into())))
     }
 
     /// The secret called `name`, redacted from now on.
@@ -170,7 +206,9 @@ impl Secrets {
                 self.redactor.add(s.expose());
                 Ok(s)
             }
-            Ok(None) => Err(SecretError::Missing { name: name.to_string() }),
+            Ok(None) => Err(SecretError::Missing {
+                name: name.to_string(),
+            }),
             Err(error) => Err(SecretError::Store {
                 name: name.to_string(),
                 error,
@@ -197,11 +235,16 @@ mod tests {
     #[test]
     fn store_values_are_redacted_once_read_and_missing_ones_say_how_to_set_them() {
         let store = Arc::new(MemoryStore::default());
-        store.set("pytopus_test_tok", &Secret::new("s3cr3t-value")).unwrap();
+        store
+            .set("pytopus_test_tok", &Secret::new("s3cr3t-value"))
+            .unwrap();
         let redactor = Redactor::default();
         let s = {
             let store = Arc::clone(&store);
-            Secrets::new(move || Ok(store.clone() as Arc<dyn SecretStore>), redactor.clone())
+            Secrets::new(
+                move || Ok(store.clone() as Arc<dyn SecretStore>),
+                redactor.clone(),
+            )
         };
         assert_eq!(s.get("pytopus_test_tok").unwrap().expose(), "s3cr3t-value");
         assert_eq!(redactor.redact("x s3cr3t-value y"), "x *** y");

@@ -1,12 +1,18 @@
 //! The live transport: one reqwest client per run (keep-alive, gzip/brotli,
-//! rustls, redirects, proxy environment variables).
+//! rustls, redirects, proxy environment variables), plus one per distinct
+//! `tls:` settings (client certificate, private CA, `verify: false`).
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{BodySink, HttpRequest, HttpResponse, SendFuture, Transport, TransportError};
+use super::{
+    BodySink, HttpRequest, HttpResponse, SendFuture, TlsSettings, Transport, TransportError,
+};
 
 /// Settings for the live client.
 #[derive(Debug, Clone)]
@@ -24,19 +30,28 @@ impl Default for LiveOptions {
     }
 }
 
+/// Clients for requests with `tls:` settings, by settings and `follow_redirects`.
+/// A failure to build one (a bad PEM file) is kept too, so it is reported the
+/// same way on every attempt without reading the files again.
+type TlsClients = HashMap<(Arc<TlsSettings>, bool), Result<reqwest::Client, TransportError>>;
+
 /// Sends requests over the network.
 pub struct LiveTransport {
     client: reqwest::Client,
     /// For steps with `follow_redirects: false`; built on first use.
-    no_redirects: std::sync::OnceLock<Result<reqwest::Client, TransportError>>,
+    no_redirects: OnceLock<Result<reqwest::Client, TransportError>>,
+    /// For steps with `tls:`; each built on first use.
+    tls_clients: Mutex<TlsClients>,
+    /// Hosts already warned about for `tls.verify: false` in this run.
+    unverified_hosts: Mutex<HashSet<String>>,
     /// One cookie jar for the run, whichever client sends.
-    jar: std::sync::Arc<reqwest::cookie::Jar>,
+    jar: Arc<reqwest::cookie::Jar>,
     opts: LiveOptions,
 }
 
 impl LiveTransport {
     pub fn new(opts: &LiveOptions) -> Result<Self, TransportError> {
-        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = build_client(
             opts,
             &jar,
@@ -44,20 +59,78 @@ impl LiveTransport {
         )?;
         Ok(LiveTransport {
             client,
-            no_redirects: std::sync::OnceLock::new(),
+            no_redirects: OnceLock::new(),
+            tls_clients: Mutex::new(HashMap::new()),
+            unverified_hosts: Mutex::new(HashSet::new()),
             jar,
             opts: opts.clone(),
         })
     }
 
-    fn client_for(&self, req: &HttpRequest) -> Result<&reqwest::Client, TransportError> {
+    fn redirect_policy(&self, follow: bool) -> reqwest::redirect::Policy {
+        if follow {
+            reqwest::redirect::Policy::limited(self.opts.max_redirects)
+        } else {
+            reqwest::redirect::Policy::none()
+        }
+    }
+
+    fn client_for(
+        &self,
+        req: &HttpRequest,
+        url: &reqwest::Url,
+    ) -> Result<Cow<'_, reqwest::Client>, TransportError> {
+        if let Some(tls) = &req.tls {
+            if !tls.verify {
+                self.warn_unverified(url);
+            }
+            // A poisoned lock only means another request panicked while
+            // holding it; the map itself is still consistent.
+            let mut clients = self.tls_clients.lock().unwrap_or_else(|e| e.into_inner());
+            let client = clients
+                .entry((Arc::clone(tls), req.follow_redirects))
+                .or_insert_with(|| {
+                    let builder = base_builder(
+                        &self.opts,
+                        &self.jar,
+                        self.redirect_policy(req.follow_redirects),
+                    );
+                    with_tls(builder, tls).and_then(|b| {
+                        b.build()
+                            .map_err(|e| TransportError::Tls(tls_build_error(tls, &e)))
+                    })
+                });
+            return client.clone().map(Cow::Owned);
+        }
         if req.follow_redirects {
-            return Ok(&self.client);
+            return Ok(Cow::Borrowed(&self.client));
         }
         self.no_redirects
-            .get_or_init(|| build_client(&self.opts, &self.jar, reqwest::redirect::Policy::none()))
+            .get_or_init(|| build_client(&self.opts, &self.jar, self.redirect_policy(false)))
             .as_ref()
+            .map(Cow::Borrowed)
             .map_err(Clone::clone)
+    }
+
+    /// `tls.verify: false` is said out loud once per host and run, on stderr
+    /// whatever the verbosity: it is the kind of setting that is added to get
+    /// past an error and then forgotten.
+    fn warn_unverified(&self, url: &reqwest::Url) {
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => url.scheme().to_string(),
+        };
+        let mut warned = self
+            .unverified_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if warned.insert(host.clone()) {
+            crate::report::to_stderr(&format!(
+                "warning: TLS certificate verification is off for {host} (tls.verify: false): \
+                 anyone on the network can read and change this traffic\n"
+            ));
+        }
     }
 
     async fn send_inner(
@@ -72,7 +145,7 @@ impl LiveTransport {
             TransportError::Request(format!("`{}` is not a valid URL: {e}", req.url))
         })?;
         let mut builder = self
-            .client_for(req)?
+            .client_for(req, &url)?
             .request(method, url)
             .timeout(req.timeout);
         for (k, v) in &req.headers {
@@ -138,17 +211,284 @@ impl Transport for LiveTransport {
 
 fn build_client(
     opts: &LiveOptions,
-    jar: &std::sync::Arc<reqwest::cookie::Jar>,
+    jar: &Arc<reqwest::cookie::Jar>,
     redirects: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, TransportError> {
+    base_builder(opts, jar, redirects)
+        .build()
+        .map_err(|e| TransportError::Other(error_chain(&e)))
+}
+
+/// What every client shares, with or without `tls:` settings.
+fn base_builder(
+    opts: &LiveOptions,
+    jar: &Arc<reqwest::cookie::Jar>,
+    redirects: reqwest::redirect::Policy,
+) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("pytopus/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(opts.connect_timeout)
         // Cookies set by one step are sent by the next, like a browser session.
-        .cookie_provider(std::sync::Arc::clone(jar))
+        .cookie_provider(Arc::clone(jar))
         .redirect(redirects)
-        .build()
-        .map_err(|e| TransportError::Other(error_chain(&e)))
+}
+
+/// Adds a step's `tls:` settings: the client identity, extra trusted CAs
+/// (beside the system's, which stay trusted), and `verify: false`.
+fn with_tls(
+    mut builder: reqwest::ClientBuilder,
+    tls: &TlsSettings,
+) -> Result<reqwest::ClientBuilder, TransportError> {
+    if let Some(cert) = &tls.client_cert {
+        builder = builder.identity(identity(cert, tls.client_key.as_deref())?);
+    }
+    if let Some(ca) = &tls.ca_cert {
+        builder = builder.tls_certs_merge(ca_certificates(ca)?);
+    }
+    if !tls.verify {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    Ok(builder)
+}
+
+/// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block of a PEM file.
+struct PemBlock {
+    label: String,
+    /// The block's text, BEGIN and END lines included.
+    text: String,
+}
+
+const KEY_LABELS: &[&str] = &["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"];
+
+fn tls_error(path: &Path, problem: impl std::fmt::Display) -> TransportError {
+    TransportError::Tls(format!("{}: {problem}", path.display()))
+}
+
+/// Reads a PEM file into its blocks, with an error that names the file and
+/// says what is wrong when it is not PEM at all.
+fn pem_blocks(path: &Path, expected: &str) -> Result<Vec<PemBlock>, TransportError> {
+    let bytes = std::fs::read(path).map_err(|e| tls_error(path, format!("cannot read: {e}")))?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        // A DER certificate or key is an ASN.1 SEQUENCE: it starts with 0x30.
+        let hint = if bytes.first() == Some(&0x30) {
+            " (it looks like binary DER: convert it with \
+             `openssl x509 -inform der -in FILE -out FILE.pem`, or `openssl pkey` for a key)"
+        } else {
+            ""
+        };
+        return Err(tls_error(
+            path,
+            format!("not a PEM file: expected {expected}{hint}"),
+        ));
+    };
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some((label, start, body)) = &mut open {
+            body.push_str(line);
+            body.push('\n');
+            if let Some(end) = line
+                .strip_prefix("-----END ")
+                .and_then(|l| l.strip_suffix("-----"))
+            {
+                if end != label {
+                    return Err(tls_error(
+                        path,
+                        format!(
+                            "the `{label}` block that starts on line {start} ends with `{end}`"
+                        ),
+                    ));
+                }
+                blocks.push(PemBlock {
+                    label: std::mem::take(label),
+                    text: std::mem::take(body),
+                });
+                open = None;
+            }
+        } else if let Some(label) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        {
+            open = Some((label.to_string(), n + 1, format!("{line}\n")));
+        }
+    }
+    if let Some((label, start, _)) = open {
+        return Err(tls_error(
+            path,
+            format!("the `{label}` block that starts on line {start} has no END line"),
+        ));
+    }
+    if blocks.is_empty() {
+        return Err(tls_error(
+            path,
+            format!("not a PEM file: expected {expected}, found no `-----BEGIN` line"),
+        ));
+    }
+    Ok(blocks)
+}
+
+/// The private key blocks of a file, refusing the kinds rustls cannot use.
+fn keys_in<'a>(path: &Path, blocks: &'a [PemBlock]) -> Result<Vec<&'a PemBlock>, TransportError> {
+    // PKCS#8 `ENCRYPTED PRIVATE KEY`, or the older OpenSSL `Proc-Type` header.
+    let encrypted = |b: &PemBlock| {
+        b.label == "ENCRYPTED PRIVATE KEY"
+            || (b.label.ends_with("PRIVATE KEY") && b.text.contains("Proc-Type: 4,ENCRYPTED"))
+    };
+    if blocks.iter().any(encrypted) {
+        return Err(tls_error(
+            path,
+            "the private key is encrypted with a passphrase, which pytopus cannot use: \
+             decrypt it with `openssl pkey -in KEY -out KEY.plain`",
+        ));
+    }
+    let keys: Vec<&PemBlock> = blocks
+        .iter()
+        .filter(|b| KEY_LABELS.contains(&b.label.as_str()))
+        .collect();
+    if keys.len() > 1 {
+        return Err(tls_error(
+            path,
+            format!("{} private keys found, expected one", keys.len()),
+        ));
+    }
+    Ok(keys)
+}
+
+/// The client identity: the certificate chain from `cert`, the key from
+/// `key` or, without one, from `cert` too.
+fn identity(cert: &Path, key: Option<&Path>) -> Result<reqwest::Identity, TransportError> {
+    let cert_blocks = pem_blocks(cert, "a PEM `CERTIFICATE` block")?;
+    let certs: Vec<&PemBlock> = cert_blocks
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .collect();
+    if certs.is_empty() {
+        return Err(tls_error(
+            cert,
+            "no certificate found (expected a PEM `CERTIFICATE` block)",
+        ));
+    }
+    // Checked here so that a broken certificate is blamed on its file, not on the key.
+    let chain: String = certs.iter().map(|b| b.text.as_str()).collect();
+    reqwest::Certificate::from_pem_bundle(chain.as_bytes()).map_err(|e| {
+        tls_error(
+            cert,
+            format!("a certificate is not valid: {}", local_error(&e)),
+        )
+    })?;
+    let key_blocks;
+    let (key_path, key_block) = match key {
+        Some(key) => {
+            key_blocks = pem_blocks(key, "a PEM `PRIVATE KEY` block")?;
+            let keys = keys_in(key, &key_blocks)?;
+            let Some(block) = keys.first() else {
+                return Err(tls_error(
+                    key,
+                    "no private key found (expected a PEM `PRIVATE KEY` block)",
+                ));
+            };
+            (key, *block)
+        }
+        None => {
+            let keys = keys_in(cert, &cert_blocks)?;
+            let Some(block) = keys.first() else {
+                return Err(tls_error(
+                    cert,
+                    "no private key found (expected a PEM `PRIVATE KEY` block, or set client_key)",
+                ));
+            };
+            (cert, *block)
+        }
+    };
+    // reqwest wants the chain and the key in one buffer; other blocks
+    // (`EC PARAMETERS` from `openssl ecparam`) would make it fail.
+    let pem = format!("{chain}{}", key_block.text);
+    reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+        tls_error(
+            key_path,
+            format!("the private key is not valid: {}", local_error(&e)),
+        )
+    })
+}
+
+/// Every certificate of a CA bundle.
+fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, TransportError> {
+    let blocks = pem_blocks(path, "PEM `CERTIFICATE` blocks")?;
+    let pem: String = blocks
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| b.text.as_str())
+        .collect();
+    if pem.is_empty() {
+        return Err(tls_error(
+            path,
+            "no certificate found (expected PEM `CERTIFICATE` blocks)",
+        ));
+    }
+    reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+        tls_error(
+            path,
+            format!("a certificate is not valid: {}", local_error(&e)),
+        )
+    })
+}
+
+/// Why a client with `tls:` settings could not be built, naming the file at
+/// fault. By then each file has been read and its PEM parsed, so what is
+/// left is DER that rustls refuses, or a key that does not match its
+/// certificate; rebuilding with the client identity alone tells the client
+/// files from the CA file (this runs only when something is wrong).
+fn tls_build_error(tls: &TlsSettings, e: &reqwest::Error) -> String {
+    let why = local_error(e);
+    let key = tls.client_key.as_ref().or(tls.client_cert.as_ref());
+    if let (Some(cert), Some(key)) = (&tls.client_cert, key) {
+        if why.contains("KeyMismatch") {
+            return format!(
+                "{}: the private key does not belong to the certificate in {}",
+                key.display(),
+                cert.display()
+            );
+        }
+        if why.contains("private key") {
+            return format!("{}: the private key cannot be used: {why}", key.display());
+        }
+        let identity_alone = identity(cert, tls.client_key.as_deref())
+            .ok()
+            .and_then(|id| reqwest::Client::builder().identity(id).build().ok());
+        if identity_alone.is_none() {
+            return format!(
+                "{}: the certificate cannot be used: {why}{}",
+                cert.display(),
+                der_hint(&why)
+            );
+        }
+    }
+    match &tls.ca_cert {
+        Some(ca) => format!(
+            "{}: a CA certificate cannot be used: {why}{}",
+            ca.display(),
+            der_hint(&why)
+        ),
+        None => format!("the `tls:` settings cannot be used: {why}"),
+    }
+}
+
+/// A reqwest error about a local file, without the words that suit a
+/// handshake ("invalid peer certificate") or say nothing ("builder error").
+fn local_error(e: &reqwest::Error) -> String {
+    error_chain(e)
+        .replace("builder error: ", "")
+        .replace("invalid peer certificate: ", "")
+        .replace("unexpected error: ", "")
+}
+
+fn der_hint(why: &str) -> &'static str {
+    if why.contains("BadEncoding") {
+        " (the PEM block does not hold a valid X.509 certificate)"
+    } else {
+        ""
+    }
 }
 
 /// Streams the body into a temporary file beside `path`, then renames it, so
@@ -225,7 +565,8 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
         ))
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
     {
-        TransportError::Tls(chain)
+        let hint = handshake_hint(&chain);
+        TransportError::Tls(format!("{}{hint}", without_byte_dumps(&chain)))
     } else if e.is_connect() {
         TransportError::Connect(chain)
     } else if e.is_builder() {
@@ -234,6 +575,43 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
         TransportError::Other(format!("too many redirects: {chain}"))
     } else {
         TransportError::Other(chain)
+    }
+}
+
+/// Drops the `{ signature_algorithm_id: [6, 9, 42, …] }` that some rustls
+/// errors carry in their Debug text: bytes of OIDs that help nobody.
+fn without_byte_dumps(chain: &str) -> Cow<'_, str> {
+    match chain.find(" { signature_algorithm_id: [") {
+        Some(start) => match chain[start..].find('}') {
+            Some(len) => Cow::Owned(format!("{}{}", &chain[..start], &chain[start + len + 1..])),
+            None => Cow::Borrowed(chain),
+        },
+        None => Cow::Borrowed(chain),
+    }
+}
+
+/// What rustls's terse names for the common handshake failures mean.
+fn handshake_hint(chain: &str) -> &'static str {
+    if chain.contains("UnknownIssuer") {
+        " (the server's certificate is not signed by a CA this client trusts)"
+    } else if chain.contains("BadSignature")
+        || chain.contains("UnsupportedSignatureAlgorithmForPublicKey")
+    {
+        " (a trusted CA has the issuer's name but not its key: is `tls.ca_cert` the CA \
+         that signed this certificate?)"
+    } else if chain.contains("alert: CertificateRequired") {
+        " (the server requires a client certificate: set `tls.client_cert`)"
+    } else if [
+        "alert: UnknownCA",
+        "alert: BadCertificate",
+        "alert: AccessDenied",
+    ]
+    .iter()
+    .any(|a| chain.contains(a))
+    {
+        " (the server did not accept the client certificate)"
+    } else {
+        ""
     }
 }
 

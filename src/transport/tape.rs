@@ -261,15 +261,18 @@ impl Transport for Recorder {
 /// Answers requests from a tape.
 pub struct Replayer {
     name: String,
+    /// Tapes hold redacted URLs (`api_key=***`): requests are compared redacted too.
+    redactor: Redactor,
     exchanges: Vec<Exchange>,
     used: Mutex<Vec<bool>>,
 }
 
 impl Replayer {
-    pub fn new(tape: Tape, name: impl Into<String>) -> Self {
+    pub fn new(tape: Tape, name: impl Into<String>, redactor: Redactor) -> Self {
         let used = Mutex::new(vec![false; tape.exchanges.len()]);
         Replayer {
             name: name.into(),
+            redactor,
             exchanges: tape.exchanges,
             used,
         }
@@ -288,7 +291,7 @@ impl Replayer {
             let i = self.exchanges.iter().enumerate().position(|(i, x)| {
                 !used[i]
                     && x.request.method.eq_ignore_ascii_case(&req.method)
-                    && x.request.url == req.url
+                    && (x.request.url == req.url || x.request.url == self.redactor.redact(&req.url))
             });
             if let Some(i) = i {
                 used[i] = true;
