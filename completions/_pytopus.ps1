@@ -68,6 +68,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -86,10 +87,23 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'pytopus;auth;login' {
+            [CompletionResult]::new('--authorize-url', '--authorize-url', [CompletionResultType]::ParameterName, 'The authorization endpoint the browser opens')
+            [CompletionResult]::new('--token-url', '--token-url', [CompletionResultType]::ParameterName, 'The token endpoint the code is exchanged at')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'The OAuth2 client id')
+            [CompletionResult]::new('--client-secret-from', '--client-secret-from', [CompletionResultType]::ParameterName, 'Name of the secret holding the client secret (confidential clients)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Scopes to ask for (space-separated, as the server expects)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for the browser')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'pytopus;auth;help' {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -100,6 +114,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;auth;help;delete' {
+            break
+        }
+        'pytopus;auth;help;login' {
             break
         }
         'pytopus;auth;help;help' {
@@ -132,6 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME')
             break
         }
         'pytopus;help;auth;set' {
@@ -141,6 +159,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;auth;delete' {
+            break
+        }
+        'pytopus;help;auth;login' {
             break
         }
         'pytopus;help;completions' {

@@ -43,6 +43,9 @@ _pytopus() {
             pytopus__subcmd__auth,list)
                 cmd="pytopus__subcmd__auth__subcmd__list"
                 ;;
+            pytopus__subcmd__auth,login)
+                cmd="pytopus__subcmd__auth__subcmd__login"
+                ;;
             pytopus__subcmd__auth,set)
                 cmd="pytopus__subcmd__auth__subcmd__set"
                 ;;
@@ -54,6 +57,9 @@ _pytopus() {
                 ;;
             pytopus__subcmd__auth__subcmd__help,list)
                 cmd="pytopus__subcmd__auth__subcmd__help__subcmd__list"
+                ;;
+            pytopus__subcmd__auth__subcmd__help,login)
+                cmd="pytopus__subcmd__auth__subcmd__help__subcmd__login"
                 ;;
             pytopus__subcmd__auth__subcmd__help,set)
                 cmd="pytopus__subcmd__auth__subcmd__help__subcmd__set"
@@ -82,6 +88,9 @@ _pytopus() {
             pytopus__subcmd__help__subcmd__auth,list)
                 cmd="pytopus__subcmd__help__subcmd__auth__subcmd__list"
                 ;;
+            pytopus__subcmd__help__subcmd__auth,login)
+                cmd="pytopus__subcmd__help__subcmd__auth__subcmd__login"
+                ;;
             pytopus__subcmd__help__subcmd__auth,set)
                 cmd="pytopus__subcmd__help__subcmd__auth__subcmd__set"
                 ;;
@@ -106,7 +115,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__auth)
-            opts="-h --help set list delete help"
+            opts="-h --help set list delete login help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,7 +143,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__auth__subcmd__help)
-            opts="set list delete help"
+            opts="set list delete login help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -189,6 +198,20 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__auth__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__auth__subcmd__help__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -210,6 +233,48 @@ _pytopus() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__login)
+            opts="-h --authorize-url --token-url --client-id --client-secret-from --scope --port --wait --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --authorize-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-secret-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -260,7 +325,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help__subcmd__auth)
-            opts="set list delete"
+            opts="set list delete login"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -288,6 +353,20 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help__subcmd__auth__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__auth__subcmd__login)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -61,6 +61,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
             cand list 'List the names of the stored secrets, one a line (never their values)'
             cand delete 'Delete a stored secret (exit status 1 when there was none)'
+            cand login 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'pytopus;auth;set'= {
@@ -75,10 +76,22 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'pytopus;auth;login'= {
+            cand --authorize-url 'The authorization endpoint the browser opens'
+            cand --token-url 'The token endpoint the code is exchanged at'
+            cand --client-id 'The OAuth2 client id'
+            cand --client-secret-from 'Name of the secret holding the client secret (confidential clients)'
+            cand --scope 'Scopes to ask for (space-separated, as the server expects)'
+            cand --port 'Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)'
+            cand --wait 'How long to wait for the browser'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'pytopus;auth;help'= {
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
             cand list 'List the names of the stored secrets, one a line (never their values)'
             cand delete 'Delete a stored secret (exit status 1 when there was none)'
+            cand login 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'pytopus;auth;help;set'= {
@@ -86,6 +99,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;auth;help;list'= {
         }
         &'pytopus;auth;help;delete'= {
+        }
+        &'pytopus;auth;help;login'= {
         }
         &'pytopus;auth;help;help'= {
         }
@@ -111,12 +126,15 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
             cand list 'List the names of the stored secrets, one a line (never their values)'
             cand delete 'Delete a stored secret (exit status 1 when there was none)'
+            cand login 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
         }
         &'pytopus;help;auth;set'= {
         }
         &'pytopus;help;auth;list'= {
         }
         &'pytopus;help;auth;delete'= {
+        }
+        &'pytopus;help;auth;login'= {
         }
         &'pytopus;help;completions'= {
         }

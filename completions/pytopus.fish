@@ -49,17 +49,27 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l var -d 'Set
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand schema" -s h -l help -d 'Print help'
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete help" -s h -l help -d 'Print help'
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete help" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete help" -f -a "list" -d 'List the names of the stored secrets, one a line (never their values)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete help" -f -a "delete" -d 'Delete a stored secret (exit status 1 when there was none)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "list" -d 'List the names of the stored secrets, one a line (never their values)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "delete" -d 'Delete a stored secret (exit status 1 when there was none)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "login" -d 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l authorize-url -d 'The authorization endpoint the browser opens' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l token-url -d 'The token endpoint the code is exchanged at' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l client-id -d 'The OAuth2 client id' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l client-secret-from -d 'Name of the secret holding the client secret (confidential clients)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l scope -d 'Scopes to ask for (space-separated, as the server expects)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l port -d 'Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l wait -d 'How long to wait for the browser' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the names of the stored secrets, one a line (never their values)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a stored secret (exit status 1 when there was none)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
@@ -71,3 +81,4 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_see
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "list" -d 'List the names of the stored secrets, one a line (never their values)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "delete" -d 'Delete a stored secret (exit status 1 when there was none)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'

@@ -603,3 +603,60 @@ steps:
         passed.stdout
     );
 }
+
+#[tokio::test]
+async fn the_device_code_grant_tells_the_user_where_to_go_and_polls() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/device"))
+        .and(body_string_contains("client_id=pytopus-cli"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "device_code": "dev-code-123", "user_code": "WDJB-MJHT",
+            "verification_uri": "https://example.test/device", "interval": 1, "expires_in": 60
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Pending once, then granted.
+    Mock::given(path("/token"))
+        .and(body_string_contains("device_code=dev-code-123"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"error": "authorization_pending"})),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/token"))
+        .and(body_string_contains(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "device-tok", "expires_in": 600})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api"))
+        .and(header("authorization", "Bearer device-tok"))
+        .respond_with(ok_json())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let chain = r#"
+steps:
+  - name: Api
+    url: "{{ base }}/api"
+    auth: {type: oauth2, grant: device_code, device_url: "{{ base }}/device", token_url: "{{ base }}/token", client_id: pytopus-cli}
+"#;
+    let (out, _dir) = run_with(&server.uri(), chain, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "To authorize pytopus, open https://example.test/device and enter the code WDJB-MJHT"
+        ),
+        "{}",
+        out.stderr
+    );
+}

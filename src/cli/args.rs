@@ -60,6 +60,40 @@ pub enum AuthCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME
+    #[command(
+        long_about = "Log in with OAuth2 in a browser: the authorization-code flow with PKCE.\npytopus prints the authorization URL, receives the browser's redirect on 127.0.0.1, exchanges the code, and stores the refresh token as the secret NAME. Chains then use it with:\n  auth: {type: oauth2, grant: authorization_code, token_url: …, client_id: …, refresh_token: \"{{ secret('NAME') }}\"}"
+    )]
+    Login(LoginArgs),
+}
+
+/// `pytopus auth login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Name of the secret that will hold the refresh token
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The authorization endpoint the browser opens
+    #[arg(long, value_name = "URL")]
+    pub authorize_url: String,
+    /// The token endpoint the code is exchanged at
+    #[arg(long, value_name = "URL")]
+    pub token_url: String,
+    /// The OAuth2 client id
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+    /// Name of the secret holding the client secret (confidential clients)
+    #[arg(long, value_name = "SECRET")]
+    pub client_secret_from: Option<String>,
+    /// Scopes to ask for (space-separated, as the server expects)
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// How long to wait for the browser
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::chain::model::parse_duration)]
+    pub wait: std::time::Duration,
 }
 
 /// Variables given on the command line.

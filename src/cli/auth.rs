@@ -28,6 +28,8 @@ pub fn run(cmd: AuthCommand) -> Exit {
         AuthCommand::Set { name } => set(name, open, read_value),
         AuthCommand::List => list(open, &env_secret_vars()),
         AuthCommand::Delete { name } => delete(name, open),
+        // Dispatched to `login` by the caller: it is async.
+        AuthCommand::Login(_) => return Exit::Usage,
     };
     match outcome {
         Ok(done) => {
@@ -217,6 +219,75 @@ fn env_secret_vars() -> Vec<String> {
         .collect();
     vars.sort();
     vars
+}
+
+/// `pytopus auth login NAME …`: the browser flow, then the refresh token into the keyring.
+pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
+    if let Err(f) = check_name(&args.name) {
+        to_stderr(&format!("error: {f}\n"));
+        return Exit::Usage;
+    }
+    let redactor = secret::Redactor::default();
+    let secrets = crate::cli::run::secrets_for_run(&redactor);
+    let client_secret = match &args.client_secret_from {
+        Some(n) => match secrets.get(n) {
+            Ok(s) => Some(s.expose().to_string()),
+            Err(e) => {
+                to_stderr(&format!("error: {e}\n"));
+                return Exit::Usage;
+            }
+        },
+        None => None,
+    };
+    let transport =
+        match crate::transport::LiveTransport::new(&crate::transport::LiveOptions::default()) {
+            Ok(t) => t,
+            Err(e) => {
+                to_stderr(&format!("error: cannot start the HTTP client: {e}\n"));
+                return Exit::StepFailed;
+            }
+        };
+    let cfg = crate::auth::login::LoginConfig {
+        authorize_url: args.authorize_url,
+        token_url: args.token_url,
+        client_id: args.client_id,
+        client_secret,
+        scope: args.scope,
+        port: args.port,
+        wait: args.wait,
+    };
+    let tell = |m: &str| to_stderr(&format!("{m}\n"));
+    let tokens = match crate::auth::login::login(&cfg, &transport, &tell).await {
+        Ok(t) => t,
+        Err(e) => {
+            to_stderr(&format!("error: login failed: {}\n", redactor.redact(&e)));
+            return Exit::StepFailed;
+        }
+    };
+    let Some(refresh) = tokens.refresh_token else {
+        to_stderr(
+            "error: the server gave no refresh token, so there is nothing to keep; ask for offline access (e.g. scope `offline_access`)\n",
+        );
+        return Exit::StepFailed;
+    };
+    let stored = secrets.store().and_then(|store| {
+        store
+            .set(&args.name, &Secret::new(refresh))
+            .map(|()| store.describe())
+    });
+    match stored {
+        Ok(where_) => {
+            to_stderr(&format!(
+                "logged in; stored the refresh token as secret {} in {where_}\nuse it with: auth: {{type: oauth2, grant: authorization_code, token_url: …, client_id: …, refresh_token: \"{{{{ secret('{}') }}}}\"}}\n",
+                args.name, args.name
+            ));
+            Exit::Success
+        }
+        Err(e) => {
+            to_stderr(&format!("error: cannot store the refresh token: {e}\n"));
+            Exit::StepFailed
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 pub mod args;
 mod auth;
 mod inputs;
-mod run;
+pub(crate) mod run;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -40,6 +40,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
     match cli.command {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => run::validate(a),
+        Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())

@@ -15,6 +15,22 @@ impl Redactor {
         if secret.len() < 4 {
             return;
         }
+        // The forms a secret takes on its way out: in a URL or form
+        // (`%40`, `+`), and inside JSON text (`\"`, `\\`).
+        let percent: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let quoted = serde_json::to_string(secret).unwrap_or_default();
+        let json = quoted
+            .get(1..quoted.len().saturating_sub(1))
+            .unwrap_or(secret);
+        for variant in [percent.as_str(), &percent.replace('+', "%20"), json] {
+            if variant != secret {
+                self.add_one(variant);
+            }
+        }
+        self.add_one(secret);
+    }
+
+    fn add_one(&self, secret: &str) {
         if let Ok(mut list) = self.secrets.write()
             && !list.iter().any(|s| s == secret)
         {
@@ -65,6 +81,15 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_forms_are_redacted_too() {
+        let r = Redactor::default();
+        r.add("p@ss w/\"rd\"");
+        assert_eq!(r.redact("a=p%40ss+w%2F%22rd%22&b"), "a=***&b");
+        assert_eq!(r.redact("/x/p%40ss%20w%2F%22rd%22"), "/x/***");
+        assert_eq!(r.redact(r#"{"k": "p@ss w/\"rd\""}"#), r#"{"k": "***"}"#);
+    }
 
     #[test]
     fn redacts_longest_first() {
