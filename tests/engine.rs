@@ -174,3 +174,63 @@ async fn cancelling_interrupts_the_step_in_flight() {
     assert_eq!(report.status, RunStatus::Interrupted);
     assert_eq!(report.steps[1].status, StepStatus::NotRun);
 }
+
+/// Counts token requests; answers every one after a pause, so concurrent
+/// callers overlap.
+struct SlowTokenEndpoint(Arc<Mutex<usize>>);
+
+impl Transport for SlowTokenEndpoint {
+    fn send<'a>(&'a self, req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+        let n = {
+            let mut calls = self.0.lock().unwrap();
+            *calls += 1;
+            *calls
+        };
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: format!(r#"{{"access_token": "tok-{n}", "expires_in": 3600}}"#).into_bytes(),
+                saved_bytes: None,
+                url: req.url.clone(),
+                elapsed: Duration::from_millis(50),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_one_token_fetch() {
+    use pytopus::auth::oauth2::{ClientAuthKind, Config, GrantKind, Tokens};
+    let calls = Arc::new(Mutex::new(0));
+    let transport = SlowTokenEndpoint(Arc::clone(&calls));
+    let tokens = Tokens::new(
+        None,
+        pytopus::secret::Redactor::default(),
+        Arc::new(|_: &str| {}),
+    );
+    let cfg = Config {
+        grant: GrantKind::ClientCredentials,
+        token_url: "http://auth.test/token".into(),
+        client_id: "c".into(),
+        client_secret: Some("s3cret".into()),
+        scope: None,
+        audience: None,
+        client_auth: ClientAuthKind::Basic,
+        refresh_token: None,
+        username: None,
+        password: None,
+        device_url: None,
+    };
+    let all = futures_util::future::join_all(
+        (0..16).map(|_| tokens.access_token(&cfg, &transport, false)),
+    )
+    .await;
+    assert!(all.iter().all(|t| t.as_deref() == Ok("tok-1")), "{all:?}");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        1,
+        "sixteen concurrent callers, one fetch"
+    );
+}
