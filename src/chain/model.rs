@@ -117,7 +117,8 @@ pub struct Step {
     /// Write the response body to this file instead of memory (a template).
     #[serde(default)]
     pub save_to: Option<String>,
-    /// Condition (not supported yet).
+    /// Run the step only when this is true (a template: `"{{ user.active }}"`).
+    /// A skipped step's result is null and `steps.<name>.skipped` is true.
     #[serde(default)]
     pub when: Option<Value>,
     /// Loop (not supported yet).
@@ -129,12 +130,13 @@ pub struct Step {
     /// Pagination (not supported yet).
     #[serde(default)]
     pub paginate: Option<Value>,
-    /// Error handling (not supported yet).
+    /// `continue`: a failure of this step does not stop the chain (its error is
+    /// in `steps.<name>.error`); `fail` (default) stops it.
     #[serde(default)]
-    pub on_error: Option<Value>,
-    /// GraphQL request (not supported yet).
+    pub on_error: Option<OnError>,
+    /// A GraphQL request, POSTed as JSON to `url`; the result is `data`.
     #[serde(default)]
-    pub graphql: Option<Value>,
+    pub graphql: Option<GraphQl>,
     /// Connector name (not supported yet).
     #[serde(default)]
     pub connector: Option<Value>,
@@ -265,6 +267,31 @@ pub enum OAuthGrant {
 pub enum ClientAuth {
     Basic,
     Body,
+}
+
+/// `on_error:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    Fail,
+    Continue,
+}
+
+/// `graphql:` — the query inline or from a file, with variables.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQl {
+    /// The query or mutation text.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// A file holding the query, relative to the chain file.
+    #[serde(default)]
+    pub query_file: Option<String>,
+    /// Variables (templates; `"{{ x }}"` keeps its type).
+    #[serde(default)]
+    pub variables: Option<Value>,
+    #[serde(default, alias = "operationName")]
+    pub operation_name: Option<String>,
 }
 
 /// `retry:` — every field optional.

@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::model::{
-    ApiKeyIn, Auth, Chain, OAuthGrant, Retry, RetryOn, StatusPattern, StatusSpec, Step, Tls,
+    ApiKeyIn, Auth, Chain, GraphQl, OAuthGrant, OnError, Retry, RetryOn, StatusPattern, StatusSpec,
+    Step, Tls,
 };
 use super::parse::ParsedChain;
 use super::spans::{SpanMap, join_index, join_key};
@@ -76,6 +77,12 @@ pub struct ValidStep {
     pub tls: Option<Arc<TlsSettings>>,
     /// `auth:` of the step, else of `defaults`; `None` when neither has one.
     pub auth: Option<Arc<AuthSpec>>,
+    /// Run only when this renders to something true.
+    pub when: Option<Tmpl>,
+    /// `on_error: continue`.
+    pub continue_on_error: bool,
+    /// The body is a GraphQL request: the result is `data`, `errors` fail the step.
+    pub graphql: bool,
 }
 
 /// What the request body is made of.
@@ -85,6 +92,12 @@ pub enum BodySpec {
     Value(Tmpl),
     /// `form:` — urlencoded fields.
     Form(Vec<(String, Tmpl)>),
+    /// `graphql:` — `{"query", "variables", "operationName"}` as JSON.
+    GraphQl {
+        query: String,
+        variables: Option<Tmpl>,
+        operation_name: Option<String>,
+    },
 }
 
 /// Where an `extract` value comes from.
@@ -385,14 +398,11 @@ impl Validator<'_> {
         };
         for (i, s) in chain.steps.iter().enumerate() {
             let base = join_index(steps_key, i);
-            let fields: [(&str, bool); 10] = [
+            let fields: [(&str, bool); 7] = [
                 ("multipart", s.multipart.is_some()),
-                ("when", s.when.is_some()),
                 ("for_each", s.for_each.is_some()),
                 ("concurrency", s.concurrency.is_some()),
                 ("paginate", s.paginate.is_some()),
-                ("on_error", s.on_error.is_some()),
-                ("graphql", s.graphql.is_some()),
                 ("connector", s.connector.is_some()),
                 ("endpoint", s.endpoint.is_some()),
                 ("params", s.params.is_some()),
@@ -424,7 +434,17 @@ impl Validator<'_> {
         } = *known;
         let errors_before = self.diags.len();
 
-        let method = step.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+        // A GraphQL request is a POST unless the step says otherwise.
+        let default_method = if step.graphql.is_some() {
+            "POST"
+        } else {
+            "GET"
+        };
+        let method = step
+            .method
+            .as_deref()
+            .unwrap_or(default_method)
+            .to_ascii_uppercase();
         if method.is_empty()
             || !method
                 .bytes()
@@ -507,6 +527,22 @@ impl Validator<'_> {
             ))),
             (None, None) => None,
         };
+        let body = match &step.graphql {
+            None => body,
+            Some(_) if body.is_some() => {
+                self.error(
+                    &join_key(base, "graphql"),
+                    "a step with `graphql` sends the query as its body, so it cannot have `body` or `form`",
+                    None,
+                );
+                None
+            }
+            Some(g) => self.graphql(g, &join_key(base, "graphql"), i),
+        };
+        let when = step
+            .when
+            .as_ref()
+            .and_then(|w| self.compile(&join_key(base, "when"), w, i));
 
         let timeout = step
             .timeout
@@ -631,6 +667,47 @@ impl Validator<'_> {
             follow_redirects: step.follow_redirects.unwrap_or(true),
             tls,
             auth,
+            when,
+            continue_on_error: step.on_error == Some(OnError::Continue),
+            graphql: step.graphql.is_some(),
+        })
+    }
+
+    /// `graphql:` → the request body; the query comes inline or from a file.
+    fn graphql(&mut self, g: &GraphQl, path: &str, at: usize) -> Option<BodySpec> {
+        let query = match (&g.query, &g.query_file) {
+            (Some(q), None) => q.clone(),
+            (None, Some(f)) => {
+                let file = chain_dir(&self.source.name).join(f);
+                match std::fs::read_to_string(&file) {
+                    Ok(q) => q,
+                    Err(e) => {
+                        self.error_value(
+                            &join_key(path, "query_file"),
+                            format!("cannot read {}: {e}", file.display()),
+                            None,
+                        );
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                self.error(
+                    path,
+                    "`graphql` needs exactly one of `query` and `query_file`",
+                    None,
+                );
+                return None;
+            }
+        };
+        let variables = match &g.variables {
+            Some(v) => Some(self.compile(&join_key(path, "variables"), v, at)?),
+            None => None,
+        };
+        Some(BodySpec::GraphQl {
+            query,
+            variables,
+            operation_name: g.operation_name.clone(),
         })
     }
 

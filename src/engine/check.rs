@@ -234,6 +234,31 @@ fn not_json_note(decoded: &Decoded) -> String {
     }
 }
 
+/// The messages of a GraphQL answer's `errors`, each with its `path`.
+pub fn graphql_errors(body: &Value) -> Vec<String> {
+    let Some(list) = body.get("errors").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|e| {
+            let msg = e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("(no message)");
+            match e.get("path").and_then(Value::as_array) {
+                Some(p) if !p.is_empty() => {
+                    let path: Vec<String> = p
+                        .iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                        .collect();
+                    format!("{msg} (at {})", path.join("."))
+                }
+                _ => msg.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Applies every `extract`.
 pub fn extract(
     spec: &[(String, Extractor)],

@@ -31,6 +31,9 @@ pub struct StepMeta<'a> {
     pub attempts: u32,
     pub url: &'a str,
     pub method: &'a str,
+    pub skipped: bool,
+    /// `{kind, message, status}` of a failure the chain continued past.
+    pub error: Option<Value>,
 }
 
 impl Context {
@@ -78,7 +81,11 @@ impl Context {
             ("attempts", MjValue::from(meta.attempts)),
             ("url", MjValue::from(meta.url)),
             ("method", MjValue::from(meta.method)),
-            ("skipped", MjValue::from(false)),
+            ("skipped", MjValue::from(meta.skipped)),
+            (
+                "error",
+                meta.error.as_ref().map_or(MjValue::from(()), from_json),
+            ),
         ];
         self.names.insert(name.to_string(), meta.result.clone());
         self.steps

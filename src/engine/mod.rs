@@ -134,7 +134,46 @@ pub async fn run(
             redactor: &opts.redactor,
             session: &session,
         };
-        let outcome = runner.run(&ctx, observer, &mut cancel).await;
+        if let Some(when) = &step.when
+            && !opts.dry_run
+        {
+            match chain.templates.render(when, &ctx.value()) {
+                Ok(v) if !truthy(&v) => {
+                    let mut outcome = StepOutcome::not_run(&step.name);
+                    outcome.status = StepStatus::Skipped;
+                    observer.on_event(&Event::StepFinished {
+                        index,
+                        step,
+                        outcome: &outcome,
+                    });
+                    bind_unfinished(Arc::make_mut(&mut ctx), step, &outcome);
+                    outcomes.push(outcome);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let mut outcome = StepOutcome::not_run(&step.name);
+                    outcome.status = StepStatus::Failed;
+                    outcome.error = Some(StepError::Render {
+                        field: "when".into(),
+                        error,
+                    });
+                    observer.on_event(&Event::StepFinished {
+                        index,
+                        step,
+                        outcome: &outcome,
+                    });
+                    outcomes.push(outcome);
+                    status = RunStatus::Failed;
+                    continue;
+                }
+            }
+        }
+        let mut outcome = runner.run(&ctx, observer, &mut cancel).await;
+        let interrupted = matches!(outcome.error, Some(StepError::Interrupted));
+        if outcome.status == StepStatus::Failed && step.continue_on_error && !interrupted {
+            outcome.continued = true;
+        }
         observer.on_event(&Event::StepFinished {
             index,
             step,
@@ -142,11 +181,14 @@ pub async fn run(
         });
         match outcome.status {
             StepStatus::Passed => bind(Arc::make_mut(&mut ctx), step, &outcome),
+            StepStatus::Failed if outcome.continued => {
+                bind_unfinished(Arc::make_mut(&mut ctx), step, &outcome);
+            }
             StepStatus::DryRun => {
                 let vars: Vec<String> = step.extract.iter().map(|(n, _)| n.clone()).collect();
                 Arc::make_mut(&mut ctx).set_placeholder_step(&step.name, &vars);
             }
-            StepStatus::Failed | StepStatus::NotRun => {
+            StepStatus::Failed | StepStatus::NotRun | StepStatus::Skipped => {
                 status = if matches!(outcome.error, Some(StepError::Interrupted)) {
                     RunStatus::Interrupted
                 } else {
@@ -206,6 +248,8 @@ fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
             attempts: o.attempts,
             url,
             method: &step.method,
+            skipped: false,
+            error: None,
         },
     );
     for (k, v) in &o.outputs {
@@ -423,8 +467,16 @@ impl StepRunner<'_> {
                 return outcome;
             }
         };
-        let decoded = check::decode(&resp, save_to.as_deref());
+        let mut decoded = check::decode(&resp, save_to.as_deref());
         outcome.response = Some(response_info(&resp, &decoded));
+        // GraphQL: `errors` fail the step; the result is `data`.
+        let graphql_errors = if step.graphql && decoded.is_json {
+            let errors = check::graphql_errors(&decoded.value);
+            decoded.value = decoded.value.get("data").cloned().unwrap_or(Value::Null);
+            errors
+        } else {
+            Vec::new()
+        };
         let checked = check::expect(&expect, &resp, &decoded).map_err(|e| match e {
             StepError::Expectations {
                 mismatches,
@@ -434,6 +486,13 @@ impl StepRunner<'_> {
                 note: n.or(note),
             },
             other => other,
+        });
+        let checked = checked.and_then(|()| {
+            if graphql_errors.is_empty() {
+                Ok(())
+            } else {
+                Err(StepError::GraphQl(graphql_errors))
+            }
         });
         let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
         outcome.elapsed = clock.elapsed();
@@ -549,6 +608,30 @@ impl StepRunner<'_> {
                 }
                 Some(bytes)
             }
+            Some(BodySpec::GraphQl {
+                query,
+                variables,
+                operation_name,
+            }) => {
+                let mut doc = serde_json::Map::new();
+                doc.insert("query".into(), Value::String(query.clone()));
+                if let Some(v) = variables {
+                    doc.insert(
+                        "variables".into(),
+                        self.render_field("graphql.variables", v, ctx)?,
+                    );
+                }
+                if let Some(op) = operation_name {
+                    doc.insert("operationName".into(), Value::String(op.clone()));
+                }
+                if !has(&headers, "content-type") {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+                Some(
+                    serde_json::to_vec(&Value::Object(doc))
+                        .map_err(|e| StepError::Request(e.to_string()))?,
+                )
+            }
             Some(BodySpec::Form(fields)) => {
                 let mut ser = url::form_urlencoded::Serializer::new(String::new());
                 for (k, t) in fields {
@@ -642,6 +725,57 @@ fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
         .map(|(_, v)| v.into_owned().into_bytes())
         .unwrap_or_default();
     String::from_utf8(bytes)
+}
+
+/// Binds a step that was skipped, or failed with `on_error: continue`: its
+/// result is null, and `steps.<name>` says why (`skipped`, `error`).
+fn bind_unfinished(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
+    let error = o.error.as_ref().map(|e| {
+        serde_json::json!({
+            "kind": e.kind(),
+            "message": e.summary(),
+            "status": o.response.as_ref().map(|r| r.status),
+        })
+    });
+    let empty = Vec::new();
+    let (status, headers, url) = match &o.response {
+        Some(r) => (Some(r.status), &r.headers, r.url.as_str()),
+        None => (None, &empty, ""),
+    };
+    ctx.set_step(
+        &step.name,
+        StepMeta {
+            status,
+            headers,
+            result: &minijinja::Value::from(()),
+            outputs: &o.outputs,
+            elapsed_ms: o.elapsed.as_millis() as u64,
+            attempts: o.attempts,
+            url,
+            method: &step.method,
+            skipped: o.status == StepStatus::Skipped,
+            error,
+        },
+    );
+}
+
+/// Whether a `when:` value means "run": false, null, 0, "", "false", "0",
+/// "no" and empty lists or maps do not.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => {
+            let t = s.trim();
+            !(t.is_empty()
+                || t.eq_ignore_ascii_case("false")
+                || t == "0"
+                || t.eq_ignore_ascii_case("no"))
+        }
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
 }
 
 /// How long to wait, shown to people: `200ms`, `1.5s`.

@@ -18,6 +18,8 @@ pub enum StepStatus {
     DryRun,
     /// An earlier step failed, or the run was interrupted, before this one ran.
     NotRun,
+    /// `when:` was false.
+    Skipped,
 }
 
 impl StepStatus {
@@ -27,6 +29,7 @@ impl StepStatus {
             StepStatus::Failed => "failed",
             StepStatus::DryRun => "dry_run",
             StepStatus::NotRun => "not_run",
+            StepStatus::Skipped => "skipped",
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct StepOutcome {
     pub attempts: u32,
     pub elapsed: Duration,
     pub error: Option<StepError>,
+    /// The step failed, and `on_error: continue` let the chain go on.
+    pub continued: bool,
 }
 
 impl StepOutcome {
@@ -73,6 +78,7 @@ impl StepOutcome {
             attempts: 0,
             elapsed: Duration::ZERO,
             error: None,
+            continued: false,
         }
     }
 }
@@ -107,6 +113,8 @@ pub enum StepError {
     Extract { name: String, message: String },
     /// Credentials could not be obtained (token endpoint, JWT signing, secrets).
     Auth(String),
+    /// The GraphQL answer had `errors`.
+    GraphQl(Vec<String>),
     /// Ctrl-C while the step was running.
     Interrupted,
 }
@@ -121,6 +129,7 @@ impl StepError {
             StepError::Expectations { .. } => "expectation",
             StepError::Extract { .. } => "extract",
             StepError::Auth(_) => "auth",
+            StepError::GraphQl(_) => "graphql",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -142,6 +151,7 @@ impl StepError {
             StepError::Expectations { .. } => "expectation failed",
             StepError::Extract { .. } => "extract failed",
             StepError::Auth(_) => "authentication failed",
+            StepError::GraphQl(_) => "GraphQL errors",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -164,6 +174,10 @@ impl StepError {
             },
             StepError::Extract { name, message } => format!("cannot extract `{name}`: {message}"),
             StepError::Auth(m) => format!("authentication failed: {m}"),
+            StepError::GraphQl(m) => match m.as_slice() {
+                [one] => format!("GraphQL error: {one}"),
+                many => format!("{} GraphQL errors: {}", many.len(), many.join("; ")),
+            },
             StepError::Interrupted => "interrupted".to_string(),
         }
     }
@@ -206,6 +220,8 @@ pub struct RunReport {
 impl RunReport {
     /// The step that failed the run, if any.
     pub fn failed_step(&self) -> Option<&StepOutcome> {
-        self.steps.iter().find(|s| s.status == StepStatus::Failed)
+        self.steps
+            .iter()
+            .find(|s| s.status == StepStatus::Failed && !s.continued)
     }
 }

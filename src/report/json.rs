@@ -70,6 +70,7 @@ fn step_json(o: &StepOutcome) -> Value {
         "response": response,
         "outputs": o.outputs,
         "error": o.error.as_ref().map(error_json),
+        "continued": o.continued,
     })
 }
 

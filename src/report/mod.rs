@@ -36,6 +36,9 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
     if o.status == StepStatus::NotRun {
         return format!("{method} (not run)");
     }
+    if o.status == StepStatus::Skipped {
+        return format!("{method} (skipped: `when` is false)");
+    }
     let mut s = if url.is_empty() {
         format!("{method} (request not sent)")
     } else {
@@ -79,7 +82,7 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         .steps
         .iter()
         .enumerate()
-        .find(|(_, s)| s.status == StepStatus::Failed)?;
+        .find(|(_, s)| s.status == StepStatus::Failed && !s.continued)?;
     let step = &chain.steps[index];
     let headline = match &o.error {
         Some(StepError::Interrupted) => format!("step `{}` was interrupted", o.name),
@@ -118,6 +121,24 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
                 "{}: expected {}, got {}",
                 m.what, m.expected, m.actual
             )));
+        }
+    }
+    if let Some(StepError::Render { error, .. }) = &o.error {
+        // Reading a step that was skipped, or failed and was continued past,
+        // finds null: say so.
+        for other in &report.steps {
+            let unfinished = other.status == StepStatus::Skipped || other.continued;
+            if unfinished && error.template.contains(other.name.as_str()) {
+                let why = if other.continued {
+                    "failed (`on_error: continue`)"
+                } else {
+                    "was skipped (`when` was false)"
+                };
+                d = d.note(format!(
+                    "note: step `{}` {why}, so its result is null; guard with `{{% if not steps.{}.skipped %}}`, `steps.{}.error` or `| default(…)`",
+                    other.name, other.name, other.name
+                ));
+            }
         }
     }
     match &o.error {

@@ -73,8 +73,10 @@ impl<W: Write> Observer for PlainLog<W> {
                 let mark = match outcome.status {
                     StepStatus::Passed => "ok",
                     StepStatus::DryRun => "dry",
+                    StepStatus::Failed if outcome.continued => "FAIL (continued)",
                     StepStatus::Failed => "FAIL",
                     StepStatus::NotRun => "skip",
+                    StepStatus::Skipped => "skip",
                 };
                 let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
                 let text = format!(

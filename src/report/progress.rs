@@ -89,7 +89,7 @@ impl Observer for Progress {
                     StepStatus::Passed => ("✓", "32"),
                     StepStatus::DryRun => ("·", "36"),
                     StepStatus::Failed => ("✗", "31"),
-                    StepStatus::NotRun => ("-", "90"),
+                    StepStatus::NotRun | StepStatus::Skipped => ("-", "90"),
                 };
                 let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
                 let line = format!(
