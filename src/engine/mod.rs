@@ -487,13 +487,10 @@ impl StepRunner<'_> {
             },
             other => other,
         });
-        let checked = checked.and_then(|()| {
-            if graphql_errors.is_empty() {
-                Ok(())
-            } else {
-                Err(StepError::GraphQl(graphql_errors))
-            }
-        });
+        let checked = match checked {
+            Ok(()) if !graphql_errors.is_empty() => Err(StepError::GraphQl(graphql_errors)),
+            other => other,
+        };
         let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
         outcome.elapsed = clock.elapsed();
         match extracted {
