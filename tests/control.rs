@@ -189,3 +189,157 @@ async fn graphql_errors_fail_the_step_with_messages_and_paths() {
         out.stderr
     );
 }
+
+/// A tiny HTTP/1.1 server that answers `GET /item/N` with `{"n": N}` after a
+/// random delay, and records the most requests it ever had in flight.
+mod inflight {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    pub struct Server {
+        pub base: String,
+        pub max: Arc<AtomicUsize>,
+        pub total: Arc<AtomicUsize>,
+    }
+
+    pub async fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let now = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let total = Arc::new(AtomicUsize::new(0));
+        let (m, t) = (Arc::clone(&max), Arc::clone(&total));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (now, max, total) = (Arc::clone(&now), Arc::clone(&m), Arc::clone(&t));
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request at a time on this connection (keep-alive).
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        buf.drain(..end);
+                        let n: u64 = head
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|p| p.rsplit('/').next())
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or(0);
+                        let inside = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        max.fetch_max(inside, Ordering::SeqCst);
+                        total.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(5..40)))
+                            .await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        let body = if n == 13 {
+                            "{\"error\": \"unlucky\"}".to_string()
+                        } else {
+                            format!("{{\"n\": {n}}}")
+                        };
+                        let status = if n == 13 {
+                            "500 Internal Server Error"
+                        } else {
+                            "200 OK"
+                        };
+                        let resp = format!(
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Server { base, max, total }
+    }
+}
+
+// The server's tasks need a thread of their own while the test waits for pytopus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_each_keeps_input_order_and_respects_concurrency() {
+    use std::sync::atomic::Ordering;
+    let server = inflight::start().await;
+    let chain = r#"
+vars: {ids: [5, 3, 9, 1, 7, 2, 8, 4, 6, 10, 12, 11, 14, 15, 16, 17, 18, 19, 20, 21]}
+steps:
+  - name: Items
+    for_each: "{{ ids }}"
+    concurrency: 4
+    url: "{{ base }}/item/{{ item }}"
+    expect: {json: {"$.n": "{{ item }}"}}
+    extract: {n: "$.n"}
+output: {ns: "{{ n }}", results: "{{ Items | map(attribute='n') | list }}", count: "{{ Items | length }}"}
+"#;
+    let (out, _dir) = support::run_chain(&server.base, chain, &["-q"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let order = json!([
+        5, 3, 9, 1, 7, 2, 8, 4, 6, 10, 12, 11, 14, 15, 16, 17, 18, 19, 20, 21
+    ]);
+    assert_eq!(v["ns"], order);
+    assert_eq!(v["results"], order);
+    assert_eq!(v["count"], 20);
+    let max = server.max.load(Ordering::SeqCst);
+    assert!(max <= 4, "at most 4 in flight, saw {max}");
+    assert!(max >= 2, "requests did run concurrently (max {max})");
+}
+
+// The server's tasks need a thread of their own while the test waits for pytopus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_item_fails_the_step_unless_continued() {
+    use std::sync::atomic::Ordering;
+    let server = inflight::start().await;
+    let chain = "steps:\n  - name: Items\n    for_each: [1, 13, 2]\n    retry: {attempts: 1}\n    url: \"{{ base }}/item/{{ item }}\"\n";
+    let (out, _dir) = support::run_chain(&server.base, chain, &["-q"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("expected status 2xx, got 500 Internal Server Error"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("failed on item 2 of 3 (index 1)"),
+        "{}",
+        out.stderr
+    );
+
+    let before = server.total.load(Ordering::SeqCst);
+    let chain = "steps:\n  - name: Items\n    for_each: [1, 13, 2]\n    retry: {attempts: 1}\n    on_error: continue\n    url: \"{{ base }}/item/{{ item }}\"\n";
+    let (out, _dir) = support::run_chain(&server.base, chain, &["-q"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0], json!({"n": 1}));
+    assert_eq!(v[1]["error"]["status"], 500);
+    assert_eq!(v[2], json!({"n": 2}));
+    assert_eq!(server.total.load(Ordering::SeqCst) - before, 3);
+}
+
+// The server's tasks need a thread of their own while the test waits for pytopus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_each_over_a_map_gives_key_and_value() {
+    let server = inflight::start().await;
+    let chain = "vars: {m: {a: 1, b: 2}}\nsteps:\n  - name: E\n    for_each: \"{{ m }}\"\n    url: \"{{ base }}/item/{{ item.value }}\"\noutput: \"{{ E | map(attribute='n') | list }}\"\n";
+    let (out, _dir) = support::run_chain(&server.base, chain, &["-q", "--output", "raw"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "[1,2]\n"),
+        "{}",
+        out.stderr
+    );
+}

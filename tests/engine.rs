@@ -57,6 +57,8 @@ impl Observer for Log {
                 format!("done {} {}", step.name, outcome.status.as_str())
             }
             Event::RunFinished { report } => format!("end {}", report.status.as_str()),
+            Event::ItemsStarted { step, total, .. } => format!("items {} {total}", step.name),
+            Event::ItemFinished { step, item, .. } => format!("item {} {item}", step.name),
         });
     }
 }

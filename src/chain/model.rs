@@ -121,12 +121,14 @@ pub struct Step {
     /// A skipped step's result is null and `steps.<name>.skipped` is true.
     #[serde(default)]
     pub when: Option<Value>,
-    /// Loop (not supported yet).
+    /// Run the step once per element of this list (a template such as
+    /// `"{{ GetUsers }}"`, or a list written out); a map gives its entries as
+    /// `{key, value}`. Templates see `item` and `index`.
     #[serde(default)]
     pub for_each: Option<Value>,
-    /// Loop concurrency (not supported yet).
+    /// At most this many `for_each` requests at once. Default 1.
     #[serde(default)]
-    pub concurrency: Option<Value>,
+    pub concurrency: Option<u32>,
     /// Pagination (not supported yet).
     #[serde(default)]
     pub paginate: Option<Value>,

@@ -83,6 +83,10 @@ pub struct ValidStep {
     pub continue_on_error: bool,
     /// The body is a GraphQL request: the result is `data`, `errors` fail the step.
     pub graphql: bool,
+    /// `for_each`: the list to run the step over.
+    pub for_each: Option<Tmpl>,
+    /// How many `for_each` items run at once (≥ 1).
+    pub concurrency: usize,
 }
 
 /// What the request body is made of.
@@ -231,6 +235,13 @@ pub fn validate(
         .and_then(|o| v.compile("output", o, chain.steps.len()));
 
     let scope = Scope {
+        loops: chain
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.for_each.is_some())
+            .map(|(i, _)| i)
+            .collect(),
         steps: &step_index,
         vars: &vars,
         extracted_by: &extracted_by,
@@ -398,10 +409,8 @@ impl Validator<'_> {
         };
         for (i, s) in chain.steps.iter().enumerate() {
             let base = join_index(steps_key, i);
-            let fields: [(&str, bool); 7] = [
+            let fields: [(&str, bool); 5] = [
                 ("multipart", s.multipart.is_some()),
-                ("for_each", s.for_each.is_some()),
-                ("concurrency", s.concurrency.is_some()),
                 ("paginate", s.paginate.is_some()),
                 ("connector", s.connector.is_some()),
                 ("endpoint", s.endpoint.is_some()),
@@ -543,6 +552,24 @@ impl Validator<'_> {
             .when
             .as_ref()
             .and_then(|w| self.compile(&join_key(base, "when"), w, i));
+        let for_each = step
+            .for_each
+            .as_ref()
+            .and_then(|l| self.compile(&join_key(base, "for_each"), l, i));
+        if step.concurrency == Some(0) {
+            self.error_value(
+                &join_key(base, "concurrency"),
+                "`concurrency` must be at least 1",
+                None,
+            );
+        }
+        if step.concurrency.is_some() && step.for_each.is_none() {
+            self.error(
+                &join_key(base, "concurrency"),
+                "`concurrency` applies to `for_each` steps only",
+                Some("help: add `for_each:` or remove `concurrency`".into()),
+            );
+        }
 
         let timeout = step
             .timeout
@@ -670,6 +697,8 @@ impl Validator<'_> {
             when,
             continue_on_error: step.on_error == Some(OnError::Continue),
             graphql: step.graphql.is_some(),
+            for_each,
+            concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
         })
     }
 
@@ -1089,6 +1118,8 @@ fn find_string_path(value: &Value, needle: &str, path: &str) -> Option<String> {
 
 /// What templates may read at a given step.
 struct Scope<'a> {
+    /// Steps with `for_each`: their templates may read `item` and `index`.
+    loops: std::collections::HashSet<usize>,
     steps: &'a HashMap<&'a str, usize>,
     vars: &'a IndexMap<String, Value>,
     extracted_by: &'a HashMap<String, usize>,
@@ -1135,7 +1166,13 @@ impl Scope<'_> {
             });
         }
         if root == "item" || root == "index" {
-            return Err((format!("`{root}` is only defined inside `for_each`"), None));
+            if self.loops.contains(&at) {
+                return Ok(());
+            }
+            return Err((
+                format!("`{root}` is only defined in a step with `for_each`"),
+                None,
+            ));
         }
         let known = self
             .steps

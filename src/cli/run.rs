@@ -259,20 +259,34 @@ fn dry_run_text(report: &RunReport) -> String {
         if step.status != StepStatus::DryRun {
             continue;
         }
-        let Some(req) = &step.request else { continue };
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        // Placeholders (`<GetUser.id>`) read better unescaped.
-        let url = req.url.replace("%3C", "<").replace("%3E", ">");
-        out.push_str(&format!("# {}\n{} {url}\n", step.name, req.method));
-        for (k, v) in &req.headers {
-            out.push_str(&format!("{k}: {v}\n"));
-        }
-        if let Some(body) = &req.body {
-            out.push('\n');
-            out.push_str(&String::from_utf8_lossy(body));
-            out.push('\n');
+        let requests: Vec<(String, &crate::transport::HttpRequest)> =
+            if step.item_requests.is_empty() {
+                step.request
+                    .iter()
+                    .map(|r| (step.name.clone(), r))
+                    .collect()
+            } else {
+                step.item_requests
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("{} [{i}]", step.name), r))
+                    .collect()
+            };
+        for (title, req) in requests {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            // Placeholders (`<GetUser.id>`) read better unescaped.
+            let url = req.url.replace("%3C", "<").replace("%3E", ">");
+            out.push_str(&format!("# {title}\n{} {url}\n", req.method));
+            for (k, v) in &req.headers {
+                out.push_str(&format!("{k}: {v}\n"));
+            }
+            if let Some(body) = &req.body {
+                out.push('\n');
+                out.push_str(&String::from_utf8_lossy(body));
+                out.push('\n');
+            }
         }
     }
     out

@@ -109,6 +109,36 @@ impl Context {
     }
 }
 
+/// The scope of one `for_each` item: `item` and `index`, then everything else.
+pub fn with_item(base: &MjValue, item: MjValue, index: usize) -> MjValue {
+    MjValue::from_object(ItemScope {
+        base: base.clone(),
+        item,
+        index,
+    })
+}
+
+#[derive(Debug)]
+struct ItemScope {
+    base: MjValue,
+    item: MjValue,
+    index: usize,
+}
+
+impl Object for ItemScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match key.as_str()? {
+            "item" => Some(self.item.clone()),
+            "index" => Some(MjValue::from(self.index)),
+            _ => self
+                .base
+                .get_attr(key.as_str()?)
+                .ok()
+                .filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
 /// The root object templates see.
 #[derive(Debug)]
 struct Scope(Arc<Context>);

@@ -29,6 +29,20 @@ pub enum Event<'a> {
         reason: String,
         delay: Duration,
     },
+    /// A `for_each` step starts its items.
+    ItemsStarted {
+        index: usize,
+        step: &'a ValidStep,
+        total: usize,
+    },
+    /// One item of a `for_each` step is done.
+    ItemFinished {
+        index: usize,
+        step: &'a ValidStep,
+        /// The item's position in the list.
+        item: usize,
+        outcome: &'a StepOutcome,
+    },
     StepFinished {
         index: usize,
         step: &'a ValidStep,
@@ -42,6 +56,23 @@ pub enum Event<'a> {
 /// Receives the engine's events. Implementations must not fail the run.
 pub trait Observer {
     fn on_event(&mut self, event: &Event<'_>);
+}
+
+/// Hands events to an observer from the engine's concurrent parts (the items
+/// of a `for_each` run in one task, so a `RefCell` is enough).
+pub struct Emitter<'a>(std::cell::RefCell<&'a mut dyn Observer>);
+
+impl<'a> Emitter<'a> {
+    pub fn new(observer: &'a mut dyn Observer) -> Self {
+        Emitter(std::cell::RefCell::new(observer))
+    }
+
+    pub fn emit(&self, event: &Event<'_>) {
+        // Observers never call back into the engine, so this never nests.
+        if let Ok(mut o) = self.0.try_borrow_mut() {
+            o.on_event(event);
+        }
+    }
 }
 
 /// Fans events out to several observers, in order.

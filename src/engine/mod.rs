@@ -19,7 +19,7 @@ use crate::auth::{self, Credentials};
 use crate::chain::{BodySpec, ValidChain, ValidStep};
 use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, TransportError};
 use context::{Context, StepMeta};
-pub use event::{Event, Observer, Observers};
+pub use event::{Emitter, Event, Observer, Observers};
 pub use outcome::{
     Mismatch, ResponseInfo, RunReport, RunStatus, StepError, StepOutcome, StepStatus,
 };
@@ -86,11 +86,12 @@ pub async fn run(
     transport: &dyn Transport,
     observer: &mut dyn Observer,
     opts: &RunOptions,
-    mut cancel: Cancel,
+    cancel: Cancel,
 ) -> RunReport {
+    let emitter = Emitter::new(observer);
     let started = SystemTime::now();
     let clock = Instant::now();
-    observer.on_event(&Event::RunStarted {
+    emitter.emit(&Event::RunStarted {
         chain,
         dry_run: opts.dry_run,
     });
@@ -117,7 +118,7 @@ pub async fn run(
     for (index, step) in chain.steps.iter().enumerate() {
         if status != RunStatus::Passed {
             let outcome = StepOutcome::not_run(&step.name);
-            observer.on_event(&Event::StepFinished {
+            emitter.emit(&Event::StepFinished {
                 index,
                 step,
                 outcome: &outcome,
@@ -141,7 +142,7 @@ pub async fn run(
                 Ok(v) if !truthy(&v) => {
                     let mut outcome = StepOutcome::not_run(&step.name);
                     outcome.status = StepStatus::Skipped;
-                    observer.on_event(&Event::StepFinished {
+                    emitter.emit(&Event::StepFinished {
                         index,
                         step,
                         outcome: &outcome,
@@ -158,7 +159,7 @@ pub async fn run(
                         field: "when".into(),
                         error,
                     });
-                    observer.on_event(&Event::StepFinished {
+                    emitter.emit(&Event::StepFinished {
                         index,
                         step,
                         outcome: &outcome,
@@ -169,12 +170,19 @@ pub async fn run(
                 }
             }
         }
-        let mut outcome = runner.run(&ctx, observer, &mut cancel).await;
+        let mut outcome = match &step.for_each {
+            None => {
+                runner
+                    .run(ctx.value(), &emitter, cancel.clone(), None)
+                    .await
+            }
+            Some(list) => runner.run_each(list, &ctx, &emitter, &cancel).await,
+        };
         let interrupted = matches!(outcome.error, Some(StepError::Interrupted));
         if outcome.status == StepStatus::Failed && step.continue_on_error && !interrupted {
             outcome.continued = true;
         }
-        observer.on_event(&Event::StepFinished {
+        emitter.emit(&Event::StepFinished {
             index,
             step,
             outcome: &outcome,
@@ -225,7 +233,7 @@ pub async fn run(
         started,
         elapsed: clock.elapsed(),
     };
-    observer.on_event(&Event::RunFinished { report: &report });
+    emitter.emit(&Event::RunFinished { report: &report });
     report
 }
 
@@ -268,16 +276,18 @@ struct StepRunner<'a> {
 }
 
 impl StepRunner<'_> {
+    /// Runs the step once, against `ctx_value` (for a `for_each` item, the
+    /// scope with `item` and `index`).
     async fn run(
         &self,
-        ctx: &Arc<Context>,
-        observer: &mut dyn Observer,
-        cancel: &mut Cancel,
+        ctx_value: minijinja::Value,
+        emitter: &Emitter<'_>,
+        mut cancel: Cancel,
+        item: Option<usize>,
     ) -> StepOutcome {
         let clock = Instant::now();
         let step = self.step;
         let mut outcome = StepOutcome::not_run(&step.name);
-        let ctx_value = ctx.value();
 
         let (request, save_to) = match self.render_request(&ctx_value) {
             Ok(r) => r,
@@ -338,11 +348,13 @@ impl StepRunner<'_> {
                 }
             },
         };
-        observer.on_event(&Event::StepStarted {
-            index: self.index,
-            step,
-            request: &request,
-        });
+        if item.is_none() {
+            emitter.emit(&Event::StepStarted {
+                index: self.index,
+                step,
+                request: &request,
+            });
+        }
         if self.dry_run {
             outcome.status = StepStatus::DryRun;
             outcome.request = Some(request);
@@ -427,7 +439,7 @@ impl StepRunner<'_> {
             );
             match decision {
                 Decision::Retry(delay) => {
-                    observer.on_event(&Event::Retrying {
+                    emitter.emit(&Event::Retrying {
                         index: self.index,
                         step,
                         attempt,
@@ -501,6 +513,127 @@ impl StepRunner<'_> {
             Err(e) => outcome.error = Some(e),
         }
         outcome.result = decoded.value;
+        outcome
+    }
+
+    /// Runs the step once per item of its `for_each` list, at most
+    /// `concurrency` at a time; results are kept in the list's order.
+    async fn run_each(
+        &self,
+        list: &render::Tmpl,
+        ctx: &Arc<Context>,
+        emitter: &Emitter<'_>,
+        cancel: &Cancel,
+    ) -> StepOutcome {
+        use futures_util::StreamExt;
+        let clock = Instant::now();
+        let step = self.step;
+        let mut outcome = StepOutcome::not_run(&step.name);
+        let base = ctx.value();
+        let items: Vec<Value> = match self.templates.render(list, &base) {
+            Ok(Value::Array(items)) => items,
+            // An object: its entries, as {key, value}.
+            Ok(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect(),
+            Ok(other) => {
+                outcome.status = StepStatus::Failed;
+                outcome.error = Some(StepError::Request(format!(
+                    "`for_each` must give a list or a map, not {}",
+                    check::show(&other)
+                )));
+                return outcome;
+            }
+            Err(error) => {
+                outcome.status = StepStatus::Failed;
+                outcome.error = Some(StepError::Render {
+                    field: "for_each".into(),
+                    error,
+                });
+                return outcome;
+            }
+        };
+        let total = items.len();
+        emitter.emit(&Event::ItemsStarted {
+            index: self.index,
+            step,
+            total,
+        });
+        let runs = futures_util::stream::iter(items.into_iter().enumerate())
+            .map(|(i, item)| {
+                let scope = context::with_item(&base, render::from_json(&item), i);
+                let cancel = cancel.clone();
+                async move { (i, self.run(scope, emitter, cancel, Some(i)).await) }
+            })
+            .buffered(step.concurrency.max(1));
+        let mut runs = std::pin::pin!(runs);
+        let mut results = Vec::with_capacity(total);
+        let mut outputs: indexmap::IndexMap<String, Vec<Value>> = step
+            .extract
+            .iter()
+            .map(|(n, _)| (n.clone(), Vec::with_capacity(total)))
+            .collect();
+        let mut status = if self.dry_run {
+            StepStatus::DryRun
+        } else {
+            StepStatus::Passed
+        };
+        while let Some((i, one)) = runs.next().await {
+            emitter.emit(&Event::ItemFinished {
+                index: self.index,
+                step,
+                item: i,
+                outcome: &one,
+            });
+            outcome.attempts += one.attempts;
+            if self.dry_run
+                && let Some(r) = &one.request
+            {
+                outcome.item_requests.push(r.clone());
+            }
+            if one.request.is_some() {
+                outcome.request = one.request.clone();
+            }
+            if one.response.is_some() {
+                outcome.response = one.response.clone();
+            }
+            if one.status == StepStatus::Failed {
+                let interrupted = matches!(one.error, Some(StepError::Interrupted));
+                if step.continue_on_error && !interrupted {
+                    // The error takes the item's place; the others go on.
+                    let e = one.error.as_ref();
+                    results.push(serde_json::json!({"error": {
+                        "kind": e.map(StepError::kind),
+                        "message": e.map(StepError::summary),
+                        "status": one.response.as_ref().map(|r| r.status),
+                    }}));
+                    outputs.values_mut().for_each(|v| v.push(Value::Null));
+                    continue;
+                }
+                status = StepStatus::Failed;
+                outcome.error = one.error.map(|e| match e {
+                    StepError::Request(m) => StepError::Request(format!("item {i}: {m}")),
+                    other => other,
+                });
+                outcome.item = Some((i, total));
+                outcome.attempts = one.attempts;
+                break;
+            }
+            results.push(one.result);
+            for (name, v) in one.outputs {
+                if let Some(list) = outputs.get_mut(&name) {
+                    list.push(v);
+                }
+            }
+        }
+        outcome.status = status;
+        outcome.result = Value::Array(results);
+        outcome.outputs = outputs
+            .into_iter()
+            .map(|(k, v)| (k, Value::Array(v)))
+            .collect();
+        outcome.elapsed = clock.elapsed();
         outcome
     }
 

@@ -64,6 +64,11 @@ pub struct StepOutcome {
     pub error: Option<StepError>,
     /// The step failed, and `on_error: continue` let the chain go on.
     pub continued: bool,
+    /// For a `for_each` step that failed: the position of the item that did,
+    /// and how many items there were.
+    pub item: Option<(usize, usize)>,
+    /// `--dry-run` of a `for_each` step: every item's request, in order.
+    pub item_requests: Vec<HttpRequest>,
 }
 
 impl StepOutcome {
@@ -79,6 +84,8 @@ impl StepOutcome {
             elapsed: Duration::ZERO,
             error: None,
             continued: false,
+            item: None,
+            item_requests: Vec::new(),
         }
     }
 }

@@ -86,7 +86,15 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
     let step = &chain.steps[index];
     let headline = match &o.error {
         Some(StepError::Interrupted) => format!("step `{}` was interrupted", o.name),
-        Some(e) => format!("step `{}` failed: {}", o.name, e.summary()),
+        Some(e) => match o.item {
+            Some((i, n)) => format!(
+                "step `{}` failed on item {} of {n} (index {i}): {}",
+                o.name,
+                i + 1,
+                e.summary()
+            ),
+            None => format!("step `{}` failed: {}", o.name, e.summary()),
+        },
         None => format!("step `{}` failed", o.name),
     };
     // Point at what failed: the field whose template broke, the expectation

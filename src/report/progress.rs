@@ -112,6 +112,28 @@ impl Observer for Progress {
                     super::to_stderr(&format!("{line}\n"));
                 }
             }
+            Event::ItemsStarted { index, step, total } => {
+                let bar = self
+                    .current
+                    .take()
+                    .unwrap_or_else(|| self.multi.add(ProgressBar::new(0)));
+                bar.set_length(*total as u64);
+                bar.set_position(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} {msg} {bar:30} {pos}/{len} {per_sec} ETA {eta} [{elapsed}]",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(format!("[{}/{}] {}", index + 1, self.total, step.name));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                self.current = Some(bar);
+            }
+            Event::ItemFinished { .. } => {
+                if let Some(bar) = &self.current {
+                    bar.inc(1);
+                }
+            }
             Event::RunFinished { .. } => {
                 if let Some(bar) = self.current.take() {
                     bar.finish_and_clear();
