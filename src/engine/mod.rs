@@ -555,6 +555,7 @@ impl StepRunner<'_> {
             }
         };
         let total = items.len();
+        outcome.items = Some(total);
         emitter.emit(&Event::ItemsStarted {
             index: self.index,
             step,

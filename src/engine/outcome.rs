@@ -69,6 +69,8 @@ pub struct StepOutcome {
     pub item: Option<(usize, usize)>,
     /// `--dry-run` of a `for_each` step: every item's request, in order.
     pub item_requests: Vec<HttpRequest>,
+    /// A `for_each` step: how many items it had.
+    pub items: Option<usize>,
 }
 
 impl StepOutcome {
@@ -86,6 +88,7 @@ impl StepOutcome {
             continued: false,
             item: None,
             item_requests: Vec::new(),
+            items: None,
         }
     }
 }

@@ -47,6 +47,20 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
     };
     match (&o.response, o.status) {
         (_, StepStatus::DryRun) => s.push_str(" (dry run, not sent)"),
+        (Some(_), StepStatus::Passed) if o.items.is_some() => {
+            let n = o.items.unwrap_or(0);
+            let items = if n == 1 { "item" } else { "items" };
+            let _ = write!(s, " → {n} {items} ({}", show_duration(o.elapsed));
+            let retries = o.attempts.saturating_sub(n as u32);
+            if retries > 0 {
+                let _ = write!(
+                    s,
+                    ", {retries} {}",
+                    if retries == 1 { "retry" } else { "retries" }
+                );
+            }
+            s.push(')');
+        }
         (Some(r), _) => {
             let _ = write!(
                 s,
