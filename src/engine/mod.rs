@@ -323,41 +323,40 @@ impl StepRunner<'_> {
         };
         drop(ctx_value);
 
-        // Credentials go on a copy: a 401 re-applies them to the original.
+        // What the step is about to send, credentials included, for the
+        // progress display and the dry run.
         let base_request = request;
-        let mut request = base_request.clone();
-        let mut added = match (&creds, self.dry_run) {
+        let mut shown = base_request.clone();
+        let applied = match (&creds, self.dry_run) {
             // A dry run fetches no token.
             (Credentials::OAuth2(_), true) => {
-                request
+                shown
                     .headers
                     .push(("authorization".into(), "Bearer <oauth2 token>".into()));
-                auth::Added::default()
+                Ok(auth::Added::default())
             }
-            _ => match self
-                .session
-                .apply(&creds, &mut request, self.transport, false)
-                .await
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    outcome.status = StepStatus::Failed;
-                    outcome.error = Some(StepError::Auth(e));
-                    outcome.request = Some(request);
-                    return outcome;
-                }
-            },
+            _ => {
+                self.session
+                    .apply(&creds, &mut shown, self.transport, false)
+                    .await
+            }
         };
+        if let Err(e) = applied {
+            outcome.status = StepStatus::Failed;
+            outcome.error = Some(StepError::Auth(e));
+            outcome.request = Some(shown);
+            return outcome;
+        }
         if item.is_none() {
             emitter.emit(&Event::StepStarted {
                 index: self.index,
                 step,
-                request: &request,
+                request: &shown,
             });
         }
         if self.dry_run {
             outcome.status = StepStatus::DryRun;
-            outcome.request = Some(request);
+            outcome.request = Some(shown);
             return outcome;
         }
 
@@ -365,25 +364,97 @@ impl StepRunner<'_> {
             Some(p) => BodySink::File(p.into()),
             None => BodySink::Memory,
         };
+        let ex = self
+            .exchange(&base_request, &creds, &sink, emitter, &mut cancel)
+            .await;
+        outcome.attempts = ex.attempts;
+        outcome.request = Some(ex.request);
+        outcome.status = StepStatus::Failed;
+        let note = ex.note;
+        let resp = match ex.response {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.error = Some(e);
+                outcome.elapsed = clock.elapsed();
+                return outcome;
+            }
+        };
+        let mut decoded = check::decode(&resp, save_to.as_deref());
+        outcome.response = Some(response_info(&resp, &decoded));
+        // GraphQL: `errors` fail the step; the result is `data`.
+        let graphql_errors = if step.graphql && decoded.is_json {
+            let errors = check::graphql_errors(&decoded.value);
+            decoded.value = decoded.value.get("data").cloned().unwrap_or(Value::Null);
+            errors
+        } else {
+            Vec::new()
+        };
+        let checked = check::expect(&expect, &resp, &decoded).map_err(|e| match e {
+            StepError::Expectations {
+                mismatches,
+                note: n,
+            } => StepError::Expectations {
+                mismatches,
+                note: n.or(note),
+            },
+            other => other,
+        });
+        let checked = match checked {
+            Ok(()) if !graphql_errors.is_empty() => Err(StepError::GraphQl(graphql_errors)),
+            other => other,
+        };
+        let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
+        outcome.elapsed = clock.elapsed();
+        match extracted {
+            Ok(outputs) => {
+                outcome.status = StepStatus::Passed;
+                outcome.outputs = outputs;
+            }
+            Err(e) => outcome.error = Some(e),
+        }
+        outcome.result = decoded.value;
+        outcome
+    }
+
+    /// Sends one request: credentials applied, redirects followed safely,
+    /// retried per the step's policy, an OAuth2 token renewed once on 401.
+    async fn exchange(
+        &self,
+        base_request: &HttpRequest,
+        creds: &Credentials,
+        sink: &BodySink,
+        emitter: &Emitter<'_>,
+        cancel: &mut Cancel,
+    ) -> Exchange {
+        let step = self.step;
+        let mut request = base_request.clone();
+        let mut added = match self
+            .session
+            .apply(creds, &mut request, self.transport, false)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return Exchange::failed(request, 0, StepError::Auth(e)),
+        };
         let mut attempt = 0u32;
         let mut renewed = false;
-        let result = loop {
+        loop {
             attempt += 1;
             let send = async {
                 // Credentials pytopus added must not follow a redirect to
                 // another origin: such requests follow redirects here.
                 if !added.is_empty() && request.follow_redirects {
-                    auth::redirect::send(self.transport, &request, &sink, &added).await
+                    auth::redirect::send(self.transport, &request, sink, &added).await
                 } else {
-                    self.transport.send(&request, &sink).await
+                    self.transport.send(&request, sink).await
                 }
             };
             let sent = tokio::select! {
                 r = send => r,
-                () = cancel.cancelled() => break Err::<(Result<HttpResponse, TransportError>, Option<String>), ()>(()),
+                () = cancel.cancelled() => return Exchange::failed(request, attempt, StepError::Interrupted),
             };
             // An OAuth2 token the server rejects is fetched again, once.
-            if let (Ok(resp), Credentials::OAuth2(_)) = (&sent, &creds)
+            if let (Ok(resp), Credentials::OAuth2(_)) = (&sent, creds)
                 && resp.status == 401
                 && !renewed
                 && !check::status_expected(&step.expect, 401)
@@ -392,7 +463,7 @@ impl StepRunner<'_> {
                 let mut fresh = base_request.clone();
                 match self
                     .session
-                    .apply(&creds, &mut fresh, self.transport, true)
+                    .apply(creds, &mut fresh, self.transport, true)
                     .await
                 {
                     Ok(a) => {
@@ -400,12 +471,7 @@ impl StepRunner<'_> {
                         request = fresh;
                         continue;
                     }
-                    Err(e) => {
-                        outcome.status = StepStatus::Failed;
-                        outcome.error = Some(StepError::Auth(e));
-                        outcome.request = Some(request);
-                        return outcome;
-                    }
+                    Err(e) => return Exchange::failed(request, attempt, StepError::Auth(e)),
                 }
             }
             let (outcome_kind, reason) = match &sent {
@@ -454,66 +520,23 @@ impl StepRunner<'_> {
                     };
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
-                        () = cancel.cancelled() => break Err(()),
+                        () = cancel.cancelled() => return Exchange::failed(request, attempt, StepError::Interrupted),
                     }
                 }
-                Decision::Stop(note) => break Ok((sent, note)),
+                Decision::Stop(note) => {
+                    let response = sent.map_err(|error| StepError::Transport {
+                        error,
+                        note: note.clone(),
+                    });
+                    return Exchange {
+                        request,
+                        attempts: attempt,
+                        response,
+                        note,
+                    };
+                }
             }
-        };
-        outcome.attempts = attempt;
-        outcome.request = Some(request);
-        outcome.status = StepStatus::Failed;
-        let (sent, note) = match result {
-            Ok(x) => x,
-            Err(_) => {
-                outcome.error = Some(StepError::Interrupted);
-                outcome.elapsed = clock.elapsed();
-                return outcome;
-            }
-        };
-        let resp = match sent {
-            Ok(r) => r,
-            Err(error) => {
-                outcome.error = Some(StepError::Transport { error, note });
-                outcome.elapsed = clock.elapsed();
-                return outcome;
-            }
-        };
-        let mut decoded = check::decode(&resp, save_to.as_deref());
-        outcome.response = Some(response_info(&resp, &decoded));
-        // GraphQL: `errors` fail the step; the result is `data`.
-        let graphql_errors = if step.graphql && decoded.is_json {
-            let errors = check::graphql_errors(&decoded.value);
-            decoded.value = decoded.value.get("data").cloned().unwrap_or(Value::Null);
-            errors
-        } else {
-            Vec::new()
-        };
-        let checked = check::expect(&expect, &resp, &decoded).map_err(|e| match e {
-            StepError::Expectations {
-                mismatches,
-                note: n,
-            } => StepError::Expectations {
-                mismatches,
-                note: n.or(note),
-            },
-            other => other,
-        });
-        let checked = match checked {
-            Ok(()) if !graphql_errors.is_empty() => Err(StepError::GraphQl(graphql_errors)),
-            other => other,
-        };
-        let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
-        outcome.elapsed = clock.elapsed();
-        match extracted {
-            Ok(outputs) => {
-                outcome.status = StepStatus::Passed;
-                outcome.outputs = outputs;
-            }
-            Err(e) => outcome.error = Some(e),
         }
-        outcome.result = decoded.value;
-        outcome
     }
 
     /// Runs the step once per item of its `for_each` list, at most
@@ -856,6 +879,27 @@ fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
         .map(|(_, v)| v.into_owned().into_bytes())
         .unwrap_or_default();
     String::from_utf8(bytes)
+}
+
+/// What [`StepRunner::exchange`] got: the request as last sent, how many
+/// attempts it took, and the response or why there is none.
+struct Exchange {
+    request: HttpRequest,
+    attempts: u32,
+    response: Result<HttpResponse, StepError>,
+    /// Why a failing answer was not retried (e.g. a POST), for the error.
+    note: Option<String>,
+}
+
+impl Exchange {
+    fn failed(request: HttpRequest, attempts: u32, error: StepError) -> Self {
+        Exchange {
+            request,
+            attempts,
+            response: Err(error),
+            note: None,
+        }
+    }
 }
 
 /// Binds a step that was skipped, or failed with `on_error: continue`: its
