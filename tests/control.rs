@@ -343,3 +343,114 @@ async fn for_each_over_a_map_gives_key_and_value() {
         out.stderr
     );
 }
+
+mod paging {
+    use super::*;
+    use wiremock::matchers::query_param;
+
+    /// Three pages: ?p=1 → [1,2], ?p=2 → [3,4], ?p=3 → [5], ?p=4 → [].
+    async fn pages(server: &MockServer) {
+        for (p, items, next) in [
+            ("1", json!([1, 2]), Some("2")),
+            ("2", json!([3, 4]), Some("3")),
+            ("3", json!([5]), None),
+            ("4", json!([]), None),
+        ] {
+            let mut resp = ResponseTemplate::new(200)
+                .insert_header("x-total", "5")
+                .set_body_json(json!({"items": items, "next": next.map(|n| format!("/list?p={n}")), "cursor": next}));
+            if let Some(n) = next {
+                resp = resp.insert_header(
+                    "link",
+                    format!(
+                        "<{}/list?p={n}>; rel=\"next\", <{}/list?p=1>; rel=\"first\"",
+                        server.uri(),
+                        server.uri()
+                    )
+                    .as_str(),
+                );
+            }
+            Mock::given(path("/list"))
+                .and(query_param("p", p))
+                .respond_with(resp)
+                .mount(server)
+                .await;
+        }
+    }
+
+    async fn collected(chain_paginate: &str) -> (i32, String, String) {
+        let server = MockServer::start().await;
+        pages(&server).await;
+        let chain = format!(
+            "steps:\n  - name: L\n    url: \"{{{{ base }}}}/list?p=1\"\n    paginate: {chain_paginate}\noutput: \"{{{{ L }}}}\"\n"
+        );
+        let (out, _dir) = support::run_chain(&server.uri(), &chain, &["-q", "--output", "raw"]);
+        (out.code, out.stdout, out.stderr)
+    }
+
+    #[tokio::test]
+    async fn by_link_header() {
+        assert_eq!(
+            collected("{link: true, collect: \"$.items\"}").await.1,
+            "[1,2,3,4,5]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn by_next_url_in_the_body() {
+        assert_eq!(
+            collected("{next_url: \"$.next\", collect: \"$.items[*]\"}")
+                .await
+                .1,
+            "[1,2,3,4,5]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn by_cursor() {
+        assert_eq!(
+            collected("{cursor: \"$.cursor\", cursor_param: p, collect: \"$.items\"}")
+                .await
+                .1,
+            "[1,2,3,4,5]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn by_counter_until_an_empty_page() {
+        assert_eq!(
+            collected("{page_param: p, collect: \"$.items\"}").await.1,
+            "[1,2,3,4,5]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn by_counter_until_the_total_header() {
+        assert_eq!(
+            collected("{page_param: p, total_header: X-Total, collect: \"$.items\"}")
+                .await
+                .1,
+            "[1,2,3,4,5]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn until_an_expression() {
+        assert_eq!(
+            collected("{page_param: p, until: \"{{ pages >= 2 }}\", collect: \"$.items\"}")
+                .await
+                .1,
+            "[1,2,3,4]\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn max_pages_is_a_clear_error() {
+        let (code, _, stderr) = collected("{link: true, max_pages: 2, collect: \"$.items\"}").await;
+        assert_eq!(code, 1);
+        assert!(
+            stderr.contains("stopped after `max_pages` (2) pages, with more to come"),
+            "{stderr}"
+        );
+    }
+}

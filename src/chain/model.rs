@@ -129,9 +129,9 @@ pub struct Step {
     /// At most this many `for_each` requests at once. Default 1.
     #[serde(default)]
     pub concurrency: Option<u32>,
-    /// Pagination (not supported yet).
+    /// Follow the next page until done; the result is every page's items.
     #[serde(default)]
-    pub paginate: Option<Value>,
+    pub paginate: Option<Paginate>,
     /// `continue`: a failure of this step does not stop the chain (its error is
     /// in `steps.<name>.error`); `fail` (default) stops it.
     #[serde(default)]
@@ -269,6 +269,46 @@ pub enum OAuthGrant {
 pub enum ClientAuth {
     Basic,
     Body,
+}
+
+/// `paginate:` — how to find the next page (one of `link`, `next_url`,
+/// `cursor`, `page_param`), what to keep of each page, and when to stop.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Paginate {
+    /// Follow the `Link: <…>; rel="next"` header (RFC 8288).
+    #[serde(default)]
+    pub link: Option<bool>,
+    /// JSONPath to the next page's URL in the body (absolute or relative).
+    #[serde(default)]
+    pub next_url: Option<String>,
+    /// JSONPath to the next cursor in the body, sent as `cursor_param`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Query parameter that carries the cursor. Default `cursor`.
+    #[serde(default)]
+    pub cursor_param: Option<String>,
+    /// Query parameter of a page counter (or offset), e.g. `page` or `_page`.
+    #[serde(default)]
+    pub page_param: Option<String>,
+    /// The counter's first value. Default 1.
+    #[serde(default)]
+    pub start: Option<i64>,
+    /// How much the counter grows per page (e.g. the page size, for offsets). Default 1.
+    #[serde(default)]
+    pub step: Option<i64>,
+    /// Stop when this renders true; it sees `page` (the last page's body) and `pages` (pages so far).
+    #[serde(default)]
+    pub until: Option<Value>,
+    /// Stop when the items collected reach this header's number (e.g. `X-Total-Count`).
+    #[serde(default)]
+    pub total_header: Option<String>,
+    /// JSONPath of the items on each page (default: the page itself when it is a list).
+    #[serde(default)]
+    pub collect: Option<String>,
+    /// Stop with an error after this many pages. Default 100.
+    #[serde(default)]
+    pub max_pages: Option<u32>,
 }
 
 /// `on_error:`.

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::model::{
-    ApiKeyIn, Auth, Chain, GraphQl, OAuthGrant, OnError, Retry, RetryOn, StatusPattern, StatusSpec,
-    Step, Tls,
+    ApiKeyIn, Auth, Chain, GraphQl, OAuthGrant, OnError, Paginate, Retry, RetryOn, StatusPattern,
+    StatusSpec, Step, Tls,
 };
 use super::parse::ParsedChain;
 use super::spans::{SpanMap, join_index, join_key};
@@ -87,6 +87,33 @@ pub struct ValidStep {
     pub for_each: Option<Tmpl>,
     /// How many `for_each` items run at once (≥ 1).
     pub concurrency: usize,
+    pub paginate: Option<Pager>,
+}
+
+/// `paginate:`, checked and compiled.
+#[derive(Debug)]
+pub struct Pager {
+    pub next: NextPage,
+    pub until: Option<Tmpl>,
+    pub total_header: Option<String>,
+    pub collect: Option<JsonPath>,
+    pub max_pages: u32,
+}
+
+/// How the next page is found.
+#[derive(Debug)]
+pub enum NextPage {
+    Link,
+    Url(JsonPath),
+    Cursor {
+        path: JsonPath,
+        param: String,
+    },
+    Counter {
+        param: String,
+        start: i64,
+        step: i64,
+    },
 }
 
 /// What the request body is made of.
@@ -136,6 +163,7 @@ pub fn validate(
         templates: Templates::new(),
         refs: Vec::new(),
         secret_names: Vec::new(),
+        paging: Default::default(),
     };
     let chain = parsed.chain;
     let steps_key = if parsed.spans.value("steps").is_some() {
@@ -235,6 +263,7 @@ pub fn validate(
         .and_then(|o| v.compile("output", o, chain.steps.len()));
 
     let scope = Scope {
+        paging: v.paging.clone(),
         loops: chain
             .steps
             .iter()
@@ -313,6 +342,8 @@ struct Validator<'a> {
     templates: Templates,
     refs: Vec<TemplateRefs>,
     secret_names: Vec<String>,
+    /// Steps with `paginate`: their `until` may read `page` and `pages`.
+    paging: std::collections::HashSet<usize>,
 }
 
 impl Validator<'_> {
@@ -409,9 +440,8 @@ impl Validator<'_> {
         };
         for (i, s) in chain.steps.iter().enumerate() {
             let base = join_index(steps_key, i);
-            let fields: [(&str, bool); 5] = [
+            let fields: [(&str, bool); 4] = [
                 ("multipart", s.multipart.is_some()),
-                ("paginate", s.paginate.is_some()),
                 ("connector", s.connector.is_some()),
                 ("endpoint", s.endpoint.is_some()),
                 ("params", s.params.is_some()),
@@ -552,6 +582,17 @@ impl Validator<'_> {
             .when
             .as_ref()
             .and_then(|w| self.compile(&join_key(base, "when"), w, i));
+        let paginate = step
+            .paginate
+            .as_ref()
+            .and_then(|p| self.paginate(p, &join_key(base, "paginate"), i));
+        if step.paginate.is_some() && step.save_to.is_some() {
+            self.error(
+                &join_key(base, "paginate"),
+                "`paginate` collects pages in memory, so it cannot go with `save_to`",
+                None,
+            );
+        }
         let for_each = step
             .for_each
             .as_ref()
@@ -699,6 +740,71 @@ impl Validator<'_> {
             graphql: step.graphql.is_some(),
             for_each,
             concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
+            paginate,
+        })
+    }
+
+    /// `paginate:` → a [`Pager`]: exactly one way to find the next page.
+    fn paginate(&mut self, p: &Paginate, path: &str, at: usize) -> Option<Pager> {
+        let ways = [
+            p.link == Some(true),
+            p.next_url.is_some(),
+            p.cursor.is_some(),
+            p.page_param.is_some(),
+        ];
+        if ways.iter().filter(|w| **w).count() != 1 {
+            self.error(
+                path,
+                "`paginate` needs exactly one of `link: true`, `next_url`, `cursor` and `page_param`",
+                None,
+            );
+            return None;
+        }
+        let jsonpath = |v: &mut Self, field: &str, text: &str| match JsonPath::compile(text) {
+            Ok(j) => Some(j),
+            Err(e) => {
+                v.error_value(&join_key(path, field), e, None);
+                None
+            }
+        };
+        let next = if p.link == Some(true) {
+            NextPage::Link
+        } else if let Some(u) = &p.next_url {
+            NextPage::Url(jsonpath(self, "next_url", u)?)
+        } else if let Some(c) = &p.cursor {
+            NextPage::Cursor {
+                path: jsonpath(self, "cursor", c)?,
+                param: p.cursor_param.clone().unwrap_or_else(|| "cursor".into()),
+            }
+        } else {
+            NextPage::Counter {
+                param: p.page_param.clone().unwrap_or_default(),
+                start: p.start.unwrap_or(1),
+                step: p.step.unwrap_or(1),
+            }
+        };
+        let collect = match &p.collect {
+            Some(c) => Some(jsonpath(self, "collect", c)?),
+            None => None,
+        };
+        if p.max_pages == Some(0) {
+            self.error_value(
+                &join_key(path, "max_pages"),
+                "`max_pages` must be at least 1",
+                None,
+            );
+        }
+        self.paging.insert(at);
+        let until = match &p.until {
+            Some(u) => Some(self.compile(&join_key(path, "until"), u, at)?),
+            None => None,
+        };
+        Some(Pager {
+            next,
+            until,
+            total_header: p.total_header.clone(),
+            collect,
+            max_pages: p.max_pages.unwrap_or(100).max(1),
         })
     }
 
@@ -1120,6 +1226,8 @@ fn find_string_path(value: &Value, needle: &str, path: &str) -> Option<String> {
 struct Scope<'a> {
     /// Steps with `for_each`: their templates may read `item` and `index`.
     loops: std::collections::HashSet<usize>,
+    /// Steps with `paginate`: their `until` may read `page` and `pages`.
+    paging: std::collections::HashSet<usize>,
     steps: &'a HashMap<&'a str, usize>,
     vars: &'a IndexMap<String, Value>,
     extracted_by: &'a HashMap<String, usize>,
@@ -1164,6 +1272,9 @@ impl Scope<'_> {
                     None,
                 )
             });
+        }
+        if (root == "page" || root == "pages") && self.paging.contains(&at) {
+            return Ok(());
         }
         if root == "item" || root == "index" {
             if self.loops.contains(&at) {

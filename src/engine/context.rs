@@ -109,6 +109,36 @@ impl Context {
     }
 }
 
+/// The scope of `paginate.until`: `page` (the last page) and `pages` (how many so far).
+pub fn with_page(base: &MjValue, page: MjValue, pages: u32) -> MjValue {
+    MjValue::from_object(PageScope {
+        base: base.clone(),
+        page,
+        pages,
+    })
+}
+
+#[derive(Debug)]
+struct PageScope {
+    base: MjValue,
+    page: MjValue,
+    pages: u32,
+}
+
+impl Object for PageScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match key.as_str()? {
+            "page" => Some(self.page.clone()),
+            "pages" => Some(MjValue::from(self.pages)),
+            _ => self
+                .base
+                .get_attr(key.as_str()?)
+                .ok()
+                .filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
 /// The scope of one `for_each` item: `item` and `index`, then everything else.
 pub fn with_item(base: &MjValue, item: MjValue, index: usize) -> MjValue {
     MjValue::from_object(ItemScope {

@@ -71,6 +71,8 @@ pub struct StepOutcome {
     pub item_requests: Vec<HttpRequest>,
     /// A `for_each` step: how many items it had.
     pub items: Option<usize>,
+    /// A `paginate` step: how many pages it read.
+    pub pages: Option<u32>,
 }
 
 impl StepOutcome {
@@ -89,6 +91,7 @@ impl StepOutcome {
             item: None,
             item_requests: Vec::new(),
             items: None,
+            pages: None,
         }
     }
 }

@@ -68,8 +68,12 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
                 status_text(r.status),
                 show_duration(o.elapsed)
             );
-            if o.attempts > 1 {
-                let n = o.attempts - 1;
+            let sent = o.pages.unwrap_or(1);
+            if let Some(p) = o.pages {
+                let _ = write!(s, ", {p} {}", if p == 1 { "page" } else { "pages" });
+            }
+            if o.attempts > sent {
+                let n = o.attempts - sent;
                 let _ = write!(s, ", {n} {}", if n == 1 { "retry" } else { "retries" });
             }
             s.push(')');
