@@ -454,3 +454,53 @@ mod paging {
         );
     }
 }
+
+#[tokio::test]
+async fn a_sub_chain_runs_with_its_with_values_and_gives_its_output() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "Ann"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/fail"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let dir = support::Scratch::new();
+    std::fs::create_dir_all(dir.path("lib")).unwrap();
+    dir.file(
+        "lib/user.yaml",
+        "vars: {id: 1, base: x}\nsteps:\n  - name: U\n    url: \"{{ base }}/users/{{ id }}\"\noutput: {name: \"{{ U.name }}\", id: \"{{ id }}\"}\n",
+    );
+    dir.file(
+        "lib/broken.yaml",
+        "vars: {base: x}\nsteps:\n  - name: Boom\n    url: \"{{ base }}/fail\"\n",
+    );
+    let main = dir.file(
+        "main.yaml",
+        "steps:\n  - name: User\n    chain: lib/user.yaml\n    with: {id: 7, base: \"{{ base }}\"}\noutput: \"{{ User }}\"\n",
+    );
+    let base = format!("base={}", server.uri());
+    let out = support::run(&["run", main.to_str().unwrap(), "--var", &base, "-q"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"name": "Ann", "id": 7})
+    );
+
+    let failing = dir.file(
+        "failing.yaml",
+        "steps:\n  - name: Sub\n    chain: lib/broken.yaml\n    with: {base: \"{{ base }}\"}\n",
+    );
+    let out = support::run(&["run", failing.to_str().unwrap(), "--var", &base, "-q"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("step `Sub` failed: in ")
+            && out.stderr.contains(
+                "broken.yaml, step `Boom` failed: expected status 2xx, got 404 Not Found"
+            ),
+        "{}",
+        out.stderr
+    );
+}

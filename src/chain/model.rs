@@ -111,6 +111,13 @@ pub struct Step {
     /// What the response must look like for the step to succeed.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Run another chain file as this step (relative to this file); the
+    /// step's result is that chain's `output`.
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// Variables for the sub-chain (templates).
+    #[serde(default)]
+    pub with: Option<IndexMap<String, Value>>,
     /// Follow redirects (default true); `false` makes the 3xx itself the response.
     #[serde(default)]
     pub follow_redirects: Option<bool>,

@@ -88,6 +88,15 @@ pub struct ValidStep {
     /// How many `for_each` items run at once (≥ 1).
     pub concurrency: usize,
     pub paginate: Option<Pager>,
+    /// `chain:` — another chain run as this step, with its `with:` values.
+    pub sub: Option<SubChain>,
+}
+
+/// A chain run as a step.
+#[derive(Debug)]
+pub struct SubChain {
+    pub chain: Arc<ValidChain>,
+    pub with: Vec<(String, Tmpl)>,
 }
 
 /// `paginate:`, checked and compiled.
@@ -156,7 +165,18 @@ pub fn validate(
     parsed: ParsedChain,
     vars: IndexMap<String, Value>,
 ) -> Result<ValidChain, Diagnostics> {
+    validate_nested(parsed, vars, Vec::new())
+}
+
+/// Validates a chain that `stack` (the files including it, outermost first)
+/// runs as a sub-chain.
+fn validate_nested(
+    parsed: ParsedChain,
+    vars: IndexMap<String, Value>,
+    stack: Vec<(std::path::PathBuf, String)>,
+) -> Result<ValidChain, Diagnostics> {
     let mut v = Validator {
+        stack,
         source: Arc::clone(&parsed.source),
         spans: &parsed.spans,
         diags: Vec::new(),
@@ -336,6 +356,9 @@ struct Known<'a> {
 type TemplateRefs = (String, usize, Vec<(String, String)>);
 
 struct Validator<'a> {
+    /// The chain files that include this one (to refuse cycles): canonical
+    /// path, and the name to show.
+    stack: Vec<(std::path::PathBuf, String)>,
     source: Arc<Source>,
     spans: &'a SpanMap,
     diags: Vec<Diagnostic>,
@@ -496,6 +519,19 @@ impl Validator<'_> {
             );
         }
 
+        let sub = match &step.chain {
+            Some(file) => self.sub_chain(file, step, base, i),
+            None => {
+                if step.with.is_some() {
+                    self.error(
+                        &join_key(base, "with"),
+                        "`with` gives variables to a sub-chain: add `chain:`",
+                        None,
+                    );
+                }
+                None
+            }
+        };
         let url = match &step.url {
             Some(u) => {
                 let t = self.compile(&join_key(base, "url"), &Value::String(u.clone()), i);
@@ -513,11 +549,22 @@ impl Validator<'_> {
                 }
                 t
             }
+            // A sub-chain step sends nothing itself.
+            None if step.chain.is_some() => Some(Tmpl::Literal(Value::String(String::new()))),
             None => {
                 self.error(base, format!("step `{}` has no `url`", step.name), None);
                 None
             }
         };
+        if step.chain.is_some()
+            && (step.url.is_some() || step.body.is_some() || step.graphql.is_some())
+        {
+            self.error(
+                &join_key(base, "chain"),
+                "a step with `chain` runs that chain: it cannot also have `url`, `body` or `graphql`",
+                None,
+            );
+        }
 
         // Defaults first, the step's own values win (header names case-insensitively).
         let query_key = self.written(base, &["query_params", "query"]);
@@ -741,7 +788,89 @@ impl Validator<'_> {
             for_each,
             concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
             paginate,
+            sub,
         })
+    }
+
+    /// `chain: file` → the sub-chain, validated with the `with:` names as its
+    /// variables; a file that includes itself, directly or not, is refused.
+    fn sub_chain(&mut self, file: &str, step: &Step, base: &str, at: usize) -> Option<SubChain> {
+        let path = chain_dir(&self.source.name).join(file);
+        let here = std::fs::canonicalize(&self.source.name)
+            .unwrap_or_else(|_| self.source.name.clone().into());
+        let target = match std::fs::canonicalize(&path) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error_value(
+                    &join_key(base, "chain"),
+                    format!("cannot read sub-chain {}: {e}", path.display()),
+                    None,
+                );
+                return None;
+            }
+        };
+        if target == here || self.stack.iter().any(|(p, _)| *p == target) {
+            let mut cycle: Vec<String> = self.stack.iter().map(|(_, n)| n.clone()).collect();
+            cycle.push(self.source.name.clone());
+            cycle.push(path.display().to_string());
+            self.error_value(
+                &join_key(base, "chain"),
+                format!(
+                    "sub-chains include each other in a cycle: {}",
+                    cycle.join(" → ")
+                ),
+                None,
+            );
+            return None;
+        }
+        let with = match &step.with {
+            Some(w) => self.compile_map(&join_key(base, "with"), w, at),
+            None => Vec::new(),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error_value(
+                    &join_key(base, "chain"),
+                    format!("cannot read sub-chain {}: {e}", path.display()),
+                    None,
+                );
+                return None;
+            }
+        };
+        let source = Arc::new(Source {
+            name: path.display().to_string(),
+            text,
+        });
+        let parsed = match super::parse::parse(source) {
+            Ok(p) => p,
+            Err(d) => {
+                self.diags.push(d);
+                return None;
+            }
+        };
+        // The sub-chain's own vars, then the names `with` sets (values come at run time).
+        let mut vars = parsed.chain.vars.clone();
+        for (name, _) in &with {
+            vars.entry(name.clone()).or_insert(Value::Null);
+        }
+        let mut stack = self.stack.clone();
+        stack.push((here, self.source.name.clone()));
+        match validate_nested(parsed, vars, stack) {
+            Ok(chain) => Some(SubChain {
+                chain: Arc::new(chain),
+                with,
+            }),
+            Err(Diagnostics(list)) => {
+                self.error_value(
+                    &join_key(base, "chain"),
+                    format!("sub-chain {} is invalid", path.display()),
+                    None,
+                );
+                self.diags.extend(list);
+                None
+            }
+        }
     }
 
     /// `paginate:` → a [`Pager`]: exactly one way to find the next page.

@@ -89,6 +89,18 @@ pub async fn run(
     opts: &RunOptions,
     cancel: Cancel,
 ) -> RunReport {
+    run_with_vars(chain, &chain.vars, transport, observer, opts, cancel).await
+}
+
+/// Runs a chain with `vars` instead of its own (a sub-chain's `with:`).
+pub async fn run_with_vars(
+    chain: &ValidChain,
+    vars: &indexmap::IndexMap<String, Value>,
+    transport: &dyn Transport,
+    observer: &mut dyn Observer,
+    opts: &RunOptions,
+    cancel: Cancel,
+) -> RunReport {
     let emitter = Emitter::new(observer);
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -96,7 +108,7 @@ pub async fn run(
         chain,
         dry_run: opts.dry_run,
     });
-    let mut ctx = Arc::new(Context::new(&chain.vars));
+    let mut ctx = Arc::new(Context::new(vars));
     if let Some(secrets) = &opts.secrets {
         chain.templates.set_secrets(secrets.clone());
     }
@@ -171,13 +183,14 @@ pub async fn run(
                 }
             }
         }
-        let mut outcome = match &step.for_each {
-            None => {
+        let mut outcome = match (&step.sub, &step.for_each) {
+            (Some(sub), _) => runner.run_sub(sub, &ctx, opts, cancel.clone()).await,
+            (None, None) => {
                 runner
                     .run(ctx.value(), &emitter, cancel.clone(), None)
                     .await
             }
-            Some(list) => runner.run_each(list, &ctx, &emitter, &cancel).await,
+            (None, Some(list)) => runner.run_each(list, &ctx, &emitter, &cancel).await,
         };
         let interrupted = matches!(outcome.error, Some(StepError::Interrupted));
         if outcome.status == StepStatus::Failed && step.continue_on_error && !interrupted {
@@ -674,6 +687,72 @@ impl StepRunner<'_> {
                 }
             }
         }
+    }
+
+    /// Runs a sub-chain with the step's `with:` values; its `output` is the result.
+    async fn run_sub(
+        &self,
+        sub: &crate::chain::validate::SubChain,
+        ctx: &Arc<Context>,
+        opts: &RunOptions,
+        cancel: Cancel,
+    ) -> StepOutcome {
+        let clock = Instant::now();
+        let mut outcome = StepOutcome::not_run(&self.step.name);
+        let base = ctx.value();
+        let mut vars = sub.chain.vars.clone();
+        for (name, t) in &sub.with {
+            match self.render_field(&format!("with.{name}"), t, &base) {
+                Ok(v) => {
+                    vars.insert(name.clone(), v);
+                }
+                Err(e) => {
+                    outcome.status = StepStatus::Failed;
+                    outcome.error = Some(e);
+                    return outcome;
+                }
+            }
+        }
+        // The sub-chain's own steps are not shown: the step stands for them.
+        let mut quiet = Observers::default();
+        let report = Box::pin(run_with_vars(
+            &sub.chain,
+            &vars,
+            self.transport,
+            &mut quiet,
+            opts,
+            cancel,
+        ))
+        .await;
+        outcome.elapsed = clock.elapsed();
+        outcome.attempts = report.steps.iter().map(|s| s.attempts).sum();
+        outcome.status = match report.status {
+            RunStatus::Passed if report.dry_run => StepStatus::DryRun,
+            RunStatus::Passed => StepStatus::Passed,
+            _ => StepStatus::Failed,
+        };
+        match report.status {
+            RunStatus::Passed => outcome.result = report.output.unwrap_or(Value::Null),
+            RunStatus::Interrupted => outcome.error = Some(StepError::Interrupted),
+            RunStatus::Failed => {
+                let why = match (report.failed_step(), &report.output_error) {
+                    (Some(s), _) => format!(
+                        "in {}, step `{}` failed: {}",
+                        report.file,
+                        s.name,
+                        s.error
+                            .as_ref()
+                            .map_or_else(|| "failed".to_string(), StepError::summary)
+                    ),
+                    (None, Some(e)) => {
+                        format!("in {}, cannot render `output`: {}", report.file, e.message)
+                    }
+                    (None, None) => format!("{} failed", report.file),
+                };
+                outcome.error = Some(StepError::SubChain(why));
+            }
+        }
+        outcome
     }
 
     /// Runs the step once per item of its `for_each` list, at most

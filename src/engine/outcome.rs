@@ -128,6 +128,8 @@ pub enum StepError {
     Auth(String),
     /// The GraphQL answer had `errors`.
     GraphQl(Vec<String>),
+    /// A sub-chain (`chain:`) failed: which file, which step, why.
+    SubChain(String),
     /// Ctrl-C while the step was running.
     Interrupted,
 }
@@ -143,6 +145,7 @@ impl StepError {
             StepError::Extract { .. } => "extract",
             StepError::Auth(_) => "auth",
             StepError::GraphQl(_) => "graphql",
+            StepError::SubChain(_) => "sub_chain",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -165,6 +168,7 @@ impl StepError {
             StepError::Extract { .. } => "extract failed",
             StepError::Auth(_) => "authentication failed",
             StepError::GraphQl(_) => "GraphQL errors",
+            StepError::SubChain(_) => "sub-chain failed",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -187,6 +191,7 @@ impl StepError {
             },
             StepError::Extract { name, message } => format!("cannot extract `{name}`: {message}"),
             StepError::Auth(m) => format!("authentication failed: {m}"),
+            StepError::SubChain(m) => m.clone(),
             StepError::GraphQl(m) => match m.as_slice() {
                 [one] => format!("GraphQL error: {one}"),
                 many => format!("{} GraphQL errors: {}", many.len(), many.join("; ")),

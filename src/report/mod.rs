@@ -36,6 +36,10 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
     if o.status == StepStatus::NotRun {
         return format!("{method} (not run)");
     }
+    if url.is_empty() && o.status == StepStatus::Passed {
+        // A sub-chain step sends nothing itself.
+        return format!("sub-chain → ok ({})", show_duration(o.elapsed));
+    }
     if o.status == StepStatus::Skipped {
         return format!("{method} (skipped: `when` is false)");
     }
