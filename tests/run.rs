@@ -1024,3 +1024,26 @@ async fn a_redirect_can_be_checked_instead_of_followed() {
         out.stderr
     );
 }
+
+#[test]
+fn dry_run_shows_what_needs_a_response_as_written() {
+    let chain = "steps:\n  - name: Posts\n    url: https://api.test/posts\n  - name: Count\n    method: POST\n    url: https://api.test/count/{{ Posts | length }}\n    body: {n: \"{{ Posts | length }}\", id: \"{{ Posts[0].id }}\", fixed: 1}\n";
+    let out = run_cmd(
+        pytopus()
+            .args(["run", "-", "--dry-run", "-q"])
+            .write_stdin(chain),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("POST https://api.test/count/{{ Posts | length }}\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(r#"{"n":"{{ Posts | length }}","id":"<Posts[0].id>","fixed":1}"#),
+        "{}",
+        out.stdout
+    );
+}

@@ -883,12 +883,10 @@ impl StepRunner<'_> {
         t: &render::Tmpl,
         ctx: &minijinja::Value,
     ) -> Result<Value, StepError> {
-        self.templates
-            .render(t, ctx)
-            .map_err(|error| StepError::Render {
-                field: field.to_string(),
-                error,
-            })
+        if self.dry_run {
+            return Ok(self.templates.render_dry(t, ctx));
+        }
+        self.rendered(field, self.templates.render(t, ctx), Value::String)
     }
 
     fn render_text(
@@ -897,12 +895,25 @@ impl StepRunner<'_> {
         t: &render::Tmpl,
         ctx: &minijinja::Value,
     ) -> Result<String, StepError> {
-        self.templates
-            .render_string(t, ctx)
-            .map_err(|error| StepError::Render {
+        self.rendered(field, self.templates.render_string(t, ctx), |t| t)
+    }
+
+    /// A render result as a step error naming `field`. A dry run has no
+    /// responses: what cannot be computed without them shows as written.
+    fn rendered<T>(
+        &self,
+        field: &str,
+        result: Result<T, render::TemplateError>,
+        as_written: impl FnOnce(String) -> T,
+    ) -> Result<T, StepError> {
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) if self.dry_run => Ok(as_written(e.template)),
+            Err(error) => Err(StepError::Render {
                 field: field.to_string(),
                 error,
-            })
+            }),
+        }
     }
 
     fn render_request(

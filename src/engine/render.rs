@@ -205,6 +205,25 @@ impl Templates {
         }
     }
 
+    /// Renders for `--dry-run`: a string that cannot be rendered without a
+    /// response (`{{ Posts | length }}`) stays as written; the rest renders.
+    pub fn render_dry(&self, t: &Tmpl, ctx: &MjValue) -> Value {
+        match t {
+            Tmpl::Array(items) => {
+                Value::Array(items.iter().map(|i| self.render_dry(i, ctx)).collect())
+            }
+            Tmpl::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.render_dry(v, ctx)))
+                    .collect(),
+            ),
+            leaf => self
+                .render(leaf, ctx)
+                .unwrap_or_else(|e| Value::String(e.template)),
+        }
+    }
+
     /// Renders to text: native values are written as text (JSON for containers).
     pub fn render_string(&self, t: &Tmpl, ctx: &MjValue) -> Result<String, TemplateError> {
         match t {
