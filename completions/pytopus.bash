@@ -465,7 +465,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -h --var --vars-file --dry-run --report --record --replay --output --verbose --quiet --no-progress --help"
+            opts="-v -q -h --var --vars-file --dry-run --report --record --replay --output --verbose --quiet --no-progress --data --parallel --shard --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +493,18 @@ _pytopus() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "json yaml raw" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -142,6 +142,82 @@ pub struct RunArgs {
     /// Print one plain line per step even on a terminal
     #[arg(long)]
     pub no_progress: bool,
+    /// Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)
+    #[arg(
+        long,
+        value_name = "F",
+        long_help = "Run the chain once per row of F, with the row's fields as variables (over `vars:` and --vars-file; --var still wins).\nF is CSV with a header row (.csv), a JSON array of objects (.json) or one JSON object per line (.jsonl, .ndjson); `-` reads standard input. CSV values are typed like --var values.\nstdout is the list of the rows' results in row order, `null` for a row that failed; the exit status is 1 if any row failed."
+    )]
+    pub data: Option<PathBuf>,
+    /// With --data: run at most N rows at once
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "data",
+        value_parser = parse_parallel
+    )]
+    pub parallel: usize,
+    /// Run only shard K of N: the rows whose 0-based index i has i mod N = K-1 (needs --data)
+    #[arg(
+        long,
+        value_name = "K/N",
+        value_parser = parse_shard,
+        long_help = "Run only shard K of N (1 ≤ K ≤ N): the --data rows whose 0-based index i has i mod N = K-1, so N machines running K = 1…N cover every row exactly once (a CI matrix, a Kubernetes Indexed Job with K = JOB_COMPLETION_INDEX + 1).\nstdout then lists only this shard's rows. Needs --data in this version."
+    )]
+    pub shard: Option<Shard>,
+}
+
+/// `--shard K/N`: this machine's share of a run split over N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based, ≤ `count`.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the item at 0-based position `i` belongs to this shard.
+    pub fn keeps(&self, i: usize) -> bool {
+        i % self.count == self.index - 1
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// `--parallel N`, N ≥ 1.
+fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("N must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("N must be a whole number of rows to run at once, like 4".into()),
+    }
+}
+
+/// Parses `K/N` with 1 ≤ K ≤ N.
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let Some((k, n)) = s.split_once('/') else {
+        return Err("write K/N: shard K of N, like 2/5".into());
+    };
+    let number = |what: &str, text: &str| {
+        text.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{what} `{text}` is not a whole number; write K/N, like 2/5"))
+    };
+    let (index, count) = (number("K", k)?, number("N", n)?);
+    if count == 0 {
+        return Err("N, the number of shards, must be at least 1".into());
+    }
+    if index == 0 || index > count {
+        return Err(format!(
+            "K must be from 1 to {count}: the shards are 1/{count} to {count}/{count}"
+        ));
+    }
+    Ok(Shard { index, count })
 }
 
 #[derive(Debug, Args)]
@@ -171,5 +247,17 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shards_are_k_of_n_from_one() {
+        assert_eq!(parse_shard("2/5"), Ok(Shard { index: 2, count: 5 }));
+        assert_eq!(parse_shard("1/1"), Ok(Shard { index: 1, count: 1 }));
+        for bad in ["0/3", "4/3", "1/0", "3", "a/3", "1/b", "-1/3", ""] {
+            assert!(parse_shard(bad).is_err(), "{bad} should be refused");
+        }
+        let s = parse_shard("2/3").unwrap();
+        let kept: Vec<usize> = (0..8).filter(|&i| s.keeps(i)).collect();
+        assert_eq!(kept, [1, 4, 7]);
     }
 }

@@ -49,19 +49,29 @@ pub fn parse_var(arg: &str) -> Result<(String, Value), Diagnostic> {
             "--var `{arg}` has no name before `=`"
         )));
     }
-    let mut chars = k.chars();
-    let ident = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ident {
+    if !is_var_name(k) {
         return Err(
             Diagnostic::new(format!("--var `{arg}`: `{k}` is not a valid variable name")).note(
                 "help: variable names are letters, digits and `_`, not starting with a digit",
             ),
         );
     }
-    let value = match v {
+    Ok((k.to_string(), typed_value(v)))
+}
+
+/// Whether `name` can be a variable: letters, digits and `_`, not starting with a digit.
+pub(crate) fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A value given as text (`--var`, a CSV cell): a number, `true`, `false` or
+/// `null` when it reads as one, else the text itself.
+pub(crate) fn typed_value(v: &str) -> Value {
+    match v {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         "null" => Value::Null,
@@ -71,8 +81,7 @@ pub fn parse_var(arg: &str) -> Result<(String, Value), Diagnostic> {
             Ok(Value::Number(n)) if n.to_string() == v => Value::Number(n),
             _ => Value::String(v.to_string()),
         },
-    };
-    Ok((k.to_string(), value))
+    }
 }
 
 /// The chain's `vars`, overridden by `--vars-file`, overridden by `--var`.
@@ -80,15 +89,41 @@ pub fn merge_vars(
     chain_vars: &IndexMap<String, Value>,
     args: &VarArgs,
 ) -> Result<IndexMap<String, Value>, Diagnostic> {
-    let mut vars = chain_vars.clone();
-    if let Some(path) = &args.vars_file {
-        vars.extend(read_vars_file(path)?);
+    Ok(VarOverrides::read(args)?.merge(chain_vars, &IndexMap::new()))
+}
+
+/// `--vars-file` and `--var`, read once, to lay over each run's variables.
+pub(crate) struct VarOverrides {
+    file: IndexMap<String, Value>,
+    cli: Vec<(String, Value)>,
+}
+
+impl VarOverrides {
+    pub(crate) fn read(args: &VarArgs) -> Result<Self, Diagnostic> {
+        let file = match &args.vars_file {
+            Some(path) => read_vars_file(path)?,
+            None => IndexMap::new(),
+        };
+        let cli = args
+            .vars
+            .iter()
+            .map(|a| parse_var(a))
+            .collect::<Result<_, _>>()?;
+        Ok(VarOverrides { file, cli })
     }
-    for arg in &args.vars {
-        let (k, v) = parse_var(arg)?;
-        vars.insert(k, v);
+
+    /// The chain's `vars` < `--vars-file` < `row` (a `--data` row) < `--var`.
+    pub(crate) fn merge(
+        &self,
+        chain_vars: &IndexMap<String, Value>,
+        row: &IndexMap<String, Value>,
+    ) -> IndexMap<String, Value> {
+        let mut vars = chain_vars.clone();
+        vars.extend(self.file.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(row.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(self.cli.iter().cloned());
+        vars
     }
-    Ok(vars)
 }
 
 fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, Diagnostic> {

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod auth;
+mod data;
 mod inputs;
 pub(crate) mod run;
 

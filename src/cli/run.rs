@@ -1,15 +1,18 @@
-//! `pytopus run` and `pytopus validate`.
+//! `pytopus run` (once, or once per `--data` row) and `pytopus validate`.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::args::{OutputFormat, RunArgs, ValidateArgs};
-use super::inputs::load_chain;
+use super::inputs::{VarOverrides, load_chain, read_source};
 use super::{Exit, print_diagnostics, print_stdout, stderr_color};
-use crate::diagnostic::Diagnostic;
+use crate::chain::{self, ParsedChain};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepStatus};
 use crate::report::json::JsonReport;
 use crate::report::plain::PlainLog;
@@ -17,6 +20,10 @@ use crate::report::progress::Progress;
 use crate::report::{self, Verbosity, to_stderr};
 use crate::secret::{Redactor, Secrets};
 use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
+
+// The reading of `--data` files; declared here so the command line's module
+// list stays as it is.
+use super::data::{self, Row};
 
 pub fn validate(args: ValidateArgs) -> Exit {
     let mut exit = Exit::Success;
@@ -80,6 +87,17 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, 
 }
 
 pub async fn run(args: RunArgs) -> Exit {
+    if let Some(path) = &args.data {
+        return run_rows(&args, path).await;
+    }
+    if args.shard.is_some() {
+        print_diagnostics(
+            &Diagnostic::new("--shard needs --data in this version of pytopus")
+                .note("help: sharding the `for_each` items of a single run is not built yet; split the rows of a --data file instead")
+                .into(),
+        );
+        return Exit::Usage;
+    }
     let chain = match load_chain(&args.chain, &args.vars) {
         Ok(c) => c,
         Err(d) => {
@@ -87,26 +105,13 @@ pub async fn run(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    // Files the run will write are checked before anything is sent: a CI job
-    // must not make its requests and then lose the report or the tape.
-    for (flag, path) in [("--report", &args.report), ("--record", &args.record)] {
-        if let Some(p) = path
-            && let Err(e) = check_writable(p)
-        {
-            print_diagnostics(&Diagnostic::new(format!("{flag} {}: {e}", p.display())).into());
-            return Exit::Usage;
-        }
+    if let Err(exit) = check_outputs(&args) {
+        return exit;
     }
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    // Every secret the chain names is looked up before anything is sent.
-    if !args.dry_run {
-        for name in &chain.secret_names {
-            if let Err(e) = secrets.get(name) {
-                print_diagnostics(&Diagnostic::new(e.to_string()).into());
-                return Exit::Usage;
-            }
-        }
+    if let Err(exit) = check_secrets(&args, &secrets, &chain.secret_names) {
+        return exit;
     }
     let net = match network(&args, &redactor) {
         Ok(n) => n,
@@ -116,13 +121,7 @@ pub async fn run(args: RunArgs) -> Exit {
         }
     };
 
-    let verbosity = if args.quiet {
-        Verbosity::Quiet
-    } else if args.verbose {
-        Verbosity::Verbose
-    } else {
-        Verbosity::Normal
-    };
+    let verbosity = verbosity(&args);
     let mut observers = Observers::default();
     let live =
         std::io::stderr().is_terminal() && !args.no_progress && verbosity == Verbosity::Normal;
@@ -180,7 +179,7 @@ pub async fn run(args: RunArgs) -> Exit {
         RunStatus::Failed => Exit::StepFailed,
         RunStatus::Passed if !outputs_ok => Exit::StepFailed,
         RunStatus::Passed if report.dry_run => {
-            print_stdout(&redactor.redact(&dry_run_text(&report)))
+            print_stdout(&redactor.redact(&dry_run_text(&report, "")))
         }
         RunStatus::Passed => {
             let value = redactor.redact_json(report.output.as_ref().unwrap_or(&Value::Null));
@@ -192,6 +191,477 @@ pub async fn run(args: RunArgs) -> Exit {
                 }
             }
         }
+    }
+}
+
+/// Files the run will write are checked before anything is sent: a CI job
+/// must not make its requests and then lose the report or the tape.
+fn check_outputs(args: &RunArgs) -> Result<(), Exit> {
+    for (flag, path) in [("--report", &args.report), ("--record", &args.record)] {
+        if let Some(p) = path
+            && let Err(e) = check_writable(p)
+        {
+            print_diagnostics(&Diagnostic::new(format!("{flag} {}: {e}", p.display())).into());
+            return Err(Exit::Usage);
+        }
+    }
+    Ok(())
+}
+
+/// Every secret the chain names is looked up before anything is sent.
+fn check_secrets(args: &RunArgs, secrets: &Secrets, names: &[String]) -> Result<(), Exit> {
+    if !args.dry_run {
+        for name in names {
+            if let Err(e) = secrets.get(name) {
+                print_diagnostics(&Diagnostic::new(e.to_string()).into());
+                return Err(Exit::Usage);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verbosity(args: &RunArgs) -> Verbosity {
+    if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
+/// `--data`: the chain once per row (of this `--shard`), at most `--parallel`
+/// rows at once. Every row is validated before anything is sent; stdout is
+/// the list of the rows' results in row order, `null` for a row that failed.
+async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
+    if data_path.as_os_str() == "-" && args.chain == "-" {
+        print_diagnostics(
+            &Diagnostic::new("--data - and the chain `-` cannot both read standard input")
+                .note("help: give the chain or the data as a file")
+                .into(),
+        );
+        return Exit::Usage;
+    }
+    let data = match data::read(data_path) {
+        Ok(d) => d,
+        Err(d) => {
+            print_diagnostics(&d.into());
+            return Exit::Usage;
+        }
+    };
+    let parsed = match read_source(&args.chain).and_then(chain::parse) {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&d.into());
+            return Exit::Usage;
+        }
+    };
+    let overrides = match VarOverrides::read(&args.vars) {
+        Ok(o) => o,
+        Err(d) => {
+            print_diagnostics(&d.into());
+            return Exit::Usage;
+        }
+    };
+    let total = data.rows.len();
+    let rows: Vec<Row> = data
+        .rows
+        .into_iter()
+        .filter(|r| args.shard.is_none_or(|s| s.keeps(r.number - 1)))
+        .collect();
+    let data_name = data.name;
+
+    // Every row is checked first: a bad row 900 must not stop the run after
+    // 899 rows were sent.
+    let mut secret_names: Vec<String> = Vec::new();
+    let mut invalid: Vec<usize> = Vec::new();
+    for row in &rows {
+        match validate_row(&parsed, &overrides, row) {
+            Ok(chain) => {
+                for name in chain.secret_names {
+                    if !secret_names.contains(&name) {
+                        secret_names.push(name);
+                    }
+                }
+            }
+            Err(d) => {
+                if invalid.is_empty() {
+                    print_diagnostics(&for_row(d, row, &data_name));
+                }
+                invalid.push(row.number);
+            }
+        }
+    }
+    if invalid.len() > 1 {
+        let more = &invalid[1..];
+        let verb = if more.len() == 1 { "is" } else { "are" };
+        to_stderr(&format!("error: {} {verb} invalid too\n", row_list(more)));
+    }
+    if !invalid.is_empty() {
+        return Exit::Usage;
+    }
+    if let Err(exit) = check_outputs(args) {
+        return exit;
+    }
+    let redactor = Redactor::default();
+    let secrets = secrets_for_run(&redactor);
+    if let Err(exit) = check_secrets(args, &secrets, &secret_names) {
+        return exit;
+    }
+    let net = match network(args, &redactor) {
+        Ok(n) => n,
+        Err((d, exit)) => {
+            print_diagnostics(&d.into());
+            return exit;
+        }
+    };
+    let verbosity = verbosity(args);
+    if rows.is_empty() && verbosity > Verbosity::Quiet {
+        let why = match args.shard {
+            Some(s) => format!("shard {s} of the {total} rows of {data_name} is empty"),
+            None => format!("{data_name} has no rows"),
+        };
+        to_stderr(&format!("no rows to run: {why}\n"));
+    }
+
+    // Ctrl-C or SIGTERM interrupts the rows that are running and starts no
+    // more; the report and the tape are still written.
+    let (handle, cancel) = Cancel::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            interrupted().await;
+            stop.store(true, Ordering::Relaxed);
+            handle.cancel();
+        }
+    });
+    let opts = RunOptions {
+        dry_run: args.dry_run,
+        redactor: redactor.clone(),
+        secrets: Some(secrets),
+        persist_tokens: !args.dry_run,
+        notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
+    };
+    let runner = RowRunner {
+        parsed: &parsed,
+        overrides: &overrides,
+        transport: net.transport(),
+        opts: &opts,
+        cancel: &cancel,
+        stop: &stop,
+        verbosity,
+        redactor: &redactor,
+        data_name: &data_name,
+        keep_report: args.report.is_some(),
+    };
+    // Rows start in order; a row that finishes frees its place at once (a
+    // slow row 1 does not hold back rows 5, 6, …), and the results are put
+    // back in row order after.
+    let mut runs: Vec<RowRun> = stream::iter(rows.iter().map(|row| runner.run(row)))
+        .buffer_unordered(args.parallel)
+        .collect()
+        .await;
+    runs.sort_by_key(|r| r.number);
+    signals.abort();
+
+    let count = |status: RowStatus| runs.iter().filter(|r| r.status == status).count();
+    let failed: Vec<usize> = runs
+        .iter()
+        .filter(|r| r.status == RowStatus::Failed)
+        .map(|r| r.number)
+        .collect();
+    let was_interrupted = stop.load(Ordering::Relaxed)
+        || count(RowStatus::Interrupted) > 0
+        || count(RowStatus::NotRun) > 0;
+    if !failed.is_empty() {
+        to_stderr(&format!(
+            "error: {} of {} rows failed: {}\n",
+            failed.len(),
+            runs.len(),
+            row_list(&failed)
+        ));
+    } else if was_interrupted {
+        to_stderr(&format!(
+            "interrupted: {} of {} rows finished\n",
+            count(RowStatus::Passed),
+            runs.len()
+        ));
+    } else if verbosity > Verbosity::Quiet && !runs.is_empty() && !args.dry_run {
+        let n = runs.len();
+        to_stderr(&format!(
+            "{n} {} passed\n",
+            if n == 1 { "row" } else { "rows" }
+        ));
+    }
+
+    let mut outputs_ok = true;
+    if let Some(path) = &args.report {
+        let status = if was_interrupted {
+            RunStatus::Interrupted
+        } else if failed.is_empty() {
+            RunStatus::Passed
+        } else {
+            RunStatus::Failed
+        };
+        let doc = serde_json::json!({
+            "data": data_name,
+            "shard": args.shard.map(|s| s.to_string()),
+            "status": status.as_str(),
+            "rows": runs.iter().map(|r| r.report.clone()).collect::<Vec<_>>(),
+        });
+        if let Err(e) = write_json(path, &redactor.redact_json(&doc)) {
+            to_stderr(&format!(
+                "error: cannot write the report to {}: {e}\n",
+                path.display()
+            ));
+            outputs_ok = false;
+        }
+    }
+    if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
+        && let Err(e) = rec.tape().save(path)
+    {
+        to_stderr(&format!("error: {e}\n"));
+        outputs_ok = false;
+    }
+
+    let printed = if args.dry_run {
+        let texts: Vec<&str> = runs.iter().map(|r| r.dry_run.as_str()).collect();
+        print_stdout(&redactor.redact(&texts.join("\n")))
+    } else {
+        let outputs: Vec<Value> = runs
+            .iter()
+            .map(|r| redactor.redact_json(&r.output))
+            .collect();
+        match format_rows(outputs, args.output) {
+            Ok(text) => print_stdout(&text),
+            Err(e) => {
+                to_stderr(&format!("error: cannot print the results: {e}\n"));
+                Exit::StepFailed
+            }
+        }
+    };
+    if was_interrupted {
+        Exit::Interrupted
+    } else if !failed.is_empty() || !outputs_ok {
+        Exit::StepFailed
+    } else {
+        printed
+    }
+}
+
+/// The chain, validated with a row's variables.
+fn validate_row(
+    parsed: &ParsedChain,
+    overrides: &VarOverrides,
+    row: &Row,
+) -> Result<chain::ValidChain, Diagnostics> {
+    let vars = overrides.merge(&parsed.chain.vars, &row.vars);
+    chain::validate(parsed.clone(), vars)
+}
+
+/// Names the row a diagnostic is about.
+fn for_row(d: impl Into<Diagnostics>, row: &Row, data_name: &str) -> Diagnostics {
+    let mut d = d.into();
+    for one in &mut d.0 {
+        one.message = format!("row {}: {}", row.number, one.message);
+        one.notes.push(format!(
+            "note: row {} is line {} of {data_name}",
+            row.number, row.line
+        ));
+    }
+    d
+}
+
+/// `row 3`, `rows 2, 5 and 9`, or the first twenty and how many more.
+fn row_list(numbers: &[usize]) -> String {
+    let word = if numbers.len() == 1 { "row" } else { "rows" };
+    const SHOWN: usize = 20;
+    let shown: Vec<String> = numbers.iter().take(SHOWN).map(|n| n.to_string()).collect();
+    let text = match shown.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] if numbers.len() <= SHOWN => format!("{} and {last}", init.join(", ")),
+        _ => format!("{} and {} more", shown.join(", "), numbers.len() - SHOWN),
+    };
+    format!("{word} {text}")
+}
+
+/// How a row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowStatus {
+    Passed,
+    Failed,
+    Interrupted,
+    /// The run was interrupted before this row started.
+    NotRun,
+}
+
+/// What a row leaves for stdout and the report.
+struct RowRun {
+    number: usize,
+    status: RowStatus,
+    /// The row's result; `null` unless it passed.
+    output: Value,
+    /// `--dry-run`: the requests it would have sent.
+    dry_run: String,
+    /// `--report`: the row's entry.
+    report: Value,
+}
+
+/// What every row shares.
+struct RowRunner<'a> {
+    parsed: &'a ParsedChain,
+    overrides: &'a VarOverrides,
+    transport: &'a dyn Transport,
+    opts: &'a RunOptions,
+    cancel: &'a Cancel,
+    stop: &'a AtomicBool,
+    verbosity: Verbosity,
+    redactor: &'a Redactor,
+    data_name: &'a str,
+    keep_report: bool,
+}
+
+impl RowRunner<'_> {
+    async fn run(&self, row: &Row) -> RowRun {
+        let mut entry = serde_json::Map::new();
+        entry.insert("row".into(), row.number.into());
+        entry.insert(
+            "vars".into(),
+            Value::Object(row.vars.clone().into_iter().collect()),
+        );
+        let mut done = RowRun {
+            number: row.number,
+            status: RowStatus::NotRun,
+            output: Value::Null,
+            dry_run: String::new(),
+            report: Value::Null,
+        };
+        if self.stop.load(Ordering::Relaxed) {
+            entry.insert("status".into(), "not_run".into());
+            done.report = Value::Object(entry);
+            return done;
+        }
+        let chain = match validate_row(self.parsed, self.overrides, row) {
+            Ok(c) => c,
+            // Checked before the first row started; kept for safety.
+            Err(d) => {
+                print_diagnostics(&for_row(d, row, self.data_name));
+                entry.insert("status".into(), "failed".into());
+                done.status = RowStatus::Failed;
+                done.report = Value::Object(entry);
+                return done;
+            }
+        };
+        let mut log = PlainLog::new(
+            RowLines::new(row.number),
+            self.verbosity,
+            self.redactor.clone(),
+        );
+        let report = engine::run(
+            &chain,
+            self.transport,
+            &mut log,
+            self.opts,
+            self.cancel.clone(),
+        )
+        .await;
+        drop(log);
+        done.status = match report.status {
+            RunStatus::Passed => RowStatus::Passed,
+            RunStatus::Failed => RowStatus::Failed,
+            RunStatus::Interrupted => RowStatus::Interrupted,
+        };
+        if done.status == RowStatus::Failed
+            && let Some(d) = report::failure(&chain, &report, self.redactor)
+        {
+            print_diagnostics(&for_row(d, row, self.data_name));
+        }
+        if done.status == RowStatus::Passed {
+            if report.dry_run {
+                done.dry_run = dry_run_text(&report, &format!("[row {}] ", row.number));
+            } else {
+                done.output = report.output.clone().unwrap_or(Value::Null);
+            }
+        }
+        if self.keep_report
+            && let Value::Object(fields) = report::json::to_json(&report)
+        {
+            entry.extend(fields);
+        }
+        done.report = Value::Object(entry);
+        done
+    }
+}
+
+/// A row's log lines, each written to stderr whole with `[row N] ` before it,
+/// so the lines of rows running at once interleave but never mix.
+struct RowLines {
+    prefix: String,
+    pending: Vec<u8>,
+}
+
+impl RowLines {
+    fn new(number: usize) -> Self {
+        RowLines {
+            prefix: format!("[row {number}] "),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl std::io::Write for RowLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            to_stderr(&format!(
+                "{}{}",
+                self.prefix,
+                String::from_utf8_lossy(&line)
+            ));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RowLines {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let rest = String::from_utf8_lossy(&self.pending).into_owned();
+            to_stderr(&format!("{}{rest}\n", self.prefix));
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, whole or not at all.
+fn write_json(path: &Path, value: &Value) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    let tmp = path.with_extension("pytopus-partial");
+    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path))
+}
+
+/// The rows' results as `--output` asks: a list for `json` and `yaml`, one
+/// line per row for `raw` (an empty line for `null`).
+fn format_rows(outputs: Vec<Value>, format: OutputFormat) -> Result<String, String> {
+    match format {
+        OutputFormat::Raw => {
+            let mut out = String::new();
+            for value in &outputs {
+                match value {
+                    Value::Null => out.push('\n'),
+                    other => out.push_str(&format_output(other, format)?),
+                }
+            }
+            Ok(out)
+        }
+        _ => format_output(&Value::Array(outputs), format),
     }
 }
 
@@ -252,8 +722,30 @@ pub fn format_output(value: &Value, format: OutputFormat) -> Result<String, Stri
     })
 }
 
-/// `--dry-run` prints every request it would have sent, as HTTP messages.
-fn dry_run_text(report: &RunReport) -> String {
+/// Percent-escapes of printable ASCII undone, for showing a URL to a person.
+fn unescape_for_display(url: &str) -> String {
+    let bytes = url.as_bytes();
+    let mut out = String::with_capacity(url.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = url.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+            && (b' '..=b'~').contains(&b)
+        {
+            out.push(b as char);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// `--dry-run` prints every request it would have sent, as HTTP messages;
+/// each title starts with `label` (a `--data` row's `[row 3] `).
+fn dry_run_text(report: &RunReport, label: &str) -> String {
     let mut out = String::new();
     for step in &report.steps {
         if step.status != StepStatus::DryRun {
@@ -276,9 +768,9 @@ fn dry_run_text(report: &RunReport) -> String {
             if !out.is_empty() {
                 out.push('\n');
             }
-            // Placeholders (`<GetUser.id>`) read better unescaped.
-            let url = req.url.replace("%3C", "<").replace("%3E", ">");
-            out.push_str(&format!("# {title}\n{} {url}\n", req.method));
+            // Placeholders (`<GetUser.id>`, `{{ … }}`) read better unescaped.
+            let url = unescape_for_display(&req.url);
+            out.push_str(&format!("# {label}{title}\n{} {url}\n", req.method));
             for (k, v) in &req.headers {
                 out.push_str(&format!("{k}: {v}\n"));
             }
