@@ -798,8 +798,11 @@ impl Validator<'_> {
         let path = chain_dir(&self.source.name).join(file);
         let here = std::fs::canonicalize(&self.source.name)
             .unwrap_or_else(|_| self.source.name.clone().into());
-        let target = match std::fs::canonicalize(&path) {
-            Ok(p) => p,
+        // One read: the file's canonical path (for cycles) and its text.
+        let read = std::fs::canonicalize(&path)
+            .and_then(|t| std::fs::read_to_string(&t).map(|text| (t, text)));
+        let (target, text) = match read {
+            Ok(x) => x,
             Err(e) => {
                 self.error_value(
                     &join_key(base, "chain"),
@@ -826,17 +829,6 @@ impl Validator<'_> {
         let with = match &step.with {
             Some(w) => self.compile_map(&join_key(base, "with"), w, at),
             None => Vec::new(),
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                self.error_value(
-                    &join_key(base, "chain"),
-                    format!("cannot read sub-chain {}: {e}", path.display()),
-                    None,
-                );
-                return None;
-            }
         };
         let source = Arc::new(Source {
             name: path.display().to_string(),

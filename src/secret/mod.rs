@@ -150,6 +150,9 @@ type Opened = Result<Arc<dyn SecretStore>, StoreError>;
 pub struct Secrets {
     store: Arc<dyn Fn() -> Result<Arc<dyn SecretStore>, StoreError> + Send + Sync>,
     opened: Arc<Mutex<Option<Opened>>>,
+    /// Values already read this run: a secret used by every request is
+    /// looked up once, not once per request.
+    found: Arc<Mutex<std::collections::HashMap<String, Secret>>>,
     redactor: Redactor,
 }
 
@@ -162,6 +165,7 @@ impl Secrets {
         Secrets {
             store: Arc::new(open),
             opened: Arc::new(Mutex::new(None)),
+            found: Arc::default(),
             redactor,
         }
     }
@@ -193,6 +197,17 @@ impl Secrets {
 
     /// The secret called `name`, redacted from now on.
     pub fn get(&self, name: &str) -> Result<Secret, SecretError> {
+        if let Some(s) = self.found.lock().ok().and_then(|f| f.get(name).cloned()) {
+            return Ok(s);
+        }
+        let s = self.lookup(name)?;
+        if let Ok(mut f) = self.found.lock() {
+            f.insert(name.to_string(), s.clone());
+        }
+        Ok(s)
+    }
+
+    fn lookup(&self, name: &str) -> Result<Secret, SecretError> {
         if let Ok(v) = std::env::var(env_var_name(name)) {
             self.redactor.add(&v);
             return Ok(Secret(v));
