@@ -42,7 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print the result on stdout')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)')
             [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'With --data: run at most N rows at once')
-            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only shard K of N: the rows whose 0-based index i has i mod N = K-1 (needs --data)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Render and print every request, send none')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show more: request and response headers for each step')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show more: request and response headers for each step')

@@ -38,7 +38,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --output 'How to print the result on stdout'
             cand --data 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)'
             cand --parallel 'With --data: run at most N rows at once'
-            cand --shard 'Run only shard K of N: the rows whose 0-based index i has i mod N = K-1 (needs --data)'
+            cand --shard 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1'
             cand --dry-run 'Render and print every request, send none'
             cand -v 'Show more: request and response headers for each step'
             cand --verbose 'Show more: request and response headers for each step'

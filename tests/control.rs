@@ -504,3 +504,26 @@ async fn a_sub_chain_runs_with_its_with_values_and_gives_its_output() {
         out.stderr
     );
 }
+
+// The server's tasks need a thread of their own while the test waits for pytopus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_of_a_for_each_cover_every_item_exactly_once() {
+    let server = inflight::start().await;
+    let chain = "vars: {ids: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\nsteps:\n  - name: Items\n    for_each: \"{{ ids }}\"\n    url: \"{{ base }}/item/{{ item }}\"\n    extract: {n: \"$.n\"}\noutput: {n: \"{{ n }}\", first_index: \"{{ steps.Items.outputs.n | length }}\"}\n";
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let (out, _dir) = support::run_chain(&server.base, chain, &["-q", "--shard", &shard]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        seen.extend(
+            v["n"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap()),
+        );
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=10).collect::<Vec<u64>>());
+}

@@ -158,12 +158,12 @@ pub struct RunArgs {
         value_parser = parse_parallel
     )]
     pub parallel: usize,
-    /// Run only shard K of N: the rows whose 0-based index i has i mod N = K-1 (needs --data)
+    /// Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1
     #[arg(
         long,
         value_name = "K/N",
         value_parser = parse_shard,
-        long_help = "Run only shard K of N (1 ≤ K ≤ N): the --data rows whose 0-based index i has i mod N = K-1, so N machines running K = 1…N cover every row exactly once (a CI matrix, a Kubernetes Indexed Job with K = JOB_COMPLETION_INDEX + 1).\nstdout then lists only this shard's rows. Needs --data in this version."
+        long_help = "Run only shard K of N (1 ≤ K ≤ N): the --data rows whose 0-based index i has i mod N = K-1, so N machines running K = 1…N cover every row exactly once (a CI matrix, a Kubernetes Indexed Job with K = JOB_COMPLETION_INDEX + 1).\nstdout then lists only this shard's rows. Without --data, the chain runs once and each `for_each` step runs only this shard's items (`index` keeps each item's position in the whole list)."
     )]
     pub shard: Option<Shard>,
 }

@@ -90,14 +90,6 @@ pub async fn run(args: RunArgs) -> Exit {
     if let Some(path) = &args.data {
         return run_rows(&args, path).await;
     }
-    if args.shard.is_some() {
-        print_diagnostics(
-            &Diagnostic::new("--shard needs --data in this version of pytopus")
-                .note("help: sharding the `for_each` items of a single run is not built yet; split the rows of a --data file instead")
-                .into(),
-        );
-        return Exit::Usage;
-    }
     let chain = match load_chain(&args.chain, &args.vars) {
         Ok(c) => c,
         Err(d) => {
@@ -158,6 +150,7 @@ pub async fn run(args: RunArgs) -> Exit {
         secrets: Some(secrets),
         persist_tokens: !args.dry_run,
         notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
+        shard: args.shard.map(|s| (s.index, s.count)),
     };
     let report = engine::run(&chain, net.transport(), &mut observers, &opts, cancel).await;
     signals.abort();
@@ -343,6 +336,8 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         secrets: Some(secrets),
         persist_tokens: !args.dry_run,
         notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
+        // The rows are sharded already; their `for_each` items are not.
+        shard: None,
     };
     let runner = RowRunner {
         parsed: &parsed,

@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub persist_tokens: bool,
     /// Tells the person something during the run (the OAuth2 device-code prompt).
     pub notify: Option<auth::oauth2::Notify>,
+    /// `--shard K/N`: `for_each` steps run only the items whose 0-based
+    /// position i has i mod N = K-1 (K is 1-based).
+    pub shard: Option<(usize, usize)>,
 }
 
 /// A signal that the run should stop (Ctrl-C). Cheap to clone.
@@ -147,6 +150,7 @@ pub async fn run_with_vars(
             dry_run: opts.dry_run,
             redactor: &opts.redactor,
             session: &session,
+            shard: opts.shard,
         };
         if let Some(when) = &step.when
             && !opts.dry_run
@@ -287,6 +291,7 @@ struct StepRunner<'a> {
     dry_run: bool,
     redactor: &'a crate::secret::Redactor,
     session: &'a auth::Session,
+    shard: Option<(usize, usize)>,
 }
 
 impl StepRunner<'_> {
@@ -715,6 +720,11 @@ impl StepRunner<'_> {
         }
         // The sub-chain's own steps are not shown: the step stands for them.
         let mut quiet = Observers::default();
+        // Sharding splits the top-level chain's items, not a sub-chain's.
+        let opts = &RunOptions {
+            shard: None,
+            ..opts.clone()
+        };
         let report = Box::pin(run_with_vars(
             &sub.chain,
             &vars,
@@ -793,6 +803,13 @@ impl StepRunner<'_> {
                 return outcome;
             }
         };
+        // `--shard K/N`: this machine's share of the items; `index` keeps
+        // each item's position in the whole list.
+        let items: Vec<(usize, Value)> = items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| self.shard.is_none_or(|(k, n)| i % n == k - 1))
+            .collect();
         let total = items.len();
         outcome.items = Some(total);
         emitter.emit(&Event::ItemsStarted {
@@ -800,7 +817,7 @@ impl StepRunner<'_> {
             step,
             total,
         });
-        let runs = futures_util::stream::iter(items.into_iter().enumerate())
+        let runs = futures_util::stream::iter(items)
             .map(|(i, item)| {
                 let scope = context::with_item(&base, render::from_json(&item), i);
                 let cancel = cancel.clone();
