@@ -6,7 +6,7 @@
 //! ```text
 //! chain file ─parse→ Chain (with spans) ─validate→ ValidChain   | diagnostics → exit 2
 //! for each step:
-//!   Context ─render→ HttpRequest ─→ Transport::send ⟲ retry → HttpResponse
+//!   Context ─render→ HttpRequest ─auth→ Transport::send ⟲ retry → HttpResponse
 //!   HttpResponse ─extract/expect→ StepOutcome → Context
 //!   every stage emits Event → Observer (progress | plain log | JSON report)
 //! RunReport → stdout result + exit code
@@ -15,6 +15,9 @@
 //! - [`chain`]: the file format: model, parsing with source positions, validation.
 //! - [`engine`]: runs a [`chain::ValidChain`]; never prints, only emits [`engine::Event`]s.
 //! - [`transport`]: the network behind a trait: live (reqwest), recording, replaying.
+//! - [`auth`]: the `auth:` schemes, OAuth2 tokens, safe redirects for credentials.
+//! - [`secret`]: the `Secret` type, the keyring and `PYTOPUS_SECRET_*`, redaction.
+//! - [`jsonpath`]: RFC 9535 queries for `extract`, `expect` and `paginate`.
 //! - [`report`]: observers that turn events into progress lines, logs and reports.
 //! - [`diagnostic`]: the one place that renders `file:line:col` with the source line.
 //! - [`cli`]: the command line, a thin layer over the above.
