@@ -795,24 +795,7 @@ async fn interrupt_with(signal: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the request is in flight.
-    for _ in 0..100 {
-        if !server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // The shell's builtin `kill`: no extra package needed on a fresh machine.
-    let status = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -{signal} {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::signal_when_busy(&server, child.id(), signal).await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();

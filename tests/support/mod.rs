@@ -127,3 +127,25 @@ pub fn run_chain(base: &str, chain: &str, args: &[&str]) -> (Output, Scratch) {
     all.extend_from_slice(args);
     (run(&all), dir)
 }
+
+/// Waits until `server` has received a request (the run is in flight), then
+/// sends `signal` (`INT`, `TERM`) to the process `pid` with the shell's
+/// builtin `kill`, so no extra package is needed on a fresh machine.
+pub async fn signal_when_busy(server: &wiremock::MockServer, pid: u32, signal: &str) {
+    for _ in 0..100 {
+        if !server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {pid}")])
+        .status()
+        .expect("sh runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
