@@ -529,12 +529,16 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__validate)
-            opts="-h --var --vars-file --help"
+            opts="-h --graph --format --var --vars-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text dot" -- "${cur}"))
+                    return 0
+                    ;;
                 --var)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

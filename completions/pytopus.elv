@@ -49,8 +49,10 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pytopus;validate'= {
+            cand --format 'How `--graph` is printed: `text`, or `dot` for Graphviz (`| dot -Tsvg > graph.svg`)'
             cand --var 'Set a variable (repeatable); overrides `vars:` and --vars-file'
             cand --vars-file 'Read variables from a JSON or YAML file (a map of name → value)'
+            cand --graph 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

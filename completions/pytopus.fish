@@ -48,8 +48,11 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-progress -d 'Print one plain line per step even on a terminal'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l format -d 'How `--graph` is printed: `text`, or `dot` for Graphviz (`| dot -Tsvg > graph.svg`)' -r -f -a "text\t'One line per step with its wave and the steps it waits for'
+dot\t'Graphviz DOT'"
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l var -d 'Set a variable (repeatable); overrides `vars:` and --vars-file' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l graph -d 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout'
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -s h -l help -d 'Print help'

@@ -527,3 +527,134 @@ async fn shards_of_a_for_each_cover_every_item_exactly_once() {
     seen.sort();
     assert_eq!(seen, (1..=10).collect::<Vec<u64>>());
 }
+
+mod parallel_auto {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    const CHAIN: &str = r#"
+steps:
+  - {name: a, url: "{{ base }}/x/1", extract: {one: "$.n"}}
+  - {name: b, url: "{{ base }}/x/2"}
+  - {name: c, url: "{{ base }}/x/3"}
+  - {name: d, url: "{{ base }}/x/{{ one + b.n + c.n }}"}
+output: {d: "{{ d.n }}", order: "{{ [a.n, b.n, c.n] }}"}
+"#;
+
+    // The server's tasks need a thread of their own while the test waits for pytopus.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn independent_steps_run_at_once_and_dependents_wait() {
+        let server = inflight::start().await;
+        let chain = format!("parallel: auto\n{CHAIN}");
+        let (out, _dir) = run_chain(&server.base, &chain, &["-q"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        // `d` read `a` (through `one`), `b` and `c`: it ran after all three.
+        assert_eq!(v, json!({"d": 6, "order": [1, 2, 3]}));
+        let max = server.max.load(Ordering::SeqCst);
+        assert!(
+            (2..=3).contains(&max),
+            "a, b and c overlap, d waits (max {max})"
+        );
+        assert_eq!(server.total.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_it_steps_run_one_after_another() {
+        let server = inflight::start().await;
+        let (out, _dir) = run_chain(&server.base, CHAIN, &["-q"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(server.max.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failure_stops_what_depends_on_it_and_the_report_says_so() {
+        let server = inflight::start().await;
+        let chain = r#"
+parallel: auto
+steps:
+  - {name: bad, url: "{{ base }}/x/13", retry: {attempts: 1}}
+  - {name: fine, url: "{{ base }}/x/2"}
+  - {name: after_bad, url: "{{ base }}/x/{{ bad.n }}"}
+"#;
+        let scratch = support::Scratch::new();
+        let report_path = scratch.dir.path().join("report.json");
+        let (out, _dir) = run_chain(
+            &server.base,
+            chain,
+            &["--no-progress", "--report", report_path.to_str().unwrap()],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("got 500"), "{}", out.stderr);
+        // `fine` was started with `bad`; `after_bad` never was.
+        assert_eq!(server.total.load(Ordering::SeqCst), 2);
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+        let statuses: Vec<&str> = report["steps"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|s| s["status"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(statuses, ["failed", "passed", "not_run"], "{report}");
+    }
+
+    #[test]
+    fn validate_graph_prints_the_waves_as_text_and_dot() {
+        let dir = support::Scratch::new();
+        let chain = format!(
+            "name: demo\nparallel: auto\nvars: {{base: 'http://127.0.0.1:1'}}\n{}  - {{name: e, url: '{{{{ base }}}}/e', needs: [b]}}\n",
+            CHAIN.replace("output:", "#output:")
+        );
+        let path = dir.file("c.yaml", &chain);
+        let out = support::run(&["validate", "--graph", path.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.stdout,
+            "demo — 5 steps, 2 waves, parallel: auto\n  1  a\n  1  b\n  1  c\n  2  d  after a, b, c\n  2  e  after b\n"
+        );
+        let out = support::run(&[
+            "validate",
+            "--graph",
+            "--format",
+            "dot",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stdout.starts_with("digraph \"demo\" {"),
+            "{}",
+            out.stdout
+        );
+        for edge in [
+            "\"a\" -> \"d\";",
+            "\"b\" -> \"d\";",
+            "\"c\" -> \"d\";",
+            "\"b\" -> \"e\";",
+        ] {
+            assert!(out.stdout.contains(edge), "{edge} in {}", out.stdout);
+        }
+        assert!(!out.stdout.contains("\"a\" -> \"e\""), "{}", out.stdout);
+    }
+
+    #[test]
+    fn needs_must_name_an_earlier_step() {
+        let dir = support::Scratch::new();
+        let path = dir.file(
+            "c.yaml",
+            "steps:\n  - {name: a, url: 'http://x/', needs: [b]}\n  - {name: b, url: 'http://x/', needs: [aa]}\n",
+        );
+        let out = support::run(&["validate", path.to_str().unwrap()]);
+        assert_eq!(out.code, 2);
+        assert!(
+            out.stderr
+                .contains("`needs: b` names a step that does not run before this one"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("there is no step named `aa`"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("did you mean `a`?"), "{}", out.stderr);
+    }
+}

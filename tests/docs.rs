@@ -4,7 +4,8 @@
 //! the fenced block after it:
 //! - `valid`: the chain passes `pytopus validate -`;
 //! - `invalid`: the chain fails validation, and the next fenced block is the exact stderr;
-//! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`.
+//! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`;
+//! - `graph`: the next fenced block is the exact stdout of `pytopus validate --graph -`.
 
 mod support;
 
@@ -74,12 +75,13 @@ fn check_file(rel: &str) -> usize {
                     i + 1
                 );
             }
-            "dry-run" => {
-                let out = run_cmd(
-                    pytopus()
-                        .args(["run", "-", "--dry-run", "-q"])
-                        .write_stdin(chain.as_str()),
-                );
+            "dry-run" | "graph" => {
+                let args: &[&str] = if kind == "graph" {
+                    &["validate", "--graph", "-"]
+                } else {
+                    &["run", "-", "--dry-run", "-q"]
+                };
+                let out = run_cmd(pytopus().args(args).write_stdin(chain.as_str()));
                 assert_eq!(
                     out.code,
                     0,

@@ -1,5 +1,6 @@
 //! Chain files: the model, parsing with positions, and validation.
 
+pub mod graph;
 pub mod model;
 pub mod parse;
 pub mod spans;

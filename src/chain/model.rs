@@ -33,6 +33,11 @@ pub struct Chain {
     /// Reusable API definitions (not supported yet; see docs/reference.md).
     #[serde(default)]
     pub connectors: Option<Value>,
+    /// `sequential` (default): one step after another. `auto`: steps that do
+    /// not depend on each other (by reference, through extracted variables or
+    /// `needs:`) run at the same time.
+    #[serde(default)]
+    pub parallel: Option<Parallel>,
     /// The HTTP calls, run in order. `api_chain` is accepted as an alias.
     #[serde(alias = "api_chain")]
     pub steps: Vec<Step>,
@@ -40,6 +45,16 @@ pub struct Chain {
     /// Without it, the last step's result is printed.
     #[serde(default)]
     pub output: Option<Value>,
+}
+
+/// `parallel:` at chain level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Parallel {
+    /// One step after another, in file order.
+    Sequential,
+    /// Steps start as soon as the steps they depend on are done.
+    Auto,
 }
 
 /// Chain-wide settings (`defaults:`).
@@ -124,6 +139,10 @@ pub struct Step {
     /// Write the response body to this file instead of memory (a template).
     #[serde(default)]
     pub save_to: Option<String>,
+    /// Earlier steps this one must wait for under `parallel: auto`, beyond
+    /// the ones its templates read (a login whose cookie it needs, say).
+    #[serde(default)]
+    pub needs: Vec<String>,
     /// Run the step only when this is true (a template: `"{{ user.active }}"`).
     /// A skipped step's result is null and `steps.<name>.skipped` is true.
     #[serde(default)]

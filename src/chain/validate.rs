@@ -45,6 +45,13 @@ pub struct ValidChain {
     pub spans: SpanMap,
     /// Names given literally to `secret(...)`, to look up before anything is sent.
     pub secret_names: Vec<String>,
+    /// `parallel: auto`: steps start when the steps they depend on are done.
+    pub parallel: bool,
+    /// For each step, the earlier steps it depends on (sorted): the ones its
+    /// templates read, directly or through an extracted variable, and its `needs:`.
+    pub deps: Vec<Vec<usize>>,
+    /// The steps `output` reads.
+    pub output_deps: Vec<usize>,
 }
 
 impl ValidChain {
@@ -297,6 +304,28 @@ fn validate_nested(
         step_names: chain.steps.iter().map(|s| s.name.as_str()).collect(),
     };
     let refs = std::mem::take(&mut v.refs);
+    let mut deps = dependencies(&chain, &step_index, &refs);
+    for (i, step) in chain.steps.iter().enumerate() {
+        for (k, need) in step.needs.iter().enumerate() {
+            let path = join_index(&join_key(&join_index(steps_key, i), "needs"), k);
+            match step_index.get(need.as_str()) {
+                Some(&j) if j < i => deps[i].push(j),
+                Some(_) => v.error_value(
+                    &path,
+                    format!("`needs: {need}` names a step that does not run before this one"),
+                    Some("help: a step can only wait for the steps before it".into()),
+                ),
+                None => {
+                    let before = step_index.iter().filter(|(_, j)| **j < i).map(|(n, _)| *n);
+                    let hint = suggest(need, before).map(|b| format!("help: did you mean `{b}`?"));
+                    v.error_value(&path, format!("there is no step named `{need}`"), hint);
+                }
+            }
+        }
+        deps[i].sort_unstable();
+        deps[i].dedup();
+    }
+    let output_deps = deps.pop().unwrap_or_default();
     let mut reported = std::collections::HashSet::new();
     for (path, at, names) in refs {
         for (name, template) in names {
@@ -333,7 +362,52 @@ fn validate_nested(
         output,
         spans: parsed.spans,
         secret_names,
+        parallel: chain.parallel == Some(crate::chain::model::Parallel::Auto),
+        deps,
+        output_deps,
     })
+}
+
+/// Which earlier steps each step's templates read (`deps[steps.len()]` is
+/// `output`'s): by name, under `steps.`, or through a variable an earlier
+/// step extracts (every earlier step extracting it: the last one wins, and
+/// which one is last depends on which ran).
+fn dependencies(
+    chain: &Chain,
+    step_index: &HashMap<&str, usize>,
+    refs: &[TemplateRefs],
+) -> Vec<Vec<usize>> {
+    let mut extractors: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, step) in chain.steps.iter().enumerate() {
+        for name in step.extract.iter().flat_map(|e| e.keys()) {
+            extractors.entry(name.as_str()).or_default().push(i);
+        }
+    }
+    let mut deps = vec![Vec::new(); chain.steps.len() + 1];
+    for (_, at, names) in refs {
+        let Some(list) = deps.get_mut(*at) else {
+            continue;
+        };
+        for (name, _) in names {
+            let (root, child) = render::root_and_child(name);
+            match (root, child) {
+                ("steps", Some(c)) => list.extend(step_index.get(c).filter(|&&j| j < *at)),
+                // `steps` as a whole (iterated, printed): every step before.
+                ("steps", None) => list.extend(0..*at),
+                _ => {
+                    list.extend(step_index.get(root).filter(|&&j| j < *at));
+                    if let Some(by) = extractors.get(root) {
+                        list.extend(by.iter().filter(|&&j| j < *at));
+                    }
+                }
+            }
+        }
+    }
+    for list in &mut deps {
+        list.sort_unstable();
+        list.dedup();
+    }
+    deps
 }
 
 fn is_identifier(s: &str) -> bool {

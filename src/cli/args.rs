@@ -225,8 +225,22 @@ pub struct ValidateArgs {
     /// Chain files to check; `-` reads standard input
     #[arg(value_name = "CHAIN", required = true)]
     pub chains: Vec<String>,
+    /// Print which steps wait for which (the order `parallel: auto` runs them in) on stdout
+    #[arg(long)]
+    pub graph: bool,
+    /// How `--graph` is printed: `text`, or `dot` for Graphviz (`| dot -Tsvg > graph.svg`)
+    #[arg(long, value_enum, default_value = "text", requires = "graph")]
+    pub format: GraphFormat,
     #[command(flatten)]
     pub vars: VarArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// One line per step with its wave and the steps it waits for
+    Text,
+    /// Graphviz DOT
+    Dot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

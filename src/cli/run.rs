@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
-use super::args::{OutputFormat, RunArgs, ValidateArgs};
+use super::args::{GraphFormat, OutputFormat, RunArgs, ValidateArgs};
 use super::inputs::{VarOverrides, load_chain, read_source};
 use super::{Exit, print_diagnostics, print_stdout, stderr_color};
 use crate::chain::{self, ParsedChain};
@@ -38,6 +38,19 @@ pub fn validate(args: ValidateArgs) -> Exit {
                 let n = c.steps.len();
                 let steps = if n == 1 { "step" } else { "steps" };
                 to_stderr(&format!("{name}: ok ({n} {steps})\n"));
+                if args.graph {
+                    let graph = match args.format {
+                        GraphFormat::Text => crate::chain::graph::text(&c),
+                        GraphFormat::Dot => crate::chain::graph::dot(&c),
+                    };
+                    if let Err(e) =
+                        std::io::Write::write_all(&mut std::io::stdout(), graph.as_bytes())
+                        && e.kind() != std::io::ErrorKind::BrokenPipe
+                    {
+                        to_stderr(&format!("error: cannot write the graph: {e}\n"));
+                        exit = Exit::StepFailed;
+                    }
+                }
             }
             Err(d) => {
                 print_diagnostics(&d);

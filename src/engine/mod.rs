@@ -128,102 +128,20 @@ pub async fn run_with_vars(
             notify,
         ),
     };
-    let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(chain.steps.len());
+    let env = RunEnv {
+        chain,
+        transport,
+        opts,
+        session: &session,
+        emitter: &emitter,
+        cancel,
+    };
     let mut status = RunStatus::Passed;
-
-    for (index, step) in chain.steps.iter().enumerate() {
-        if status != RunStatus::Passed {
-            let outcome = StepOutcome::not_run(&step.name);
-            emitter.emit(&Event::StepFinished {
-                index,
-                step,
-                outcome: &outcome,
-            });
-            outcomes.push(outcome);
-            continue;
-        }
-        let runner = StepRunner {
-            templates: &chain.templates,
-            step,
-            index,
-            transport,
-            dry_run: opts.dry_run,
-            redactor: &opts.redactor,
-            session: &session,
-            shard: opts.shard,
-        };
-        if let Some(when) = &step.when
-            && !opts.dry_run
-        {
-            match chain.templates.render(when, &ctx.value()) {
-                Ok(v) if !truthy(&v) => {
-                    let mut outcome = StepOutcome::not_run(&step.name);
-                    outcome.status = StepStatus::Skipped;
-                    emitter.emit(&Event::StepFinished {
-                        index,
-                        step,
-                        outcome: &outcome,
-                    });
-                    bind_unfinished(Arc::make_mut(&mut ctx), step, &outcome);
-                    outcomes.push(outcome);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    let mut outcome = StepOutcome::not_run(&step.name);
-                    outcome.status = StepStatus::Failed;
-                    outcome.error = Some(StepError::Render {
-                        field: "when".into(),
-                        error,
-                    });
-                    emitter.emit(&Event::StepFinished {
-                        index,
-                        step,
-                        outcome: &outcome,
-                    });
-                    outcomes.push(outcome);
-                    status = RunStatus::Failed;
-                    continue;
-                }
-            }
-        }
-        let mut outcome = match (&step.sub, &step.for_each) {
-            (Some(sub), _) => runner.run_sub(sub, &ctx, opts, cancel.clone()).await,
-            (None, None) => {
-                runner
-                    .run(ctx.value(), &emitter, cancel.clone(), None)
-                    .await
-            }
-            (None, Some(list)) => runner.run_each(list, &ctx, &emitter, &cancel).await,
-        };
-        let interrupted = matches!(outcome.error, Some(StepError::Interrupted));
-        if outcome.status == StepStatus::Failed && step.continue_on_error && !interrupted {
-            outcome.continued = true;
-        }
-        emitter.emit(&Event::StepFinished {
-            index,
-            step,
-            outcome: &outcome,
-        });
-        match outcome.status {
-            StepStatus::Passed => bind(Arc::make_mut(&mut ctx), step, &outcome),
-            StepStatus::Failed if outcome.continued => {
-                bind_unfinished(Arc::make_mut(&mut ctx), step, &outcome);
-            }
-            StepStatus::DryRun => {
-                let vars: Vec<String> = step.extract.iter().map(|(n, _)| n.clone()).collect();
-                Arc::make_mut(&mut ctx).set_placeholder_step(&step.name, &vars);
-            }
-            StepStatus::Failed | StepStatus::NotRun | StepStatus::Skipped => {
-                status = if matches!(outcome.error, Some(StepError::Interrupted)) {
-                    RunStatus::Interrupted
-                } else {
-                    RunStatus::Failed
-                };
-            }
-        }
-        outcomes.push(outcome);
-    }
+    let outcomes = if chain.parallel && !opts.dry_run {
+        env.by_dependency(&mut ctx, &mut status).await
+    } else {
+        env.in_order(&mut ctx, &mut status).await
+    };
 
     let (output, output_error) = if status == RunStatus::Passed && !opts.dry_run {
         match &chain.output {
@@ -253,6 +171,167 @@ pub async fn run_with_vars(
     };
     emitter.emit(&Event::RunFinished { report: &report });
     report
+}
+
+/// What every step of one run shares.
+struct RunEnv<'a> {
+    chain: &'a ValidChain,
+    transport: &'a dyn Transport,
+    opts: &'a RunOptions,
+    session: &'a auth::Session,
+    emitter: &'a Emitter<'a>,
+    cancel: Cancel,
+}
+
+impl RunEnv<'_> {
+    /// The default: one step after another; after a failure the rest do not run.
+    async fn in_order(&self, ctx: &mut Arc<Context>, status: &mut RunStatus) -> Vec<StepOutcome> {
+        let mut outcomes = Vec::with_capacity(self.chain.steps.len());
+        for index in 0..self.chain.steps.len() {
+            let outcome = if *status == RunStatus::Passed {
+                self.step(index, ctx).await
+            } else {
+                StepOutcome::not_run(&self.chain.steps[index].name)
+            };
+            self.settle(index, &outcome, ctx, status);
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// `parallel: auto`: a step starts as soon as every step it depends on is
+    /// done (passed, skipped or failed with `on_error: continue`). After a
+    /// failure nothing new starts; the steps already running finish.
+    async fn by_dependency(
+        &self,
+        ctx: &mut Arc<Context>,
+        status: &mut RunStatus,
+    ) -> Vec<StepOutcome> {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let steps = &self.chain.steps;
+        let mut done: Vec<Option<StepOutcome>> = steps.iter().map(|_| None).collect();
+        let mut started = vec![false; steps.len()];
+        let mut running = FuturesUnordered::new();
+        loop {
+            if *status == RunStatus::Passed {
+                for (index, started) in started.iter_mut().enumerate() {
+                    if !*started && self.chain.deps[index].iter().all(|&d| done[d].is_some()) {
+                        *started = true;
+                        let at_start = Arc::clone(ctx);
+                        running.push(async move { (index, self.step(index, &at_start).await) });
+                    }
+                }
+            }
+            let Some((index, outcome)) = running.next().await else {
+                break;
+            };
+            self.settle(index, &outcome, ctx, status);
+            done[index] = Some(outcome);
+        }
+        done.into_iter()
+            .enumerate()
+            .map(|(index, outcome)| {
+                outcome.unwrap_or_else(|| {
+                    let outcome = StepOutcome::not_run(&steps[index].name);
+                    self.settle(index, &outcome, ctx, status);
+                    outcome
+                })
+            })
+            .collect()
+    }
+
+    /// Runs one step against `ctx` (its `when:`, its request or items or sub-chain).
+    async fn step(&self, index: usize, ctx: &Arc<Context>) -> StepOutcome {
+        let chain = self.chain;
+        let step = &chain.steps[index];
+        let runner = StepRunner {
+            templates: &chain.templates,
+            step,
+            index,
+            transport: self.transport,
+            dry_run: self.opts.dry_run,
+            redactor: &self.opts.redactor,
+            session: self.session,
+            shard: self.opts.shard,
+        };
+        if let Some(when) = &step.when
+            && !self.opts.dry_run
+        {
+            match chain.templates.render(when, &ctx.value()) {
+                Ok(v) if !truthy(&v) => {
+                    let mut outcome = StepOutcome::not_run(&step.name);
+                    outcome.status = StepStatus::Skipped;
+                    return outcome;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let mut outcome = StepOutcome::not_run(&step.name);
+                    outcome.status = StepStatus::Failed;
+                    outcome.error = Some(StepError::Render {
+                        field: "when".into(),
+                        error,
+                    });
+                    return outcome;
+                }
+            }
+        }
+        let mut outcome = match (&step.sub, &step.for_each) {
+            (Some(sub), _) => {
+                runner
+                    .run_sub(sub, ctx, self.opts, self.cancel.clone())
+                    .await
+            }
+            (None, None) => {
+                runner
+                    .run(ctx.value(), self.emitter, self.cancel.clone(), None)
+                    .await
+            }
+            (None, Some(list)) => runner.run_each(list, ctx, self.emitter, &self.cancel).await,
+        };
+        let interrupted = matches!(outcome.error, Some(StepError::Interrupted));
+        if outcome.status == StepStatus::Failed && step.continue_on_error && !interrupted {
+            outcome.continued = true;
+        }
+        outcome
+    }
+
+    /// Reports a finished step and makes what it produced visible to the
+    /// steps after it; a failure that was not continued ends the run.
+    fn settle(
+        &self,
+        index: usize,
+        outcome: &StepOutcome,
+        ctx: &mut Arc<Context>,
+        status: &mut RunStatus,
+    ) {
+        let step = &self.chain.steps[index];
+        self.emitter.emit(&Event::StepFinished {
+            index,
+            step,
+            outcome,
+        });
+        match outcome.status {
+            StepStatus::Passed => bind(Arc::make_mut(ctx), step, outcome),
+            StepStatus::Skipped => bind_unfinished(Arc::make_mut(ctx), step, outcome),
+            StepStatus::Failed if outcome.continued => {
+                bind_unfinished(Arc::make_mut(ctx), step, outcome);
+            }
+            StepStatus::DryRun => {
+                let vars: Vec<String> = step.extract.iter().map(|(n, _)| n.clone()).collect();
+                Arc::make_mut(ctx).set_placeholder_step(&step.name, &vars);
+            }
+            StepStatus::NotRun => {}
+            StepStatus::Failed => {
+                if *status == RunStatus::Passed {
+                    *status = if matches!(outcome.error, Some(StepError::Interrupted)) {
+                        RunStatus::Interrupted
+                    } else {
+                        RunStatus::Failed
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// Makes a passed step's result, metadata and outputs visible to later steps.

@@ -1,6 +1,7 @@
 //! Live progress on a terminal (indicatif): one line per step with method,
 //! URL, status, time and retries, updated as the step runs.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,7 +13,8 @@ use crate::secret::Redactor;
 /// The terminal progress display.
 pub struct Progress {
     multi: MultiProgress,
-    current: Option<ProgressBar>,
+    /// The running steps' lines, by step index (several under `parallel: auto`).
+    running: HashMap<usize, ProgressBar>,
     color: bool,
     redactor: Redactor,
     total: usize,
@@ -22,7 +24,7 @@ impl Progress {
     pub fn new(color: bool, redactor: Redactor) -> Self {
         Progress {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-            current: None,
+            running: HashMap::new(),
             color,
             redactor,
             total: 0,
@@ -61,7 +63,10 @@ impl Observer for Progress {
                     request.url
                 )));
                 bar.enable_steady_tick(Duration::from_millis(100));
-                self.current = Some(bar);
+                if let Some(old) = self.running.insert(*index, bar) {
+                    old.finish_and_clear();
+                    self.multi.remove(&old);
+                }
             }
             Event::Retrying {
                 index,
@@ -70,7 +75,7 @@ impl Observer for Progress {
                 reason,
                 delay,
             } => {
-                if let Some(bar) = &self.current {
+                if let Some(bar) = self.running.get(index) {
                     bar.set_message(self.redactor.redact(&format!(
                         "[{}/{}] {} attempt {attempt} failed ({reason}); retrying in {}",
                         index + 1,
@@ -104,7 +109,7 @@ impl Observer for Progress {
                 // The live area holds only the running step; a finished step
                 // becomes an ordinary line above it, so long chains neither
                 // redraw a growing area nor overflow the screen.
-                if let Some(bar) = self.current.take() {
+                if let Some(bar) = self.running.remove(index) {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);
                 }
@@ -114,8 +119,8 @@ impl Observer for Progress {
             }
             Event::ItemsStarted { index, step, total } => {
                 let bar = self
-                    .current
-                    .take()
+                    .running
+                    .remove(index)
                     .unwrap_or_else(|| self.multi.add(ProgressBar::new(0)));
                 bar.set_length(*total as u64);
                 bar.set_position(0);
@@ -127,15 +132,15 @@ impl Observer for Progress {
                 );
                 bar.set_message(format!("[{}/{}] {}", index + 1, self.total, step.name));
                 bar.enable_steady_tick(Duration::from_millis(100));
-                self.current = Some(bar);
+                self.running.insert(*index, bar);
             }
-            Event::ItemFinished { .. } => {
-                if let Some(bar) = &self.current {
+            Event::ItemFinished { index, .. } => {
+                if let Some(bar) = self.running.get(index) {
                     bar.inc(1);
                 }
             }
             Event::RunFinished { .. } => {
-                if let Some(bar) = self.current.take() {
+                for (_, bar) in self.running.drain() {
                     bar.finish_and_clear();
                 }
             }
