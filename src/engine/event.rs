@@ -29,6 +29,14 @@ pub enum Event<'a> {
         reason: String,
         delay: Duration,
     },
+    /// A request waits for its connector's rate limit before it is sent.
+    RateLimited {
+        index: usize,
+        step: &'a ValidStep,
+        /// The connector whose limit it is.
+        connector: &'a str,
+        wait: Duration,
+    },
     /// A `for_each` step starts its items.
     ItemsStarted {
         index: usize,

@@ -65,6 +65,22 @@ impl<W: Write> Observer for PlainLog<W> {
                 );
                 self.line(&text);
             }
+            // Short waits are the limiter doing its job; long ones deserve a line.
+            Event::RateLimited {
+                index,
+                step,
+                connector,
+                wait,
+            } if *wait >= std::time::Duration::from_secs(1) => {
+                let text = format!(
+                    "[{}/{}] {} waits {} for the {connector} rate limit",
+                    index + 1,
+                    self.total,
+                    step.name,
+                    show_duration(*wait)
+                );
+                self.line(&text);
+            }
             Event::StepFinished {
                 index,
                 step,

@@ -117,6 +117,22 @@ impl Observer for Progress {
                     super::to_stderr(&format!("{line}\n"));
                 }
             }
+            Event::RateLimited {
+                index,
+                step,
+                connector,
+                wait,
+            } => {
+                if let Some(bar) = self.running.get(index) {
+                    bar.set_message(format!(
+                        "[{}/{}] {} waiting {} for the {connector} rate limit",
+                        index + 1,
+                        self.total,
+                        step.name,
+                        show_duration(*wait)
+                    ));
+                }
+            }
             Event::ItemsStarted { index, step, total } => {
                 let bar = self
                     .running
