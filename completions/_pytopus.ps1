@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a chain file and print its result on stdout')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check chain files without sending anything')
+            [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -62,6 +63,80 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'pytopus;connectors' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send the connector''s `test` request: does auth work, what do the rate-limit headers say')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Write a new connector file, asking for what is not given as a flag')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;connectors;list' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;connectors;show' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;connectors;test' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;connectors;new' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Connector name: lowercase letters, digits, `_` and `-`, starting with a letter')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'The API''s base URL, e.g. https://api.example.com/v1')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How requests authenticate')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write it (default: connectors/NAME.yaml)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write it (default: connectors/NAME.yaml)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace the file if it exists')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pytopus;connectors;import' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Connector name (default: from the document''s title)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'The API''s address, when the document''s server URL is relative (`/api/v3` is then appended to it) or to replace the document''s server')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write it (default: connectors/NAME.yaml; `-` for stdout)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write it (default: connectors/NAME.yaml; `-` for stdout)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace the file if it exists')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;connectors;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send the connector''s `test` request: does auth work, what do the rate-limit headers say')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Write a new connector file, asking for what is not given as a flag')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;connectors;help;list' {
+            break
+        }
+        'pytopus;connectors;help;show' {
+            break
+        }
+        'pytopus;connectors;help;test' {
+            break
+        }
+        'pytopus;connectors;help;new' {
+            break
+        }
+        'pytopus;connectors;help;import' {
+            break
+        }
+        'pytopus;connectors;help;help' {
+            break
+        }
         'pytopus;schema' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -93,9 +168,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;auth;login' {
-            [CompletionResult]::new('--authorize-url', '--authorize-url', [CompletionResultType]::ParameterName, 'The authorization endpoint the browser opens')
-            [CompletionResult]::new('--token-url', '--token-url', [CompletionResultType]::ParameterName, 'The token endpoint the code is exchanged at')
-            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'The OAuth2 client id')
+            [CompletionResult]::new('--authorize-url', '--authorize-url', [CompletionResultType]::ParameterName, 'The authorization endpoint the browser opens (default: the connector''s)')
+            [CompletionResult]::new('--token-url', '--token-url', [CompletionResultType]::ParameterName, 'The token endpoint the code is exchanged at (default: the connector''s)')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'The OAuth2 client id (default: the connector''s)')
             [CompletionResult]::new('--client-secret-from', '--client-secret-from', [CompletionResultType]::ParameterName, 'Name of the secret holding the client secret (confidential clients)')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Scopes to ask for (space-separated, as the server expects)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)')
@@ -135,6 +210,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
         'pytopus;help' {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a chain file and print its result on stdout')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check chain files without sending anything')
+            [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -145,6 +221,29 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;validate' {
+            break
+        }
+        'pytopus;help;connectors' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send the connector''s `test` request: does auth work, what do the rate-limit headers say')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Write a new connector file, asking for what is not given as a flag')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file')
+            break
+        }
+        'pytopus;help;connectors;list' {
+            break
+        }
+        'pytopus;help;connectors;show' {
+            break
+        }
+        'pytopus;help;connectors;test' {
+            break
+        }
+        'pytopus;help;connectors;new' {
+            break
+        }
+        'pytopus;help;connectors;import' {
             break
         }
         'pytopus;help;schema' {

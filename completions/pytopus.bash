@@ -22,6 +22,9 @@ _pytopus() {
             pytopus,completions)
                 cmd="pytopus__subcmd__completions"
                 ;;
+            pytopus,connectors)
+                cmd="pytopus__subcmd__connectors"
+                ;;
             pytopus,help)
                 cmd="pytopus__subcmd__help"
                 ;;
@@ -64,11 +67,50 @@ _pytopus() {
             pytopus__subcmd__auth__subcmd__help,set)
                 cmd="pytopus__subcmd__auth__subcmd__help__subcmd__set"
                 ;;
+            pytopus__subcmd__connectors,help)
+                cmd="pytopus__subcmd__connectors__subcmd__help"
+                ;;
+            pytopus__subcmd__connectors,import)
+                cmd="pytopus__subcmd__connectors__subcmd__import"
+                ;;
+            pytopus__subcmd__connectors,list)
+                cmd="pytopus__subcmd__connectors__subcmd__list"
+                ;;
+            pytopus__subcmd__connectors,new)
+                cmd="pytopus__subcmd__connectors__subcmd__new"
+                ;;
+            pytopus__subcmd__connectors,show)
+                cmd="pytopus__subcmd__connectors__subcmd__show"
+                ;;
+            pytopus__subcmd__connectors,test)
+                cmd="pytopus__subcmd__connectors__subcmd__test"
+                ;;
+            pytopus__subcmd__connectors__subcmd__help,help)
+                cmd="pytopus__subcmd__connectors__subcmd__help__subcmd__help"
+                ;;
+            pytopus__subcmd__connectors__subcmd__help,import)
+                cmd="pytopus__subcmd__connectors__subcmd__help__subcmd__import"
+                ;;
+            pytopus__subcmd__connectors__subcmd__help,list)
+                cmd="pytopus__subcmd__connectors__subcmd__help__subcmd__list"
+                ;;
+            pytopus__subcmd__connectors__subcmd__help,new)
+                cmd="pytopus__subcmd__connectors__subcmd__help__subcmd__new"
+                ;;
+            pytopus__subcmd__connectors__subcmd__help,show)
+                cmd="pytopus__subcmd__connectors__subcmd__help__subcmd__show"
+                ;;
+            pytopus__subcmd__connectors__subcmd__help,test)
+                cmd="pytopus__subcmd__connectors__subcmd__help__subcmd__test"
+                ;;
             pytopus__subcmd__help,auth)
                 cmd="pytopus__subcmd__help__subcmd__auth"
                 ;;
             pytopus__subcmd__help,completions)
                 cmd="pytopus__subcmd__help__subcmd__completions"
+                ;;
+            pytopus__subcmd__help,connectors)
+                cmd="pytopus__subcmd__help__subcmd__connectors"
                 ;;
             pytopus__subcmd__help,help)
                 cmd="pytopus__subcmd__help__subcmd__help"
@@ -94,6 +136,21 @@ _pytopus() {
             pytopus__subcmd__help__subcmd__auth,set)
                 cmd="pytopus__subcmd__help__subcmd__auth__subcmd__set"
                 ;;
+            pytopus__subcmd__help__subcmd__connectors,import)
+                cmd="pytopus__subcmd__help__subcmd__connectors__subcmd__import"
+                ;;
+            pytopus__subcmd__help__subcmd__connectors,list)
+                cmd="pytopus__subcmd__help__subcmd__connectors__subcmd__list"
+                ;;
+            pytopus__subcmd__help__subcmd__connectors,new)
+                cmd="pytopus__subcmd__help__subcmd__connectors__subcmd__new"
+                ;;
+            pytopus__subcmd__help__subcmd__connectors,show)
+                cmd="pytopus__subcmd__help__subcmd__connectors__subcmd__show"
+                ;;
+            pytopus__subcmd__help__subcmd__connectors,test)
+                cmd="pytopus__subcmd__help__subcmd__connectors__subcmd__test"
+                ;;
             *)
                 ;;
         esac
@@ -101,7 +158,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate schema auth completions help"
+            opts="-h -V --help --version run validate connectors schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,8 +367,226 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__connectors)
+            opts="-h --help list show test new import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help)
+            opts="list show test new import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help__subcmd__new)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__import)
+            opts="-o -h --name --base-url --output --force --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__list)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__new)
+            opts="-o -h --name --base-url --auth --output --force --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "none bearer basic api-key oauth2" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__show)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__connectors__subcmd__test)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help)
-            opts="run validate schema auth completions help"
+            opts="run validate connectors schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -397,6 +672,90 @@ _pytopus() {
         pytopus__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__connectors)
+            opts="list show test new import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__connectors__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__connectors__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__connectors__subcmd__new)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__connectors__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__connectors__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

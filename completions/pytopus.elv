@@ -24,6 +24,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --version 'Print version'
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
+            cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -56,6 +57,67 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'pytopus;connectors'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
+            cand show 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'
+            cand test 'Send the connector''s `test` request: does auth work, what do the rate-limit headers say'
+            cand new 'Write a new connector file, asking for what is not given as a flag'
+            cand import 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;connectors;list'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;connectors;show'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;connectors;test'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;connectors;new'= {
+            cand --name 'Connector name: lowercase letters, digits, `_` and `-`, starting with a letter'
+            cand --base-url 'The API''s base URL, e.g. https://api.example.com/v1'
+            cand --auth 'How requests authenticate'
+            cand -o 'Where to write it (default: connectors/NAME.yaml)'
+            cand --output 'Where to write it (default: connectors/NAME.yaml)'
+            cand --force 'Replace the file if it exists'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;connectors;import'= {
+            cand --name 'Connector name (default: from the document''s title)'
+            cand --base-url 'The API''s address, when the document''s server URL is relative (`/api/v3` is then appended to it) or to replace the document''s server'
+            cand -o 'Where to write it (default: connectors/NAME.yaml; `-` for stdout)'
+            cand --output 'Where to write it (default: connectors/NAME.yaml; `-` for stdout)'
+            cand --force 'Replace the file if it exists'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;connectors;help'= {
+            cand list 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
+            cand show 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'
+            cand test 'Send the connector''s `test` request: does auth work, what do the rate-limit headers say'
+            cand new 'Write a new connector file, asking for what is not given as a flag'
+            cand import 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;connectors;help;list'= {
+        }
+        &'pytopus;connectors;help;show'= {
+        }
+        &'pytopus;connectors;help;test'= {
+        }
+        &'pytopus;connectors;help;new'= {
+        }
+        &'pytopus;connectors;help;import'= {
+        }
+        &'pytopus;connectors;help;help'= {
+        }
         &'pytopus;schema'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -82,9 +144,9 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --help 'Print help'
         }
         &'pytopus;auth;login'= {
-            cand --authorize-url 'The authorization endpoint the browser opens'
-            cand --token-url 'The token endpoint the code is exchanged at'
-            cand --client-id 'The OAuth2 client id'
+            cand --authorize-url 'The authorization endpoint the browser opens (default: the connector''s)'
+            cand --token-url 'The token endpoint the code is exchanged at (default: the connector''s)'
+            cand --client-id 'The OAuth2 client id (default: the connector''s)'
             cand --client-secret-from 'Name of the secret holding the client secret (confidential clients)'
             cand --scope 'Scopes to ask for (space-separated, as the server expects)'
             cand --port 'Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)'
@@ -116,6 +178,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help'= {
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
+            cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -124,6 +187,23 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;run'= {
         }
         &'pytopus;help;validate'= {
+        }
+        &'pytopus;help;connectors'= {
+            cand list 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
+            cand show 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'
+            cand test 'Send the connector''s `test` request: does auth work, what do the rate-limit headers say'
+            cand new 'Write a new connector file, asking for what is not given as a flag'
+            cand import 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
+        }
+        &'pytopus;help;connectors;list'= {
+        }
+        &'pytopus;help;connectors;show'= {
+        }
+        &'pytopus;help;connectors;test'= {
+        }
+        &'pytopus;help;connectors;new'= {
+        }
+        &'pytopus;help;connectors;import'= {
         }
         &'pytopus;help;schema'= {
         }

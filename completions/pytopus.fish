@@ -28,6 +28,7 @@ complete -c pytopus -n "__fish_pytopus_needs_command" -s h -l help -d 'Print hel
 complete -c pytopus -n "__fish_pytopus_needs_command" -s V -l version -d 'Print version'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "run" -d 'Run a chain file and print its result on stdout'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "connectors" -d 'Reusable API definitions: list, show, test, create and import connectors'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -54,6 +55,37 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l var -d 'Set
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l graph -d 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout'
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -f -a "list" -d 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -f -a "show" -d 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -f -a "test" -d 'Send the connector\'s `test` request: does auth work, what do the rate-limit headers say'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -f -a "new" -d 'Write a new connector file, asking for what is not given as a flag'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -f -a "import" -d 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and not __fish_seen_subcommand_from list show test new import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from new" -l name -d 'Connector name: lowercase letters, digits, `_` and `-`, starting with a letter' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from new" -l base-url -d 'The API\'s base URL, e.g. https://api.example.com/v1' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from new" -l auth -d 'How requests authenticate' -r -f -a "none\t'No authentication'
+bearer\t'`Authorization: Bearer <token>`, the token from the secret NAME_token'
+basic\t'HTTP Basic, from the secrets NAME_username and NAME_password'
+api-key\t'A key in a header (`X-API-Key`), from the secret NAME_key'
+oauth2\t'OAuth2 client credentials, from the secrets NAME_client_id and NAME_client_secret'"
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from new" -s o -l output -d 'Where to write it (default: connectors/NAME.yaml)' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from new" -l force -d 'Replace the file if it exists'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from import" -l name -d 'Connector name (default: from the document\'s title)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from import" -l base-url -d 'The API\'s address, when the document\'s server URL is relative (`/api/v3` is then appended to it) or to replace the document\'s server' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from import" -s o -l output -d 'Where to write it (default: connectors/NAME.yaml; `-` for stdout)' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from import" -l force -d 'Replace the file if it exists'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "test" -d 'Send the connector\'s `test` request: does auth work, what do the rate-limit headers say'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "new" -d 'Write a new connector file, asking for what is not given as a flag'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "import" -d 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
+complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
@@ -64,9 +96,9 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_see
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l authorize-url -d 'The authorization endpoint the browser opens' -r
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l token-url -d 'The token endpoint the code is exchanged at' -r
-complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l client-id -d 'The OAuth2 client id' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l authorize-url -d 'The authorization endpoint the browser opens (default: the connector\'s)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l token-url -d 'The token endpoint the code is exchanged at (default: the connector\'s)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l client-id -d 'The OAuth2 client id (default: the connector\'s)' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l client-secret-from -d 'Name of the secret holding the client secret (confidential clients)' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l scope -d 'Scopes to ask for (space-separated, as the server expects)' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from login" -l port -d 'Port of the redirect listener on 127.0.0.1 (0 picks a free one; register the redirect URI with your provider)' -r
@@ -78,12 +110,18 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_su
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "validate" -d 'Check chain files without sending anything'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "connectors" -d 'Reusable API definitions: list, show, test, create and import connectors'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate connectors schema auth completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "list" -d 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "show" -d 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "test" -d 'Send the connector\'s `test` request: does auth work, what do the rate-limit headers say'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "new" -d 'Write a new connector file, asking for what is not given as a flag'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "import" -d 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "list" -d 'List the names of the stored secrets, one a line (never their values)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "delete" -d 'Delete a stored secret (exit status 1 when there was none)'

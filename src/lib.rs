@@ -15,6 +15,7 @@
 //! - [`chain`]: the file format: model, parsing with source positions, validation.
 //! - [`engine`]: runs a [`chain::ValidChain`]; never prints, only emits [`engine::Event`]s.
 //! - [`transport`]: the network behind a trait: live (reqwest), recording, replaying.
+//! - [`connector`]: reusable API definitions (built-in and the user's), rate limits, OpenAPI import.
 //! - [`auth`]: the `auth:` schemes, OAuth2 tokens, safe redirects for credentials.
 //! - [`secret`]: the `Secret` type, the keyring and `PYTOPUS_SECRET_*`, redaction.
 //! - [`jsonpath`]: RFC 9535 queries for `extract`, `expect` and `paginate`.
@@ -25,6 +26,7 @@
 pub mod auth;
 pub mod chain;
 pub mod cli;
+pub mod connector;
 pub mod diagnostic;
 pub mod engine;
 pub mod jsonpath;

@@ -109,6 +109,11 @@ fn reference_examples_hold() {
 }
 
 #[test]
+fn connector_examples_hold() {
+    assert!(check_file("docs/connectors.md") >= 3);
+}
+
+#[test]
 fn readme_examples_hold() {
     assert!(check_file("README.md") >= 1);
 }

@@ -133,3 +133,95 @@ async fn a_redirect_with_the_wrong_state_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("`state` does not match"), "{stderr}");
 }
+
+#[tokio::test]
+async fn login_with_a_connector_takes_its_urls_client_and_secret_name() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("connectors")).unwrap();
+    std::fs::write(
+        dir.path().join("connectors/acme.yaml"),
+        format!(
+            "name: acme\nbase_url: {uri}\nauth:\n  type: oauth2\n  grant: authorization_code\n  authorize_url: {uri}/authorize\n  token_url: {uri}/token\n  client_id: \"{{{{ secret('acme_client') }}}}\"\n  scope: read write\n  refresh_token: \"{{{{ secret('acme_refresh') }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pytopus"))
+        .args(["auth", "login", "acme", "--wait", "20s"])
+        .current_dir(dir.path())
+        .env("PYTOPUS_KEYRING", "off")
+        .env("PYTOPUS_SECRET_ACME_CLIENT", "client-7")
+        .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pytopus starts");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let pairs: Vec<(String, String)> = loop {
+        line.clear();
+        if err.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            panic!("pytopus printed no URL: {:?}", child.wait());
+        }
+        if let Some(u) = line.trim().strip_prefix(&format!("{uri}/authorize?")) {
+            break url::form_urlencoded::parse(u.as_bytes())
+                .into_owned()
+                .collect();
+        }
+    };
+    assert_eq!(get(&pairs, "client_id"), "client-7");
+    assert_eq!(get(&pairs, "scope"), "read write");
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "at", "refresh_token": "rt-acme", "expires_in": 60}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let answer = reqwest::get(format!(
+        "{}?code=c&state={}",
+        get(&pairs, "redirect_uri"),
+        get(&pairs, "state")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 200);
+    let out = child.wait_with_output().unwrap();
+    let stderr = rest(err);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("stored the refresh token as secret acme_refresh")
+            && stderr.contains("steps with `connector: acme` use it from now on"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn login_without_urls_needs_an_oauth2_connector() {
+    let run = |name: &str| {
+        Command::new(assert_cmd::cargo::cargo_bin("pytopus"))
+            .args(["auth", "login", name])
+            .env("PYTOPUS_KEYRING", "off")
+            .output()
+            .unwrap()
+    };
+    let out = run("no_such_thing");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "`no_such_thing` is not a connector; give --authorize-url, --token-url and --client-id"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("github");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("connector `github` does not log in with OAuth2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

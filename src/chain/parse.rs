@@ -80,7 +80,7 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
         );
     }
     let chain: Chain = serde_path_to_error::deserialize(&value)
-        .map_err(|e| shape_error(&source, &spans, &value, e))?;
+        .map_err(|e| shape_error(&source, &spans, &value, e, "the chain"))?;
     Ok(ParsedChain {
         chain,
         spans,
@@ -89,17 +89,18 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
 }
 
 /// Turns a serde error at a path into a diagnostic with a position and a hint.
-fn shape_error(
+pub(crate) fn shape_error(
     source: &Arc<Source>,
     spans: &SpanMap,
     root: &Value,
     e: serde_path_to_error::Error<serde_json::Error>,
+    what: &str,
 ) -> Diagnostic {
     let path = e.path().to_string();
     let path = if path == "." { String::new() } else { path };
     let inner = e.inner().to_string();
     let at = if path.is_empty() {
-        "the chain".to_string()
+        what.to_string()
     } else {
         format!("`{path}`")
     };
@@ -115,7 +116,7 @@ fn shape_error(
             (path.clone(), join_key(&path, key))
         };
         let where_ = if parent.is_empty() {
-            "in the chain".to_string()
+            format!("in {what}")
         } else {
             format!("in `{parent}`")
         };

@@ -28,6 +28,29 @@ impl SpanMap {
     }
 
     /// Where the key of the map entry at `path` starts (falls back to the value).
+    /// The positions under `prefix`, with paths relative to it (for a
+    /// document written inside another, like an inline connector).
+    pub fn under(&self, prefix: &str) -> SpanMap {
+        let strip = |m: &HashMap<String, Loc>| -> HashMap<String, Loc> {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    let rest = k.strip_prefix(prefix)?;
+                    let rest = if rest.is_empty() {
+                        ""
+                    } else {
+                        rest.strip_prefix('.')
+                            .or_else(|| rest.starts_with('[').then_some(rest))?
+                    };
+                    Some((rest.to_string(), *v))
+                })
+                .collect()
+        };
+        SpanMap {
+            values: strip(&self.values),
+            keys: strip(&self.keys),
+        }
+    }
+
     pub fn key(&self, path: &str) -> Option<Loc> {
         self.keys.get(path).copied().or_else(|| self.value(path))
     }

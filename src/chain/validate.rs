@@ -27,7 +27,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Names a step or variable may not take: they mean something else in templates.
 const RESERVED: &[&str] = &[
-    "steps", "env", "item", "index", "loop", "true", "false", "none", "null",
+    "steps", "env", "item", "index", "loop", "params", "true", "false", "none", "null",
 ];
 
 /// A chain that passed validation: every template compiled, every reference known.
@@ -97,6 +97,20 @@ pub struct ValidStep {
     pub paginate: Option<Pager>,
     /// `chain:` — another chain run as this step, with its `with:` values.
     pub sub: Option<SubChain>,
+    /// `connector:` — which one, its rate limiter, and the step's `params`
+    /// (rendered first; the other templates read them as `params`).
+    pub connector: Option<ConnectorUse>,
+}
+
+/// A step that calls a connector.
+#[derive(Debug)]
+pub struct ConnectorUse {
+    pub name: String,
+    pub params: Vec<(String, Tmpl)>,
+    pub limiter: Option<Arc<crate::connector::RateLimiter>>,
+    /// The body is the endpoint's (not the step's own): its top-level fields
+    /// that render to null are left out.
+    pub endpoint_body: bool,
 }
 
 /// A chain run as a step.
@@ -191,6 +205,7 @@ fn validate_nested(
         refs: Vec::new(),
         secret_names: Vec::new(),
         paging: Default::default(),
+        with_params: Default::default(),
     };
     let chain = parsed.chain;
     let steps_key = if parsed.spans.value("steps").is_some() {
@@ -277,10 +292,26 @@ fn validate_nested(
         vars: &vars,
         default_auth: &default_auth,
     };
+    let library = v.library(&chain);
     let mut steps = Vec::with_capacity(chain.steps.len());
     for (i, step) in chain.steps.iter().enumerate() {
         let base = join_index(steps_key, i);
-        if let Some(s) = v.step(&chain, step, i, &base, &known) {
+        let valid = match &step.connector {
+            None => {
+                for key in ["endpoint", "params"] {
+                    if v.spans.key(&join_key(&base, key)).is_some() {
+                        v.error(
+                            &join_key(&base, key),
+                            format!("`{key}` needs `connector:`"),
+                            Some("help: name the connector the endpoint belongs to, e.g. `connector: github`".into()),
+                        );
+                    }
+                }
+                v.step(&chain, step, i, &base, &known)
+            }
+            Some(c) => v.connector_step(&chain, step, c, library.as_ref(), i, &base, &known),
+        };
+        if let Some(s) = valid {
             steps.push(s);
         }
     }
@@ -291,6 +322,7 @@ fn validate_nested(
 
     let scope = Scope {
         paging: v.paging.clone(),
+        with_params: v.with_params.clone(),
         loops: chain
             .steps
             .iter()
@@ -410,7 +442,7 @@ fn dependencies(
     deps
 }
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -441,9 +473,98 @@ struct Validator<'a> {
     secret_names: Vec<String>,
     /// Steps with `paginate`: their `until` may read `page` and `pages`.
     paging: std::collections::HashSet<usize>,
+    /// Steps with `connector`: their templates may read `params`.
+    with_params: std::collections::HashSet<usize>,
 }
 
 impl Validator<'_> {
+    /// The connectors this chain can use, when it uses any (errors in its
+    /// `connectors:` are reported here).
+    fn library(&mut self, chain: &Chain) -> Option<crate::connector::Library> {
+        if chain.connectors.is_none() && chain.steps.iter().all(|s| s.connector.is_none()) {
+            return None;
+        }
+        match crate::connector::Library::for_chain(
+            chain.connectors.as_ref(),
+            &chain_dir(&self.source.name),
+            &self.source,
+            self.spans,
+        ) {
+            Ok(lib) => Some(lib),
+            Err(errors) => {
+                self.diags.extend(errors);
+                None
+            }
+        }
+    }
+
+    /// A step with `connector:`: expanded into the plain step it stands for,
+    /// then validated like one, with its `params` compiled.
+    #[allow(clippy::too_many_arguments)]
+    fn connector_step(
+        &mut self,
+        chain: &Chain,
+        step: &Step,
+        name: &Value,
+        library: Option<&crate::connector::Library>,
+        i: usize,
+        base: &str,
+        known: &Known<'_>,
+    ) -> Option<ValidStep> {
+        let key = join_key(base, "connector");
+        let Some(name) = name.as_str() else {
+            self.error_value(&key, "`connector` must be a connector's name", None);
+            return None;
+        };
+        let library = library?;
+        let connector = match library.get(name) {
+            Ok(c) => c,
+            Err(errors) => {
+                for d in errors {
+                    // "No such connector" has no place of its own: the step's key is it.
+                    if d.source.is_none() {
+                        let mut d = d;
+                        d.loc = self.spans.value(&key);
+                        d.source = Some(Arc::clone(&self.source));
+                        self.diags.push(d);
+                    } else {
+                        self.diags.push(d);
+                    }
+                }
+                return None;
+            }
+        };
+        let (expanded, params) = match crate::connector::expand_step(step, &connector) {
+            Ok(x) => x,
+            Err(problems) => {
+                for p in problems {
+                    let at = join_key(base, &p.key);
+                    // A parameter's name is the mistake, not its value.
+                    if self.spans.value(&at).is_some() && !p.key.starts_with("params.") {
+                        self.error_value(&at, p.message, p.hint);
+                    } else {
+                        self.error(&at, p.message, p.hint);
+                    }
+                }
+                return None;
+            }
+        };
+        self.with_params.insert(i);
+        let params_base = join_key(base, "params");
+        let compiled: Vec<(String, Tmpl)> = params
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), self.compile(&join_key(&params_base, k), v, i)?)))
+            .collect();
+        let mut valid = self.step(chain, &expanded, i, base, known)?;
+        valid.connector = Some(ConnectorUse {
+            name: connector.name.clone(),
+            params: compiled,
+            limiter: crate::connector::limiter(&connector),
+            endpoint_body: step.body.is_none() && expanded.body.is_some(),
+        });
+        Some(valid)
+    }
+
     /// An error pointing at the key at `path`.
     fn error(&mut self, path: &str, msg: impl Into<String>, hint: Option<String>) {
         let mut d = Diagnostic::new(msg).at(
@@ -523,13 +644,6 @@ impl Validator<'_> {
                 "help: this version of pytopus does not run {what} yet (see docs/reference.md, \"Not built yet\")"
             )
         };
-        if chain.connectors.is_some() {
-            self.error(
-                "connectors",
-                "`connectors` is not supported by this version of pytopus",
-                Some(later("connectors")),
-            );
-        }
         let steps_key = if self.spans.value("steps").is_some() {
             "steps"
         } else {
@@ -537,12 +651,7 @@ impl Validator<'_> {
         };
         for (i, s) in chain.steps.iter().enumerate() {
             let base = join_index(steps_key, i);
-            let fields: [(&str, bool); 4] = [
-                ("multipart", s.multipart.is_some()),
-                ("connector", s.connector.is_some()),
-                ("endpoint", s.endpoint.is_some()),
-                ("params", s.params.is_some()),
-            ];
+            let fields: [(&str, bool); 1] = [("multipart", s.multipart.is_some())];
             for (key, present) in fields {
                 if present {
                     self.error(
@@ -863,6 +972,7 @@ impl Validator<'_> {
             concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
             paginate,
             sub,
+            connector: None,
         })
     }
 
@@ -1340,7 +1450,7 @@ impl Validator<'_> {
     }
 }
 
-fn collect_secret_names(value: &Value, out: &mut Vec<String>) {
+pub(crate) fn collect_secret_names(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(s) if s.contains("secret") => out.extend(render::secret_names(s)),
         Value::Array(items) => items.iter().for_each(|v| collect_secret_names(v, out)),
@@ -1423,6 +1533,8 @@ struct Scope<'a> {
     loops: std::collections::HashSet<usize>,
     /// Steps with `paginate`: their `until` may read `page` and `pages`.
     paging: std::collections::HashSet<usize>,
+    /// Steps with `connector`: they may read `params`.
+    with_params: std::collections::HashSet<usize>,
     steps: &'a HashMap<&'a str, usize>,
     vars: &'a IndexMap<String, Value>,
     extracted_by: &'a HashMap<String, usize>,
@@ -1469,6 +1581,9 @@ impl Scope<'_> {
             });
         }
         if (root == "page" || root == "pages") && self.paging.contains(&at) {
+            return Ok(());
+        }
+        if root == "params" && self.with_params.contains(&at) {
             return Ok(());
         }
         if root == "item" || root == "index" {

@@ -28,6 +28,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check chain files without sending anything
     Validate(ValidateArgs),
+    /// Reusable API definitions: list, show, test, create and import connectors
+    #[command(subcommand)]
+    Connectors(ConnectorsCommand),
     /// Print the JSON Schema of chain files (for editors and the YAML language server)
     Schema,
     /// Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)
@@ -38,6 +41,82 @@ pub enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
+}
+
+/// `pytopus connectors …` (SPEC §4, docs/connectors.md).
+#[derive(Debug, Subcommand)]
+pub enum ConnectorsCommand {
+    /// List the connectors pytopus can find: ./connectors, your config directory, the built-ins
+    List,
+    /// Show a connector: base URL, auth, rate limit, and each endpoint with its parameters
+    Show {
+        /// The connector's name
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Send the connector's `test` request: does auth work, what do the rate-limit headers say
+    Test {
+        /// The connector's name
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Write a new connector file, asking for what is not given as a flag
+    New(NewConnectorArgs),
+    /// Turn an OpenAPI 3.x document (YAML or JSON) into a connector file
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewConnectorArgs {
+    /// Connector name: lowercase letters, digits, `_` and `-`, starting with a letter
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The API's base URL, e.g. https://api.example.com/v1
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// How requests authenticate
+    #[arg(long, value_enum)]
+    pub auth: Option<NewAuth>,
+    /// Where to write it (default: connectors/NAME.yaml)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NewAuth {
+    /// No authentication
+    None,
+    /// `Authorization: Bearer <token>`, the token from the secret NAME_token
+    Bearer,
+    /// HTTP Basic, from the secrets NAME_username and NAME_password
+    Basic,
+    /// A key in a header (`X-API-Key`), from the secret NAME_key
+    ApiKey,
+    /// OAuth2 client credentials, from the secrets NAME_client_id and NAME_client_secret
+    Oauth2,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The OpenAPI document (3.0 or 3.1, YAML or JSON)
+    #[arg(value_name = "OPENAPI")]
+    pub spec: PathBuf,
+    /// Connector name (default: from the document's title)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The API's address, when the document's server URL is relative (`/api/v3`
+    /// is then appended to it) or to replace the document's server
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Where to write it (default: connectors/NAME.yaml; `-` for stdout)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `pytopus auth …`: secrets in the OS keyring, service `pytopus` (SPEC §5).
@@ -62,7 +141,7 @@ pub enum AuthCommand {
     },
     /// Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME
     #[command(
-        long_about = "Log in with OAuth2 in a browser: the authorization-code flow with PKCE.\npytopus prints the authorization URL, receives the browser's redirect on 127.0.0.1, exchanges the code, and stores the refresh token as the secret NAME. Chains then use it with:\n  auth: {type: oauth2, grant: authorization_code, token_url: …, client_id: …, refresh_token: \"{{ secret('NAME') }}\"}"
+        long_about = "Log in with OAuth2 in a browser: the authorization-code flow with PKCE.\npytopus prints the authorization URL, receives the browser's redirect on 127.0.0.1, exchanges the code, and stores the refresh token as the secret NAME. Chains then use it with:\n  auth: {type: oauth2, grant: authorization_code, token_url: …, client_id: …, refresh_token: \"{{ secret('NAME') }}\"}\nWhen NAME is a connector with `grant: authorization_code` (e.g. google-sheets), its URLs, client and scope are used and the refresh token is stored under the secret its `refresh_token` reads; flags still override them."
     )]
     Login(LoginArgs),
 }
@@ -70,18 +149,18 @@ pub enum AuthCommand {
 /// `pytopus auth login`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// Name of the secret that will hold the refresh token
+    /// Name of the secret that will hold the refresh token, or of a connector with OAuth2 login
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// The authorization endpoint the browser opens
+    /// The authorization endpoint the browser opens (default: the connector's)
     #[arg(long, value_name = "URL")]
-    pub authorize_url: String,
-    /// The token endpoint the code is exchanged at
+    pub authorize_url: Option<String>,
+    /// The token endpoint the code is exchanged at (default: the connector's)
     #[arg(long, value_name = "URL")]
-    pub token_url: String,
-    /// The OAuth2 client id
+    pub token_url: Option<String>,
+    /// The OAuth2 client id (default: the connector's)
     #[arg(long, value_name = "ID")]
-    pub client_id: String,
+    pub client_id: Option<String>,
     /// Name of the secret holding the client secret (confidential clients)
     #[arg(long, value_name = "SECRET")]
     pub client_secret_from: Option<String>,

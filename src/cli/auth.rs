@@ -247,12 +247,51 @@ pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
                 return Exit::StepFailed;
             }
         };
+    // Without the URLs and client, NAME is a connector that knows them.
+    let from_connector =
+        if args.authorize_url.is_none() || args.token_url.is_none() || args.client_id.is_none() {
+            match connector_login(&args.name, &secrets) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    to_stderr(&format!(
+                        "error: {}
+",
+                        redactor.redact(&e)
+                    ));
+                    return Exit::Usage;
+                }
+            }
+        } else {
+            None
+        };
+    let pick = |flag: Option<String>, field: fn(&ConnectorLogin) -> Option<String>| {
+        flag.or_else(|| from_connector.as_ref().and_then(field))
+    };
+    let (Some(authorize_url), Some(token_url), Some(client_id)) = (
+        pick(args.authorize_url.clone(), |c| c.authorize_url.clone()),
+        pick(args.token_url.clone(), |c| Some(c.token_url.clone())),
+        pick(args.client_id.clone(), |c| Some(c.client_id.clone())),
+    ) else {
+        to_stderr(&format!(
+            "error: connector `{}` has no `authorize_url`; pass --authorize-url\n",
+            args.name
+        ));
+        return Exit::Usage;
+    };
+    let client_secret = client_secret.or_else(|| {
+        from_connector
+            .as_ref()
+            .and_then(|c| c.client_secret.clone())
+    });
+    let store_as = from_connector
+        .as_ref()
+        .map_or_else(|| args.name.clone(), |c| c.store_as.clone());
     let cfg = crate::auth::login::LoginConfig {
-        authorize_url: args.authorize_url,
-        token_url: args.token_url,
-        client_id: args.client_id,
+        authorize_url,
+        token_url,
+        client_id,
         client_secret,
-        scope: args.scope,
+        scope: pick(args.scope.clone(), |c| c.scope.clone()),
         port: args.port,
         wait: args.wait,
     };
@@ -272,14 +311,21 @@ pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
     };
     let stored = secrets.store().and_then(|store| {
         store
-            .set(&args.name, &Secret::new(refresh))
+            .set(&store_as, &Secret::new(refresh))
             .map(|()| store.describe())
     });
     match stored {
+        Ok(where_) if from_connector.is_some() => {
+            to_stderr(&format!(
+                "logged in; stored the refresh token as secret {store_as} in {where_}\nsteps with `connector: {}` use it from now on\n",
+                args.name
+            ));
+            Exit::Success
+        }
         Ok(where_) => {
             to_stderr(&format!(
                 "logged in; stored the refresh token as secret {} in {where_}\nuse it with: auth: {{type: oauth2, grant: authorization_code, token_url: …, client_id: …, refresh_token: \"{{{{ secret('{}') }}}}\"}}\n",
-                args.name, args.name
+                store_as, store_as
             ));
             Exit::Success
         }
@@ -288,6 +334,70 @@ pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
             Exit::StepFailed
         }
     }
+}
+
+/// What `auth login CONNECTOR` takes from a connector's OAuth2 auth.
+struct ConnectorLogin {
+    authorize_url: Option<String>,
+    token_url: String,
+    client_id: String,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    /// The secret its `refresh_token` reads.
+    store_as: String,
+}
+
+fn connector_login(name: &str, secrets: &crate::secret::Secrets) -> Result<ConnectorLogin, String> {
+    use crate::chain::model::{Auth, OAuthGrant};
+    let lib = crate::connector::Library::standalone();
+    let c = lib.get(name).map_err(|_| {
+        format!(
+            "`{name}` is not a connector; give --authorize-url, --token-url and --client-id to log in by hand"
+        )
+    })?;
+    let Some(Auth::Oauth2 {
+        grant: OAuthGrant::AuthorizationCode,
+        token_url,
+        client_id,
+        client_secret,
+        scope,
+        refresh_token,
+        authorize_url,
+        ..
+    }) = &c.file.auth
+    else {
+        return Err(format!(
+            "connector `{name}` does not log in with OAuth2 (`grant: authorization_code`)"
+        ));
+    };
+    // Its fields are templates (`{{ secret('google_client_id') }}`).
+    let mut templates = crate::engine::render::Templates::new();
+    templates.set_secrets(secrets.clone());
+    let mut render = |field: &str, text: &str| -> Result<String, String> {
+        let t = templates
+            .compile_str(text)
+            .map_err(|e| format!("connector `{name}`, `auth.{field}`: {}", e.message))?;
+        templates
+            .render_string(&t, &minijinja::Value::from(()))
+            .map_err(|e| format!("connector `{name}`, `auth.{field}`: {}", e.message))
+    };
+    let store_as = refresh_token
+        .as_deref()
+        .and_then(|r| crate::engine::render::secret_names(r).into_iter().next())
+        .ok_or_else(|| {
+            format!("connector `{name}` has no `refresh_token: \"{{{{ secret('NAME') }}}}\"` to store the login in")
+        })?;
+    Ok(ConnectorLogin {
+        authorize_url: authorize_url.clone(),
+        token_url: render("token_url", token_url)?,
+        client_id: render("client_id", client_id)?,
+        client_secret: client_secret
+            .as_deref()
+            .map(|s| render("client_secret", s))
+            .transpose()?,
+        scope: scope.as_deref().map(|s| render("scope", s)).transpose()?,
+        store_as,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod auth;
+mod connectors;
 mod data;
 mod inputs;
 pub(crate) mod run;
@@ -43,6 +44,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Validate(a) => run::validate(a),
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
+        Command::Connectors(c) => connectors::run(c).await,
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

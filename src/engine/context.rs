@@ -169,6 +169,29 @@ impl Object for ItemScope {
     }
 }
 
+/// The scope of a connector step: its rendered `params`, then everything else.
+pub fn with_params(base: &MjValue, params: MjValue) -> MjValue {
+    MjValue::from_object(ParamsScope {
+        base: base.clone(),
+        params,
+    })
+}
+
+#[derive(Debug)]
+struct ParamsScope {
+    base: MjValue,
+    params: MjValue,
+}
+
+impl Object for ParamsScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match key.as_str()? {
+            "params" => Some(self.params.clone()),
+            k => self.base.get_attr(k).ok().filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
 /// The root object templates see.
 #[derive(Debug)]
 struct Scope(Arc<Context>);

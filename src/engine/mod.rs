@@ -387,6 +387,26 @@ impl StepRunner<'_> {
         let step = self.step;
         let mut outcome = StepOutcome::not_run(&step.name);
 
+        // A connector step's `params` first: its other templates read them.
+        let ctx_value = match &step.connector {
+            Some(c) => {
+                let mut params = serde_json::Map::new();
+                for (name, t) in &c.params {
+                    match self.render_field(&format!("params.{name}"), t, &ctx_value) {
+                        Ok(v) => {
+                            params.insert(name.clone(), v);
+                        }
+                        Err(e) => {
+                            outcome.status = StepStatus::Failed;
+                            outcome.error = Some(e);
+                            return outcome;
+                        }
+                    }
+                }
+                context::with_params(&ctx_value, render::from_json(&Value::Object(params)))
+            }
+            None => ctx_value,
+        };
         let (mut request, save_to) = match self.render_request(&ctx_value) {
             Ok(r) => r,
             Err(e) => {
@@ -672,8 +692,27 @@ impl StepRunner<'_> {
         };
         let mut attempt = 0u32;
         let mut renewed = false;
+        let limiter = step
+            .connector
+            .as_ref()
+            .and_then(|c| Some((c.name.as_str(), c.limiter.as_ref()?)))
+            .filter(|_| !self.transport.is_replay());
         loop {
             attempt += 1;
+            if let Some((connector, limiter)) = limiter {
+                let wait = limiter.acquire(|wait| {
+                    emitter.emit(&Event::RateLimited {
+                        index: self.index,
+                        step,
+                        connector,
+                        wait,
+                    });
+                });
+                tokio::select! {
+                    _ = wait => {}
+                    () = cancel.cancelled() => return Exchange::failed(request, attempt, StepError::Interrupted),
+                }
+            }
             let send = async {
                 // Credentials pytopus added must not follow a redirect to
                 // another origin: such requests follow redirects here.
@@ -687,6 +726,9 @@ impl StepRunner<'_> {
                 r = send => r,
                 () = cancel.cancelled() => return Exchange::failed(request, attempt, StepError::Interrupted),
             };
+            if let (Some((_, limiter)), Ok(resp)) = (limiter, &sent) {
+                limiter.observe(resp.status, |h| resp.header(h).map(str::to_string));
+            }
             // An OAuth2 token the server rejects is fetched again, once.
             if let (Ok(resp), Credentials::OAuth2(_)) = (&sent, creds)
                 && resp.status == 401
@@ -1071,7 +1113,14 @@ impl StepRunner<'_> {
         let body = match &step.body {
             None => None,
             Some(BodySpec::Value(t)) => {
-                let v = self.render_field("body", t, ctx)?;
+                let mut v = self.render_field("body", t, ctx)?;
+                // A connector endpoint's optional fields that were not given
+                // render to null: they are left out, as in a form.
+                if let (Some(c), Value::Object(fields)) = (&step.connector, &mut v)
+                    && c.endpoint_body
+                {
+                    fields.retain(|_, v| !v.is_null());
+                }
                 let (bytes, ct) = match v {
                     Value::String(s) => (s.into_bytes(), "text/plain; charset=utf-8"),
                     other => (

@@ -74,6 +74,7 @@ impl Templates {
         env.add_filter("b64decode", b64decode);
         env.add_filter("jsonpath", jsonpath_filter);
         env.add_filter("fromjson", fromjson);
+        env.add_filter("path_segment", path_segment);
         env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
         let secrets: SecretsSlot = Arc::default();
         let source = Arc::clone(&secrets);
@@ -387,6 +388,24 @@ pub fn to_json(v: &MjValue) -> Result<Value, Error> {
 /// JSON → minijinja value.
 pub fn from_json(v: &Value) -> MjValue {
     MjValue::from(minijinja::value::Serde(v))
+}
+
+/// Percent-encodes a value as one URL path segment: everything but
+/// unreserved characters (RFC 3986), so `/`, `?` and `#` cannot change the path.
+fn path_segment(v: MjValue) -> String {
+    let text = match v.as_str() {
+        Some(s) => s.to_string(),
+        None => v.to_string(),
+    };
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn b64encode(v: MjValue) -> Result<String, Error> {

@@ -16,6 +16,11 @@ pub fn pytopus() -> Command {
         .env_remove("https_proxy")
         .env_remove("ALL_PROXY")
         .env_remove("all_proxy")
+        // The user's own connectors (`<config>/pytopus/connectors`) stay out of tests.
+        .env(
+            "XDG_CONFIG_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/no-user-config"),
+        )
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
@@ -35,6 +40,9 @@ impl Scratch {
     /// Writes `text` to `name` in the scratch dir and returns its path.
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create a test dir");
+        }
         std::fs::write(&path, text).expect("write a test file");
         path
     }
