@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a chain file and print its result on stdout')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check chain files without sending anything')
+            [CompletionResult]::new('fmt', 'fmt', [CompletionResultType]::ParameterValue, 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
@@ -61,6 +62,13 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--graph', '--graph', [CompletionResultType]::ParameterName, 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pytopus;fmt' {
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Change nothing; exit 1 if a file would be rewritten (for CI)')
+            [CompletionResult]::new('--drop-comments', '--drop-comments', [CompletionResultType]::ParameterName, 'Format YAML files that have comments, which the rewrite loses')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'pytopus;connectors' {
@@ -210,6 +218,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
         'pytopus;help' {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a chain file and print its result on stdout')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check chain files without sending anything')
+            [CompletionResult]::new('fmt', 'fmt', [CompletionResultType]::ParameterValue, 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
@@ -221,6 +230,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;validate' {
+            break
+        }
+        'pytopus;help;fmt' {
             break
         }
         'pytopus;help;connectors' {

@@ -25,6 +25,9 @@ _pytopus() {
             pytopus,connectors)
                 cmd="pytopus__subcmd__connectors"
                 ;;
+            pytopus,fmt)
+                cmd="pytopus__subcmd__fmt"
+                ;;
             pytopus,help)
                 cmd="pytopus__subcmd__help"
                 ;;
@@ -112,6 +115,9 @@ _pytopus() {
             pytopus__subcmd__help,connectors)
                 cmd="pytopus__subcmd__help__subcmd__connectors"
                 ;;
+            pytopus__subcmd__help,fmt)
+                cmd="pytopus__subcmd__help__subcmd__fmt"
+                ;;
             pytopus__subcmd__help,help)
                 cmd="pytopus__subcmd__help__subcmd__help"
                 ;;
@@ -158,7 +164,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate connectors schema auth completions help"
+            opts="-h -V --help --version run validate fmt connectors schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -585,8 +591,22 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__fmt)
+            opts="-h --check --drop-comments --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help)
-            opts="run validate connectors schema auth completions help"
+            opts="run validate fmt connectors schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -756,6 +776,20 @@ _pytopus() {
         pytopus__subcmd__help__subcmd__connectors__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__fmt)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

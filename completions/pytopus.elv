@@ -24,6 +24,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --version 'Print version'
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
+            cand fmt 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
@@ -56,6 +57,12 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --graph 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;fmt'= {
+            cand --check 'Change nothing; exit 1 if a file would be rewritten (for CI)'
+            cand --drop-comments 'Format YAML files that have comments, which the rewrite loses'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'pytopus;connectors'= {
             cand -h 'Print help'
@@ -178,6 +185,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help'= {
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
+            cand fmt 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
@@ -187,6 +195,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;run'= {
         }
         &'pytopus;help;validate'= {
+        }
+        &'pytopus;help;fmt'= {
         }
         &'pytopus;help;connectors'= {
             cand list 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'

@@ -24,6 +24,14 @@ pub struct Chain {
     /// What the chain does.
     #[serde(default)]
     pub description: Option<String>,
+    /// The date (UTC, `YYYY-MM-DD`) the chain's content last changed, as
+    /// stamped by `pytopus fmt`.
+    #[serde(default)]
+    pub last_modified: Option<String>,
+    /// Written by `pytopus fmt`: a digest of the content, so the next `fmt`
+    /// knows whether it changed. Not for editing by hand.
+    #[serde(default)]
+    pub content_digest: Option<String>,
     /// Variables available to every template; overridden by `--vars-file`, then `--var`.
     #[serde(default)]
     pub vars: IndexMap<String, Value>,

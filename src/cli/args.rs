@@ -28,6 +28,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check chain files without sending anything
     Validate(ValidateArgs),
+    /// Rewrite chain files in canonical form and stamp `last_modified` when their content changed
+    Fmt(FmtArgs),
     /// Reusable API definitions: list, show, test, create and import connectors
     #[command(subcommand)]
     Connectors(ConnectorsCommand),
@@ -41,6 +43,19 @@ pub enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Chain files to format (JSON stays JSON, YAML stays YAML)
+    #[arg(value_name = "CHAIN", required = true)]
+    pub chains: Vec<PathBuf>,
+    /// Change nothing; exit 1 if a file would be rewritten (for CI)
+    #[arg(long)]
+    pub check: bool,
+    /// Format YAML files that have comments, which the rewrite loses
+    #[arg(long)]
+    pub drop_comments: bool,
 }
 
 /// `pytopus connectors …` (SPEC §4, docs/connectors.md).

@@ -5,6 +5,7 @@ pub mod args;
 mod auth;
 mod connectors;
 mod data;
+mod fmt;
 mod inputs;
 pub(crate) mod run;
 
@@ -42,6 +43,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
     match cli.command {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => run::validate(a),
+        Command::Fmt(a) => fmt::run(a),
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => connectors::run(c).await,

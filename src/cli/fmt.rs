@@ -1,0 +1,316 @@
+//! `pytopus fmt`: chain files in canonical form — keys in a fixed order,
+//! the house style of the format the file is in — with `last_modified`
+//! stamped when the content changed since the last `fmt`.
+//!
+//! "Changed" is decided by `content_digest`, a SHA-256 of the canonical
+//! content without the two stamps, which `fmt` writes beside
+//! `last_modified`. Reformatting alone never moves the date; editing a value
+//! does, at the next `fmt`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::args::FmtArgs;
+use super::{Exit, print_diagnostics};
+use crate::chain::{self, Format};
+use crate::diagnostic::{Diagnostics, Source};
+use crate::report::to_stderr;
+
+/// Chain keys in the order `fmt` writes them; unknown ones cannot occur (the
+/// file is parsed first).
+const CHAIN_KEYS: &[&str] = &[
+    "name",
+    "id",
+    "description",
+    "last_modified",
+    "content_digest",
+    "vars",
+    "defaults",
+    "connectors",
+    "parallel",
+    "steps",
+    "api_chain",
+    "output",
+];
+
+/// Step keys: what it is, whether and how often it runs, what it sends, how,
+/// and what it checks and keeps.
+const STEP_KEYS: &[&str] = &[
+    "name",
+    "when",
+    "needs",
+    "for_each",
+    "concurrency",
+    "chain",
+    "with",
+    "connector",
+    "endpoint",
+    "params",
+    "method",
+    "url",
+    "query_params",
+    "query",
+    "headers",
+    "auth",
+    "tls",
+    "body",
+    "form",
+    "multipart",
+    "graphql",
+    "timeout",
+    "retry",
+    "follow_redirects",
+    "paginate",
+    "expect",
+    "extract",
+    "save_to",
+    "on_error",
+];
+
+const DEFAULTS_KEYS: &[&str] = &[
+    "headers",
+    "query_params",
+    "query",
+    "auth",
+    "tls",
+    "timeout",
+    "retry",
+];
+
+pub fn run(args: FmtArgs) -> Exit {
+    let mut exit = Exit::Success;
+    for path in &args.chains {
+        match one(path, &args) {
+            Ok(true) if args.check => {
+                to_stderr(&format!("{}: would be reformatted\n", path.display()));
+                if exit == Exit::Success {
+                    exit = Exit::StepFailed;
+                }
+            }
+            Ok(true) => to_stderr(&format!("{}: formatted\n", path.display())),
+            Ok(false) => to_stderr(&format!("{}: unchanged\n", path.display())),
+            Err(e) => exit = e,
+        }
+    }
+    exit
+}
+
+/// Formats one file; `Ok(true)` when it changes (or would, with `--check`).
+fn one(path: &Path, args: &FmtArgs) -> Result<bool, Exit> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        to_stderr(&format!("error: cannot read {}: {e}\n", path.display()));
+        Exit::Usage
+    })?;
+    let source = Arc::new(Source {
+        name: path.display().to_string(),
+        text: text.clone(),
+    });
+    // The shape must be a chain's: `fmt` never rewrites what it cannot read back.
+    let parsed = chain::parse(Arc::clone(&source)).map_err(|d| {
+        print_diagnostics(&Diagnostics::from(d));
+        Exit::Usage
+    })?;
+    let (value, _) = chain::read_document(&source).map_err(|d| {
+        print_diagnostics(&Diagnostics::from(d));
+        Exit::Usage
+    })?;
+    let format = Format::detect(&source.name, &text);
+    if format == Format::Yaml && !args.drop_comments && has_comments(&text) {
+        to_stderr(&format!(
+            "error: {} has comments, which `pytopus fmt` would lose\n  = help: move what they say into `description:`, or pass --drop-comments\n",
+            path.display()
+        ));
+        return Err(Exit::Usage);
+    }
+
+    let mut content = canonical(&value);
+    if let Value::Object(m) = &mut content {
+        m.shift_remove("last_modified");
+        m.shift_remove("content_digest");
+    }
+    let digest = digest(&content);
+    let unchanged = parsed.chain.content_digest.as_deref() == Some(digest.as_str());
+    let date = match (&parsed.chain.last_modified, unchanged) {
+        (Some(d), true) => d.clone(),
+        _ => today(),
+    };
+    let stamped = stamp(content, &date, &digest);
+    let out = match format {
+        Format::Json => serde_json::to_string_pretty(&stamped).unwrap_or_default() + "\n",
+        Format::Yaml => serde_saphyr::to_string(&stamped).map_err(|e| {
+            to_stderr(&format!(
+                "error: cannot write {} as YAML: {e}\n",
+                path.display()
+            ));
+            Exit::StepFailed
+        })?,
+    };
+    // What is written must read back as the same chain.
+    let back = Arc::new(Source {
+        name: source.name.clone(),
+        text: out.clone(),
+    });
+    match chain::read_document(&back) {
+        Ok((again, _)) if again == stamped => {}
+        _ => {
+            to_stderr(&format!(
+                "error: {}: the formatted text would not read back as the same chain; the file is left as it is (please report this)\n",
+                path.display()
+            ));
+            return Err(Exit::StepFailed);
+        }
+    }
+    if out == text {
+        return Ok(false);
+    }
+    if !args.check {
+        write_atomically(path, &out).map_err(|e| {
+            to_stderr(&format!("error: cannot write {}: {e}\n", path.display()));
+            Exit::StepFailed
+        })?;
+    }
+    Ok(true)
+}
+
+/// The value with chain, defaults and step keys in canonical order; maps the
+/// user names (`vars`, `headers`, `extract`…) keep their order.
+fn canonical(value: &Value) -> Value {
+    let Value::Object(chain) = value else {
+        return value.clone();
+    };
+    let mut out = ordered(chain, CHAIN_KEYS);
+    if let Some(Value::Object(d)) = out.get("defaults") {
+        let d = ordered(d, DEFAULTS_KEYS);
+        out.insert("defaults".into(), Value::Object(d));
+    }
+    for key in ["steps", "api_chain"] {
+        if let Some(Value::Array(steps)) = out.get(key) {
+            let steps = steps
+                .iter()
+                .map(|s| match s {
+                    Value::Object(m) => Value::Object(ordered(m, STEP_KEYS)),
+                    other => other.clone(),
+                })
+                .collect();
+            out.insert(key.into(), Value::Array(steps));
+        }
+    }
+    Value::Object(out)
+}
+
+/// `map`'s entries in the order of `keys`, then any others as they were.
+fn ordered(map: &Map<String, Value>, keys: &[&str]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for k in keys {
+        if let Some(v) = map.get(*k) {
+            out.insert((*k).to_string(), v.clone());
+        }
+    }
+    for (k, v) in map {
+        if !out.contains_key(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// `content` with `last_modified` and `content_digest` in their places.
+fn stamp(content: Value, date: &str, digest: &str) -> Value {
+    let Value::Object(mut m) = content else {
+        return content;
+    };
+    m.insert("last_modified".into(), Value::from(date));
+    m.insert("content_digest".into(), Value::from(digest));
+    Value::Object(ordered(&m, CHAIN_KEYS))
+}
+
+/// `sha256:` and the first 16 hex digits of the SHA-256 of the compact JSON.
+fn digest(content: &Value) -> String {
+    let bytes = serde_json::to_vec(content).unwrap_or_default();
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    let hex: String = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+fn today() -> String {
+    humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string()
+}
+
+/// Whether YAML text has a comment: `#` at the start of a line or after
+/// whitespace, outside quotes. Errs on the side of "yes" (a `#` inside a
+/// block scalar counts), so comments are never dropped without being asked.
+fn has_comments(text: &str) -> bool {
+    for line in text.lines() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '#') if prev.is_whitespace() => return true,
+                (None, '\'' | '"') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    false
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.pytopus-fmt.tmp"));
+    std::fs::write(&tmp, text)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn comments_are_found_outside_quotes_only() {
+        assert!(has_comments("# top\nsteps: []\n"));
+        assert!(has_comments("steps: [] # trailing\n"));
+        assert!(!has_comments("url: \"http://h/#frag\"\nx: 'a # b'\n"));
+        assert!(!has_comments("url: http://h/#frag\n"));
+    }
+
+    #[test]
+    fn keys_are_put_in_canonical_order_and_user_maps_keep_theirs() {
+        let v = json!({"steps": [{"url": "u", "name": "A", "extract": {"z": "$.z", "a": "$.a"}}],
+                       "vars": {"b": 1, "a": 2}, "name": "n"});
+        let c = canonical(&v);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"name":"n","vars":{"b":1,"a":2},"steps":[{"name":"A","url":"u","extract":{"z":"$.z","a":"$.a"}}]}"#
+        );
+    }
+
+    #[test]
+    fn the_digest_ignores_the_stamps_and_key_order() {
+        let a = canonical(&json!({"name": "n", "steps": []}));
+        let b = canonical(&json!({"steps": [], "name": "n"}));
+        assert_eq!(digest(&a), digest(&b));
+        assert_ne!(
+            digest(&a),
+            digest(&canonical(&json!({"name": "m", "steps": []})))
+        );
+    }
+}
