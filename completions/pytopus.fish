@@ -46,7 +46,7 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l data -d 'Run the
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l parallel -d 'With --data: run at most N rows at once' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l shard -d 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l dry-run -d 'Render and print every request, send none'
-complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 'Show more: request and response headers for each step'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-progress -d 'Print one plain line per step even on a terminal'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -104,7 +104,7 @@ steps:
         ("PYTOPUS_SECRET_API_KEY", "k3y-k3y"),
         ("MY_TOKEN", "t0k3n-from-env"),
     ];
-    let (out, _dir) = run_with(&server.uri(), chain, &env, &["-v"]);
+    let (out, _dir) = run_with(&server.uri(), chain, &env, &["-vv"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         !out.stderr.contains("k3y-k3y") && !out.stderr.contains("pa55word"),
@@ -418,7 +418,7 @@ async fn signed_jwts_verify_on_the_server() {
         &server.uri(),
         chain,
         &[("PYTOPUS_SECRET_JWT_KEY", "jwt-signing-key")],
-        &["-v"],
+        &["-vv"],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -551,7 +551,7 @@ steps:
         chain,
         &env,
         &[
-            "-v",
+            "-vvv",
             "--report",
             report.to_str().unwrap(),
             "--record",
@@ -569,7 +569,7 @@ steps:
         &server.uri(),
         chain,
         &env,
-        &["--replay", tape.to_str().unwrap(), "-v"],
+        &["--replay", tape.to_str().unwrap(), "-vvv"],
     );
     let encoded = "Q0FOQVJZLTdmM2E5Yy1zZWNyZXQ"; // base64 of the canary, inside "ann:…"'s base64
     for (what, text) in [

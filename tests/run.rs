@@ -944,7 +944,7 @@ async fn a_password_in_the_url_appears_in_no_output() {
         chain.to_str().unwrap(),
         "--var",
         &format!("base={authority}"),
-        "-v",
+        "-vvv",
         "--report",
         report.to_str().unwrap(),
         "--record",
@@ -1028,5 +1028,76 @@ fn dry_run_shows_what_needs_a_response_as_written() {
             .contains(r#"{"n":"{{ Posts | length }}","id":"<Posts[0].id>","fixed":1}"#),
         "{}",
         out.stdout
+    );
+}
+
+#[tokio::test]
+async fn verbose_levels_show_lines_then_headers_then_bodies() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/items"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("x-answer", "forty-two")
+                .set_body_json(json!({"id": 7, "note": "x".repeat(3000)})),
+        )
+        .mount(&server)
+        .await;
+    let chain = "steps:\n  - name: Make\n    method: POST\n    url: \"{{ base }}/items\"\n    headers: {X-Asked: please}\n    body: {title: hello}\n";
+    let uri = server.uri();
+    let (v1, _d1) = run_chain(&uri, chain, &["-v"]);
+    assert_eq!(v1.code, 0, "{}", v1.stderr);
+    assert!(
+        v1.stderr.contains(&format!("> POST {uri}/items")),
+        "{}",
+        v1.stderr
+    );
+    assert!(
+        v1.stderr.contains(&format!("< 201 Created {uri}/items")),
+        "{}",
+        v1.stderr
+    );
+    assert!(!v1.stderr.contains("x-answer"), "{}", v1.stderr);
+
+    let (v2, _d2) = run_chain(&uri, chain, &["-vv"]);
+    assert!(v2.stderr.contains("> X-Asked: please"), "{}", v2.stderr);
+    assert!(v2.stderr.contains("< x-answer: forty-two"), "{}", v2.stderr);
+    assert!(
+        !v2.stderr.contains("{\"title\":\"hello\"}"),
+        "{}",
+        v2.stderr
+    );
+
+    let (v3, _d3) = run_chain(&uri, chain, &["-vvv"]);
+    assert!(
+        v3.stderr.contains("> {\"title\":\"hello\"} (17 bytes)"),
+        "{}",
+        v3.stderr
+    );
+    // Long bodies are cut, with their size.
+    assert!(
+        v3.stderr.contains("x… (3018 bytes in all)"),
+        "{}",
+        v3.stderr
+    );
+
+    // PYTOPUS_LOG takes a tracing filter instead of -v.
+    let dir = Scratch::new();
+    let path = dir.file("c.yaml", chain);
+    let out = run_cmd(
+        pytopus()
+            .args([
+                "run",
+                path.to_str().unwrap(),
+                "--var",
+                &format!("base={uri}"),
+            ])
+            .env("PYTOPUS_LOG", "pytopus::http=debug"),
+    );
+    assert!(
+        out.stderr
+            .contains("DEBUG pytopus::http: < x-answer: forty-two"),
+        "{}",
+        out.stderr
     );
 }

@@ -227,9 +227,19 @@ pub struct RunArgs {
     /// How to print the result on stdout
     #[arg(long, value_enum, default_value_t = OutputFormat::Json, value_name = "FORMAT")]
     pub output: OutputFormat,
-    /// Show more: request and response headers for each step
-    #[arg(short, long, conflicts_with = "quiet")]
-    pub verbose: bool,
+    /// Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted
+    #[arg(
+        short,
+        long,
+        action = clap::ArgAction::Count,
+        conflicts_with = "quiet",
+        long_help = "Show each request and response on stderr, after redaction:
+  -v    the request line and the status line
+  -vv   also the headers
+  -vvv  also the bodies (the first 2 KiB, with the full size)
+PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug)."
+    )]
+    pub verbose: u8,
     /// Show nothing on stderr but errors
     #[arg(short, long)]
     pub quiet: bool,

@@ -17,6 +17,7 @@ use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, S
 use crate::report::json::JsonReport;
 use crate::report::plain::PlainLog;
 use crate::report::progress::Progress;
+use crate::report::trace::TraceLog;
 use crate::report::{self, Verbosity, to_stderr};
 use crate::secret::{Redactor, Secrets};
 use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
@@ -128,6 +129,9 @@ pub async fn run(args: RunArgs) -> Exit {
 
     let verbosity = verbosity(&args);
     let mut observers = Observers::default();
+    if tracing_wanted(&args) {
+        observers.0.push(Box::new(TraceLog::new(redactor.clone())));
+    }
     let live =
         std::io::stderr().is_terminal() && !args.no_progress && verbosity == Verbosity::Normal;
     if live {
@@ -227,10 +231,21 @@ fn check_secrets(args: &RunArgs, secrets: &Secrets, names: &[String]) -> Result<
     Ok(())
 }
 
+/// Whether requests are traced: `-v` or `PYTOPUS_LOG` (which also sets up
+/// the subscriber, once per process).
+fn tracing_wanted(args: &RunArgs) -> bool {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    let wanted = args.verbose > 0 || std::env::var_os("PYTOPUS_LOG").is_some_and(|v| !v.is_empty());
+    if wanted {
+        INIT.call_once(|| crate::report::trace::init(args.verbose));
+    }
+    wanted
+}
+
 fn verbosity(args: &RunArgs) -> Verbosity {
     if args.quiet {
         Verbosity::Quiet
-    } else if args.verbose {
+    } else if args.verbose > 0 {
         Verbosity::Verbose
     } else {
         Verbosity::Normal
@@ -241,6 +256,7 @@ fn verbosity(args: &RunArgs) -> Verbosity {
 /// rows at once. Every row is validated before anything is sent; stdout is
 /// the list of the rows' results in row order, `null` for a row that failed.
 async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
+    tracing_wanted(args);
     if data_path.as_os_str() == "-" && args.chain == "-" {
         print_diagnostics(
             &Diagnostic::new("--data - and the chain `-` cannot both read standard input")
@@ -563,11 +579,15 @@ impl RowRunner<'_> {
                 return done;
             }
         };
-        let mut log = PlainLog::new(
-            RowLines::new(row.number),
-            self.verbosity,
-            self.redactor.clone(),
-        );
+        let mut log = Observers(vec![
+            Box::new(PlainLog::new(
+                RowLines::new(row.number),
+                self.verbosity,
+                self.redactor.clone(),
+            )),
+            // Does nothing unless -v or PYTOPUS_LOG set up tracing.
+            Box::new(TraceLog::new(self.redactor.clone())),
+        ]);
         let report = engine::run(
             &chain,
             self.transport,

@@ -5,6 +5,7 @@
 pub mod json;
 pub mod plain;
 pub mod progress;
+pub mod trace;
 
 use std::fmt::Write as _;
 

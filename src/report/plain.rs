@@ -36,18 +36,6 @@ impl<W: Write> Observer for PlainLog<W> {
         }
         match event {
             Event::RunStarted { chain, .. } => self.total = chain.steps.len(),
-            Event::StepStarted { request, .. } if self.verbosity >= Verbosity::Verbose => {
-                let mut lines = vec![format!("> {} {}", request.method, request.url)];
-                for (k, v) in &request.headers {
-                    lines.push(format!("> {k}: {v}"));
-                }
-                if let Some(b) = &request.body {
-                    lines.push(format!("> ({} bytes of body)", b.len()));
-                }
-                for l in lines {
-                    self.line(&l);
-                }
-            }
             Event::Retrying {
                 index,
                 step,
@@ -103,14 +91,6 @@ impl<W: Write> Observer for PlainLog<W> {
                     step_summary(&step.method, url, outcome)
                 );
                 self.line(&text);
-                if self.verbosity >= Verbosity::Verbose
-                    && let Some(r) = &outcome.response
-                {
-                    for (k, v) in &r.headers {
-                        self.line(&format!("< {k}: {v}"));
-                    }
-                    self.line(&format!("< ({} bytes of body)", r.body_len));
-                }
             }
             _ => {}
         }

@@ -1,0 +1,134 @@
+//! `-v`/`-vv`/`-vvv` and `PYTOPUS_LOG`: each request and response as
+//! `tracing` events, after redaction. `-v` is the request and status lines
+//! (INFO), `-vv` adds headers (DEBUG), `-vvv` bodies, cut at
+//! [`BODY_SHOWN`] bytes with the full size (TRACE). All under the target
+//! `pytopus::http`, so `PYTOPUS_LOG=pytopus::http=debug` works too.
+
+use crate::engine::{Event, Observer, StepOutcome, show_duration};
+use crate::secret::Redactor;
+use crate::transport::HttpRequest;
+
+/// How much of a body `-vvv` shows.
+pub const BODY_SHOWN: usize = 2048;
+
+/// Emits the exchanges of a run as tracing events.
+pub struct TraceLog {
+    redactor: Redactor,
+}
+
+impl TraceLog {
+    pub fn new(redactor: Redactor) -> Self {
+        TraceLog { redactor }
+    }
+
+    fn request(&self, step: &str, r: &HttpRequest) {
+        let line = self.redactor.redact(&format!("> {} {}", r.method, r.url));
+        tracing::info!(target: "pytopus::http", step, "{line}");
+        if tracing::enabled!(target: "pytopus::http", tracing::Level::DEBUG) {
+            for (k, v) in &r.headers {
+                let h = self.redactor.redact(&format!("> {k}: {v}"));
+                tracing::debug!(target: "pytopus::http", step, "{h}");
+            }
+        }
+        if let Some(body) = &r.body
+            && tracing::enabled!(target: "pytopus::http", tracing::Level::TRACE)
+        {
+            let text = String::from_utf8_lossy(&body[..body.len().min(BODY_SHOWN)]);
+            let shown = self.redactor.redact(&excerpt(&text, body.len()));
+            tracing::trace!(target: "pytopus::http", step, "> {shown}");
+        }
+    }
+
+    fn response(&self, step: &str, o: &StepOutcome) {
+        let Some(r) = &o.response else {
+            if let Some(e) = &o.error {
+                let line = self
+                    .redactor
+                    .redact(&format!("< (no response) {}", e.summary()));
+                tracing::info!(target: "pytopus::http", step, "{line}");
+            }
+            return;
+        };
+        let line = self.redactor.redact(&format!(
+            "< {} {} ({})",
+            crate::engine::check::status_text(r.status),
+            r.url,
+            show_duration(o.elapsed)
+        ));
+        tracing::info!(target: "pytopus::http", step, "{line}");
+        if tracing::enabled!(target: "pytopus::http", tracing::Level::DEBUG) {
+            for (k, v) in &r.headers {
+                let h = self.redactor.redact(&format!("< {k}: {v}"));
+                tracing::debug!(target: "pytopus::http", step, "{h}");
+            }
+        }
+        if tracing::enabled!(target: "pytopus::http", tracing::Level::TRACE) {
+            let shown = self
+                .redactor
+                .redact(&excerpt(&r.body_excerpt, r.body_len as usize));
+            tracing::trace!(target: "pytopus::http", step, "< {shown}");
+        }
+    }
+}
+
+/// The text, and how much of the body it is.
+fn excerpt(text: &str, total: usize) -> String {
+    if total > text.len() {
+        let cut = if text.ends_with('…') { "" } else { "…" };
+        format!("{text}{cut} ({total} bytes in all)")
+    } else {
+        format!("{text} ({total} bytes)")
+    }
+}
+
+impl Observer for TraceLog {
+    fn on_event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::StepStarted { step, request, .. } => self.request(&step.name, request),
+            Event::ItemFinished { step, outcome, .. } => {
+                if let Some(r) = &outcome.request {
+                    self.request(&step.name, r);
+                }
+                self.response(&step.name, outcome);
+            }
+            Event::StepFinished { step, outcome, .. } if step.for_each.is_none() => {
+                self.response(&step.name, outcome);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Installs the subscriber: `PYTOPUS_LOG` (a tracing filter such as
+/// `pytopus=debug,reqwest=info`) wins; else `-v` counts. Nothing when neither.
+pub fn init(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let from_env = std::env::var("PYTOPUS_LOG").ok().filter(|v| !v.is_empty());
+    let filter = match (&from_env, verbose) {
+        (Some(f), _) => match EnvFilter::try_new(f) {
+            Ok(f) => f,
+            Err(e) => {
+                super::to_stderr(&format!(
+                    "warning: PYTOPUS_LOG is not a valid filter ({e}); ignoring it\n"
+                ));
+                return;
+            }
+        },
+        (None, 0) => return,
+        (None, 1) => EnvFilter::new("pytopus=info"),
+        (None, 2) => EnvFilter::new("pytopus=debug"),
+        (None, _) => EnvFilter::new("pytopus=trace"),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time();
+    // With -v the lines read like curl's; a filter of one's own gets levels
+    // and targets to tell sources apart.
+    let _ = if from_env.is_some() {
+        builder.try_init()
+    } else {
+        builder.with_target(false).with_level(false).try_init()
+    };
+}
