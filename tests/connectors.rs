@@ -245,6 +245,17 @@ fn a_bad_connector_file_is_reported_at_its_line_and_column() {
     );
     let out = run_in(&dir, &["validate", "c.yaml"], &[]);
     assert_eq!(out.code, 2);
+    let missing = dir.file(
+        "m.yaml",
+        "connectors: [gone.yaml]\nsteps:\n  - {name: A, connector: gone, url: /x}\n",
+    );
+    let m = run_in(&dir, &["validate", missing.to_str().unwrap()], &[]);
+    assert_eq!(m.code, 2);
+    assert!(
+        m.stderr.contains("error: cannot read connector file") && m.stderr.contains("m.yaml:1:14"),
+        "{}",
+        m.stderr
+    );
     for e in [
         "error: `not a url` is not an absolute http(s) URL\n --> connectors/local.yaml:2:11",
         "error: the path `x/{a b}` must start with `/`\n --> connectors/local.yaml:4:15",

@@ -445,7 +445,14 @@ impl Library {
             let doc = match value {
                 Value::String(file) => {
                     let p = dir.join(file);
-                    read_file(&p, Origin::File(p.clone()))
+                    read_file(&p, Origin::File(p.clone())).map_err(|d| {
+                        // A file that cannot be read: point at where the chain names it.
+                        if d.source.is_none() {
+                            d.at(chain_source, chain_spans.value(&path))
+                        } else {
+                            d
+                        }
+                    })
                 }
                 Value::Object(_) => {
                     // An inline definition: a document of its own, written
