@@ -59,6 +59,18 @@ impl Observer for Log {
             Event::RunFinished { report } => format!("end {}", report.status.as_str()),
             Event::ItemsStarted { step, total, .. } => format!("items {} {total}", step.name),
             Event::ItemFinished { step, item, .. } => format!("item {} {item}", step.name),
+            Event::RateLimited {
+                step, connector, ..
+            } => format!("limit {} {connector}", step.name),
+            Event::Exchange {
+                step,
+                attempt,
+                response,
+                ..
+            } => match response {
+                Ok(r) => format!("exchange {} {attempt}: {}", step.name, r.status),
+                Err(e) => format!("exchange {} {attempt}: {}", step.name, e.kind()),
+            },
         });
     }
 }
@@ -118,9 +130,12 @@ async fn events_flow_in_order_and_results_feed_later_steps() {
         [
             "start seams",
             "send A http://api.test/a",
+            "exchange A 1: connect",
             "retry A after 1: could not connect: refused",
+            "exchange A 2: 200",
             "done A passed",
             "send B http://api.test/b/5",
+            "exchange B 1: 200",
             "done B passed",
             "end passed",
         ]
