@@ -858,7 +858,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -h --var --vars-file --dry-run --report --record --replay --output --verbose --quiet --no-progress --data --parallel --shard --help"
+            opts="-v -q -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --data --parallel --shard --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -873,6 +873,22 @@ _pytopus() {
                     return 0
                     ;;
                 --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --har)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,6 +37,10 @@ complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "help" -d 'Print thi
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l var -d 'Set a variable (repeatable); overrides `vars:` and --vars-file' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l report -d 'Write a JSON report of the run (requests, statuses, timings, outputs, errors) to F' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l metrics -d 'Write Prometheus metrics of the run to F (text format, for node_exporter\'s textfile collector)' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l pushgateway -d 'Push the same metrics to the Prometheus Pushgateway at URL when the run ends' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l junit -d 'Write a JUnit XML report (a test suite per run, a test case per step) to F' -r -F
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l har -d 'Write every request and response (each retry, item and page) to F as a HAR 1.2 archive' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l record -d 'Save every request and response to the tape F' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l replay -d 'Answer every request from the tape F instead of the network' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l output -d 'How to print the result on stdout' -r -f -a "json\t'Pretty-printed JSON'

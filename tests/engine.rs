@@ -62,6 +62,15 @@ impl Observer for Log {
             Event::RateLimited {
                 step, connector, ..
             } => format!("wait {} {connector}", step.name),
+            Event::Exchange {
+                step,
+                attempt,
+                response,
+                ..
+            } => match response {
+                Ok(r) => format!("exchange {} {attempt}: {}", step.name, r.status),
+                Err(e) => format!("exchange {} {attempt}: {}", step.name, e.kind()),
+            },
         });
     }
 }
@@ -121,9 +130,12 @@ async fn events_flow_in_order_and_results_feed_later_steps() {
         [
             "start seams",
             "send A http://api.test/a",
+            "exchange A 1: connect",
             "retry A after 1: could not connect: refused",
+            "exchange A 2: 200",
             "done A passed",
             "send B http://api.test/b/5",
+            "exchange B 1: 200",
             "done B passed",
             "end passed",
         ]

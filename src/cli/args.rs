@@ -218,6 +218,35 @@ pub struct RunArgs {
     /// Write a JSON report of the run (requests, statuses, timings, outputs, errors) to F
     #[arg(long, value_name = "F")]
     pub report: Option<PathBuf>,
+    /// Write Prometheus metrics of the run to F (text format, for node_exporter's textfile collector)
+    #[arg(
+        long,
+        value_name = "F",
+        long_help = "Write Prometheus metrics of the run to F, in the text exposition format, replacing F whole (a temporary file beside it, then a rename), so node_exporter's textfile collector can read it at any time: runs by status, run and step durations, HTTP requests by status code, retries, rate-limit waits and step failures by kind.\nWith --data, the rows add up in one file."
+    )]
+    pub metrics: Option<PathBuf>,
+    /// Push the same metrics to the Prometheus Pushgateway at URL when the run ends
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = parse_http_url,
+        long_help = "Push the same metrics to the Prometheus Pushgateway at URL when the run ends: PUT URL/metrics/job/pytopus/chain/<chain name> (chain@base64/… when the name has a `/`), which replaces that group's metrics.\nA failed push is a warning on stderr; it does not fail the run."
+    )]
+    pub pushgateway: Option<url::Url>,
+    /// Write a JUnit XML report (a test suite per run, a test case per step) to F
+    #[arg(
+        long,
+        value_name = "F",
+        long_help = "Write a JUnit XML report to F for CI test reports: a <testsuite> per run (per --data row, named `<chain> [row N]`), a <testcase> per step with its time; a failed step has a <failure> (also with `on_error: continue`), a skipped or not-run step <skipped/>."
+    )]
+    pub junit: Option<PathBuf>,
+    /// Write every request and response (each retry, item and page) to F as a HAR 1.2 archive
+    #[arg(
+        long,
+        value_name = "F",
+        long_help = "Write every request and response of the run to F as a HAR 1.2 archive (HTTP Archive, readable by browsers' developer tools): one entry per attempt, so each retry, `for_each` item and page; headers, query, bodies (cut above 1 MiB), timings. Secrets are written as ***."
+    )]
+    pub har: Option<PathBuf>,
     /// Save every request and response to the tape F
     #[arg(long, value_name = "F", conflicts_with = "replay")]
     pub record: Option<PathBuf>,
@@ -290,6 +319,16 @@ impl Shard {
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// `--pushgateway URL`: an http or https URL.
+fn parse_http_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("not a URL ({e}); write it like http://127.0.0.1:9091"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("the URL must be http or https, not {other}")),
     }
 }
 

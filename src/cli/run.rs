@@ -14,7 +14,10 @@ use super::{Exit, print_diagnostics, print_stdout, stderr_color};
 use crate::chain::{self, ParsedChain};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepStatus};
+use crate::report::har::Har;
 use crate::report::json::JsonReport;
+use crate::report::junit::JUnit;
+use crate::report::metrics::{self, Metrics};
 use crate::report::plain::PlainLog;
 use crate::report::progress::Progress;
 use crate::report::trace::TraceLog;
@@ -145,6 +148,8 @@ pub async fn run(args: RunArgs) -> Exit {
             redactor.clone(),
         )));
     }
+    let files = FileOutputs::new(&args, &redactor);
+    files.observe(&mut observers, None);
     let report_failed = Arc::new(AtomicBool::new(false));
     if let Some(path) = &args.report {
         observers.0.push(Box::new(JsonReport::new(
@@ -174,6 +179,7 @@ pub async fn run(args: RunArgs) -> Exit {
     drop(observers);
 
     let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
+    outputs_ok &= files.finish(&args, &redactor).await;
     if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
         && let Err(e) = rec.tape().save(path)
     {
@@ -204,10 +210,79 @@ pub async fn run(args: RunArgs) -> Exit {
     }
 }
 
+/// `--metrics`, `--pushgateway`, `--junit` and `--har`: observers fed by
+/// every run (every `--data` row), written once when all are done.
+struct FileOutputs {
+    metrics: Option<Metrics>,
+    junit: Option<JUnit>,
+    har: Option<Har>,
+}
+
+impl FileOutputs {
+    fn new(args: &RunArgs, redactor: &Redactor) -> Self {
+        FileOutputs {
+            metrics: (args.metrics.is_some() || args.pushgateway.is_some()).then(Metrics::new),
+            junit: args.junit.is_some().then(JUnit::new),
+            har: args.har.is_some().then(|| Har::new(redactor.clone())),
+        }
+    }
+
+    /// Adds the observers of one run (`row`: its `--data` row).
+    fn observe(&self, observers: &mut Observers, row: Option<usize>) {
+        if let Some(m) = &self.metrics {
+            observers.0.push(Box::new(m.observer()));
+        }
+        if let Some(j) = &self.junit {
+            observers.0.push(Box::new(j.observer(row)));
+        }
+        if let Some(h) = &self.har {
+            observers.0.push(Box::new(h.observer(row)));
+        }
+    }
+
+    /// Writes the files and pushes the metrics. False when a file could not
+    /// be written (the run then exits 1, as for `--report`); a failed push
+    /// is only a warning: the chain's own work was done.
+    async fn finish(&self, args: &RunArgs, redactor: &Redactor) -> bool {
+        let mut ok = true;
+        let mut check = |what: &str, path: &Path, written: std::io::Result<()>| {
+            if let Err(e) = written {
+                to_stderr(&redactor.redact(&format!(
+                    "error: cannot write the {what} to {}: {e}\n",
+                    path.display()
+                )));
+                ok = false;
+            }
+        };
+        if let (Some(m), Some(path)) = (&self.metrics, &args.metrics) {
+            check("metrics", path, m.write(path, redactor));
+        }
+        if let (Some(j), Some(path)) = (&self.junit, &args.junit) {
+            check("JUnit report", path, j.write(path, redactor));
+        }
+        if let (Some(h), Some(path)) = (&self.har, &args.har) {
+            check("HAR archive", path, h.write(path));
+        }
+        // A dry run sends nothing, the push included.
+        if let (Some(m), Some(url), false) = (&self.metrics, &args.pushgateway, args.dry_run)
+            && let Err(why) = metrics::push(m, url, redactor).await
+        {
+            to_stderr(&format!("warning: {why}\n"));
+        }
+        ok
+    }
+}
+
 /// Files the run will write are checked before anything is sent: a CI job
 /// must not make its requests and then lose the report or the tape.
 fn check_outputs(args: &RunArgs) -> Result<(), Exit> {
-    for (flag, path) in [("--report", &args.report), ("--record", &args.record)] {
+    for (flag, path) in [
+        ("--report", &args.report),
+        ("--record", &args.record),
+        ("--metrics", &args.metrics),
+        ("--junit", &args.junit),
+        ("--har", &args.har),
+    ] {
         if let Some(p) = path
             && let Err(e) = check_writable(p)
         {
@@ -368,8 +443,10 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         // The rows are sharded already; their `for_each` items are not.
         shard: None,
     };
+    let files = FileOutputs::new(args, &redactor);
     let runner = RowRunner {
         parsed: &parsed,
+        files: &files,
         overrides: &overrides,
         transport: net.transport(),
         opts: &opts,
@@ -420,7 +497,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         ));
     }
 
-    let mut outputs_ok = true;
+    let mut outputs_ok = files.finish(args, &redactor).await;
     if let Some(path) = &args.report {
         let status = if was_interrupted {
             RunStatus::Interrupted
@@ -537,6 +614,7 @@ struct RowRun {
 /// What every row shares.
 struct RowRunner<'a> {
     parsed: &'a ParsedChain,
+    files: &'a FileOutputs,
     overrides: &'a VarOverrides,
     transport: &'a dyn Transport,
     opts: &'a RunOptions,
@@ -579,24 +657,27 @@ impl RowRunner<'_> {
                 return done;
             }
         };
-        let mut log = Observers(vec![
-            Box::new(PlainLog::new(
-                RowLines::new(row.number),
-                self.verbosity,
-                self.redactor.clone(),
-            )),
-            // Does nothing unless -v or PYTOPUS_LOG set up tracing.
-            Box::new(TraceLog::new(self.redactor.clone())),
-        ]);
+        let mut observers = Observers::default();
+        observers.0.push(Box::new(PlainLog::new(
+            RowLines::new(row.number),
+            self.verbosity,
+            self.redactor.clone(),
+        )));
+        // Does nothing unless -v or PYTOPUS_LOG set up tracing.
+        observers
+            .0
+            .push(Box::new(TraceLog::new(self.redactor.clone())));
+        self.files.observe(&mut observers, Some(row.number));
         let report = engine::run(
             &chain,
             self.transport,
-            &mut log,
+            &mut observers,
             self.opts,
             self.cancel.clone(),
         )
         .await;
-        drop(log);
+        // The row's last log line is written when its writer goes.
+        drop(observers);
         done.status = match report.status {
             RunStatus::Passed => RowStatus::Passed,
             RunStatus::Failed => RowStatus::Failed,

@@ -1,11 +1,11 @@
 //! What the engine tells the world. The engine never prints: it emits events,
 //! and observers (progress bar, plain log, JSON report, …) render them.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::outcome::{RunReport, StepOutcome};
 use crate::chain::{ValidChain, ValidStep};
-use crate::transport::HttpRequest;
+use crate::transport::{HttpRequest, HttpResponse, TransportError};
 
 /// Something that happened during a run.
 #[derive(Debug)]
@@ -28,6 +28,24 @@ pub enum Event<'a> {
         attempt: u32,
         reason: String,
         delay: Duration,
+    },
+    /// One attempt of a request is over: it got a response, or failed to.
+    /// Every attempt has one (retries, `for_each` items, pages), so outputs
+    /// that list every exchange (`--har`) or count them (`--metrics`) need
+    /// nothing else. The request is as sent, credentials included: redact.
+    Exchange {
+        index: usize,
+        step: &'a ValidStep,
+        /// The `for_each` item's position in the list, if any.
+        item: Option<usize>,
+        /// The attempt (1-based) for this request.
+        attempt: u32,
+        request: &'a HttpRequest,
+        response: Result<&'a HttpResponse, &'a TransportError>,
+        /// When the attempt was sent.
+        started: SystemTime,
+        /// From sending to the whole response (or the error).
+        elapsed: Duration,
     },
     /// A request waits for its connector's rate limit before it is sent.
     RateLimited {

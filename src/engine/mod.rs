@@ -490,7 +490,7 @@ impl StepRunner<'_> {
             None => BodySink::Memory,
         };
         let ex = self
-            .exchange(&base_request, &creds, &sink, emitter, &mut cancel)
+            .exchange(&base_request, &creds, &sink, emitter, &mut cancel, item)
             .await;
         outcome.attempts = ex.attempts;
         outcome.request = Some(ex.request);
@@ -543,7 +543,7 @@ impl StepRunner<'_> {
                     ctx: &ctx_value,
                 };
                 match self
-                    .follow_pages(&pages, &resp, first, emitter, &mut cancel)
+                    .follow_pages(&pages, &resp, first, emitter, &mut cancel, item)
                     .await
                 {
                     Ok((items, attempts, pages)) => {
@@ -579,6 +579,7 @@ impl StepRunner<'_> {
         first_value: Value,
         emitter: &Emitter<'_>,
         cancel: &mut Cancel,
+        item: Option<usize>,
     ) -> Result<(Value, u32, u32), StepError> {
         let pager = p.pager;
         let mut items: Vec<Value> = Vec::new();
@@ -656,7 +657,7 @@ impl StepRunner<'_> {
             let mut req = p.first_request.clone();
             req.url = url;
             let ex = self
-                .exchange(&req, p.creds, &BodySink::Memory, emitter, cancel)
+                .exchange(&req, p.creds, &BodySink::Memory, emitter, cancel, item)
                 .await;
             attempts += ex.attempts;
             let resp = ex.response?;
@@ -679,6 +680,7 @@ impl StepRunner<'_> {
         sink: &BodySink,
         emitter: &Emitter<'_>,
         cancel: &mut Cancel,
+        item: Option<usize>,
     ) -> Exchange {
         let step = self.step;
         let mut request = base_request.clone();
@@ -722,6 +724,8 @@ impl StepRunner<'_> {
                     self.transport.send(&request, sink).await
                 }
             };
+            let started = SystemTime::now();
+            let clock = Instant::now();
             let sent = tokio::select! {
                 r = send => r,
                 () = cancel.cancelled() => return Exchange::failed(request, attempt, StepError::Interrupted),
@@ -729,6 +733,16 @@ impl StepRunner<'_> {
             if let (Some((_, limiter)), Ok(resp)) = (limiter, &sent) {
                 limiter.observe(resp.status, |h| resp.header(h).map(str::to_string));
             }
+            emitter.emit(&Event::Exchange {
+                index: self.index,
+                step,
+                item,
+                attempt,
+                request: &request,
+                response: sent.as_ref(),
+                started,
+                elapsed: clock.elapsed(),
+            });
             // An OAuth2 token the server rejects is fetched again, once.
             if let (Ok(resp), Credentials::OAuth2(_)) = (&sent, creds)
                 && resp.status == 401

@@ -1,8 +1,11 @@
 //! Observers of the engine's events: live progress on a terminal, a plain log
-//! off one, and the JSON report. Also the rendering of a failed step, which
-//! every front end shares.
+//! off one, the JSON report, Prometheus metrics, JUnit XML and HAR. Also the
+//! rendering of a failed step, which every front end shares.
 
+pub mod har;
 pub mod json;
+pub mod junit;
+pub mod metrics;
 pub mod plain;
 pub mod progress;
 pub mod trace;
@@ -22,6 +25,16 @@ pub fn to_stderr(text: &str) {
     use std::io::Write;
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// Writes `bytes` to `path` whole or not at all: first to a temporary file
+/// beside it (same directory, so same file system), then renamed over it,
+/// so a reader (a textfile collector, a CI step) never sees half a file.
+pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".pytopus-partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path))
 }
 
 /// How much a person wants to see.

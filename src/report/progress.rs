@@ -155,6 +155,7 @@ impl Observer for Progress {
                     bar.inc(1);
                 }
             }
+            Event::Exchange { .. } => {}
             Event::RunFinished { .. } => {
                 for (_, bar) in self.running.drain() {
                     bar.finish_and_clear();
