@@ -1101,3 +1101,27 @@ async fn verbose_levels_show_lines_then_headers_then_bodies() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn verbose_traces_every_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let chain = "steps:\n  - name: Flaky\n    url: \"{{ base }}/x\"\n    retry: {attempts: 2, backoff: 10ms}\n";
+    let (out, _d) = run_chain(&server.uri(), chain, &["-v"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr.matches("> GET ").count(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("< 503 Service Unavailable"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("< 200 OK"), "{}", out.stderr);
+}

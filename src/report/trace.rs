@@ -4,9 +4,9 @@
 //! [`BODY_SHOWN`] bytes with the full size (TRACE). All under the target
 //! `pytopus::http`, so `PYTOPUS_LOG=pytopus::http=debug` works too.
 
-use crate::engine::{Event, Observer, StepOutcome, show_duration};
+use crate::engine::{Event, Observer, show_duration};
 use crate::secret::Redactor;
-use crate::transport::HttpRequest;
+use crate::transport::{HttpRequest, HttpResponse};
 
 /// How much of a body `-vvv` shows.
 pub const BODY_SHOWN: usize = 2048;
@@ -39,21 +39,12 @@ impl TraceLog {
         }
     }
 
-    fn response(&self, step: &str, o: &StepOutcome) {
-        let Some(r) = &o.response else {
-            if let Some(e) = &o.error {
-                let line = self
-                    .redactor
-                    .redact(&format!("< (no response) {}", e.summary()));
-                tracing::info!(target: "pytopus::http", step, "{line}");
-            }
-            return;
-        };
+    fn response(&self, step: &str, r: &HttpResponse, elapsed: std::time::Duration) {
         let line = self.redactor.redact(&format!(
             "< {} {} ({})",
             crate::engine::check::status_text(r.status),
             r.url,
-            show_duration(o.elapsed)
+            show_duration(elapsed)
         ));
         tracing::info!(target: "pytopus::http", step, "{line}");
         if tracing::enabled!(target: "pytopus::http", tracing::Level::DEBUG) {
@@ -63,9 +54,14 @@ impl TraceLog {
             }
         }
         if tracing::enabled!(target: "pytopus::http", tracing::Level::TRACE) {
-            let shown = self
-                .redactor
-                .redact(&excerpt(&r.body_excerpt, r.body_len as usize));
+            let shown = match r.saved_bytes {
+                Some(n) => format!("({n} bytes written to the save_to file)"),
+                None => {
+                    let text = String::from_utf8_lossy(&r.body[..r.body.len().min(BODY_SHOWN)]);
+                    excerpt(&text, r.body.len())
+                }
+            };
+            let shown = self.redactor.redact(&shown);
             tracing::trace!(target: "pytopus::http", step, "< {shown}");
         }
     }
@@ -83,18 +79,24 @@ fn excerpt(text: &str, total: usize) -> String {
 
 impl Observer for TraceLog {
     fn on_event(&mut self, event: &Event<'_>) {
-        match event {
-            Event::StepStarted { step, request, .. } => self.request(&step.name, request),
-            Event::ItemFinished { step, outcome, .. } => {
-                if let Some(r) = &outcome.request {
-                    self.request(&step.name, r);
+        // One event per attempt: retries, `for_each` items and pages each
+        // show the request as sent (credentials included, redacted).
+        if let Event::Exchange {
+            step,
+            request,
+            response,
+            elapsed,
+            ..
+        } = event
+        {
+            self.request(&step.name, request);
+            match response {
+                Ok(r) => self.response(&step.name, r, *elapsed),
+                Err(e) => {
+                    let line = self.redactor.redact(&format!("< (no response) {e}"));
+                    tracing::info!(target: "pytopus::http", step = step.name.as_str(), "{line}");
                 }
-                self.response(&step.name, outcome);
             }
-            Event::StepFinished { step, outcome, .. } if step.for_each.is_none() => {
-                self.response(&step.name, outcome);
-            }
-            _ => {}
         }
     }
 }
