@@ -31,6 +31,9 @@ _pytopus() {
             pytopus,help)
                 cmd="pytopus__subcmd__help"
                 ;;
+            pytopus,history)
+                cmd="pytopus__subcmd__history"
+                ;;
             pytopus,run)
                 cmd="pytopus__subcmd__run"
                 ;;
@@ -121,6 +124,9 @@ _pytopus() {
             pytopus__subcmd__help,help)
                 cmd="pytopus__subcmd__help__subcmd__help"
                 ;;
+            pytopus__subcmd__help,history)
+                cmd="pytopus__subcmd__help__subcmd__history"
+                ;;
             pytopus__subcmd__help,run)
                 cmd="pytopus__subcmd__help__subcmd__run"
                 ;;
@@ -157,6 +163,21 @@ _pytopus() {
             pytopus__subcmd__help__subcmd__connectors,test)
                 cmd="pytopus__subcmd__help__subcmd__connectors__subcmd__test"
                 ;;
+            pytopus__subcmd__help__subcmd__history,show)
+                cmd="pytopus__subcmd__help__subcmd__history__subcmd__show"
+                ;;
+            pytopus__subcmd__history,help)
+                cmd="pytopus__subcmd__history__subcmd__help"
+                ;;
+            pytopus__subcmd__history,show)
+                cmd="pytopus__subcmd__history__subcmd__show"
+                ;;
+            pytopus__subcmd__history__subcmd__help,help)
+                cmd="pytopus__subcmd__history__subcmd__help__subcmd__help"
+                ;;
+            pytopus__subcmd__history__subcmd__help,show)
+                cmd="pytopus__subcmd__history__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -164,7 +185,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate fmt connectors schema auth completions help"
+            opts="-h -V --help --version run validate fmt history connectors schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,7 +627,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate fmt connectors schema auth completions help"
+            opts="run validate fmt history connectors schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -815,6 +836,34 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__help__subcmd__history)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__history__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -857,8 +906,82 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__history)
+            opts="-h --limit --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__history__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__history__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__history__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__history__subcmd__show)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__run)
-            opts="-v -q -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --data --parallel --shard --help"
+            opts="-v -q -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --no-history --resume --force --data --parallel --shard --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

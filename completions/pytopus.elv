@@ -25,6 +25,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
             cand fmt 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
+            cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
@@ -51,6 +52,9 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -q 'Show nothing on stderr but errors'
             cand --quiet 'Show nothing on stderr but errors'
             cand --no-progress 'Print one plain line per step even on a terminal'
+            cand --no-history 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
+            cand --resume 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
+            cand --force 'With --resume: resume even though the chain file changed since that run'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -67,6 +71,25 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --drop-comments 'Format YAML files that have comments, which the rewrite loses'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'pytopus;history'= {
+            cand --limit 'How many runs to list'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'Print one run''s report (JSON, as `--report` writes it)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;history;show'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;history;help'= {
+            cand show 'Print one run''s report (JSON, as `--report` writes it)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;history;help;show'= {
+        }
+        &'pytopus;history;help;help'= {
         }
         &'pytopus;connectors'= {
             cand -h 'Print help'
@@ -190,6 +213,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
             cand fmt 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
+            cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
@@ -201,6 +225,11 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;validate'= {
         }
         &'pytopus;help;fmt'= {
+        }
+        &'pytopus;help;history'= {
+            cand show 'Print one run''s report (JSON, as `--report` writes it)'
+        }
+        &'pytopus;help;history;show'= {
         }
         &'pytopus;help;connectors'= {
             cand list 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'

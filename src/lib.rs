@@ -29,6 +29,7 @@ pub mod cli;
 pub mod connector;
 pub mod diagnostic;
 pub mod engine;
+pub mod history;
 pub mod jsonpath;
 pub mod report;
 pub mod secret;

@@ -30,6 +30,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Rewrite chain files in canonical form and stamp `last_modified` when their content changed
     Fmt(FmtArgs),
+    /// List recent runs, or show one (`history show ID`)
+    History(HistoryArgs),
     /// Reusable API definitions: list, show, test, create and import connectors
     #[command(subcommand)]
     Connectors(ConnectorsCommand),
@@ -42,6 +44,24 @@ pub enum Command {
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// How many runs to list
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Print one run's report (JSON, as `--report` writes it)
+    Show {
+        /// The run's id, as `pytopus history` lists it
+        id: i64,
     },
 }
 
@@ -275,6 +295,15 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
     /// Print one plain line per step even on a terminal
     #[arg(long)]
     pub no_progress: bool,
+    /// Do not record this run in the history (also PYTOPUS_HISTORY=off)
+    #[arg(long)]
+    pub no_history: bool,
+    /// Rerun the last failed run of this chain from its failed step, reusing the results recorded before it
+    #[arg(long, conflicts_with_all = ["data", "dry_run"])]
+    pub resume: bool,
+    /// With --resume: resume even though the chain file changed since that run
+    #[arg(long, requires = "resume")]
+    pub force: bool,
     /// Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)
     #[arg(
         long,

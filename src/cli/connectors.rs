@@ -238,6 +238,7 @@ async fn test(name: &str) -> Exit {
         persist_tokens: true,
         notify: Some(Arc::new(|m: &str| to_stderr(&format!("{m}\n")))),
         shard: None,
+        resume: None,
     };
     let mut quiet = engine::Observers::default();
     let report = engine::run(&chain, &transport, &mut quiet, &opts, Cancel::never()).await;

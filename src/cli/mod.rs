@@ -6,6 +6,7 @@ mod auth;
 mod connectors;
 mod data;
 mod fmt;
+mod history;
 mod inputs;
 pub(crate) mod run;
 
@@ -44,6 +45,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => run::validate(a),
         Command::Fmt(a) => fmt::run(a),
+        Command::History(a) => history::run(a),
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => connectors::run(c).await,

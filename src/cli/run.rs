@@ -122,6 +122,23 @@ pub async fn run(args: RunArgs) -> Exit {
     if let Err(exit) = check_secrets(&args, &secrets, &chain.secret_names) {
         return exit;
     }
+    // History: the chain by its full path and the hash of its text.
+    let chain_path = if args.chain == "-" {
+        None
+    } else {
+        std::fs::canonicalize(&args.chain)
+            .ok()
+            .map(|p| p.display().to_string())
+    };
+    let content_hash = crate::history::content_hash(&chain.source.text);
+    let resume = if args.resume {
+        match resume_from(&args, chain_path.as_deref(), &content_hash) {
+            Ok(r) => Some(r),
+            Err(exit) => return exit,
+        }
+    } else {
+        None
+    };
     let net = match network(&args, &redactor) {
         Ok(n) => n,
         Err((d, exit)) => {
@@ -173,10 +190,25 @@ pub async fn run(args: RunArgs) -> Exit {
         persist_tokens: !args.dry_run,
         notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
         shard: args.shard.map(|s| (s.index, s.count)),
+        resume,
     };
     let report = engine::run(&chain, net.transport(), &mut observers, &opts, cancel).await;
     signals.abort();
     drop(observers);
+    if let Some(path) = &chain_path
+        && !args.no_history
+        && !args.dry_run
+        && crate::history::enabled_by_env()
+    {
+        // Best effort: the run's result never depends on its history.
+        let recorded = crate::history::History::open()
+            .and_then(|h| h.record(&report, path, &content_hash, &redactor));
+        if let Err(e) = recorded {
+            to_stderr(&redactor.redact(&format!(
+                "warning: this run was not recorded in the history: {e}\n"
+            )));
+        }
+    }
 
     let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
     outputs_ok &= files.finish(&args, &redactor).await;
@@ -208,6 +240,53 @@ pub async fn run(args: RunArgs) -> Exit {
             }
         }
     }
+}
+
+/// `--resume`: the outcomes of the last failed run of this chain to reuse.
+fn resume_from(
+    args: &RunArgs,
+    path: Option<&str>,
+    content_hash: &str,
+) -> Result<Vec<Option<crate::engine::StepOutcome>>, Exit> {
+    let fail = |msg: String| {
+        to_stderr(&msg);
+        Exit::Usage
+    };
+    let Some(path) = path else {
+        return Err(fail(
+            "error: --resume needs a chain file (the history knows chains by their path)\n".into(),
+        ));
+    };
+    if args.no_history || !crate::history::enabled_by_env() {
+        return Err(fail(
+            "error: --resume needs the history, which --no-history or PYTOPUS_HISTORY=off turns off\n"
+                .into(),
+        ));
+    }
+    let stored = crate::history::History::open()
+        .and_then(|h| h.last_failed(path))
+        .map_err(|e| fail(format!("error: cannot read the history: {e}\n")))?;
+    let Some(stored) = stored else {
+        return Err(fail(format!(
+            "error: the last run of {} in the history did not fail (or there is none): nothing to resume\n  = help: `pytopus history` lists the runs\n",
+            args.chain
+        )));
+    };
+    if stored.content_hash != content_hash && !args.force {
+        return Err(fail(format!(
+            "error: {} changed since run {} failed, so its recorded results may not fit it any more\n  = help: run it from the start, or pass --resume --force to reuse them anyway\n",
+            args.chain, stored.summary.id
+        )));
+    }
+    let reuse = crate::history::reusable(&stored);
+    let n = reuse.iter().filter(|o| o.is_some()).count();
+    to_stderr(&format!(
+        "resuming run {} ({}): {n} step{} reused, the rest run again; secrets are looked up again\n",
+        stored.summary.id,
+        stored.summary.started,
+        if n == 1 { "" } else { "s" }
+    ));
+    Ok(reuse)
 }
 
 /// `--metrics`, `--pushgateway`, `--junit` and `--har`: observers fed by
@@ -442,6 +521,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
         // The rows are sharded already; their `for_each` items are not.
         shard: None,
+        resume: None,
     };
     let files = FileOutputs::new(args, &redactor);
     let runner = RowRunner {

@@ -47,6 +47,9 @@ pub struct RunOptions {
     /// `--shard K/N`: `for_each` steps run only the items whose 0-based
     /// position i has i mod N = K-1 (K is 1-based).
     pub shard: Option<(usize, usize)>,
+    /// `--resume`: the outcomes of an earlier run to reuse, by step index
+    /// (`None`: run that step).
+    pub resume: Option<Vec<Option<StepOutcome>>>,
 }
 
 /// A signal that the run should stop (Ctrl-C). Cheap to clone.
@@ -242,6 +245,9 @@ impl RunEnv<'_> {
 
     /// Runs one step against `ctx` (its `when:`, its request or items or sub-chain).
     async fn step(&self, index: usize, ctx: &Arc<Context>) -> StepOutcome {
+        if let Some(Some(done)) = self.opts.resume.as_ref().and_then(|r| r.get(index)) {
+            return done.clone();
+        }
         let chain = self.chain;
         let step = &chain.steps[index];
         let runner = StepRunner {
@@ -858,6 +864,7 @@ impl StepRunner<'_> {
         // Sharding splits the top-level chain's items, not a sub-chain's.
         let opts = &RunOptions {
             shard: None,
+            resume: None,
             ..opts.clone()
         };
         let report = Box::pin(run_with_vars(

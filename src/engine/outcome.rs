@@ -73,6 +73,8 @@ pub struct StepOutcome {
     pub items: Option<usize>,
     /// A `paginate` step: how many pages it read.
     pub pages: Option<u32>,
+    /// Taken from an earlier run's history (`--resume`), not sent again.
+    pub reused: bool,
 }
 
 impl StepOutcome {
@@ -92,6 +94,7 @@ impl StepOutcome {
             item_requests: Vec::new(),
             items: None,
             pages: None,
+            reused: false,
         }
     }
 }

@@ -50,6 +50,10 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
     if o.status == StepStatus::NotRun {
         return format!("{method} (not run)");
     }
+    if o.reused {
+        let url = o.response.as_ref().map_or(url, |r| r.url.as_str());
+        return format!("{method} {url} (reused from the history)");
+    }
     if url.is_empty() && o.status == StepStatus::Passed {
         // A sub-chain step sends nothing itself.
         return format!("sub-chain → ok ({})", show_duration(o.elapsed));

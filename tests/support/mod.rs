@@ -21,6 +21,11 @@ pub fn pytopus() -> Command {
             "XDG_CONFIG_HOME",
             concat!(env!("CARGO_TARGET_TMPDIR"), "/no-user-config"),
         )
+        // Runs record their history here, not in the user's data directory.
+        .env(
+            "PYTOPUS_HISTORY_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/history"),
+        )
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }

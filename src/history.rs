@@ -1,0 +1,287 @@
+//! Run history: every `pytopus run` is recorded in a local SQLite database
+//! (the platform's data directory, or `PYTOPUS_HISTORY_DIR`), redacted like
+//! every other output, so `pytopus history` can list runs and `--resume` can
+//! rerun the last failed one from where it stopped. Secrets are never
+//! stored. History is best effort: a locked or corrupt database is a warning,
+//! never a failed run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::engine::{RunReport, StepOutcome, StepStatus};
+use crate::secret::Redactor;
+
+/// Results larger than this (as JSON) are not kept; `--resume` reruns
+/// their step instead of reusing it.
+const MAX_RESULT_BYTES: usize = 1 << 20;
+
+/// Runs kept at most, and for how long (`PYTOPUS_HISTORY_KEEP`,
+/// `PYTOPUS_HISTORY_DAYS` change them).
+const KEEP_RUNS: i64 = 1000;
+const KEEP_DAYS: i64 = 90;
+
+/// Whether history is on: not with `PYTOPUS_HISTORY=off` (or `0`, `false`).
+pub fn enabled_by_env() -> bool {
+    !std::env::var("PYTOPUS_HISTORY").is_ok_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "off" | "0" | "false" | "no"
+        )
+    })
+}
+
+/// Where the database lives.
+pub fn path() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PYTOPUS_HISTORY_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("history.sqlite"));
+    }
+    directories::ProjectDirs::from("", "", "pytopus").map(|d| d.data_dir().join("history.sqlite"))
+}
+
+/// One run as listed by `pytopus history`.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub id: i64,
+    pub chain: String,
+    pub path: String,
+    pub started: String,
+    pub duration_ms: i64,
+    pub status: String,
+}
+
+/// One run as stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub summary: Summary,
+    pub content_hash: String,
+    pub report: Value,
+    /// Each step's result, `null` where it was not kept.
+    pub results: Vec<Value>,
+}
+
+pub struct History {
+    conn: Connection,
+}
+
+fn env_number(name: &str, default: i64) -> i64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+impl History {
+    pub fn open() -> Result<History, String> {
+        let path = path().ok_or("no data directory for the history")?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let conn = Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Several runs may finish at once (CI matrix on one runner, `serve`).
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                chain TEXT NOT NULL,
+                path TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                started TEXT NOT NULL,
+                duration_ms INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                report TEXT NOT NULL,
+                results TEXT NOT NULL,
+                recorded_at INTEGER NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS runs_by_path ON runs (path, id);",
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(History { conn })
+    }
+
+    /// Records a finished run (everything redacted) and prunes old runs.
+    pub fn record(
+        &self,
+        report: &RunReport,
+        path: &str,
+        content_hash: &str,
+        redactor: &Redactor,
+    ) -> Result<i64, String> {
+        let json = redactor.redact_json(&crate::report::json::to_json(report));
+        let results: Vec<Value> = report
+            .steps
+            .iter()
+            .map(|s| {
+                let v = redactor.redact_json(&s.result);
+                let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
+                if size <= MAX_RESULT_BYTES {
+                    v
+                } else {
+                    Value::Null
+                }
+            })
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.conn
+            .execute(
+                "INSERT INTO runs (chain, path, content_hash, started, duration_ms, status, report, results, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    report.chain,
+                    path,
+                    content_hash,
+                    humantime::format_rfc3339_seconds(report.started).to_string(),
+                    report.elapsed.as_millis() as i64,
+                    report.status.as_str(),
+                    json.to_string(),
+                    Value::Array(results).to_string(),
+                    now,
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+        let id = self.conn.last_insert_rowid();
+        let keep = env_number("PYTOPUS_HISTORY_KEEP", KEEP_RUNS);
+        let days = env_number("PYTOPUS_HISTORY_DAYS", KEEP_DAYS);
+        let _ = self.conn.execute(
+            "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1 OR recorded_at < ?2",
+            params![keep, now - days * 86_400],
+        );
+        Ok(id)
+    }
+
+    pub fn list(&self, limit: usize) -> Result<Vec<Summary>, String> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, chain, path, started, duration_ms, status FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok(Summary {
+                    id: r.get(0)?,
+                    chain: r.get(1)?,
+                    path: r.get(2)?,
+                    started: r.get(3)?,
+                    duration_ms: r.get(4)?,
+                    status: r.get(5)?,
+                })
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    }
+
+    fn one(&self, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Stored>, String> {
+        self.conn
+            .query_row(sql, [arg], |r| {
+                let report: String = r.get(7)?;
+                let results: String = r.get(8)?;
+                Ok(Stored {
+                    summary: Summary {
+                        id: r.get(0)?,
+                        chain: r.get(1)?,
+                        path: r.get(2)?,
+                        started: r.get(4)?,
+                        duration_ms: r.get(5)?,
+                        status: r.get(6)?,
+                    },
+                    content_hash: r.get(3)?,
+                    report: serde_json::from_str(&report).unwrap_or(Value::Null),
+                    results: serde_json::from_str(&results).unwrap_or_default(),
+                })
+            })
+            .optional()
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<Stored>, String> {
+        self.one(
+            "SELECT id, chain, path, content_hash, started, duration_ms, status, report, results FROM runs WHERE id = ?1",
+            &id,
+        )
+    }
+
+    /// The newest run of the chain at `path`, if it failed.
+    pub fn last_failed(&self, path: &str) -> Result<Option<Stored>, String> {
+        let last = self.one(
+            "SELECT id, chain, path, content_hash, started, duration_ms, status, report, results FROM runs WHERE path = ?1 ORDER BY id DESC LIMIT 1",
+            &path,
+        )?;
+        Ok(last.filter(|s| s.summary.status == "failed"))
+    }
+}
+
+/// SHA-256 of a chain file's text, as the history compares it.
+pub fn content_hash(text: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The steps of a stored run that `--resume` reuses: those that passed or
+/// were skipped, with their results kept (by index; `None` = run it again).
+pub fn reusable(stored: &Stored) -> Vec<Option<StepOutcome>> {
+    let steps = stored.report["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let status = match s["status"].as_str() {
+                Some("passed") => StepStatus::Passed,
+                Some("skipped") => StepStatus::Skipped,
+                _ => return None,
+            };
+            let result = stored.results.get(i).cloned().unwrap_or(Value::Null);
+            let too_big = status == StepStatus::Passed
+                && result.is_null()
+                && s["response"]["body_bytes"].as_u64().unwrap_or(0) > 0;
+            if too_big {
+                return None;
+            }
+            let mut o = StepOutcome::not_run(s["name"].as_str().unwrap_or_default());
+            o.status = status;
+            o.result = result;
+            o.attempts = 0;
+            o.outputs = s["outputs"]
+                .as_object()
+                .map(|m| m.clone().into_iter().collect())
+                .unwrap_or_default();
+            o.response = s["response"]
+                .as_object()
+                .map(|r| crate::engine::ResponseInfo {
+                    status: r.get("status").and_then(Value::as_u64).unwrap_or(0) as u16,
+                    headers: r
+                        .get("headers")
+                        .and_then(Value::as_array)
+                        .map(|h| {
+                            h.iter()
+                                .filter_map(|p| {
+                                    Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string()))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    body_excerpt: String::new(),
+                    body_len: r.get("body_bytes").and_then(Value::as_u64).unwrap_or(0),
+                    url: r
+                        .get("url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    json_error: None,
+                });
+            o.reused = true;
+            Some(o)
+        })
+        .collect()
+}
