@@ -6,6 +6,9 @@ mod auth;
 mod data;
 mod inputs;
 pub(crate) mod run;
+mod serve;
+
+pub(crate) use inputs::is_var_name;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -41,6 +44,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
     match cli.command {
         Command::Run(a) => run::run(a).await,
         Command::Validate(a) => run::validate(a),
+        Command::Serve(a) => serve::serve(a).await,
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Schema => {

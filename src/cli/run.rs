@@ -100,6 +100,43 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, 
 }
 
 pub async fn run(args: RunArgs) -> Exit {
+    match args.every {
+        Some(every) => run_every(&args, every).await,
+        None => run_once(&args).await,
+    }
+}
+
+/// `--every`: the chain again and again, each run starting `every` after the
+/// one before started, until Ctrl-C or SIGTERM (exit 130). A failed run is
+/// reported like any run and does not stop the next one.
+async fn run_every(args: &RunArgs, every: std::time::Duration) -> Exit {
+    // A chain that cannot load will not load on the next round either.
+    if let Err(d) = load_chain(&args.chain, &args.vars) {
+        print_diagnostics(&d);
+        return Exit::Usage;
+    }
+    let mut round: u64 = 0;
+    loop {
+        round += 1;
+        let started = tokio::time::Instant::now();
+        if verbosity(args) > Verbosity::Quiet {
+            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+            to_stderr(&format!("run {round} at {now}\n"));
+        }
+        match run_once(args).await {
+            Exit::Interrupted => return Exit::Interrupted,
+            // The file changed into something invalid: stop, it will not heal.
+            Exit::Usage => return Exit::Usage,
+            Exit::Success | Exit::StepFailed => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + every) => {}
+            _ = interrupted() => return Exit::Interrupted,
+        }
+    }
+}
+
+async fn run_once(args: &RunArgs) -> Exit {
     if let Some(path) = &args.data {
         return run_rows(&args, path).await;
     }
@@ -684,7 +721,7 @@ pub fn secrets_for_run(redactor: &Redactor) -> Secrets {
 }
 
 /// Waits for Ctrl-C, or SIGTERM on Unix (what CI runners and `timeout` send).
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
