@@ -112,3 +112,8 @@ fn reference_examples_hold() {
 fn readme_examples_hold() {
     assert!(check_file("README.md") >= 1);
 }
+
+#[test]
+fn serve_examples_hold() {
+    assert!(check_file("docs/serve.md") >= 2);
+}
