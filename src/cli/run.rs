@@ -138,7 +138,7 @@ async fn run_every(args: &RunArgs, every: std::time::Duration) -> Exit {
 
 async fn run_once(args: &RunArgs) -> Exit {
     if let Some(path) = &args.data {
-        return run_rows(&args, path).await;
+        return run_rows(args, path).await;
     }
     let chain = match load_chain(&args.chain, &args.vars) {
         Ok(c) => c,
@@ -147,15 +147,15 @@ async fn run_once(args: &RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    if let Err(exit) = check_outputs(&args) {
+    if let Err(exit) = check_outputs(args) {
         return exit;
     }
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    if let Err(exit) = check_secrets(&args, &secrets, &chain.secret_names) {
+    if let Err(exit) = check_secrets(args, &secrets, &chain.secret_names) {
         return exit;
     }
-    let net = match network(&args, &redactor) {
+    let net = match network(args, &redactor) {
         Ok(n) => n,
         Err((d, exit)) => {
             print_diagnostics(&d.into());
@@ -163,7 +163,7 @@ async fn run_once(args: &RunArgs) -> Exit {
         }
     };
 
-    let verbosity = verbosity(&args);
+    let verbosity = verbosity(args);
     let mut observers = Observers::default();
     let live =
         std::io::stderr().is_terminal() && !args.no_progress && verbosity == Verbosity::Normal;

@@ -72,11 +72,10 @@ async fn not_found(uri: Uri) -> Response {
     )
 }
 
-/// `Authorization: Bearer TOKEN`, compared in constant time, when a token is set.
-pub fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(token) = &shared.token else {
-        return Ok(());
-    };
+/// `Authorization: Bearer TOKEN`, compared in constant time, when a token
+/// is set: `None` when the request may go on, else the 401 to answer.
+pub fn refuse_without_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let token = shared.token.as_ref()?;
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -87,7 +86,7 @@ pub fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response>
             .is_ok()
     });
     if ok {
-        return Ok(());
+        return None;
     }
     let mut r = error_response(
         StatusCode::UNAUTHORIZED,
@@ -99,13 +98,13 @@ pub fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response>
     );
     r.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    Err(r)
+    Some(r)
 }
 
 async fn require_token(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    match check_token(&shared, req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(r) => r,
+    match refuse_without_token(&shared, req.headers()) {
+        None => next.run(req).await,
+        Some(r) => r,
     }
 }
 

@@ -47,7 +47,7 @@ pub async fn webhook(
         // Nothing on a public address runs unauthenticated: an unsigned
         // webhook then needs the API token.
         _ if shared.remote => {
-            if let Err(r) = api::check_token(&shared, &headers) {
+            if let Some(r) = api::refuse_without_token(&shared, &headers) {
                 return r;
             }
         }
