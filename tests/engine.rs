@@ -59,7 +59,9 @@ impl Observer for Log {
             Event::RunFinished { report } => format!("end {}", report.status.as_str()),
             Event::ItemsStarted { step, total, .. } => format!("items {} {total}", step.name),
             Event::ItemFinished { step, item, .. } => format!("item {} {item}", step.name),
-            Event::RateLimited { step, connector, .. } => format!("wait {} {connector}", step.name),
+            Event::RateLimited {
+                step, connector, ..
+            } => format!("wait {} {connector}", step.name),
         });
     }
 }
