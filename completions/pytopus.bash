@@ -31,6 +31,9 @@ _pytopus() {
             pytopus,schema)
                 cmd="pytopus__subcmd__schema"
                 ;;
+            pytopus,serve)
+                cmd="pytopus__subcmd__serve"
+                ;;
             pytopus,validate)
                 cmd="pytopus__subcmd__validate"
                 ;;
@@ -79,6 +82,9 @@ _pytopus() {
             pytopus__subcmd__help,schema)
                 cmd="pytopus__subcmd__help__subcmd__schema"
                 ;;
+            pytopus__subcmd__help,serve)
+                cmd="pytopus__subcmd__help__subcmd__serve"
+                ;;
             pytopus__subcmd__help,validate)
                 cmd="pytopus__subcmd__help__subcmd__validate"
                 ;;
@@ -101,7 +107,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate schema auth completions help"
+            opts="-h -V --help --version run validate serve schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,7 +317,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate schema auth completions help"
+            opts="run validate serve schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +456,20 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -465,7 +485,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -h --var --vars-file --dry-run --report --record --replay --output --verbose --quiet --no-progress --data --parallel --shard --help"
+            opts="-v -q -h --var --vars-file --dry-run --report --record --replay --output --verbose --quiet --no-progress --data --parallel --shard --every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,6 +527,10 @@ _pytopus() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -521,6 +545,40 @@ _pytopus() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__serve)
+            opts="-h --listen --allow-remote --token-from-secret --log-format --max-body --shutdown-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-from-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -24,6 +24,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --version 'Print version'
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
+            cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -39,6 +40,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --data 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)'
             cand --parallel 'With --data: run at most N rows at once'
             cand --shard 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1'
+            cand --every 'Run the chain again every DURATION until interrupted'
             cand --dry-run 'Render and print every request, send none'
             cand -v 'Show more: request and response headers for each step'
             cand --verbose 'Show more: request and response headers for each step'
@@ -53,6 +55,16 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --var 'Set a variable (repeatable); overrides `vars:` and --vars-file'
             cand --vars-file 'Read variables from a JSON or YAML file (a map of name → value)'
             cand --graph 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;serve'= {
+            cand --listen 'Address and port to listen on'
+            cand --token-from-secret 'Read the API token from the secret NAME (else from PYTOPUS_SERVE_TOKEN)'
+            cand --log-format 'Log format on stderr: one line per request and per run'
+            cand --max-body 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413'
+            cand --shutdown-timeout 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted'
+            cand --allow-remote 'Allow listening on an address other than loopback (an API token is then required)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -116,6 +128,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help'= {
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
+            cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -124,6 +137,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;run'= {
         }
         &'pytopus;help;validate'= {
+        }
+        &'pytopus;help;serve'= {
         }
         &'pytopus;help;schema'= {
         }

@@ -28,6 +28,7 @@ complete -c pytopus -n "__fish_pytopus_needs_command" -s h -l help -d 'Print hel
 complete -c pytopus -n "__fish_pytopus_needs_command" -s V -l version -d 'Print version'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "run" -d 'Run a chain file and print its result on stdout'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "serve" -d 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -43,6 +44,7 @@ raw\t'Strings without quotes; anything else as compact JSON (for shell scripts)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l data -d 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l parallel -d 'With --data: run at most N rows at once' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l shard -d 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l every -d 'Run the chain again every DURATION until interrupted' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l dry-run -d 'Render and print every request, send none'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 'Show more: request and response headers for each step'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
@@ -54,6 +56,14 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l var -d 'Set
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l vars-file -d 'Read variables from a JSON or YAML file (a map of name → value)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l graph -d 'Print which steps wait for which (the order `parallel: auto` runs them in) on stdout'
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l listen -d 'Address and port to listen on' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l token-from-secret -d 'Read the API token from the secret NAME (else from PYTOPUS_SERVE_TOKEN)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l log-format -d 'Log format on stderr: one line per request and per run' -r -f -a "text\t'`key=value` lines'
+json\t'One JSON object a line'"
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l max-body -d 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l shutdown-timeout -d 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l allow-remote -d 'Allow listening on an address other than loopback (an API token is then required)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
@@ -78,12 +88,13 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_su
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "validate" -d 'Check chain files without sending anything'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate schema auth completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "serve" -d 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate serve schema auth completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "list" -d 'List the names of the stored secrets, one a line (never their values)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "delete" -d 'Delete a stored secret (exit status 1 when there was none)'
