@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('fmt', 'fmt', [CompletionResultType]::ParameterValue, 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List recent runs, or show one (`history show ID`)')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -50,6 +51,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)')
             [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'With --data: run at most N rows at once')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1')
+            [CompletionResult]::new('--every', '--every', [CompletionResultType]::ParameterName, 'Run the chain again every DURATION until interrupted')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Render and print every request, send none')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted')
@@ -177,6 +179,17 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
         'pytopus;connectors;help;help' {
             break
         }
+        'pytopus;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address and port to listen on')
+            [CompletionResult]::new('--token-from-secret', '--token-from-secret', [CompletionResultType]::ParameterName, 'Read the API token from the secret NAME (else from PYTOPUS_SERVE_TOKEN)')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr: one line per request and per run')
+            [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413')
+            [CompletionResult]::new('--shutdown-timeout', '--shutdown-timeout', [CompletionResultType]::ParameterName, 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted')
+            [CompletionResult]::new('--allow-remote', '--allow-remote', [CompletionResultType]::ParameterName, 'Allow listening on an address other than loopback (an API token is then required)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'pytopus;schema' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -253,6 +266,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('fmt', 'fmt', [CompletionResultType]::ParameterValue, 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List recent runs, or show one (`history show ID`)')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -296,6 +310,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;connectors;import' {
+            break
+        }
+        'pytopus;help;serve' {
             break
         }
         'pytopus;help;schema' {

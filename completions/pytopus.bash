@@ -40,6 +40,9 @@ _pytopus() {
             pytopus,schema)
                 cmd="pytopus__subcmd__schema"
                 ;;
+            pytopus,serve)
+                cmd="pytopus__subcmd__serve"
+                ;;
             pytopus,validate)
                 cmd="pytopus__subcmd__validate"
                 ;;
@@ -133,6 +136,9 @@ _pytopus() {
             pytopus__subcmd__help,schema)
                 cmd="pytopus__subcmd__help__subcmd__schema"
                 ;;
+            pytopus__subcmd__help,serve)
+                cmd="pytopus__subcmd__help__subcmd__serve"
+                ;;
             pytopus__subcmd__help,validate)
                 cmd="pytopus__subcmd__help__subcmd__validate"
                 ;;
@@ -185,7 +191,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate fmt history connectors schema auth completions help"
+            opts="-h -V --help --version run validate fmt history connectors serve schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,7 +633,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate fmt history connectors schema auth completions help"
+            opts="run validate fmt history connectors serve schema auth completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -892,6 +898,20 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -981,7 +1001,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --no-history --resume --force --data --parallel --shard --help"
+            opts="-v -q -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --no-history --resume --force --data --parallel --shard --every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1039,6 +1059,10 @@ _pytopus() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1053,6 +1077,40 @@ _pytopus() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__serve)
+            opts="-h --listen --allow-remote --token-from-secret --log-format --max-body --shutdown-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-from-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand fmt 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
             cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
+            cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -46,6 +47,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --data 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)'
             cand --parallel 'With --data: run at most N rows at once'
             cand --shard 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1'
+            cand --every 'Run the chain again every DURATION until interrupted'
             cand --dry-run 'Render and print every request, send none'
             cand -v 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted'
             cand --verbose 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted'
@@ -152,6 +154,16 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         }
         &'pytopus;connectors;help;help'= {
         }
+        &'pytopus;serve'= {
+            cand --listen 'Address and port to listen on'
+            cand --token-from-secret 'Read the API token from the secret NAME (else from PYTOPUS_SERVE_TOKEN)'
+            cand --log-format 'Log format on stderr: one line per request and per run'
+            cand --max-body 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413'
+            cand --shutdown-timeout 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted'
+            cand --allow-remote 'Allow listening on an address other than loopback (an API token is then required)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'pytopus;schema'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -215,6 +227,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand fmt 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
             cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
+            cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -247,6 +260,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;connectors;new'= {
         }
         &'pytopus;help;connectors;import'= {
+        }
+        &'pytopus;help;serve'= {
         }
         &'pytopus;help;schema'= {
         }

@@ -31,6 +31,7 @@ complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "validate" -d 'Check
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "fmt" -d 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "history" -d 'List recent runs, or show one (`history show ID`)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "connectors" -d 'Reusable API definitions: list, show, test, create and import connectors'
+complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "serve" -d 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
 complete -c pytopus -n "__fish_pytopus_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -50,6 +51,7 @@ raw\t'Strings without quotes; anything else as compact JSON (for shell scripts)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l data -d 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l parallel -d 'With --data: run at most N rows at once' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l shard -d 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l every -d 'Run the chain again every DURATION until interrupted' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l dry-run -d 'Render and print every request, send none'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
@@ -105,6 +107,14 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_s
 complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "new" -d 'Write a new connector file, asking for what is not given as a flag'
 complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "import" -d 'Turn an OpenAPI 3.x document (YAML or JSON) into a connector file'
 complete -c pytopus -n "__fish_pytopus_using_subcommand connectors; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l listen -d 'Address and port to listen on' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l token-from-secret -d 'Read the API token from the secret NAME (else from PYTOPUS_SERVE_TOKEN)' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l log-format -d 'Log format on stderr: one line per request and per run' -r -f -a "text\t'`key=value` lines'
+json\t'One JSON object a line'"
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l max-body -d 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l shutdown-timeout -d 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l allow-remote -d 'Allow listening on an address other than loopback (an API token is then required)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -s h -l help -d 'Print help'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and not __fish_seen_subcommand_from set list delete login help" -f -a "set" -d 'Store a secret: a hidden prompt on a terminal, else standard input'
@@ -129,15 +139,16 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_su
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
 complete -c pytopus -n "__fish_pytopus_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "validate" -d 'Check chain files without sending anything'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "fmt" -d 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "history" -d 'List recent runs, or show one (`history show ID`)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "connectors" -d 'Reusable API definitions: list, show, test, create and import connectors'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors schema auth completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "run" -d 'Run a chain file and print its result on stdout'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "validate" -d 'Check chain files without sending anything'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "fmt" -d 'Rewrite chain files in canonical form and stamp `last_modified` when their content changed'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "history" -d 'List recent runs, or show one (`history show ID`)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "connectors" -d 'Reusable API definitions: list, show, test, create and import connectors'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "serve" -d 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "schema" -d 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "auth" -d 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pytopus -n "__fish_pytopus_using_subcommand help; and not __fish_seen_subcommand_from run validate fmt history connectors serve schema auth completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "show" -d 'Print one run\'s report (JSON, as `--report` writes it)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "list" -d 'List the connectors pytopus can find: ./connectors, your config directory, the built-ins'
 complete -c pytopus -n "__fish_pytopus_using_subcommand help; and __fish_seen_subcommand_from connectors" -f -a "show" -d 'Show a connector: base URL, auth, rate limit, and each endpoint with its parameters'

@@ -21,6 +21,7 @@
 //! - [`jsonpath`]: RFC 9535 queries for `extract`, `expect` and `paginate`.
 //! - [`report`]: observers that turn events into progress lines, logs and reports.
 //! - [`diagnostic`]: the one place that renders `file:line:col` with the source line.
+//! - [`serve`]: `pytopus serve`: webhooks, the HTTP API and schedules, running chains through the engine.
 //! - [`cli`]: the command line, a thin layer over the above.
 
 pub mod auth;
@@ -33,4 +34,5 @@ pub mod history;
 pub mod jsonpath;
 pub mod report;
 pub mod secret;
+pub mod serve;
 pub mod transport;

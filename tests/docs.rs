@@ -117,3 +117,8 @@ fn connector_examples_hold() {
 fn readme_examples_hold() {
     assert!(check_file("README.md") >= 1);
 }
+
+#[test]
+fn serve_examples_hold() {
+    assert!(check_file("docs/serve.md") >= 2);
+}

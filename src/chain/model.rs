@@ -53,6 +53,84 @@ pub struct Chain {
     /// Without it, the last step's result is printed.
     #[serde(default)]
     pub output: Option<Value>,
+    /// How `pytopus serve` accepts webhooks for this chain (`POST
+    /// /hooks/<name>`): the signature to check and the limits. Templates of a
+    /// chain with `trigger:` or `schedule:` may read `trigger`.
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
+    /// Run the chain on this cron schedule while `pytopus serve` runs:
+    /// `"*/15 * * * *"` (minute hour day-of-month month day-of-week; an
+    /// optional sixth field first is seconds).
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// The IANA time zone `schedule` is read in (`Europe/Paris`). Default UTC.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// What `serve` does when a scheduled run is due while the previous one is
+    /// still running: `skip` (default), `queue` (run it after) or `allow`.
+    #[serde(default)]
+    pub overlap: Option<Overlap>,
+}
+
+/// `trigger:` — webhook settings used by `pytopus serve`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The shared secret the sender signs with (a template:
+    /// `"{{ secret('gh_hook') }}"`). Requests whose signature does not verify get 401.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// How requests are signed: `github` (X-Hub-Signature-256), `stripe`
+    /// (Stripe-Signature), `slack` (X-Slack-Signature) or `hmac-sha256`
+    /// (hex HMAC-SHA256 of the body in the header named by `header`).
+    #[serde(default)]
+    pub signature: Option<SignatureScheme>,
+    /// The header holding the signature, for `signature: hmac-sha256`.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// How old a signed timestamp may be (`stripe`, `slack`). Default 5m.
+    #[serde(default)]
+    pub tolerance: Option<DurationSpec>,
+    /// At most this many runs of the chain at once; more get 429. Default 4.
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+    /// How long a webhook or API request waits for the run. Default 5m.
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+}
+
+/// `trigger.signature:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureScheme {
+    Github,
+    Stripe,
+    Slack,
+    HmacSha256,
+}
+
+impl SignatureScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::Github => "github",
+            SignatureScheme::Stripe => "stripe",
+            SignatureScheme::Slack => "slack",
+            SignatureScheme::HmacSha256 => "hmac-sha256",
+        }
+    }
+}
+
+/// `overlap:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    /// A run that is due while one is running is skipped.
+    #[default]
+    Skip,
+    /// It runs when the one before it is done (at most one waits).
+    Queue,
+    /// It runs at once, beside the other.
+    Allow,
 }
 
 /// `parallel:` at chain level.

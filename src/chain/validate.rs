@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::model::{
-    ApiKeyIn, Auth, Chain, GraphQl, OAuthGrant, OnError, Paginate, Retry, RetryOn, StatusPattern,
-    StatusSpec, Step, Tls,
+    ApiKeyIn, Auth, Chain, GraphQl, OAuthGrant, OnError, Overlap, Paginate, Retry, RetryOn,
+    SignatureScheme, StatusPattern, StatusSpec, Step, Tls,
 };
 use super::parse::ParsedChain;
 use super::spans::{SpanMap, join_index, join_key};
@@ -30,11 +30,18 @@ const RESERVED: &[&str] = &[
     "steps", "env", "item", "index", "loop", "params", "true", "false", "none", "null",
 ];
 
+/// The variable `pytopus serve` sets to what started a run (a webhook's body,
+/// headers and query; a schedule's time). A step may not take the name; a
+/// variable may, so `pytopus run` can be given a sample trigger.
+pub const TRIGGER_VAR: &str = "trigger";
+
 /// A chain that passed validation: every template compiled, every reference known.
 #[derive(Debug)]
 pub struct ValidChain {
     pub name: String,
     pub id: Option<Value>,
+    /// `description:`, as written.
+    pub description: Option<String>,
     pub source: Arc<Source>,
     pub templates: Templates,
     /// Chain `vars`, then `--vars-file`, then `--var`.
@@ -52,6 +59,43 @@ pub struct ValidChain {
     pub deps: Vec<Vec<usize>>,
     /// The steps `output` reads.
     pub output_deps: Vec<usize>,
+    /// `trigger:`, checked (`pytopus serve` only).
+    pub trigger: Option<ValidTrigger>,
+    /// `schedule:` with its `timezone:` and `overlap:` (`pytopus serve` only).
+    pub schedule: Option<ValidSchedule>,
+}
+
+/// `trigger:`, checked, with its defaults filled in.
+#[derive(Debug)]
+pub struct ValidTrigger {
+    /// The shared secret (a template, rendered when `serve` starts).
+    pub secret: Option<Tmpl>,
+    pub signature: Option<SignatureScheme>,
+    /// The signature header, lower case, for `hmac-sha256`.
+    pub header: Option<String>,
+    pub tolerance: Duration,
+    pub max_concurrent: usize,
+    pub timeout: Duration,
+}
+
+impl Default for ValidTrigger {
+    fn default() -> Self {
+        ValidTrigger {
+            secret: None,
+            signature: None,
+            header: None,
+            tolerance: Duration::from_secs(300),
+            max_concurrent: 4,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `schedule:`, parsed.
+#[derive(Debug, Clone)]
+pub struct ValidSchedule {
+    pub cron: crate::serve::schedule::Schedule,
+    pub overlap: Overlap,
 }
 
 impl ValidChain {
@@ -215,6 +259,7 @@ fn validate_nested(
     };
 
     v.unsupported(&chain);
+    let (trigger, schedule) = v.triggers(&chain);
     if chain.steps.is_empty() {
         v.error(steps_key, "the chain has no steps", None);
     }
@@ -230,6 +275,7 @@ fn validate_nested(
                 Some("help: step names look like identifiers: letters, digits and `_`, not starting with a digit".into()),
             );
         } else if RESERVED.contains(&step.name.as_str())
+            || step.name == TRIGGER_VAR
             || render::FUNCTIONS.contains(&step.name.as_str())
         {
             v.error_value(
@@ -334,6 +380,7 @@ fn validate_nested(
         vars: &vars,
         extracted_by: &extracted_by,
         step_names: chain.steps.iter().map(|s| s.name.as_str()).collect(),
+        triggered: chain.trigger.is_some() || chain.schedule.is_some(),
     };
     let refs = std::mem::take(&mut v.refs);
     let mut deps = dependencies(&chain, &step_index, &refs);
@@ -387,6 +434,7 @@ fn validate_nested(
             .clone()
             .unwrap_or_else(|| parsed.source.name.clone()),
         id: chain.id.clone(),
+        description: chain.description.clone(),
         source: parsed.source,
         templates,
         vars,
@@ -397,6 +445,8 @@ fn validate_nested(
         parallel: chain.parallel == Some(crate::chain::model::Parallel::Auto),
         deps,
         output_deps,
+        trigger,
+        schedule,
     })
 }
 
@@ -664,6 +714,115 @@ impl Validator<'_> {
         }
     }
 
+    /// `trigger:`, `schedule:`, `timezone:` and `overlap:`.
+    fn triggers(&mut self, chain: &Chain) -> (Option<ValidTrigger>, Option<ValidSchedule>) {
+        let trigger = chain.trigger.as_ref().map(|t| {
+            let mut out = ValidTrigger::default();
+            if let Some(secret) = &t.secret {
+                // Read by `serve` when it starts, not by a run: `pytopus run`
+                // must not ask for the webhook's secret.
+                let before = self.secret_names.len();
+                out.secret = self.compile("trigger.secret", &Value::String(secret.clone()), 0);
+                self.secret_names.truncate(before);
+            }
+            out.signature = t.signature;
+            match (t.signature, &t.secret) {
+                (Some(_), None) => self.error(
+                    "trigger.signature",
+                    "`trigger.signature` needs `trigger.secret`, the key the sender signs with",
+                    Some("help: add `secret: \"{{ secret('NAME') }}\"` and store it with `pytopus auth set NAME`".into()),
+                ),
+                (None, Some(_)) => self.error(
+                    "trigger.secret",
+                    "`trigger.secret` needs `trigger.signature`: say how requests are signed",
+                    Some("help: `signature:` is `github`, `stripe`, `slack` or `hmac-sha256`".into()),
+                ),
+                _ => {}
+            }
+            match (t.signature, &t.header) {
+                (Some(SignatureScheme::HmacSha256), None) => self.error(
+                    "trigger.signature",
+                    "`signature: hmac-sha256` needs `header`, the request header holding the signature",
+                    None,
+                ),
+                (Some(SignatureScheme::HmacSha256), Some(h)) => {
+                    if reqwest_free_header_name_ok(h).is_err() {
+                        self.error_value("trigger.header", format!("`{h}` is not a valid header name"), None);
+                    }
+                    out.header = Some(h.to_ascii_lowercase());
+                }
+                (_, Some(_)) => self.error(
+                    "trigger.header",
+                    "`trigger.header` is only for `signature: hmac-sha256`",
+                    Some("help: the other schemes have their own headers".into()),
+                ),
+                (_, None) => {}
+            }
+            if let Some(d) = t.tolerance {
+                out.tolerance = d.0;
+            }
+            if let Some(d) = t.timeout {
+                if d.0.is_zero() {
+                    self.error_value("trigger.timeout", "`trigger.timeout` must be more than 0", None);
+                }
+                out.timeout = d.0;
+            }
+            match t.max_concurrent {
+                Some(0) => self.error_value(
+                    "trigger.max_concurrent",
+                    "`max_concurrent` must be at least 1",
+                    None,
+                ),
+                Some(n) => out.max_concurrent = n as usize,
+                None => {}
+            }
+            out
+        });
+
+        let tz = match &chain.timezone {
+            None => None,
+            Some(name) => match crate::serve::schedule::parse_timezone(name) {
+                Ok(tz) => Some(tz),
+                Err(msg) => {
+                    let hint = crate::serve::schedule::suggest_timezone(name)
+                        .map(|b| format!("help: did you mean `{b}`?"))
+                        .or_else(|| Some("help: write an IANA time zone name such as `Europe/Paris` or `UTC`".into()));
+                    self.error_value("timezone", msg, hint);
+                    None
+                }
+            },
+        };
+        let schedule = match &chain.schedule {
+            None => {
+                for key in ["timezone", "overlap"] {
+                    if self.spans.key(key).is_some() {
+                        self.error(
+                            key,
+                            format!("`{key}` is only used with `schedule`"),
+                            Some("help: add `schedule: \"*/15 * * * *\"` or remove it".into()),
+                        );
+                    }
+                }
+                None
+            }
+            Some(expr) => match crate::serve::schedule::Schedule::parse(expr, tz) {
+                Ok(cron) => Some(ValidSchedule {
+                    cron,
+                    overlap: chain.overlap.unwrap_or_default(),
+                }),
+                Err(msg) => {
+                    self.error_value(
+                        "schedule",
+                        format!("`{expr}` is not a valid cron expression: {msg}"),
+                        Some("help: five fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *`".into()),
+                    );
+                    None
+                }
+            },
+        };
+        (trigger, schedule)
+    }
+
     fn step(
         &mut self,
         chain: &Chain,
@@ -860,7 +1019,7 @@ impl Validator<'_> {
         let mut extract = Vec::new();
         for (name, spec) in step.extract.iter().flatten() {
             let path = join_key(&join_key(base, "extract"), name);
-            if !is_identifier(name) || RESERVED.contains(&name.as_str()) {
+            if !is_identifier(name) || RESERVED.contains(&name.as_str()) || name == TRIGGER_VAR {
                 self.error(&path, format!("`{name}` cannot be a variable name"), None);
                 continue;
             }
@@ -1539,6 +1698,8 @@ struct Scope<'a> {
     vars: &'a IndexMap<String, Value>,
     extracted_by: &'a HashMap<String, usize>,
     step_names: Vec<&'a str>,
+    /// The chain has `trigger:` or `schedule:`: templates may read `trigger`.
+    triggered: bool,
 }
 
 impl Scope<'_> {
@@ -1560,6 +1721,18 @@ impl Scope<'_> {
         }
         if self.vars.contains_key(root) {
             return Ok(());
+        }
+        if root == TRIGGER_VAR {
+            if self.triggered {
+                return Ok(());
+            }
+            return Err((
+                "`trigger` is only defined in a chain with `trigger:` or `schedule:`".into(),
+                Some(
+                    "help: add `trigger: {}` to run the chain from a webhook with `pytopus serve`"
+                        .into(),
+                ),
+            ));
         }
         if let Some(&by) = self.extracted_by.get(root) {
             if by < at {

@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a chain file and print its result on stdout
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check chain files without sending anything
     Validate(ValidateArgs),
     /// Rewrite chain files in canonical form and stamp `last_modified` when their content changed
@@ -35,6 +35,8 @@ pub enum Command {
     /// Reusable API definitions: list, show, test, create and import connectors
     #[command(subcommand)]
     Connectors(ConnectorsCommand),
+    /// Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules
+    Serve(ServeArgs),
     /// Print the JSON Schema of chain files (for editors and the YAML language server)
     Schema,
     /// Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)
@@ -328,6 +330,85 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
         long_help = "Run only shard K of N (1 ≤ K ≤ N): the --data rows whose 0-based index i has i mod N = K-1, so N machines running K = 1…N cover every row exactly once (a CI matrix, a Kubernetes Indexed Job with K = JOB_COMPLETION_INDEX + 1).\nstdout then lists only this shard's rows. Without --data, the chain runs once and each `for_each` step runs only this shard's items (`index` keeps each item's position in the whole list)."
     )]
     pub shard: Option<Shard>,
+    /// Run the chain again every DURATION until interrupted
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_every,
+        conflicts_with_all = ["data", "dry_run", "record", "replay"],
+        long_help = "Run the chain again every DURATION (\"5m\", \"30s\") in the foreground until Ctrl-C or SIGTERM. Each run prints its result on stdout; a failed run is reported and the next one still starts. The next run starts DURATION after the previous one started (at once if it took longer). The exit status after an interrupt is 130."
+    )]
+    pub every: Option<std::time::Duration>,
+}
+
+/// `--every`: a duration of at least one second.
+pub fn parse_every(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::chain::model::parse_duration(s)?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+/// `pytopus serve`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Serve chains over HTTP.\nEach chain gets POST /hooks/<name> (a webhook: the request becomes the `trigger` variable), and the API has GET /chains, POST /chains/<name>/run, GET /runs/<id>, GET /healthz, GET /metrics and GET /openapi.json. Chains with `schedule:` run on time. <name> is the chain file's name without its extension.\nSee docs/serve.md."
+)]
+pub struct ServeArgs {
+    /// Chain files, or directories whose *.yaml, *.yml and *.json files (tapes excepted) are chains
+    #[arg(value_name = "CHAIN|DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Address and port to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Allow listening on an address other than loopback (an API token is then required)
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Read the API token from the secret NAME (else from PYTOPUS_SERVE_TOKEN)
+    #[arg(
+        long,
+        value_name = "NAME",
+        long_help = "Read the API token from the secret NAME (keyring or PYTOPUS_SECRET_NAME). Without it, PYTOPUS_SERVE_TOKEN is used when set. With a token, every endpoint but the webhooks needs `Authorization: Bearer TOKEN`; it is required with --allow-remote."
+    )]
+    pub token_from_secret: Option<String>,
+    /// Log format on stderr: one line per request and per run
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+    /// Largest request body accepted (bytes, or with KiB/MiB); larger gets 413
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::chain::model::parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` lines
+    Text,
+    /// One JSON object a line
+    Json,
+}
+
+/// `--max-body`: `1048576`, `512KiB`, `1MiB` (also `KB`/`MB`, `k`/`m`, as powers of 1024).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: write bytes, or a number with KiB or MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("`{unit}` is not a size unit: use KiB or MiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("`{s}` is not a usable size"))
 }
 
 /// `--shard K/N`: this machine's share of a run split over N.

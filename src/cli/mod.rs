@@ -9,6 +9,9 @@ mod fmt;
 mod history;
 mod inputs;
 pub(crate) mod run;
+mod serve;
+
+pub(crate) use inputs::is_var_name;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -42,10 +45,11 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         }
     };
     match cli.command {
-        Command::Run(a) => run::run(a).await,
+        Command::Run(a) => run::run(*a).await,
         Command::Validate(a) => run::validate(a),
         Command::Fmt(a) => fmt::run(a),
         Command::History(a) => history::run(a),
+        Command::Serve(a) => serve::serve(a).await,
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => connectors::run(c).await,

@@ -104,8 +104,45 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, 
 }
 
 pub async fn run(args: RunArgs) -> Exit {
+    match args.every {
+        Some(every) => run_every(&args, every).await,
+        None => run_once(&args).await,
+    }
+}
+
+/// `--every`: the chain again and again, each run starting `every` after the
+/// one before started, until Ctrl-C or SIGTERM (exit 130). A failed run is
+/// reported like any run and does not stop the next one.
+async fn run_every(args: &RunArgs, every: std::time::Duration) -> Exit {
+    // A chain that cannot load will not load on the next round either.
+    if let Err(d) = load_chain(&args.chain, &args.vars) {
+        print_diagnostics(&d);
+        return Exit::Usage;
+    }
+    let mut round: u64 = 0;
+    loop {
+        round += 1;
+        let started = tokio::time::Instant::now();
+        if verbosity(args) > Verbosity::Quiet {
+            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+            to_stderr(&format!("run {round} at {now}\n"));
+        }
+        match run_once(args).await {
+            Exit::Interrupted => return Exit::Interrupted,
+            // The file changed into something invalid: stop, it will not heal.
+            Exit::Usage => return Exit::Usage,
+            Exit::Success | Exit::StepFailed => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + every) => {}
+            _ = interrupted() => return Exit::Interrupted,
+        }
+    }
+}
+
+async fn run_once(args: &RunArgs) -> Exit {
     if let Some(path) = &args.data {
-        return run_rows(&args, path).await;
+        return run_rows(args, path).await;
     }
     let chain = match load_chain(&args.chain, &args.vars) {
         Ok(c) => c,
@@ -114,12 +151,12 @@ pub async fn run(args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    if let Err(exit) = check_outputs(&args) {
+    if let Err(exit) = check_outputs(args) {
         return exit;
     }
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    if let Err(exit) = check_secrets(&args, &secrets, &chain.secret_names) {
+    if let Err(exit) = check_secrets(args, &secrets, &chain.secret_names) {
         return exit;
     }
     // History: the chain by its full path and the hash of its text.
@@ -132,14 +169,14 @@ pub async fn run(args: RunArgs) -> Exit {
     };
     let content_hash = crate::history::content_hash(&chain.source.text);
     let resume = if args.resume {
-        match resume_from(&args, chain_path.as_deref(), &content_hash) {
+        match resume_from(args, chain_path.as_deref(), &content_hash) {
             Ok(r) => Some(r),
             Err(exit) => return exit,
         }
     } else {
         None
     };
-    let net = match network(&args, &redactor) {
+    let net = match network(args, &redactor) {
         Ok(n) => n,
         Err((d, exit)) => {
             print_diagnostics(&d.into());
@@ -147,9 +184,9 @@ pub async fn run(args: RunArgs) -> Exit {
         }
     };
 
-    let verbosity = verbosity(&args);
+    let verbosity = verbosity(args);
     let mut observers = Observers::default();
-    if tracing_wanted(&args) {
+    if tracing_wanted(args) {
         observers.0.push(Box::new(TraceLog::new(redactor.clone())));
     }
     let live =
@@ -165,7 +202,7 @@ pub async fn run(args: RunArgs) -> Exit {
             redactor.clone(),
         )));
     }
-    let files = FileOutputs::new(&args, &redactor);
+    let files = FileOutputs::new(args, &redactor);
     files.observe(&mut observers, None);
     let report_failed = Arc::new(AtomicBool::new(false));
     if let Some(path) = &args.report {
@@ -211,7 +248,7 @@ pub async fn run(args: RunArgs) -> Exit {
     }
 
     let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
-    outputs_ok &= files.finish(&args, &redactor).await;
+    outputs_ok &= files.finish(args, &redactor).await;
     if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
         && let Err(e) = rec.tape().save(path)
     {
@@ -865,7 +902,7 @@ pub fn secrets_for_run(redactor: &Redactor) -> Secrets {
 }
 
 /// Waits for Ctrl-C, or SIGTERM on Unix (what CI runners and `timeout` send).
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,0 +1,179 @@
+//! `schedule:` — cron expressions read in a time zone, the next time a chain
+//! is due (a pure function of "now", so tests need no clock), and the loop
+//! that starts scheduled runs while `serve` runs.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+
+/// A parsed `schedule:` with its `timezone:` (UTC when none is given).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    expr: String,
+    cron: Cron,
+    tz: Tz,
+}
+
+impl Schedule {
+    /// Five fields (minute hour day-of-month month day-of-week), or six with
+    /// seconds first; names (`MON`, `JAN`) and `@daily`-style nicknames work.
+    pub fn parse(expr: &str, tz: Option<Tz>) -> Result<Schedule, String> {
+        let cron = Cron::from_str(expr.trim()).map_err(|e| e.to_string())?;
+        let schedule = Schedule {
+            expr: expr.trim().to_string(),
+            cron,
+            tz: tz.unwrap_or(Tz::UTC),
+        };
+        // A pattern that can never match (`0 0 31 2 *`) is a mistake, not a
+        // schedule that waits forever.
+        if schedule.next_after(SystemTime::UNIX_EPOCH).is_none() {
+            return Err("it never matches a date".into());
+        }
+        Ok(schedule)
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    pub fn timezone(&self) -> &str {
+        self.tz.name()
+    }
+
+    /// The first time strictly after `now` that the schedule is due.
+    pub fn next_after(&self, now: SystemTime) -> Option<SystemTime> {
+        let now: DateTime<Utc> = now.into();
+        let local = now.with_timezone(&self.tz);
+        let next = self.cron.find_next_occurrence(&local, false).ok()?;
+        Some(next.with_timezone(&Utc).into())
+    }
+}
+
+/// An IANA time zone name (`Europe/Paris`, `UTC`).
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    Tz::from_str(name).map_err(|_| format!("`{name}` is not a known time zone"))
+}
+
+/// The known time zone nearest to `name`, for a "did you mean".
+pub fn suggest_timezone(name: &str) -> Option<&'static str> {
+    crate::diagnostic::suggest(name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
+}
+
+/// Where the scheduler reads the time. Tests use [`TokioClock`] with tokio's
+/// paused clock, so a schedule can fire twice without waiting for it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> SystemTime;
+}
+
+/// The system's wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A wall clock that starts at `base` and advances with tokio's clock (which
+/// a test can pause and move forward).
+pub struct TokioClock {
+    base: SystemTime,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn new(base: SystemTime) -> Self {
+        TokioClock {
+            base,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> SystemTime {
+        self.base + self.start.elapsed()
+    }
+}
+
+/// How long to sleep from `now` until `next` (zero if it is already past).
+pub fn wait_until(now: SystemTime, next: SystemTime) -> Duration {
+    next.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
+/// The clock the scheduler uses, shared by every chain's loop.
+pub type SharedClock = Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> SystemTime {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .expect("test time")
+            .with_timezone(&Utc)
+            .into()
+    }
+
+    fn show(t: SystemTime) -> String {
+        DateTime::<Utc>::from(t).to_rfc3339()
+    }
+
+    #[test]
+    fn every_fifteen_minutes() {
+        let s = Schedule::parse("*/15 * * * *", None).unwrap();
+        let next = s.next_after(at("2024-05-01T10:07:30Z")).unwrap();
+        assert_eq!(show(next), "2024-05-01T10:15:00+00:00");
+        // Strictly after: at 10:15:00 exactly, the next one is 10:30.
+        let after = s.next_after(next).unwrap();
+        assert_eq!(show(after), "2024-05-01T10:30:00+00:00");
+    }
+
+    #[test]
+    fn read_in_its_time_zone() {
+        let tz = parse_timezone("Europe/Paris").unwrap();
+        let s = Schedule::parse("0 9 * * *", Some(tz)).unwrap();
+        // 09:00 in Paris is 07:00 UTC in summer (CEST) and 08:00 in winter.
+        let summer = s.next_after(at("2024-07-01T00:00:00Z")).unwrap();
+        assert_eq!(show(summer), "2024-07-01T07:00:00+00:00");
+        let winter = s.next_after(at("2024-12-01T00:00:00Z")).unwrap();
+        assert_eq!(show(winter), "2024-12-01T08:00:00+00:00");
+    }
+
+    #[test]
+    fn seconds_field_and_weekdays() {
+        let s = Schedule::parse("30 0 12 * * MON", None).unwrap();
+        // 2024-05-01 is a Wednesday; the next Monday is the 6th.
+        let next = s.next_after(at("2024-05-01T00:00:00Z")).unwrap();
+        assert_eq!(show(next), "2024-05-06T12:00:30+00:00");
+    }
+
+    #[test]
+    fn bad_expressions_say_why() {
+        assert!(Schedule::parse("*/15 * * *", None).is_err());
+        assert!(Schedule::parse("61 * * * *", None).is_err());
+        assert!(Schedule::parse("every monday", None).is_err());
+        let never = Schedule::parse("0 0 31 2 *", None).unwrap_err();
+        assert!(never.contains("never"), "{never}");
+    }
+
+    #[test]
+    fn time_zone_names() {
+        assert!(parse_timezone("Europe/Pariss").is_err());
+        assert_eq!(suggest_timezone("Europe/Pariss"), Some("Europe/Paris"));
+    }
+
+    #[test]
+    fn waits_are_never_negative() {
+        let now = at("2024-05-01T10:00:00Z");
+        assert_eq!(
+            wait_until(now, at("2024-05-01T10:00:05Z")),
+            Duration::from_secs(5)
+        );
+        assert_eq!(wait_until(now, at("2024-05-01T09:00:00Z")), Duration::ZERO);
+    }
+}
