@@ -1,10 +1,8 @@
 //! Control flow: `when`, `on_error: continue` and GraphQL steps, against
 //! servers started here.
 
-mod support;
-
+use crate::support::run_chain;
 use serde_json::{Value, json};
-use support::run_chain;
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -90,7 +88,7 @@ async fn on_error_continue_records_the_error_and_the_run_passes() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = support::Scratch::new();
+    let dir = crate::support::Scratch::new();
     let report = dir.path("r.json");
     let chain = r#"
 steps:
@@ -285,7 +283,7 @@ steps:
     extract: {n: "$.n"}
 output: {ns: "{{ n }}", results: "{{ Items | map(attribute='n') | list }}", count: "{{ Items | length }}"}
 "#;
-    let (out, _dir) = support::run_chain(&server.base, chain, &["-q"]);
+    let (out, _dir) = crate::support::run_chain(&server.base, chain, &["-q"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     let order = json!([
@@ -305,7 +303,7 @@ async fn a_failed_item_fails_the_step_unless_continued() {
     use std::sync::atomic::Ordering;
     let server = inflight::start().await;
     let chain = "steps:\n  - name: Items\n    for_each: [1, 13, 2]\n    retry: {attempts: 1}\n    url: \"{{ base }}/item/{{ item }}\"\n";
-    let (out, _dir) = support::run_chain(&server.base, chain, &["-q"]);
+    let (out, _dir) = crate::support::run_chain(&server.base, chain, &["-q"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
@@ -321,7 +319,7 @@ async fn a_failed_item_fails_the_step_unless_continued() {
 
     let before = server.total.load(Ordering::SeqCst);
     let chain = "steps:\n  - name: Items\n    for_each: [1, 13, 2]\n    retry: {attempts: 1}\n    on_error: continue\n    url: \"{{ base }}/item/{{ item }}\"\n";
-    let (out, _dir) = support::run_chain(&server.base, chain, &["-q"]);
+    let (out, _dir) = crate::support::run_chain(&server.base, chain, &["-q"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v[0], json!({"n": 1}));
@@ -335,7 +333,7 @@ async fn a_failed_item_fails_the_step_unless_continued() {
 async fn for_each_over_a_map_gives_key_and_value() {
     let server = inflight::start().await;
     let chain = "vars: {m: {a: 1, b: 2}}\nsteps:\n  - name: E\n    for_each: \"{{ m }}\"\n    url: \"{{ base }}/item/{{ item.value }}\"\noutput: \"{{ E | map(attribute='n') | list }}\"\n";
-    let (out, _dir) = support::run_chain(&server.base, chain, &["-q", "--output", "raw"]);
+    let (out, _dir) = crate::support::run_chain(&server.base, chain, &["-q", "--output", "raw"]);
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (0, "[1,2]\n"),
@@ -384,7 +382,8 @@ mod paging {
         let chain = format!(
             "steps:\n  - name: L\n    url: \"{{{{ base }}}}/list?p=1\"\n    paginate: {chain_paginate}\noutput: \"{{{{ L }}}}\"\n"
         );
-        let (out, _dir) = support::run_chain(&server.uri(), &chain, &["-q", "--output", "raw"]);
+        let (out, _dir) =
+            crate::support::run_chain(&server.uri(), &chain, &["-q", "--output", "raw"]);
         (out.code, out.stdout, out.stderr)
     }
 
@@ -467,7 +466,7 @@ async fn a_sub_chain_runs_with_its_with_values_and_gives_its_output() {
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
-    let dir = support::Scratch::new();
+    let dir = crate::support::Scratch::new();
     std::fs::create_dir_all(dir.path("lib")).unwrap();
     dir.file(
         "lib/user.yaml",
@@ -482,7 +481,7 @@ async fn a_sub_chain_runs_with_its_with_values_and_gives_its_output() {
         "steps:\n  - name: User\n    chain: lib/user.yaml\n    with: {id: 7, base: \"{{ base }}\"}\noutput: \"{{ User }}\"\n",
     );
     let base = format!("base={}", server.uri());
-    let out = support::run(&["run", main.to_str().unwrap(), "--var", &base, "-q"]);
+    let out = crate::support::run(&["run", main.to_str().unwrap(), "--var", &base, "-q"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         serde_json::from_str::<Value>(&out.stdout).unwrap(),
@@ -493,7 +492,7 @@ async fn a_sub_chain_runs_with_its_with_values_and_gives_its_output() {
         "failing.yaml",
         "steps:\n  - name: Sub\n    chain: lib/broken.yaml\n    with: {base: \"{{ base }}\"}\n",
     );
-    let out = support::run(&["run", failing.to_str().unwrap(), "--var", &base, "-q"]);
+    let out = crate::support::run(&["run", failing.to_str().unwrap(), "--var", &base, "-q"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("step `Sub` failed: in ")
@@ -513,7 +512,8 @@ async fn shards_of_a_for_each_cover_every_item_exactly_once() {
     let mut seen = Vec::new();
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        let (out, _dir) = support::run_chain(&server.base, chain, &["-q", "--shard", &shard]);
+        let (out, _dir) =
+            crate::support::run_chain(&server.base, chain, &["-q", "--shard", &shard]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let v: Value = serde_json::from_str(&out.stdout).unwrap();
         seen.extend(
@@ -577,7 +577,7 @@ steps:
   - {name: fine, url: "{{ base }}/x/2"}
   - {name: after_bad, url: "{{ base }}/x/{{ bad.n }}"}
 "#;
-        let scratch = support::Scratch::new();
+        let scratch = crate::support::Scratch::new();
         let report_path = scratch.dir.path().join("report.json");
         let (out, _dir) = run_chain(
             &server.base,
@@ -599,19 +599,19 @@ steps:
 
     #[test]
     fn validate_graph_prints_the_waves_as_text_and_dot() {
-        let dir = support::Scratch::new();
+        let dir = crate::support::Scratch::new();
         let chain = format!(
             "name: demo\nparallel: auto\nvars: {{base: 'http://127.0.0.1:1'}}\n{}  - {{name: e, url: '{{{{ base }}}}/e', needs: [b]}}\n",
             CHAIN.replace("output:", "#output:")
         );
         let path = dir.file("c.yaml", &chain);
-        let out = support::run(&["validate", "--graph", path.to_str().unwrap()]);
+        let out = crate::support::run(&["validate", "--graph", path.to_str().unwrap()]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(
             out.stdout,
             "demo — 5 steps, 2 waves, parallel: auto\n  1  a\n  1  b\n  1  c\n  2  d  after a, b, c\n  2  e  after b\n"
         );
-        let out = support::run(&[
+        let out = crate::support::run(&[
             "validate",
             "--graph",
             "--format",
@@ -637,12 +637,12 @@ steps:
 
     #[test]
     fn needs_must_name_an_earlier_step() {
-        let dir = support::Scratch::new();
+        let dir = crate::support::Scratch::new();
         let path = dir.file(
             "c.yaml",
             "steps:\n  - {name: a, url: 'http://x/', needs: [b]}\n  - {name: b, url: 'http://x/', needs: [aa]}\n",
         );
-        let out = support::run(&["validate", path.to_str().unwrap()]);
+        let out = crate::support::run(&["validate", path.to_str().unwrap()]);
         assert_eq!(out.code, 2);
         assert!(
             out.stderr

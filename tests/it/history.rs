@@ -1,16 +1,14 @@
 //! Run history and `--resume`: what is recorded, concurrent writers, a
 //! broken database, and resuming a five-step chain after a failure.
 
-mod support;
-
+use crate::support::{Scratch, pytopus, run_cmd};
 use serde_json::{Value, json};
-use support::{Scratch, pytopus, run_cmd};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CANARY: &str = "CANARY-hist-91d2";
 
-fn in_dir(dir: &Scratch, history: &Scratch, args: &[&str]) -> support::Output {
+fn in_dir(dir: &Scratch, history: &Scratch, args: &[&str]) -> crate::support::Output {
     run_cmd(
         pytopus()
             .current_dir(dir.dir.path())

@@ -7,9 +7,7 @@
 //! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`;
 //! - `graph`: the next fenced block is the exact stdout of `pytopus validate --graph -`.
 
-mod support;
-
-use support::{pytopus, run_cmd};
+use crate::support::{pytopus, run_cmd};
 
 /// Fenced code blocks of a Markdown file, each with the test marker before it (if any).
 fn blocks(text: &str) -> Vec<(Option<String>, String)> {

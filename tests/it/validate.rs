@@ -2,13 +2,11 @@
 //! wrong in every way we know. Each message is a snapshot: this is exactly
 //! what a user sees.
 
-mod support;
-
-use support::{pytopus, run, run_cmd};
+use crate::support::{pytopus, run, run_cmd};
 
 #[test]
 fn invalid_chains_are_rejected_with_a_position_and_a_hint() {
-    insta::glob!("chains/invalid/*", |path| {
+    insta::glob!("../chains", "invalid/*", |path| {
         let rel = path
             .strip_prefix(env!("CARGO_MANIFEST_DIR"))
             .expect("fixture under the crate")
@@ -119,7 +117,7 @@ fn bad_var_flags_are_usage_errors() {
 
 #[test]
 fn bad_vars_file_is_reported_with_its_position() {
-    let dir = support::Scratch::new();
+    let dir = crate::support::Scratch::new();
     let f = dir.file("vars.yaml", "user_id: [1\n");
     let out = run(&[
         "validate",

@@ -1,6 +1,5 @@
 //! Shared test helpers: run the real binary on a chain written to a temp dir,
 //! and scrub the parts of its output that change between runs.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,7 @@
 //! `pytopus fmt`: canonical form, `last_modified` stamps, `--check`, and
 //! files it must not touch.
 
-mod support;
-
-use support::{Scratch, run};
+use crate::support::{Scratch, run};
 
 const MESSY: &str = "steps:\n  - url: https://api.example.com/u/{{ id }}\n    name: GetUser\n    extract: {z: $.z, a: $.a}\nvars: {id: 1, base: x}\nname: messy\n";
 

@@ -2,13 +2,11 @@
 //! token lifecycle, JWT verification on the server side, redirect safety,
 //! and a canary secret that must appear in no output.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::support::{Output, Scratch, pytopus, run_cmd};
 use serde_json::{Value, json};
-use support::{Output, Scratch, pytopus, run_cmd};
 use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

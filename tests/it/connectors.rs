@@ -1,10 +1,8 @@
 //! Connectors: lookup order, endpoint rendering, overrides, errors, the
 //! `connectors` commands, and rate limits — against servers started here.
 
-mod support;
-
+use crate::support::{Scratch, pytopus, run_cmd};
 use serde_json::{Value, json};
-use support::{Scratch, pytopus, run_cmd};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -28,7 +26,7 @@ test:
   params: {owner: o, repo: r}
 "#;
 
-fn run_in(dir: &Scratch, args: &[&str], env: &[(&str, &str)]) -> support::Output {
+fn run_in(dir: &Scratch, args: &[&str], env: &[(&str, &str)]) -> crate::support::Output {
     let mut cmd = pytopus();
     cmd.current_dir(dir.dir.path()).args(args);
     for (k, v) in env {

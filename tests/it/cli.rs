@@ -1,12 +1,10 @@
 //! The command line itself: generated files stay in sync with the clap
 //! definition, `--help` explains every flag, and `schema` describes chains.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::run;
 use clap::CommandFactory;
-use support::run;
 
 /// Shell → file under completions/.
 const SHELLS: &[(clap_complete::Shell, &str)] = &[
@@ -18,7 +16,7 @@ const SHELLS: &[(clap_complete::Shell, &str)] = &[
 ];
 
 /// Fails when completions/ is out of date with the clap definition.
-/// `UPDATE_GENERATED=1 cargo test --test cli` rewrites the files.
+/// `UPDATE_GENERATED=1 cargo test --test it cli::` rewrites the files.
 #[test]
 fn completions_are_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
@@ -53,7 +51,7 @@ fn completions_are_up_to_date() {
     }
     assert!(
         stale.is_empty(),
-        "completions/ is out of date for {stale:?}: run `UPDATE_GENERATED=1 cargo test --test cli`"
+        "completions/ is out of date for {stale:?}: run `UPDATE_GENERATED=1 cargo test --test it cli::`"
     );
 }
 

@@ -2,14 +2,12 @@
 //! servers on 127.0.0.1 (wiremock): each file is read back with a parser
 //! (the text exposition format, XML, the `har` crate) and checked.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::{Scratch, closed_port, pytopus, run, run_cmd};
 use quick_xml::XmlVersion;
 use quick_xml::events::Event as Xml;
 use serde_json::json;
-use support::{Scratch, closed_port, pytopus, run, run_cmd};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -72,7 +70,7 @@ async fn server() -> MockServer {
 }
 
 /// Runs `chain` with the canary secret and `base` set, and `args` after.
-fn run_with(base: &str, chain: &str, args: &[&str]) -> (support::Output, Scratch) {
+fn run_with(base: &str, chain: &str, args: &[&str]) -> (crate::support::Output, Scratch) {
     let dir = Scratch::new();
     let file = dir.file("c.yaml", chain);
     let mut cmd = pytopus();
@@ -742,3 +740,4 @@ async fn unwritable_output_files_stop_the_run_before_anything_is_sent() {
         out.stderr
     );
 }
+

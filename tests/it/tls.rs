@@ -2,8 +2,6 @@
 //! `verify: false`, against HTTPS servers started by each test on
 //! 127.0.0.1:0 with certificates made at test time.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -17,7 +15,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 
-use support::{Output, Scratch, closed_port, pytopus, run_cmd};
+use crate::support::{Output, Scratch, closed_port, pytopus, run_cmd};
 
 const CLIENT_CN: &str = "pytopus-test-client";
 

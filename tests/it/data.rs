@@ -1,13 +1,11 @@
 //! Data-driven runs: `pytopus run chain --data rows.csv|json|jsonl`, with
 //! `--parallel N` and `--shard K/N`, against real HTTP servers (wiremock).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::{Scratch, pytopus, run, run_chain, run_cmd};
 use serde_json::{Value, json};
-use support::{Scratch, pytopus, run, run_chain, run_cmd};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -53,7 +51,13 @@ async fn ids_received(server: &MockServer) -> Vec<i64> {
 }
 
 /// Runs `chain` over the data file `name` (written with `rows`) and `args`.
-fn run_data(base: &str, chain: &str, name: &str, rows: &str, args: &[&str]) -> support::Output {
+fn run_data(
+    base: &str,
+    chain: &str,
+    name: &str,
+    rows: &str,
+    args: &[&str],
+) -> crate::support::Output {
     let dir = Scratch::new();
     let data = dir.file(name, rows);
     let mut all = vec!["--data", data.to_str().unwrap()];
@@ -61,7 +65,7 @@ fn run_data(base: &str, chain: &str, name: &str, rows: &str, args: &[&str]) -> s
     run_chain(base, chain, &all).0
 }
 
-fn stdout_json(out: &support::Output) -> Value {
+fn stdout_json(out: &crate::support::Output) -> Value {
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", out.stdout, out.stderr))
 }
@@ -549,7 +553,7 @@ async fn an_interrupt_stops_the_rows_and_still_writes_the_report() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    support::signal_when_busy(&server, child.id(), "TERM").await;
+    crate::support::signal_when_busy(&server, child.id(), "TERM").await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     assert_eq!(

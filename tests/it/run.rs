@@ -1,12 +1,10 @@
 //! `pytopus run` against real HTTP servers on 127.0.0.1 (wiremock): the happy
 //! path, every way a call can fail, retries, record/replay and the outputs.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Scratch, closed_port, pytopus, run, run_chain, run_cmd, scrub};
 use serde_json::{Value, json};
-use support::{Scratch, closed_port, pytopus, run, run_chain, run_cmd, scrub};
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -795,7 +793,7 @@ async fn interrupt_with(signal: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    support::signal_when_busy(&server, child.id(), signal).await;
+    crate::support::signal_when_busy(&server, child.id(), signal).await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();

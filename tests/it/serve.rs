@@ -3,8 +3,6 @@
 //! graceful shutdown. The chains' own calls go to a fake transport; the last
 //! test runs the real binary and posts a GitHub-style signed webhook to it.
 
-mod support;
-
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -771,7 +769,7 @@ async fn binary_serves_a_signed_github_webhook_end_to_end() {
         .expect(1)
         .mount(&slack)
         .await;
-    let scratch = support::Scratch::new();
+    let scratch = crate::support::Scratch::new();
     scratch.file(
         "new-issue.yaml",
         &format!(

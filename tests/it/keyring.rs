@@ -6,14 +6,11 @@
 //! keyring: exactly the case where pytopus must join a session keyring of
 //! its own. A machine whose kernel keyring is unusable fails these tests,
 //! on purpose: they do not skip.
-#![cfg(target_os = "linux")]
-
-mod support;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::support::{Output, run_cmd};
 use pytopus::secret::{Secret, SecretStore, open_keyutils};
-use support::{Output, run_cmd};
 
 /// The index of names is one keyring entry updated by read-modify-write:
 /// tests that store secrets take turns, or one could drop another's name.
@@ -27,7 +24,7 @@ fn keyring_turn() -> MutexGuard<'static, ()> {
 /// session bus, so no Secret Service, whatever the developer's desktop has.
 fn auth(args: &[&str], stdin: &str) -> Output {
     let no_bus = tempfile::tempdir().expect("a temp dir");
-    let mut cmd = support::pytopus();
+    let mut cmd = crate::support::pytopus();
     cmd.arg("auth")
         .args(args)
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
@@ -218,7 +215,7 @@ fn no_output_ever_shows_a_secret_value() {
         &["delete", name],
         &["delete", name],
     ] {
-        let mut cmd = support::pytopus();
+        let mut cmd = crate::support::pytopus();
         cmd.arg("auth")
             .args(args)
             .env_remove("DBUS_SESSION_BUS_ADDRESS")

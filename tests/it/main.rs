@@ -1,0 +1,28 @@
+//! All integration tests in one binary.
+//!
+//! One test crate instead of one per file: each integration-test crate links
+//! its own copy of pytopus and every dependency (hundreds of MB with debug
+//! info), and CI ran out of disk with eighteen of them. Run one area with
+//! `cargo test --test it run::` (module name = the file's name).
+
+mod support;
+
+mod auth;
+mod cli;
+mod connectors;
+mod control;
+mod data;
+mod docs;
+mod engine;
+mod examples;
+mod fmt;
+mod history;
+mod jsonpath_cts;
+#[cfg(target_os = "linux")]
+mod keyring;
+mod login;
+mod observability;
+mod run;
+mod serve;
+mod tls;
+mod validate;
