@@ -164,6 +164,18 @@ impl Metrics {
         MetricsObserver {
             metrics: self.clone(),
             chain: String::new(),
+            named: false,
+        }
+    }
+
+    /// An observer whose runs are labelled `chain="<label>"` rather than
+    /// with the chain's name: `serve` labels by the chain's route, which is
+    /// what its users see in URLs.
+    pub fn observer_labelled(&self, label: &str) -> MetricsObserver {
+        MetricsObserver {
+            metrics: self.clone(),
+            chain: label.to_string(),
+            named: true,
         }
     }
 
@@ -285,6 +297,8 @@ fn to_prometheus_text(open: &str) -> String {
 pub struct MetricsObserver {
     metrics: Metrics,
     chain: String,
+    /// The label was given: keep it when the run starts.
+    named: bool,
 }
 
 impl MetricsObserver {
@@ -305,7 +319,9 @@ impl Observer for MetricsObserver {
         let m = &self.metrics;
         match event {
             Event::RunStarted { chain, .. } => {
-                self.chain = chain.name.clone();
+                if !self.named {
+                    self.chain = chain.name.clone();
+                }
                 if let Ok(mut c) = m.chain.lock() {
                     c.get_or_insert_with(|| chain.name.clone());
                 }

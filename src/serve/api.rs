@@ -307,9 +307,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
-        shared.metrics.encode(),
+        shared.metrics.text(&shared.redactor),
     )
         .into_response()
 }

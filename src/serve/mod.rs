@@ -8,7 +8,6 @@
 pub mod api;
 pub mod hooks;
 pub mod log;
-pub mod metrics;
 mod openapi;
 pub mod schedule;
 pub mod signature;
@@ -29,10 +28,10 @@ use crate::chain::model::{Overlap, SignatureScheme};
 use crate::chain::validate::{TRIGGER_VAR, ValidTrigger};
 use crate::diagnostic::Diagnostics;
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepError};
+use crate::report::metrics::Metrics;
 use crate::secret::{Redactor, Secret, Secrets};
 use crate::transport::Transport;
 pub use log::{Log, LogFormat};
-use metrics::Metrics;
 use schedule::{Schedule, SharedClock};
 
 /// How many finished runs `GET /runs/<id>` remembers.
@@ -372,7 +371,11 @@ impl Runner {
             shard: None,
             resume: None,
         };
-        let mut observers = Observers::default();
+        // The same observer as `--metrics`, so `GET /metrics` has the same
+        // names and labels: runs, steps, requests, retries, waits, failures.
+        let mut observers = Observers(vec![Box::new(
+            self.shared.metrics.observer_labelled(&served.route),
+        )]);
         let report = engine::run_with_vars(
             chain,
             &vars,
@@ -407,11 +410,6 @@ impl Runner {
             }
         }
         let outcome = Arc::new(RunOutcome::new(id, chain, &report, &self.redactor));
-        self.shared.metrics.run_finished(
-            &served.route,
-            outcome.status,
-            outcome.duration.as_secs_f64(),
-        );
         let first_line = outcome
             .error
             .as_deref()
@@ -460,7 +458,7 @@ async fn serve_local(
         chains: infos,
         jobs: jobs_tx,
         runs: Mutex::new(RunStore::default()),
-        metrics: Metrics::default(),
+        metrics: Metrics::new(),
         token: server.token,
         remote: server.remote,
         redactor: server.redactor.clone(),

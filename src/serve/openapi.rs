@@ -81,8 +81,8 @@ pub fn document(chains: &[&str], token: bool) -> Value {
                 "responses": {"200": {"description": "`{\"status\": \"ok\"}`", "content": {"application/json": {}}}},
             }},
             "/metrics": {"get": {
-                "summary": "pytopus_runs_total{chain,status} and pytopus_run_duration_seconds{chain}",
-                "responses": {"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {}}}},
+                "summary": "The metrics of every run since start, with the names and labels of `pytopus run --metrics`",
+                "responses": {"200": {"description": "Prometheus text exposition format 0.0.4", "content": {"text/plain": {}}}},
             }},
             "/openapi.json": {"get": {
                 "summary": "This document",

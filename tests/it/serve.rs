@@ -536,6 +536,20 @@ steps:
             metrics.contains("pytopus_run_duration_seconds_count{chain=\"echo\"} 1"),
             "{metrics}"
         );
+        // The `--metrics` observer feeds it: requests, steps and failures too.
+        assert!(
+            metrics.contains("# TYPE pytopus_http_requests_total counter"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(r#"pytopus_step_failures_total{chain="failing",step="Broken","#),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("# TYPE pytopus_step_duration_seconds histogram"),
+            "{metrics}"
+        );
+        assert!(!metrics.contains("sk-live-abcdef123456"), "{metrics}");
 
         let doc: Value = client()
             .get(format!("{base}/openapi.json"))
