@@ -341,6 +341,7 @@ async fn metrics_junit_and_har_describe_every_request_of_the_run() {
     );
 
     // JUnit: one suite, a case per step, the continued failure as a failure.
+    assert_valid_junit(&junit);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_no_canary("the JUnit report", &xml);
     let elements = parse_xml(&xml);
@@ -484,6 +485,7 @@ steps:
         assert_no_canary(what, &std::fs::read_to_string(file).unwrap());
     }
 
+    assert_valid_junit(&junit);
     let elements = parse_xml(&std::fs::read_to_string(&junit).unwrap());
     let failures: Vec<&Element> = elements.iter().filter(|e| e.name == "failure").collect();
     assert_eq!(failures.len(), 2);
@@ -596,6 +598,7 @@ async fn data_rows_add_up_in_one_metrics_file_and_get_a_suite_each() {
         Some(3.0)
     );
 
+    assert_valid_junit(&junit);
     let elements = parse_xml(&std::fs::read_to_string(&junit).unwrap());
     let suites: Vec<&str> = elements
         .iter()
@@ -741,3 +744,70 @@ async fn unwritable_output_files_stop_the_run_before_anything_is_sent() {
     );
 }
 
+/// The JUnit XML schema CI systems read, kept in tests/fixtures.
+fn junit_xsd() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit.xsd")
+}
+
+/// Runs libxml2's validator (`xmllint`, Debian's libxml2-utils, which
+/// `.ci/run` installs) on `file` against the schema.
+fn xmllint(file: &std::path::Path) -> std::process::Output {
+    std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(junit_xsd())
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run xmllint ({e}): install libxml2-utils to validate the JUnit files")
+        })
+}
+
+fn assert_valid_junit(file: &std::path::Path) {
+    let out = xmllint(file);
+    assert!(
+        out.status.success(),
+        "{} is not valid against tests/fixtures/junit.xsd:\n{}\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
+}
+
+/// The validation above can fail: the schema refuses what CI systems would
+/// not read (a suite without a name, a case with a negative time).
+#[test]
+fn the_junit_schema_refuses_reports_ci_systems_would_not_read() {
+    let dir = Scratch::new();
+    let good = dir.file(
+        "good.xml",
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="c" tests="1" failures="0" errors="0" skipped="0" time="0.1">
+  <testsuite name="c" tests="1" failures="0" errors="0" skipped="0" time="0.1">
+    <testcase name="Step" classname="c" time="0.1"/>
+  </testsuite>
+</testsuites>
+"#,
+    );
+    assert_valid_junit(&good);
+    for (name, xml) in [
+        (
+            "nameless.xml",
+            r#"<testsuites><testsuite tests="1"><testcase name="S" classname="c" time="0.1"/></testsuite></testsuites>"#,
+        ),
+        (
+            "negative.xml",
+            r#"<testsuites><testsuite name="c" tests="1"><testcase name="S" classname="c" time="-1"/></testsuite></testsuites>"#,
+        ),
+        (
+            "unknown.xml",
+            r#"<testsuites><testsuite name="c" tests="1"><testcase name="S" classname="c" time="0.1"><oops/></testcase></testsuite></testsuites>"#,
+        ),
+    ] {
+        let file = dir.file(name, xml);
+        assert!(
+            !xmllint(&file).status.success(),
+            "{name} passed the schema: {xml}"
+        );
+    }
+}
