@@ -1085,7 +1085,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__serve)
-            opts="-h --listen --allow-remote --token-from-secret --log-format --max-body --shutdown-timeout --help"
+            opts="-h --listen --allow-remote --token-from-secret --log-format --max-body --shutdown-timeout --no-history --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -381,6 +381,9 @@ pub struct ServeArgs {
     /// On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::chain::model::parse_duration)]
     pub shutdown_timeout: std::time::Duration,
+    /// Do not record the served runs in the history (also PYTOPUS_HISTORY=off)
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 /// `--log-format`.

@@ -122,6 +122,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
         secrets,
         redactor,
         clock: Arc::new(SystemClock),
+        history: !args.no_history && crate::history::enabled_by_env(),
     };
     match crate::serve::serve(server, listener, interrupted()).await {
         Ok(()) => Exit::Success,

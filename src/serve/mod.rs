@@ -62,6 +62,9 @@ pub struct Server {
     pub secrets: Secrets,
     pub redactor: Redactor,
     pub clock: SharedClock,
+    /// Record each run in the history database (off with `--no-history`
+    /// or `PYTOPUS_HISTORY=off`).
+    pub history: bool,
 }
 
 /// What the HTTP handlers know of a chain (the `ValidChain` itself stays on
@@ -344,6 +347,7 @@ struct Runner {
     redactor: Redactor,
     cancel: Cancel,
     running: watch::Sender<usize>,
+    history: bool,
 }
 
 impl Runner {
@@ -387,7 +391,7 @@ impl Runner {
         .await;
         drop(start.permit);
         // Served runs are recorded in the history like `pytopus run`'s.
-        if crate::history::enabled_by_env()
+        if self.history
             && let Ok(path) = std::fs::canonicalize(&chain.source.name)
         {
             let hash = crate::history::content_hash(&chain.source.text);
@@ -476,6 +480,7 @@ async fn serve_local(
         redactor: server.redactor,
         cancel,
         running: running_tx,
+        history: server.history,
     });
     let runner_task = tokio::task::spawn_local({
         let runner = Rc::clone(&runner);

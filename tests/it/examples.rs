@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
@@ -51,9 +49,7 @@ fn replay(chain: &Path, extra: &[&str]) -> String {
         chain.display(),
         tape.display()
     );
-    let output = Command::cargo_bin("pytopus")
-        .expect("pytopus binary")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let output = crate::support::pytopus()
         .arg("run")
         .arg(chain)
         .arg("--replay")

@@ -19,7 +19,7 @@ fn start_login(
     Vec<(String, String)>,
     BufReader<std::process::ChildStderr>,
 ) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pytopus"))
+    let mut child = crate::support::isolate(&mut Command::new(env!("CARGO_BIN_EXE_pytopus")))
         .args([
             "auth",
             "login",
@@ -147,7 +147,7 @@ async fn login_with_a_connector_takes_its_urls_client_and_secret_name() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pytopus"))
+    let mut child = crate::support::isolate(&mut Command::new(env!("CARGO_BIN_EXE_pytopus")))
         .args(["auth", "login", "acme", "--wait", "20s"])
         .current_dir(dir.path())
         .env("PYTOPUS_KEYRING", "off")
@@ -201,7 +201,7 @@ async fn login_with_a_connector_takes_its_urls_client_and_secret_name() {
 #[test]
 fn login_without_urls_needs_an_oauth2_connector() {
     let run = |name: &str| {
-        Command::new(assert_cmd::cargo::cargo_bin("pytopus"))
+        crate::support::isolate(&mut Command::new(env!("CARGO_BIN_EXE_pytopus")))
             .args(["auth", "login", name])
             .env("PYTOPUS_KEYRING", "off")
             .output()

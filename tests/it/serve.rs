@@ -144,6 +144,8 @@ where
             .unwrap_or_else(|| Secrets::env_only(redactor.clone())),
         redactor,
         clock: setup.clock,
+        // The user's history database stays out of tests.
+        history: false,
     };
     let stopped = {
         let stop = Arc::clone(&stop);
@@ -802,16 +804,7 @@ output: {{ok: "{{{{ Slack.ok }}}}", event: "{{{{ trigger.headers['x-github-event
         ),
     );
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
+    crate::support::isolate(&mut cmd);
     let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .arg(scratch.dir.path())

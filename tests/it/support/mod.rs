@@ -7,14 +7,26 @@ use assert_cmd::Command;
 
 /// The `pytopus` binary, with a predictable environment.
 pub fn pytopus() -> Command {
-    let mut cmd = Command::cargo_bin("pytopus").expect("the pytopus binary is built");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
+    isolate(&mut cmd);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    Command::from_std(cmd)
+}
+
+/// What every test's `pytopus` process gets, whoever builds the command:
+/// no colours, no proxies, and the user's own files out of reach.
+pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
     cmd.env("NO_COLOR", "1")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
         // The user's own connectors (`<config>/pytopus/connectors`) stay out of tests.
         .env(
             "XDG_CONFIG_HOME",
@@ -25,8 +37,6 @@ pub fn pytopus() -> Command {
             "PYTOPUS_HISTORY_DIR",
             concat!(env!("CARGO_TARGET_TMPDIR"), "/history"),
         )
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
 }
 
 /// A scratch directory holding chain files for one test.
