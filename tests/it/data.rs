@@ -540,7 +540,7 @@ async fn an_interrupt_stops_the_rows_and_still_writes_the_report() {
     let data = dir.file("rows.csv", "id,name\n1,a\n2,b\n3,c\n");
     let report = dir.path("r.json");
     let bin = assert_cmd::cargo::cargo_bin("pytopus");
-    let child = std::process::Command::new(bin)
+    let child = crate::support::isolate(&mut std::process::Command::new(bin))
         .args([
             "run",
             chain.to_str().unwrap(),

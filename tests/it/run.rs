@@ -782,7 +782,7 @@ async fn interrupt_with(signal: &str) {
     );
     let report = dir.path("r.json");
     let bin = assert_cmd::cargo::cargo_bin("pytopus");
-    let child = std::process::Command::new(bin)
+    let child = crate::support::isolate(&mut std::process::Command::new(bin))
         .args([
             "run",
             chain.to_str().unwrap(),
