@@ -59,6 +59,11 @@ pub struct ValidChain {
     pub deps: Vec<Vec<usize>>,
     /// The steps `output` reads.
     pub output_deps: Vec<usize>,
+    /// For each step, whether a later step or `output` reads its result or
+    /// `steps.<name>` (directly, through `steps` as a whole, or through a
+    /// variable it extracts). The engine does not bind the others into the
+    /// template context, which for a large body saves a copy of it.
+    pub read_later: Vec<bool>,
     /// `trigger:`, checked (`pytopus serve` only).
     pub trigger: Option<ValidTrigger>,
     /// `schedule:` with its `timezone:` and `overlap:` (`pytopus serve` only).
@@ -404,6 +409,12 @@ fn validate_nested(
         deps[i].sort_unstable();
         deps[i].dedup();
     }
+    let mut read_later = vec![false; chain.steps.len()];
+    for &j in deps.iter().flatten() {
+        if let Some(r) = read_later.get_mut(j) {
+            *r = true;
+        }
+    }
     let output_deps = deps.pop().unwrap_or_default();
     let mut reported = std::collections::HashSet::new();
     for (path, at, names) in refs {
@@ -445,6 +456,7 @@ fn validate_nested(
         parallel: chain.parallel == Some(crate::chain::model::Parallel::Auto),
         deps,
         output_deps,
+        read_later,
         trigger,
         schedule,
     })

@@ -311,13 +311,20 @@ impl RunEnv<'_> {
         status: &mut RunStatus,
     ) {
         let step = &self.chain.steps[index];
+        // The step's compiled templates are not needed any more.
+        self.chain.templates.release();
         self.emitter.emit(&Event::StepFinished {
             index,
             step,
             outcome,
         });
         match outcome.status {
-            StepStatus::Passed => bind(Arc::make_mut(ctx), step, outcome),
+            StepStatus::Passed => bind(
+                Arc::make_mut(ctx),
+                step,
+                outcome,
+                self.chain.read_later.get(index).copied().unwrap_or(true),
+            ),
             StepStatus::Skipped => bind_unfinished(Arc::make_mut(ctx), step, outcome),
             StepStatus::Failed if outcome.continued => {
                 bind_unfinished(Arc::make_mut(ctx), step, outcome);
@@ -340,8 +347,18 @@ impl RunEnv<'_> {
     }
 }
 
-/// Makes a passed step's result, metadata and outputs visible to later steps.
-fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
+/// Makes a passed step's result, metadata and outputs visible to later
+/// steps; the result and metadata only when some later template reads them.
+fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, read_later: bool) {
+    if read_later {
+        bind_result(ctx, step, o);
+    }
+    for (k, v) in &o.outputs {
+        ctx.set_var(k, v);
+    }
+}
+
+fn bind_result(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
     let result = render::from_json(&o.result);
     let empty = Vec::new();
     let (status, headers, url) = match &o.response {
@@ -363,9 +380,6 @@ fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
             error: None,
         },
     );
-    for (k, v) in &o.outputs {
-        ctx.set_var(k, v);
-    }
 }
 
 struct StepRunner<'a> {

@@ -7,7 +7,7 @@
 //! only strings from the chain file are ever compiled.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use base64::Engine as _;
 use minijinja::value::{Object, ObjectRepr};
@@ -29,9 +29,17 @@ pub const FUNCTIONS: &[&str] = &[
     "secret",
 ];
 
-/// The shared template environment: compiled templates live here by name.
+/// The shared template environment.
+///
+/// Text templates are compiled at validation (to check them and learn the
+/// names they read) and then dropped: minijinja preallocates ~12 KB per
+/// compiled template, which for a 10,000-step chain was most of its memory.
+/// They are compiled again when first rendered and kept until
+/// [`Templates::release`], which the engine calls as each step finishes, so
+/// only the running steps' templates are alive (a `for_each` step compiles
+/// its templates once for all its items).
 pub struct Templates {
-    env: Environment<'static>,
+    env: RwLock<Environment<'static>>,
     next_id: usize,
     /// Where `secret("NAME")` looks; set by whoever runs the chain.
     secrets: SecretsSlot,
@@ -93,7 +101,7 @@ impl Templates {
                 .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
         });
         Templates {
-            env,
+            env: RwLock::new(env),
             next_id: 0,
             secrets,
         }
@@ -142,6 +150,8 @@ impl Templates {
         if let Some(expr) = single_expression(s) {
             let compiled = self
                 .env
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
                 .compile_expression(expr)
                 .map_err(|e| TemplateError::from_minijinja(&e, s))?;
             let names = compiled.undeclared_variables(true);
@@ -153,14 +163,11 @@ impl Templates {
         }
         let name = format!("t{}", self.next_id);
         self.next_id += 1;
-        self.env
-            .add_template_owned(name.clone(), s.to_string())
-            .map_err(|e| TemplateError::from_minijinja(&e, s))?;
-        let names = self
-            .env
-            .get_template(&name)
-            .map(|t| t.undeclared_variables(true))
-            .unwrap_or_default();
+        let env = self.env.get_mut().unwrap_or_else(|p| p.into_inner());
+        let names = env
+            .template_from_str(s)
+            .map_err(|e| TemplateError::from_minijinja(&e, s))?
+            .undeclared_variables(true);
         Ok(Tmpl::Text(Arc::new(TextTemplate {
             name,
             source: s.to_string(),
@@ -174,8 +181,8 @@ impl Templates {
             Tmpl::Literal(v) => Ok(v.clone()),
             Tmpl::Text(t) => self.render_text(t, ctx).map(Value::String),
             Tmpl::Native(n) => {
-                let expr = self
-                    .env
+                let env = self.env();
+                let expr = env
                     .compile_expression(&n.expr)
                     .map_err(|e| TemplateError::from_minijinja(&e, &n.source))?;
                 let v = expr
@@ -234,12 +241,39 @@ impl Templates {
     }
 
     fn render_text(&self, t: &TextTemplate, ctx: &MjValue) -> Result<String, TemplateError> {
-        let tmpl = self
-            .env
-            .get_template(&t.name)
-            .map_err(|e| TemplateError::from_minijinja(&e, &t.source))?;
-        tmpl.render(ctx.clone())
-            .map_err(|e| TemplateError::from_minijinja(&e, &t.source))
+        let fail = |e: Error| TemplateError::from_minijinja(&e, &t.source);
+        {
+            let env = self.env();
+            match env.get_template(&t.name) {
+                Ok(tmpl) => return tmpl.render(ctx.clone()).map_err(fail),
+                Err(e) if e.kind() == ErrorKind::TemplateNotFound => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        // First render since the last release: compile it again (it compiled
+        // at validation, so this does not fail on syntax). Two items of a
+        // `for_each` may both get here; the second add replaces the first.
+        self.env
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add_template_owned(t.name.clone(), t.source.clone())
+            .map_err(fail)?;
+        let env = self.env();
+        let tmpl = env.get_template(&t.name).map_err(fail)?;
+        tmpl.render(ctx.clone()).map_err(fail)
+    }
+
+    /// Drops the compiled text templates; they compile again on their next
+    /// render. Called when a step finishes.
+    pub fn release(&self) {
+        self.env
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear_templates();
+    }
+
+    fn env(&self) -> RwLockReadGuard<'_, Environment<'static>> {
+        self.env.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -567,6 +601,25 @@ mod tests {
 
     fn ctx(v: Value) -> MjValue {
         from_json(&v)
+    }
+
+    #[test]
+    fn text_templates_render_again_after_release() {
+        let mut t = Templates::new();
+        let a = t.compile(&json!("/users/{{ id }}")).unwrap();
+        let b = t.compile(&json!("{{ id }}-{{ id }}")).unwrap();
+        // Validation keeps none of them compiled.
+        assert_eq!(t.env().templates().count(), 0);
+        let c = ctx(json!({"id": 7}));
+        assert_eq!(t.render(&a, &c).unwrap(), json!("/users/7"));
+        assert_eq!(t.render(&b, &c).unwrap(), json!("7-7"));
+        assert_eq!(t.env().templates().count(), 2);
+        t.release();
+        assert_eq!(t.env().templates().count(), 0);
+        let c = ctx(json!({"id": 8}));
+        assert_eq!(t.render(&a, &c).unwrap(), json!("/users/8"));
+        let err = t.render(&a, &ctx(json!({}))).unwrap_err();
+        assert!(err.message.contains("id"), "{}", err.message);
     }
 
     #[test]
