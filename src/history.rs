@@ -118,10 +118,10 @@ impl History {
             .steps
             .iter()
             .map(|s| {
-                let v = redactor.redact_json(&s.result);
-                let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
-                if size <= MAX_RESULT_BYTES {
-                    v
+                // Measured without copying, stopping at the limit: a 100 MB
+                // body is neither cloned nor serialised whole here.
+                if fits(&s.result, MAX_RESULT_BYTES) {
+                    redactor.redact_json(&s.result)
                 } else {
                     Value::Null
                 }
@@ -284,4 +284,40 @@ pub fn reusable(stored: &Stored) -> Vec<Option<StepOutcome>> {
             Some(o)
         })
         .collect()
+}
+
+/// Whether `v` serialises to at most `limit` bytes of JSON. Serialising
+/// stops as soon as the limit is passed.
+fn fits(v: &Value, limit: usize) -> bool {
+    struct Counter {
+        left: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.left = self
+                .left
+                .checked_sub(buf.len())
+                .ok_or_else(|| std::io::Error::other("over the limit"))?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(&mut Counter { left: limit }, v).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_counts_serialised_bytes_up_to_the_limit() {
+        let v = serde_json::json!({"a": [1, 2, 3]}); // {"a":[1,2,3]} = 13 bytes
+        assert!(fits(&v, 13));
+        assert!(!fits(&v, 12));
+        let big = Value::String("x".repeat(10_000));
+        assert!(!fits(&big, 100));
+        assert!(fits(&big, 10_002));
+    }
 }

@@ -73,6 +73,44 @@ impl Redactor {
         }
     }
 
+    /// Like [`Redactor::redact_json`], but borrows `v` when it holds no
+    /// known secret: a large result is printed or stored without a copy.
+    pub fn redact_json_cow<'v>(
+        &self,
+        v: &'v serde_json::Value,
+    ) -> std::borrow::Cow<'v, serde_json::Value> {
+        if self.is_empty() || !self.contains_secret(v) {
+            std::borrow::Cow::Borrowed(v)
+        } else {
+            std::borrow::Cow::Owned(self.redact_json(v))
+        }
+    }
+
+    /// Whether a string (or key) inside `v` contains a known secret.
+    fn contains_secret(&self, v: &serde_json::Value) -> bool {
+        let Ok(list) = self.secrets.read() else {
+            return true;
+        };
+        let hit = |s: &str| list.iter().any(|secret| s.contains(secret.as_str()));
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            match v {
+                serde_json::Value::String(s) if hit(s) => return true,
+                serde_json::Value::Array(a) => stack.extend(a),
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        if hit(k) {
+                            return true;
+                        }
+                        stack.push(x);
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
     pub fn is_empty(&self) -> bool {
         self.secrets.read().map(|l| l.is_empty()).unwrap_or(true)
     }
@@ -89,6 +127,26 @@ mod tests {
         assert_eq!(r.redact("a=p%40ss+w%2F%22rd%22&b"), "a=***&b");
         assert_eq!(r.redact("/x/p%40ss%20w%2F%22rd%22"), "/x/***");
         assert_eq!(r.redact(r#"{"k": "p@ss w/\"rd\""}"#), r#"{"k": "***"}"#);
+    }
+
+    #[test]
+    fn json_is_borrowed_unless_a_secret_is_inside() {
+        let r = Redactor::default();
+        let clean = serde_json::json!({"a": ["x", {"b": "y"}]});
+        assert!(matches!(
+            r.redact_json_cow(&clean),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        r.add("s3cret-value");
+        assert!(matches!(
+            r.redact_json_cow(&clean),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let dirty = serde_json::json!({"a": ["x", {"b": "token s3cret-value"}]});
+        let red = r.redact_json_cow(&dirty);
+        assert_eq!(*red, serde_json::json!({"a": ["x", {"b": "token ***"}]}));
+        let in_key = serde_json::json!({"s3cret-value": 1});
+        assert_eq!(*r.redact_json_cow(&in_key), serde_json::json!({"***": 1}));
     }
 
     #[test]
