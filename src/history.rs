@@ -250,7 +250,7 @@ pub fn reusable(stored: &Stored) -> Vec<Option<StepOutcome>> {
             }
             let mut o = StepOutcome::not_run(s["name"].as_str().unwrap_or_default());
             o.status = status;
-            o.result = result;
+            o.result = std::sync::Arc::new(result);
             o.attempts = 0;
             o.outputs = s["outputs"]
                 .as_object()

@@ -267,7 +267,7 @@ async fn run_once(args: &RunArgs) -> Exit {
             print_stdout(&redactor.redact(&dry_run_text(&report, "")))
         }
         RunStatus::Passed => {
-            let value = redactor.redact_json_cow(report.output.as_ref().unwrap_or(&Value::Null));
+            let value = redactor.redact_json_cow(report.output.as_deref().unwrap_or(&Value::Null));
             print_output(&value, args.output)
         }
     };
@@ -811,7 +811,7 @@ impl RowRunner<'_> {
             if report.dry_run {
                 done.dry_run = dry_run_text(&report, &format!("[row {}] ", row.number));
             } else {
-                done.output = report.output.clone().unwrap_or(Value::Null);
+                done.output = report.output.as_deref().cloned().unwrap_or(Value::Null);
             }
         }
         if self.keep_report

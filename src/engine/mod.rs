@@ -149,13 +149,14 @@ pub async fn run_with_vars(
     let (output, output_error) = if status == RunStatus::Passed && !opts.dry_run {
         match &chain.output {
             Some(t) => match chain.templates.render(t, &ctx.value()) {
-                Ok(v) => (Some(v), None),
+                Ok(v) => (Some(Arc::new(v)), None),
                 Err(e) => {
                     status = RunStatus::Failed;
                     (None, Some(e))
                 }
             },
-            None => (outcomes.last().map(|o| o.result.clone()), None),
+            // Shared, not copied: the result may be a 100 MB body.
+            None => (outcomes.last().map(|o| Arc::clone(&o.result)), None),
         }
     } else {
         (None, None)
@@ -586,7 +587,7 @@ impl StepRunner<'_> {
             }
             Err(e) => outcome.error = Some(e),
         }
-        outcome.result = decoded.value;
+        outcome.result = Arc::new(decoded.value);
         outcome
     }
 
@@ -898,7 +899,9 @@ impl StepRunner<'_> {
             _ => StepStatus::Failed,
         };
         match report.status {
-            RunStatus::Passed => outcome.result = report.output.unwrap_or(Value::Null),
+            RunStatus::Passed => {
+                outcome.result = report.output.unwrap_or_else(|| Arc::new(Value::Null));
+            }
             RunStatus::Interrupted => outcome.error = Some(StepError::Interrupted),
             RunStatus::Failed => {
                 let why = match (report.failed_step(), &report.output_error) {
@@ -1033,7 +1036,7 @@ impl StepRunner<'_> {
                 outcome.attempts = one.attempts;
                 break;
             }
-            results.push(one.result);
+            results.push(Arc::unwrap_or_clone(one.result));
             for (name, v) in one.outputs {
                 if let Some(list) = outputs.get_mut(&name) {
                     list.push(v);
@@ -1041,7 +1044,7 @@ impl StepRunner<'_> {
             }
         }
         outcome.status = status;
-        outcome.result = Value::Array(results);
+        outcome.result = Arc::new(Value::Array(results));
         outcome.outputs = outputs
             .into_iter()
             .map(|(k, v)| (k, Value::Array(v)))

@@ -1,6 +1,7 @@
 //! The results of a run, as plain data: what each step sent, got and bound,
 //! and why it failed.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use indexmap::IndexMap;
@@ -56,7 +57,8 @@ pub struct StepOutcome {
     pub request: Option<HttpRequest>,
     pub response: Option<ResponseInfo>,
     /// The decoded body: JSON, or text when the body is not JSON.
-    pub result: Value,
+    /// Shared with `RunReport::output` when the run's output is this result.
+    pub result: Arc<Value>,
     /// Variables bound by `extract`.
     pub outputs: IndexMap<String, Value>,
     pub attempts: u32,
@@ -84,7 +86,7 @@ impl StepOutcome {
             status: StepStatus::NotRun,
             request: None,
             response: None,
-            result: Value::Null,
+            result: Arc::new(Value::Null),
             outputs: IndexMap::new(),
             attempts: 0,
             elapsed: Duration::ZERO,
@@ -231,7 +233,7 @@ pub struct RunReport {
     pub dry_run: bool,
     pub steps: Vec<StepOutcome>,
     /// What stdout gets: the `output` template, else the last step's result.
-    pub output: Option<Value>,
+    pub output: Option<Arc<Value>>,
     /// Set when `output` itself could not be rendered.
     pub output_error: Option<TemplateError>,
     pub started: SystemTime,

@@ -38,7 +38,7 @@ pub fn to_json(report: &RunReport) -> Value {
         "started_at": humantime::format_rfc3339_millis(report.started).to_string(),
         "duration_ms": report.elapsed.as_millis() as u64,
         "steps": report.steps.iter().map(step_json).collect::<Vec<_>>(),
-        "output": report.output,
+        "output": report.output.as_deref(),
         "output_error": report.output_error.as_ref().map(|e| json!({"message": e.message, "template": e.template})),
     })
 }

@@ -263,7 +263,7 @@ impl RunOutcome {
             id,
             status: report.status.as_str(),
             http_status,
-            output: redactor.redact_json(report.output.as_ref().unwrap_or(&Value::Null)),
+            output: redactor.redact_json(report.output.as_deref().unwrap_or(&Value::Null)),
             error,
             report: redactor.redact_json(&crate::report::json::to_json(report)),
             duration: report.elapsed,

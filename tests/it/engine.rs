@@ -122,7 +122,7 @@ async fn events_flow_in_order_and_results_feed_later_steps() {
     .await;
 
     assert_eq!(report.status, RunStatus::Passed);
-    assert_eq!(report.output, Some(json!(true)));
+    assert_eq!(report.output.as_deref(), Some(&json!(true)));
     assert_eq!(report.steps[0].attempts, 2);
     assert_eq!(report.steps[0].outputs["n"], json!(5));
     assert_eq!(
