@@ -398,6 +398,7 @@ pub(crate) async fn post_form(
     let req = HttpRequest {
         method: "POST".into(),
         url: url.to_string(),
+        parsed_url: None,
         headers,
         body: Some(ser.finish().into_bytes()),
         timeout: Duration::from_secs(30),

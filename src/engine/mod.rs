@@ -1227,7 +1227,8 @@ impl StepRunner<'_> {
         Ok((
             HttpRequest {
                 method: step.method.clone(),
-                url: url.to_string(),
+                url: url.as_str().to_string(),
+                parsed_url: Some(url),
                 headers,
                 body,
                 timeout: step.timeout,

@@ -237,6 +237,7 @@ pub async fn push(metrics: &Metrics, base: &url::Url, redactor: &Redactor) -> Re
     let request = HttpRequest {
         method: "PUT".into(),
         url: url.to_string(),
+        parsed_url: None,
         headers: vec![(
             "content-type".into(),
             "text/plain; version=0.0.4; charset=utf-8".into(),

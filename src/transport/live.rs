@@ -141,9 +141,12 @@ impl LiveTransport {
         let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
             TransportError::Request(format!("`{}` is not a valid HTTP method", req.method))
         })?;
-        let url = reqwest::Url::parse(&req.url).map_err(|e| {
-            TransportError::Request(format!("`{}` is not a valid URL: {e}", req.url))
-        })?;
+        let url = match &req.parsed_url {
+            Some(u) if u.as_str() == req.url => u.clone(),
+            _ => reqwest::Url::parse(&req.url).map_err(|e| {
+                TransportError::Request(format!("`{}` is not a valid URL: {e}", req.url))
+            })?,
+        };
         let mut builder = self
             .client_for(req, &url)?
             .request(method, url)
@@ -185,7 +188,8 @@ impl LiveTransport {
                     .bytes()
                     .await
                     .map_err(|e| body_error(&e, req.timeout))?;
-                (bytes.to_vec(), None)
+                // Takes over the buffer when it is not shared: no copy.
+                (Vec::from(bytes), None)
             }
             BodySink::File(path) => (
                 Vec::new(),
@@ -215,8 +219,110 @@ fn build_client(
     redirects: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, TransportError> {
     base_builder(opts, jar, redirects)
+        .tls_backend_preconfigured(lazy_roots_tls_config())
         .build()
         .map_err(|e| TransportError::Other(error_chain(&e)))
+}
+
+/// The TLS settings of the default clients: what reqwest would build
+/// (aws-lc-rs, TLS 1.2 and 1.3, ALPN h2 then http/1.1, the platform's
+/// verifier over the system's roots), except that the verifier, and so the
+/// reading of the system's root certificates, waits for the first TLS
+/// handshake. Reading them was most of the work of a one-request run, and a
+/// chain that only speaks plain HTTP never needs them.
+fn lazy_roots_tls_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(LazyPlatformVerifier {
+        provider: Arc::clone(&provider),
+        inner: OnceLock::new(),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| {
+            // aws-lc-rs supports both default versions; this is unreachable,
+            // and TLS 1.3 alone would still work.
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("aws-lc-rs supports TLS 1.3")
+        })
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
+
+/// `rustls_platform_verifier::Verifier`, created on first use.
+#[derive(Debug)]
+struct LazyPlatformVerifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    inner: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
+}
+
+impl LazyPlatformVerifier {
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.inner
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new(Arc::clone(&self.provider)).map(Arc::new)
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for LazyPlatformVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// What every client shares, with or without `tls:` settings.

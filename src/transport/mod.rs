@@ -20,6 +20,10 @@ pub struct HttpRequest {
     pub method: String,
     /// Absolute URL with the query string already applied.
     pub url: String,
+    /// `url`, already parsed by whoever built the request, so the transport
+    /// does not parse it again. Used only while it still matches `url`
+    /// (credentials in the query and paging rewrite `url`).
+    pub parsed_url: Option<url::Url>,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     /// Per-attempt timeout.
