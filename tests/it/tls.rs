@@ -631,3 +631,36 @@ fn an_encrypted_key_says_how_to_decrypt_it() {
         out.stderr
     );
 }
+
+/// The default client (no `tls:`) reads the system's roots only at its first
+/// handshake; they must still decide: refused without them, trusted when the
+/// system store (here `SSL_CERT_FILE`) has the server's CA.
+#[test]
+fn the_default_client_trusts_the_system_roots_read_at_the_first_handshake() {
+    let pki = Pki::new();
+    let url = pki.rogue_server();
+    let chain = format!("steps:\n  - name: Whoami\n    url: {url}/whoami\n");
+
+    let refused = pki.run(&chain, &[]);
+    assert_no_panic(&refused);
+    assert_eq!(refused.code, 1, "stderr:\n{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("TLS error") && refused.stderr.contains("UnknownIssuer"),
+        "stderr:\n{}",
+        refused.stderr
+    );
+
+    let path = pki.dir.file("plain.yaml", &chain);
+    let mut cmd = pytopus();
+    cmd.arg("run")
+        .arg(&path)
+        .env("SSL_CERT_FILE", pki.dir.path("rogue-ca.pem"))
+        .env_remove("SSL_CERT_DIR");
+    let trusted = run_cmd(&mut cmd);
+    assert_eq!(trusted.code, 0, "stderr:\n{}", trusted.stderr);
+    assert!(
+        trusted.stdout.contains("\"client_cn\": null"),
+        "{}",
+        trusted.stdout
+    );
+}
