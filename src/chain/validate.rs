@@ -59,11 +59,11 @@ pub struct ValidChain {
     pub deps: Vec<Vec<usize>>,
     /// The steps `output` reads.
     pub output_deps: Vec<usize>,
-    /// For each step, whether a later step or `output` reads its result or
-    /// `steps.<name>` (directly, through `steps` as a whole, or through a
-    /// variable it extracts). The engine does not bind the others into the
-    /// template context, which for a large body saves a copy of it.
-    pub read_later: Vec<bool>,
+    /// For each step, what later steps and `output` read of it: its result
+    /// (by the step's name) and its `steps.<name>` metadata. The engine binds
+    /// only that into the template context: for a large body, a copy saved;
+    /// for every step, work saved.
+    pub read_later: Vec<Reads>,
     /// `trigger:`, checked (`pytopus serve` only).
     pub trigger: Option<ValidTrigger>,
     /// `schedule:` with its `timezone:` and `overlap:` (`pytopus serve` only).
@@ -409,12 +409,7 @@ fn validate_nested(
         deps[i].sort_unstable();
         deps[i].dedup();
     }
-    let mut read_later = vec![false; chain.steps.len()];
-    for &j in deps.iter().flatten() {
-        if let Some(r) = read_later.get_mut(j) {
-            *r = true;
-        }
-    }
+    let read_later = reads(&step_index, &refs, chain.steps.len());
     let output_deps = deps.pop().unwrap_or_default();
     let mut reported = std::collections::HashSet::new();
     for (path, at, names) in refs {
@@ -466,6 +461,38 @@ fn validate_nested(
 /// `output`'s): by name, under `steps.`, or through a variable an earlier
 /// step extracts (every earlier step extracting it: the last one wins, and
 /// which one is last depends on which ran).
+/// What a step's later readers read of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// The result, by the step's name (`GetUser.id`).
+    pub result: bool,
+    /// `steps.<name>` (`steps.GetUser.status`), or `steps` as a whole.
+    pub meta: bool,
+}
+
+/// For each step, what the templates of later steps and `output` read of it.
+fn reads(step_index: &HashMap<&str, usize>, refs: &[TemplateRefs], steps: usize) -> Vec<Reads> {
+    let mut out = vec![Reads::default(); steps];
+    for (_, at, names) in refs {
+        for (name, _) in names {
+            match render::root_and_child(name) {
+                ("steps", Some(c)) => {
+                    if let Some(&j) = step_index.get(c).filter(|&&j| j < *at) {
+                        out[j].meta = true;
+                    }
+                }
+                ("steps", None) => out.iter_mut().take(*at).for_each(|r| r.meta = true),
+                (root, _) => {
+                    if let Some(&j) = step_index.get(root).filter(|&&j| j < *at) {
+                        out[j].result = true;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn dependencies(
     chain: &Chain,
     step_index: &HashMap<&str, usize>,

@@ -54,8 +54,19 @@ impl Context {
         self.names.insert(name.to_string(), from_json(value));
     }
 
+    /// Binds a finished step's result under its name.
+    pub fn set_result(&mut self, name: &str, result: MjValue) {
+        self.names.insert(name.to_string(), result);
+    }
+
     /// Binds a finished step: its result by name and its metadata under `steps`.
     pub fn set_step(&mut self, name: &str, meta: StepMeta<'_>) {
+        self.names.insert(name.to_string(), meta.result.clone());
+        self.set_meta(name, meta);
+    }
+
+    /// Binds a finished step's metadata under `steps.<name>` only.
+    pub fn set_meta(&mut self, name: &str, meta: StepMeta<'_>) {
         let mut headers: IndexMap<String, String> = IndexMap::new();
         for (k, v) in meta.headers {
             headers
@@ -87,7 +98,6 @@ impl Context {
                 meta.error.as_ref().map_or(MjValue::from(()), from_json),
             ),
         ];
-        self.names.insert(name.to_string(), meta.result.clone());
         self.steps
             .insert(name.to_string(), MjValue::from_pairs(entries));
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::auth::{self, Credentials};
-use crate::chain::validate::{NextPage, Pager};
+use crate::chain::validate::{NextPage, Pager, Reads};
 use crate::chain::{BodySpec, ValidChain, ValidStep};
 use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, TransportError};
 use context::{Context, StepMeta};
@@ -324,7 +324,10 @@ impl RunEnv<'_> {
                 Arc::make_mut(ctx),
                 step,
                 outcome,
-                self.chain.read_later.get(index).copied().unwrap_or(true),
+                self.chain.read_later.get(index).copied().unwrap_or(Reads {
+                    result: true,
+                    meta: true,
+                }),
             ),
             StepStatus::Skipped => bind_unfinished(Arc::make_mut(ctx), step, outcome),
             StepStatus::Failed if outcome.continued => {
@@ -348,30 +351,35 @@ impl RunEnv<'_> {
     }
 }
 
-/// Makes a passed step's result, metadata and outputs visible to later
-/// steps; the result and metadata only when some later template reads them.
-fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, read_later: bool) {
-    if read_later {
-        bind_result(ctx, step, o);
+/// Makes a passed step's outputs visible to later steps, and its result and
+/// `steps.<name>` metadata when some later template reads them.
+fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, reads: Reads) {
+    if reads.result || reads.meta {
+        let result = render::from_json(&o.result);
+        if reads.result {
+            ctx.set_result(&step.name, result.clone());
+        }
+        if reads.meta {
+            bind_meta(ctx, step, o, &result);
+        }
     }
     for (k, v) in &o.outputs {
         ctx.set_var(k, v);
     }
 }
 
-fn bind_result(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
-    let result = render::from_json(&o.result);
+fn bind_meta(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, result: &minijinja::Value) {
     let empty = Vec::new();
     let (status, headers, url) = match &o.response {
         Some(r) => (Some(r.status), &r.headers, r.url.as_str()),
         None => (None, &empty, ""),
     };
-    ctx.set_step(
+    ctx.set_meta(
         &step.name,
         StepMeta {
             status,
             headers,
-            result: &result,
+            result,
             outputs: &o.outputs,
             elapsed_ms: o.elapsed.as_millis() as u64,
             attempts: o.attempts,

@@ -251,3 +251,86 @@ async fn concurrent_requests_share_one_token_fetch() {
         "sixteen concurrent callers, one fetch"
     );
 }
+
+/// Only what later templates read is bound into their context: a step's
+/// result (by name), its `steps.<name>` metadata, both, or neither.
+#[test]
+fn the_chain_knows_what_later_templates_read_of_each_step() {
+    use pytopus::chain::validate::Reads;
+    let chain = load(
+        r#"
+steps:
+  - name: A
+    url: http://api.test/a
+  - name: B
+    url: http://api.test/b/{{ A.id }}
+  - name: C
+    url: http://api.test/c/{{ steps.B.status }}
+  - name: D
+    url: http://api.test/d
+    extract: {d: "$.d"}
+  - name: E
+    url: http://api.test/e/{{ d }}
+  - name: F
+    url: http://api.test/f
+output: {c: "{{ C.x }}", s: "{{ steps.C.attempts }}"}
+"#,
+    );
+    let r = |result, meta| Reads { result, meta };
+    assert_eq!(
+        chain.read_later,
+        [
+            r(true, false),  // A: B reads A.id
+            r(false, true),  // B: C reads steps.B.status
+            r(true, true),   // C: output reads both
+            r(false, false), // D: only its extracted variable is read
+            r(false, false), // E
+            r(false, false), // F: the implicit output is not a template
+        ]
+    );
+    let whole = load(
+        "steps:\n  - name: A\n    url: http://api.test/a\n  - name: B\n    url: \"http://api.test/{{ steps | length }}\"\n",
+    );
+    assert_eq!(whole.read_later, [r(false, true), r(false, false)]);
+}
+
+#[tokio::test]
+async fn unread_results_are_not_bound_and_read_ones_are() {
+    let chain = load(
+        r#"
+steps:
+  - name: A
+    url: http://api.test/a
+  - name: B
+    url: http://api.test/b/{{ A.id }}/{{ steps.A.status }}
+  - name: C
+    url: http://api.test/c
+"#,
+    );
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let transport = Scripted {
+        answers: Mutex::new(vec![
+            Ok((200, r#"{"id": 7}"#)),
+            Ok((201, r#"{"b": 1}"#)),
+            Ok((200, r#"{"c": [1, 2]}"#)),
+        ]),
+        sent: Arc::clone(&sent),
+    };
+    let report = engine::run(
+        &chain,
+        &transport,
+        &mut Log::default(),
+        &RunOptions::default(),
+        Cancel::never(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed);
+    let urls: Vec<String> = sent.lock().unwrap().iter().map(|r| r.url.clone()).collect();
+    assert_eq!(urls[1], "http://api.test/b/7/200");
+    // The implicit output is C's result, shared with C's outcome.
+    assert_eq!(report.output.as_deref(), Some(&json!({"c": [1, 2]})));
+    assert!(Arc::ptr_eq(
+        report.output.as_ref().unwrap(),
+        &report.steps[2].result
+    ));
+}
