@@ -113,20 +113,33 @@ impl History {
         content_hash: &str,
         redactor: &Redactor,
     ) -> Result<i64, String> {
-        let json = redactor.redact_json(&crate::report::json::to_json(report));
-        let results: Vec<Value> = report
+        // Measured without copying, stopping at the limit: a 100 MB body is
+        // neither copied nor serialised whole here, neither as a step's
+        // result nor as the run's output.
+        let keep = |v: &Value| fits(v, MAX_RESULT_BYTES);
+        let mut json = crate::report::json::to_json_with(report, |output| {
+            if keep(output) {
+                serde_json::to_value(output).unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            }
+        });
+        if let std::borrow::Cow::Owned(redacted) = redactor.redact_json_cow(&json) {
+            json = redacted;
+        }
+        let null = Value::Null;
+        let results: Vec<std::borrow::Cow<'_, Value>> = report
             .steps
             .iter()
             .map(|s| {
-                // Measured without copying, stopping at the limit: a 100 MB
-                // body is neither cloned nor serialised whole here.
-                if fits(&s.result, MAX_RESULT_BYTES) {
-                    redactor.redact_json(&s.result)
+                if keep(&s.result) {
+                    redactor.redact_json_cow(&s.result)
                 } else {
-                    Value::Null
+                    std::borrow::Cow::Borrowed(&null)
                 }
             })
             .collect();
+        let results = serde_json::to_string(&results).unwrap_or_else(|_| "[]".into());
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -142,7 +155,7 @@ impl History {
                     report.elapsed.as_millis() as i64,
                     report.status.as_str(),
                     json.to_string(),
-                    Value::Array(results).to_string(),
+                    results,
                     now,
                 ],
             )
