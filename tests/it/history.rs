@@ -256,3 +256,52 @@ async fn a_corrupt_database_is_a_warning_not_a_failed_run() {
     let show = in_dir(&dir, &history, &["history", "show", "99"]);
     assert_ne!(show.code, 0);
 }
+
+/// The history keeps neither a step result nor a run output over 1 MiB; the
+/// run itself still prints the whole of it.
+#[tokio::test]
+async fn results_and_outputs_over_a_mebibyte_are_not_stored() {
+    let server = MockServer::start().await;
+    let big: Vec<String> = (0..60_000).map(|i| format!("item number {i:08}")).collect();
+    Mock::given(method("GET"))
+        .and(path("/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": big})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/small"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"n": 1})))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let history = Scratch::new();
+    dir.file(
+        "c.yaml",
+        "steps:\n  - {name: Small, url: \"{{ base }}/small\"}\n  - {name: Big, url: \"{{ base }}/big\"}\n",
+    );
+    let base = format!("base={}", server.uri());
+    let out = in_dir(&dir, &history, &["run", "c.yaml", "--var", &base, "-q"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let printed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(printed["items"].as_array().unwrap().len(), 60_000);
+
+    let list = in_dir(&dir, &history, &["history"]);
+    let id = list
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let shown = in_dir(&dir, &history, &["history", "show", &id]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.len() < 100_000,
+        "{} bytes shown",
+        shown.stdout.len()
+    );
+    let db = std::fs::metadata(history.dir.path().join("history.sqlite")).unwrap();
+    assert!(db.len() < 200_000, "the database holds {} bytes", db.len());
+}
