@@ -26,6 +26,11 @@ const CHAIN_KEYS: &[&str] = &[
     "description",
     "last_modified",
     "content_digest",
+    // When it runs (`pytopus serve`): what triggers it, then its timer.
+    "trigger",
+    "schedule",
+    "timezone",
+    "overlap",
     "vars",
     "defaults",
     "connectors",

@@ -132,3 +132,35 @@ fn comments_and_broken_files_are_left_alone() {
         "steps:\n  - name: A\n    urll: x\n"
     );
 }
+
+#[test]
+fn serve_keys_have_their_place_after_the_description() {
+    let dir = Scratch::new();
+    let path = dir.file(
+        "c.yaml",
+        "steps:\n  - {name: A, url: \"https://api.example.com/a\"}\noverlap: skip\nvars: {x: 1}\ntimezone: UTC\nschedule: \"*/5 * * * *\"\nname: timed\ntrigger: {max_concurrent: 2}\n",
+    );
+    let out = run(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let order: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('-'))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "name",
+            "last_modified",
+            "content_digest",
+            "trigger",
+            "schedule",
+            "timezone",
+            "overlap",
+            "vars",
+            "steps"
+        ],
+        "{text}"
+    );
+}
