@@ -86,6 +86,9 @@ impl History {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
         let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        // Pruned runs give their pages back to the file system (set before
+        // the table exists, so only new databases get it).
+        let _ = conn.pragma_update(None, "auto_vacuum", "INCREMENTAL");
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS runs (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +102,8 @@ impl History {
                 results TEXT NOT NULL,
                 recorded_at INTEGER NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS runs_by_path ON runs (path, id);",
+            CREATE INDEX IF NOT EXISTS runs_by_path ON runs (path, id);
+            CREATE INDEX IF NOT EXISTS runs_by_time ON runs (recorded_at);",
         )
         .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(History { conn })
@@ -127,6 +131,7 @@ impl History {
         if let std::borrow::Cow::Owned(redacted) = redactor.redact_json_cow(&json) {
             json = redacted;
         }
+        let json = bounded_report(json);
         let null = Value::Null;
         let results: Vec<std::borrow::Cow<'_, Value>> = report
             .steps
@@ -154,7 +159,7 @@ impl History {
                     humantime::format_rfc3339_seconds(report.started).to_string(),
                     report.elapsed.as_millis() as i64,
                     report.status.as_str(),
-                    json.to_string(),
+                    json,
                     results,
                     now,
                 ],
@@ -163,10 +168,18 @@ impl History {
         let id = self.conn.last_insert_rowid();
         let keep = env_number("PYTOPUS_HISTORY_KEEP", KEEP_RUNS);
         let days = env_number("PYTOPUS_HISTORY_DAYS", KEEP_DAYS);
+        // Two statements, each on an index: with `OR`, SQLite scanned the
+        // table, reading every stored report to reach `recorded_at` (300 ms
+        // a run with a 900 MB database).
         let _ = self.conn.execute(
-            "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1 OR recorded_at < ?2",
-            params![keep, now - days * 86_400],
+            "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",
+            params![keep],
         );
+        let _ = self.conn.execute(
+            "DELETE FROM runs WHERE recorded_at < ?1",
+            params![now - days * 86_400],
+        );
+        let _ = self.conn.execute_batch("PRAGMA incremental_vacuum;");
         Ok(id)
     }
 
@@ -320,9 +333,76 @@ fn fits(v: &Value, limit: usize) -> bool {
     serde_json::to_writer(&mut Counter { left: limit }, v).is_ok()
 }
 
+/// The largest report stored as it is, as JSON.
+const MAX_REPORT_BYTES: usize = 4 << 20;
+
+/// The report to store: as it is when it fits [`MAX_REPORT_BYTES`], else
+/// without the details of the steps that passed, which a 10,000-step run
+/// would otherwise repeat 10,000 times in every record: first their
+/// requests and body excerpts, then their response headers too. Failed
+/// steps keep everything. `history_trimmed` says it happened.
+fn bounded_report(mut report: Value) -> String {
+    let text = report.to_string();
+    if text.len() <= MAX_REPORT_BYTES {
+        return text;
+    }
+    let mut text = text;
+    for fields in [&["request", "body_excerpt"][..], &["headers"][..]] {
+        if let Some(steps) = report.get_mut("steps").and_then(Value::as_array_mut) {
+            for step in steps.iter_mut().filter(|s| s["status"] != "failed") {
+                for field in fields {
+                    if let Some(o) = step.as_object_mut() {
+                        o.remove(*field);
+                    }
+                    if let Some(r) = step.get_mut("response").and_then(Value::as_object_mut) {
+                        r.remove(*field);
+                    }
+                }
+            }
+        }
+        report["history_trimmed"] = Value::Bool(true);
+        text = report.to_string();
+        if text.len() <= MAX_REPORT_BYTES {
+            break;
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_reports_lose_the_details_of_passed_steps_first() {
+        let step = |name: &str, status: &str| {
+            serde_json::json!({
+                "name": name, "status": status,
+                "request": {"method": "GET", "url": "http://x/", "headers": [["a", "b".repeat(200)]]},
+                "response": {"status": 200, "url": "http://x/", "headers": [["h", "v".repeat(100)]],
+                             "body_bytes": 10, "body_excerpt": "e".repeat(300)},
+            })
+        };
+        let small = serde_json::json!({"steps": [step("A", "passed")]});
+        assert_eq!(bounded_report(small.clone()), small.to_string());
+
+        let mut steps: Vec<Value> = (0..12_000)
+            .map(|i| step(&format!("s{i}"), "passed"))
+            .collect();
+        steps.push(step("Broken", "failed"));
+        let stored: Value =
+            serde_json::from_str(&bounded_report(serde_json::json!({"steps": steps}))).unwrap();
+        assert_eq!(stored["history_trimmed"], true);
+        let steps = stored["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 12_001);
+        assert!(steps[0].get("request").is_none());
+        assert!(steps[0]["response"].get("body_excerpt").is_none());
+        assert_eq!(steps[0]["response"]["status"], 200);
+        // The failed step keeps everything.
+        assert!(steps[12_000].get("request").is_some());
+        assert!(steps[12_000]["response"]["body_excerpt"].is_string());
+        assert!(stored.to_string().len() <= MAX_REPORT_BYTES);
+    }
 
     #[test]
     fn fits_counts_serialised_bytes_up_to_the_limit() {

@@ -305,3 +305,34 @@ async fn results_and_outputs_over_a_mebibyte_are_not_stored() {
     let db = std::fs::metadata(history.dir.path().join("history.sqlite")).unwrap();
     assert!(db.len() < 200_000, "the database holds {} bytes", db.len());
 }
+
+#[tokio::test]
+async fn only_the_newest_runs_are_kept() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let history = Scratch::new();
+    dir.file("c.yaml", "steps:\n  - {name: A, url: \"{{ base }}/x\"}\n");
+    let base = format!("base={}", server.uri());
+    for _ in 0..5 {
+        let out = run_cmd(
+            pytopus()
+                .current_dir(dir.dir.path())
+                .env("PYTOPUS_HISTORY_DIR", history.dir.path())
+                .env("PYTOPUS_HISTORY_KEEP", "3")
+                .args(["run", "c.yaml", "--var", &base, "-q"]),
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let list = in_dir(&dir, &history, &["history", "--limit", "50"]);
+    let ids: Vec<&str> = list
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(ids, ["5", "4", "3"], "{}", list.stdout);
+}
