@@ -120,9 +120,17 @@ impl History {
         // Measured without copying, stopping at the limit: a 100 MB body is
         // neither copied nor serialised whole here, neither as a step's
         // result nor as the run's output.
-        let keep = |v: &Value| fits(v, MAX_RESULT_BYTES);
+        // Without an `output:` template the run's output is the last step's
+        // result, the same value: measured once.
+        let output_fit: std::cell::Cell<Option<(*const Value, bool)>> = Default::default();
+        let keep = |v: &Value| match output_fit.get() {
+            Some((at, fit)) if std::ptr::eq(at, v) => fit,
+            _ => fits(v, MAX_RESULT_BYTES),
+        };
         let mut json = crate::report::json::to_json_with(report, |output| {
-            if keep(output) {
+            let fit = keep(output);
+            output_fit.set(Some((output, fit)));
+            if fit {
                 serde_json::to_value(output).unwrap_or(Value::Null)
             } else {
                 Value::Null
