@@ -127,19 +127,31 @@ impl History {
             Some((at, fit)) if std::ptr::eq(at, v) => fit,
             _ => fits(v, MAX_RESULT_BYTES),
         };
-        let mut json = crate::report::json::to_json_with(report, |output| {
-            let fit = keep(output);
-            output_fit.set(Some((output, fit)));
-            if fit {
-                serde_json::to_value(output).unwrap_or(Value::Null)
-            } else {
-                Value::Null
-            }
+        let output = report.output.as_deref().filter(|o| {
+            let fit = keep(o);
+            output_fit.set(Some((*o, fit)));
+            fit
         });
-        if let std::borrow::Cow::Owned(redacted) = redactor.redact_json_cow(&json) {
-            json = redacted;
-        }
-        let json = bounded_report(json);
+        // No secret known (most runs): the report goes straight to text.
+        // Else, or when it is too large to keep whole, through a `Value`.
+        let fast = redactor
+            .is_empty()
+            .then(|| crate::report::json::to_json_text(report, output))
+            .filter(|text| text.len() <= MAX_REPORT_BYTES);
+        let json = match fast {
+            Some(text) => text,
+            None => {
+                let mut json = crate::report::json::to_json_with(report, |o| {
+                    output
+                        .filter(|kept| std::ptr::eq(*kept, o))
+                        .map_or(Value::Null, Value::clone)
+                });
+                if let std::borrow::Cow::Owned(redacted) = redactor.redact_json_cow(&json) {
+                    json = redacted;
+                }
+                bounded_report(json)
+            }
+        };
         let null = Value::Null;
         let results: Vec<std::borrow::Cow<'_, Value>> = report
             .steps

@@ -73,6 +73,104 @@ pub fn to_json_with(report: &RunReport, output: impl Fn(&Value) -> Value) -> Val
     ])
 }
 
+/// The same JSON as `to_json_with` (byte for byte, as `Value::to_string`
+/// writes it), written straight to text from borrowed views: no `Value` tree
+/// is built, copied or freed. The history uses it when no secret is known
+/// (with secrets, the `Value` path redacts string by string).
+pub fn to_json_text(report: &RunReport, output: Option<&Value>) -> String {
+    let view = ReportView {
+        chain: &report.chain,
+        file: &report.file,
+        status: report.status.as_str(),
+        dry_run: report.dry_run,
+        started_at: humantime::format_rfc3339_millis(report.started).to_string(),
+        duration_ms: report.elapsed.as_millis() as u64,
+        steps: report.steps.iter().map(StepView::new).collect(),
+        output,
+        output_error: report.output_error.as_ref().map(|e| OutputErrorView {
+            message: &e.message,
+            template: &e.template,
+        }),
+    };
+    serde_json::to_string(&view).unwrap_or_default()
+}
+
+#[derive(serde::Serialize)]
+struct ReportView<'a> {
+    chain: &'a str,
+    file: &'a str,
+    status: &'a str,
+    dry_run: bool,
+    started_at: String,
+    duration_ms: u64,
+    steps: Vec<StepView<'a>>,
+    output: Option<&'a Value>,
+    output_error: Option<OutputErrorView<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct OutputErrorView<'a> {
+    message: &'a str,
+    template: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct StepView<'a> {
+    name: &'a str,
+    status: &'a str,
+    attempts: u32,
+    elapsed_ms: u64,
+    request: Option<RequestView<'a>>,
+    response: Option<ResponseView<'a>>,
+    outputs: &'a indexmap::IndexMap<String, Value>,
+    error: Option<Value>,
+    continued: bool,
+}
+
+#[derive(serde::Serialize)]
+struct RequestView<'a> {
+    method: &'a str,
+    url: &'a str,
+    headers: &'a [(String, String)],
+    body: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Serialize)]
+struct ResponseView<'a> {
+    status: u16,
+    url: &'a str,
+    headers: &'a [(String, String)],
+    body_bytes: u64,
+    body_excerpt: &'a str,
+}
+
+impl<'a> StepView<'a> {
+    fn new(o: &'a StepOutcome) -> Self {
+        StepView {
+            name: &o.name,
+            status: o.status.as_str(),
+            attempts: o.attempts,
+            elapsed_ms: o.elapsed.as_millis() as u64,
+            request: o.request.as_ref().map(|r| RequestView {
+                method: &r.method,
+                url: &r.url,
+                headers: &r.headers,
+                body: r.body.as_ref().map(|b| String::from_utf8_lossy(b)),
+            }),
+            response: o.response.as_ref().map(|r| ResponseView {
+                status: r.status,
+                url: &r.url,
+                headers: &r.headers,
+                body_bytes: r.body_len,
+                body_excerpt: &r.body_excerpt,
+            }),
+            outputs: &o.outputs,
+            error: o.error.as_ref().map(error_json),
+            continued: o.continued,
+        }
+    }
+}
+
 fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     Value::Object(
         entries
@@ -164,5 +262,77 @@ impl Observer for JsonReport {
                 self.failed.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Mismatch, ResponseInfo, RunStatus, StepStatus};
+    use crate::transport::HttpRequest;
+
+    /// The history's fast path writes what `to_json` would, byte for byte.
+    #[test]
+    fn the_text_writer_agrees_with_the_value_builder() {
+        let mut passed = StepOutcome::not_run("Get \"users\"");
+        passed.status = StepStatus::Passed;
+        passed.attempts = 2;
+        passed.elapsed = std::time::Duration::from_millis(1234);
+        passed.request = Some(HttpRequest {
+            method: "POST".into(),
+            url: "http://api.test/u?q=é".into(),
+            parsed_url: None,
+            headers: vec![("accept".into(), "application/json".into())],
+            body: Some(b"{\"a\":\n1}\xff".to_vec()),
+            timeout: std::time::Duration::from_secs(1),
+            follow_redirects: true,
+            tls: None,
+        });
+        passed.response = Some(ResponseInfo {
+            status: 201,
+            headers: vec![("x-a".into(), "1".into()), ("x-a".into(), "2".into())],
+            body_excerpt: "{\"id\": 7} …".into(),
+            body_len: 12_345_678_901,
+            url: "http://api.test/u".into(),
+            json_error: None,
+        });
+        passed.outputs.insert("id".into(), serde_json::json!(7));
+        passed
+            .outputs
+            .insert("tags".into(), serde_json::json!(["a", {"b": null}]));
+        let mut failed = StepOutcome::not_run("Check");
+        failed.status = StepStatus::Failed;
+        failed.continued = true;
+        failed.error = Some(StepError::Expectations {
+            mismatches: vec![Mismatch {
+                what: "$.name".into(),
+                expected: "\"Ann\"".into(),
+                actual: "\"Bob\"".into(),
+            }],
+            note: None,
+        });
+        let report = RunReport {
+            chain: "c".into(),
+            file: "/tmp/c.yaml".into(),
+            status: RunStatus::Failed,
+            dry_run: false,
+            steps: vec![passed, failed, StepOutcome::not_run("Never")],
+            output: Some(Arc::new(serde_json::json!({"x": [1, 2.5, "three"]}))),
+            output_error: Some(crate::engine::render::TemplateError {
+                message: "undefined value `x`".into(),
+                template: "{{ x }}".into(),
+            }),
+            started: std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1_700_000_000),
+            elapsed: std::time::Duration::from_millis(5),
+        };
+        assert_eq!(
+            to_json_text(&report, report.output.as_deref()),
+            to_json(&report).to_string()
+        );
+        assert_eq!(
+            to_json_text(&report, None),
+            to_json_with(&report, |_| Value::Null).to_string()
+        );
     }
 }
