@@ -118,10 +118,9 @@ impl History {
         redactor: &Redactor,
     ) -> Result<i64, String> {
         // Measured without copying, stopping at the limit: a 100 MB body is
-        // neither copied nor serialised whole here, neither as a step's
-        // result nor as the run's output.
-        // Without an `output:` template the run's output is the last step's
-        // result, the same value: measured once.
+        // neither copied nor serialised whole here, as a step's result or as
+        // the run's output. Without an `output:` template the output is the
+        // last step's result, the same value: measured once.
         let output_fit: std::cell::Cell<Option<(*const Value, bool)>> = Default::default();
         let keep = |v: &Value| match output_fit.get() {
             Some((at, fit)) if std::ptr::eq(at, v) => fit,
@@ -141,11 +140,7 @@ impl History {
         let json = match fast {
             Some(text) => text,
             None => {
-                let mut json = crate::report::json::to_json_with(report, |o| {
-                    output
-                        .filter(|kept| std::ptr::eq(*kept, o))
-                        .map_or(Value::Null, Value::clone)
-                });
+                let mut json = crate::report::json::to_json_with(report, output);
                 if let std::borrow::Cow::Owned(redacted) = redactor.redact_json_cow(&json) {
                     json = redacted;
                 }

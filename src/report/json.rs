@@ -30,69 +30,20 @@ impl JsonReport {
 
 /// The report as JSON data.
 pub fn to_json(report: &RunReport) -> Value {
-    to_json_with(report, |output| output.clone())
+    to_json_with(report, report.output.as_deref())
 }
 
-/// The report as JSON data, with the run's output as `output` makes it (the
-/// history leaves out one that is too large to keep).
-///
-/// Built by moving values into maps: `json!` would copy every nested value
-/// once more (it serialises its arguments), which for a 1000-step chain was
-/// a fifth of the run's instructions.
-pub fn to_json_with(report: &RunReport, output: impl Fn(&Value) -> Value) -> Value {
-    object([
-        ("chain", Value::from(report.chain.as_str())),
-        ("file", Value::from(report.file.as_str())),
-        ("status", Value::from(report.status.as_str())),
-        ("dry_run", Value::from(report.dry_run)),
-        (
-            "started_at",
-            Value::from(humantime::format_rfc3339_millis(report.started).to_string()),
-        ),
-        (
-            "duration_ms",
-            Value::from(report.elapsed.as_millis() as u64),
-        ),
-        (
-            "steps",
-            Value::Array(report.steps.iter().map(step_json).collect()),
-        ),
-        (
-            "output",
-            report.output.as_deref().map_or(Value::Null, output),
-        ),
-        (
-            "output_error",
-            report.output_error.as_ref().map_or(Value::Null, |e| {
-                object([
-                    ("message", Value::from(e.message.as_str())),
-                    ("template", Value::from(e.template.as_str())),
-                ])
-            }),
-        ),
-    ])
+/// The report as JSON data, with `output` as the run's output (the history
+/// passes `None` for one too large to keep).
+pub fn to_json_with(report: &RunReport, output: Option<&Value>) -> Value {
+    serde_json::to_value(ReportView::new(report, output)).unwrap_or(Value::Null)
 }
 
-/// The same JSON as `to_json_with` (byte for byte, as `Value::to_string`
-/// writes it), written straight to text from borrowed views: no `Value` tree
-/// is built, copied or freed. The history uses it when no secret is known
-/// (with secrets, the `Value` path redacts string by string).
+/// The same JSON as [`to_json_with`], written straight to text: no `Value`
+/// tree is built, copied or freed. The history uses it when no secret is
+/// known (with secrets, the `Value` path redacts string by string).
 pub fn to_json_text(report: &RunReport, output: Option<&Value>) -> String {
-    let view = ReportView {
-        chain: &report.chain,
-        file: &report.file,
-        status: report.status.as_str(),
-        dry_run: report.dry_run,
-        started_at: humantime::format_rfc3339_millis(report.started).to_string(),
-        duration_ms: report.elapsed.as_millis() as u64,
-        steps: report.steps.iter().map(StepView::new).collect(),
-        output,
-        output_error: report.output_error.as_ref().map(|e| OutputErrorView {
-            message: &e.message,
-            template: &e.template,
-        }),
-    };
-    serde_json::to_string(&view).unwrap_or_default()
+    serde_json::to_string(&ReportView::new(report, output)).unwrap_or_default()
 }
 
 #[derive(serde::Serialize)]
@@ -144,6 +95,25 @@ struct ResponseView<'a> {
     body_excerpt: &'a str,
 }
 
+impl<'a> ReportView<'a> {
+    fn new(report: &'a RunReport, output: Option<&'a Value>) -> Self {
+        ReportView {
+            chain: &report.chain,
+            file: &report.file,
+            status: report.status.as_str(),
+            dry_run: report.dry_run,
+            started_at: humantime::format_rfc3339_millis(report.started).to_string(),
+            duration_ms: report.elapsed.as_millis() as u64,
+            steps: report.steps.iter().map(StepView::new).collect(),
+            output,
+            output_error: report.output_error.as_ref().map(|e| OutputErrorView {
+                message: &e.message,
+                template: &e.template,
+            }),
+        }
+    }
+}
+
 impl<'a> StepView<'a> {
     fn new(o: &'a StepOutcome) -> Self {
         StepView {
@@ -169,68 +139,6 @@ impl<'a> StepView<'a> {
             continued: o.continued,
         }
     }
-}
-
-fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
-}
-
-fn pairs(headers: &[(String, String)]) -> Value {
-    Value::Array(
-        headers
-            .iter()
-            .map(|(k, v)| Value::Array(vec![Value::from(k.as_str()), Value::from(v.as_str())]))
-            .collect(),
-    )
-}
-
-fn step_json(o: &StepOutcome) -> Value {
-    let request = o.request.as_ref().map_or(Value::Null, |r| {
-        object([
-            ("method", Value::from(r.method.as_str())),
-            ("url", Value::from(r.url.as_str())),
-            ("headers", pairs(&r.headers)),
-            (
-                "body",
-                r.body.as_ref().map_or(Value::Null, |b| {
-                    Value::from(String::from_utf8_lossy(b).into_owned())
-                }),
-            ),
-        ])
-    });
-    let response = o.response.as_ref().map_or(Value::Null, |r| {
-        object([
-            ("status", Value::from(r.status)),
-            ("url", Value::from(r.url.as_str())),
-            ("headers", pairs(&r.headers)),
-            ("body_bytes", Value::from(r.body_len)),
-            ("body_excerpt", Value::from(r.body_excerpt.as_str())),
-        ])
-    });
-    object([
-        ("name", Value::from(o.name.as_str())),
-        ("status", Value::from(o.status.as_str())),
-        ("attempts", Value::from(o.attempts)),
-        ("elapsed_ms", Value::from(o.elapsed.as_millis() as u64)),
-        ("request", request),
-        ("response", response),
-        (
-            "outputs",
-            Value::Object(
-                o.outputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-        ),
-        ("error", o.error.as_ref().map_or(Value::Null, error_json)),
-        ("continued", Value::from(o.continued)),
-    ])
 }
 
 fn error_json(e: &StepError) -> Value {
@@ -332,7 +240,7 @@ mod tests {
         );
         assert_eq!(
             to_json_text(&report, None),
-            to_json_with(&report, |_| Value::Null).to_string()
+            to_json_with(&report, None).to_string()
         );
     }
 }

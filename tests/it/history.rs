@@ -53,6 +53,20 @@ async fn five_server() -> MockServer {
     server
 }
 
+/// A server answering `{"ok": true}`, a one-step chain `c.yaml` calling it,
+/// an empty history directory, and the `base=` variable to pass.
+async fn one_step_chain() -> (MockServer, Scratch, Scratch, String) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    dir.file("c.yaml", "steps:\n  - {name: A, url: \"{{ base }}/x\"}\n");
+    let base = format!("base={}", server.uri());
+    (server, dir, Scratch::new(), base)
+}
+
 fn hits(reqs: &[wiremock::Request], p: &str) -> usize {
     reqs.iter().filter(|r| r.url.path() == p).count()
 }
@@ -174,15 +188,7 @@ async fn resume_is_refused_when_the_chain_changed_unless_forced() {
 
 #[tokio::test]
 async fn two_processes_record_at_once_and_history_can_be_turned_off() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&server)
-        .await;
-    let dir = Scratch::new();
-    let history = Scratch::new();
-    dir.file("c.yaml", "steps:\n  - {name: A, url: \"{{ base }}/x\"}\n");
-    let base = format!("base={}", server.uri());
+    let (_server, dir, history, base) = one_step_chain().await;
     let spawn = || {
         let bin = assert_cmd::cargo::cargo_bin("pytopus");
         let dir = dir.dir.path().to_path_buf();
@@ -308,15 +314,7 @@ async fn results_and_outputs_over_a_mebibyte_are_not_stored() {
 
 #[tokio::test]
 async fn only_the_newest_runs_are_kept() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&server)
-        .await;
-    let dir = Scratch::new();
-    let history = Scratch::new();
-    dir.file("c.yaml", "steps:\n  - {name: A, url: \"{{ base }}/x\"}\n");
-    let base = format!("base={}", server.uri());
+    let (_server, dir, history, base) = one_step_chain().await;
     for _ in 0..5 {
         let out = run_cmd(
             pytopus()
