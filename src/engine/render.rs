@@ -144,10 +144,23 @@ impl Templates {
 
     /// Compiles one string.
     pub fn compile_str(&mut self, s: &str) -> Result<Tmpl, TemplateError> {
+        self.compile_str_with(s, true)
+    }
+
+    /// `simple: false` always goes through minijinja (tests compare the two).
+    fn compile_str_with(&mut self, s: &str, simple: bool) -> Result<Tmpl, TemplateError> {
         if !(s.contains("{{") || s.contains("{%") || s.contains("{#")) {
             return Ok(Tmpl::Literal(Value::String(s.to_string())));
         }
         if let Some(expr) = single_expression(s) {
+            if let Some(path) = simple_path(expr).filter(|_| simple) {
+                return Ok(Tmpl::Native(Arc::new(NativeExpr {
+                    source: s.to_string(),
+                    expr: expr.to_string(),
+                    names: vec![path.join(".")],
+                    path: Some(path),
+                })));
+            }
             let compiled = self
                 .env
                 .get_mut()
@@ -159,10 +172,28 @@ impl Templates {
                 source: s.to_string(),
                 expr: expr.to_string(),
                 names: names.into_iter().collect(),
+                path: None,
             })));
         }
         let name = format!("t{}", self.next_id);
         self.next_id += 1;
+        if let Some(pieces) = simple_pieces(s).filter(|_| simple) {
+            let mut names: Vec<String> = Vec::new();
+            for piece in &pieces {
+                if let Piece::Lookup(path) = piece {
+                    let joined = path.join(".");
+                    if !names.contains(&joined) {
+                        names.push(joined);
+                    }
+                }
+            }
+            return Ok(Tmpl::Text(Arc::new(TextTemplate {
+                name,
+                source: s.to_string(),
+                names,
+                pieces: Some(pieces),
+            })));
+        }
         let env = self.env.get_mut().unwrap_or_else(|p| p.into_inner());
         let names = env
             .template_from_str(s)
@@ -172,6 +203,7 @@ impl Templates {
             name,
             source: s.to_string(),
             names: names.into_iter().collect(),
+            pieces: None,
         })))
     }
 
@@ -181,6 +213,12 @@ impl Templates {
             Tmpl::Literal(v) => Ok(v.clone()),
             Tmpl::Text(t) => self.render_text(t, ctx).map(Value::String),
             Tmpl::Native(n) => {
+                // A plain `{{ a.b }}`: look it up without compiling anything.
+                // Anything but a found value (an undefined name, say) goes
+                // the long way, so errors read exactly as minijinja words them.
+                if let Some(v) = n.path.as_deref().and_then(|p| lookup(ctx, p)) {
+                    return to_json(&v).map_err(|e| TemplateError::from_minijinja(&e, &n.source));
+                }
                 let env = self.env();
                 let expr = env
                     .compile_expression(&n.expr)
@@ -241,6 +279,9 @@ impl Templates {
     }
 
     fn render_text(&self, t: &TextTemplate, ctx: &MjValue) -> Result<String, TemplateError> {
+        if let Some(text) = t.pieces.as_deref().and_then(|p| render_pieces(p, ctx)) {
+            return Ok(text);
+        }
         let fail = |e: Error| TemplateError::from_minijinja(&e, &t.source);
         {
             let env = self.env();
@@ -316,6 +357,8 @@ pub struct TextTemplate {
     name: String,
     source: String,
     names: Vec<String>,
+    /// Set when the template is only text and `{{ a.b }}` lookups.
+    pieces: Option<Vec<Piece>>,
 }
 
 #[derive(Debug)]
@@ -323,6 +366,118 @@ pub struct NativeExpr {
     source: String,
     expr: String,
     names: Vec<String>,
+    /// Set when the expression is a plain lookup like `a.b.c`.
+    path: Option<Vec<String>>,
+}
+
+/// A part of a simple text template.
+#[derive(Debug, PartialEq)]
+enum Piece {
+    Text(String),
+    Lookup(Vec<String>),
+}
+
+// ------------------------------------------------------- simple templates
+//
+// Most chain strings are text with a few `{{ step.field }}` lookups. Those
+// are read here, without minijinja's compiler (which costs tens of
+// microseconds and ~12 KB per template), and rendered by looking the names
+// up in the context the way minijinja's `Lookup` and `GetAttr` instructions
+// do. Whenever the result would not be a plain value found by that lookup,
+// rendering falls back to minijinja, so output and errors stay minijinja's.
+
+/// Words the expression syntax gives a meaning of their own.
+const RESERVED: &[&str] = &[
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
+    "loop", "self", "super", "caller", "varargs", "kwargs",
+];
+
+/// `name(.attr)*` with ASCII identifiers and optional spaces around it.
+fn simple_path(expr: &str) -> Option<Vec<String>> {
+    let expr = expr.trim_matches(|c| c == ' ');
+    let mut path = Vec::new();
+    for seg in expr.split('.') {
+        let mut chars = seg.chars();
+        let first = chars.next()?;
+        if !(first.is_ascii_alphabetic() || first == '_')
+            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return None;
+        }
+        path.push(seg.to_string());
+    }
+    if RESERVED.contains(&path[0].as_str()) {
+        return None;
+    }
+    Some(path)
+}
+
+/// Splits `text {{ a.b }} text` into pieces, or `None` if anything in it
+/// needs the real template engine (filters, blocks, comments, whitespace control).
+fn simple_pieces(s: &str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        let text = &rest[..open];
+        if text.contains("{%") || text.contains("{#") {
+            return None;
+        }
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text.to_string()));
+        }
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let inner = &after[..close];
+        if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
+            return None;
+        }
+        pieces.push(Piece::Lookup(simple_path(inner)?));
+        rest = &after[close + 2..];
+    }
+    if rest.contains("{%") || rest.contains("{#") {
+        return None;
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_string()));
+    }
+    Some(pieces)
+}
+
+/// The value at `path`, if every step of the way finds one.
+fn lookup(ctx: &MjValue, path: &[String]) -> Option<MjValue> {
+    let (first, rest) = path.split_first()?;
+    let mut v = ctx.get_attr(first).ok()?;
+    for seg in rest {
+        if v.is_undefined() {
+            return None;
+        }
+        v = v.get_attr(seg).ok()?;
+    }
+    (!v.is_undefined()).then_some(v)
+}
+
+/// Renders simple pieces the way minijinja prints values without
+/// auto-escaping; `None` for anything else (minijinja then renders it).
+fn render_pieces(pieces: &[Piece], ctx: &MjValue) -> Option<String> {
+    use minijinja::value::ValueKind;
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Lookup(path) => {
+                let v = lookup(ctx, path)?;
+                match v.kind() {
+                    ValueKind::String => out.push_str(v.as_str()?),
+                    ValueKind::Number | ValueKind::Bool | ValueKind::None => {
+                        write!(out, "{v}").ok()?;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 impl Tmpl {
@@ -407,6 +562,21 @@ fn undefined_name(e: &Error, template: &str) -> Option<String> {
         .take_while(|(_, c)| is_path(*c))
         .last()
         .map_or(range.start, |(i, _)| i);
+    // In `x | string` minijinja points at the filter; the undefined value is `x`.
+    let before = text.get(..start)?.trim_end();
+    if let Some(piped) = before.strip_suffix('|') {
+        let piped = piped.trim_end();
+        let from = piped
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_path(*c))
+            .last()
+            .map_or(piped.len(), |(i, _)| i);
+        let found = &piped[from..];
+        if !found.is_empty() {
+            return Some(found.to_string());
+        }
+    }
     let found = text.get(start..range.end)?.trim();
     (!found.is_empty()).then(|| found.to_string())
 }
@@ -604,22 +774,87 @@ mod tests {
     }
 
     #[test]
+    fn simple_templates_render_exactly_as_minijinja_does() {
+        let data = json!({
+            "base": "http://h",
+            "s0": {"next": "/s/1.json", "n": 7, "f": 1.0, "big": 1.5e300, "ok": true,
+                   "nil": null, "list": [1, 2], "map": {"a": 1}, "u": "ü<&>"},
+            "steps": {"A": {"status": 200}},
+        });
+        let templates = [
+            "{{ base }}{{ s0.next }}",
+            "{{base}}/x?n={{ s0.n }}&f={{ s0.f }}&b={{ s0.big }}",
+            "ok={{ s0.ok }} nil={{ s0.nil }} u={{ s0.u }}",
+            "{{ s0.list }} and {{ s0.map }}",
+            "{{ steps.A.status }}",
+            "a }} b {{ s0.n }} }}",
+            "line\n{{ s0.n }}\n",
+            // Errors must read the same.
+            "{{ s0.missing }}",
+            "{{ nothing.here }}",
+            "x{{ s0.nil.deeper }}",
+            "{{ s0.n.deeper }}",
+            // Not simple: minijinja does these either way.
+            "{{ s0.n | string }}",
+            "{{- s0.n }}",
+            "{{ s0['n'] }}",
+            "{% if true %}{{ s0.n }}{% endif %}",
+            "{{ true }}",
+            "{{ none }}",
+            "{{ s0.n }}{# note #}",
+        ];
+        let c = ctx(data);
+        for t in templates {
+            let mut fast = Templates::new();
+            let mut slow = Templates::new();
+            let f = fast.compile_str_with(t, true).unwrap();
+            let s = slow.compile_str_with(t, false).unwrap();
+            assert_eq!(f.names().len(), s.names().len(), "{t}");
+            let mut fnames = f.names();
+            let mut snames = s.names();
+            fnames.sort();
+            snames.sort();
+            assert_eq!(fnames, snames, "names of {t}");
+            assert_eq!(fast.render(&f, &c), slow.render(&s, &c), "{t}");
+            assert_eq!(
+                fast.render_string(&f, &c),
+                slow.render_string(&s, &c),
+                "{t}"
+            );
+        }
+        // The fast path was taken where it should be.
+        let mut t = Templates::new();
+        assert!(
+            matches!(t.compile_str("{{ a }}x{{ b.c }}").unwrap(), Tmpl::Text(ref x) if x.pieces.is_some())
+        );
+        assert!(
+            matches!(t.compile_str("{{ a.b }}").unwrap(), Tmpl::Native(ref x) if x.path.is_some())
+        );
+        assert!(
+            matches!(t.compile_str("{{ a | e }}x").unwrap(), Tmpl::Text(ref x) if x.pieces.is_none())
+        );
+    }
+
+    #[test]
     fn text_templates_render_again_after_release() {
         let mut t = Templates::new();
-        let a = t.compile(&json!("/users/{{ id }}")).unwrap();
-        let b = t.compile(&json!("{{ id }}-{{ id }}")).unwrap();
+        let a = t.compile(&json!("/users/{{ id | string }}")).unwrap();
+        let b = t.compile(&json!("{{ id }}-{{ id | int }}")).unwrap();
+        let simple = t.compile(&json!("/users/{{ id }}")).unwrap();
         // Validation keeps none of them compiled.
         assert_eq!(t.env().templates().count(), 0);
         let c = ctx(json!({"id": 7}));
         assert_eq!(t.render(&a, &c).unwrap(), json!("/users/7"));
         assert_eq!(t.render(&b, &c).unwrap(), json!("7-7"));
+        assert_eq!(t.render(&simple, &c).unwrap(), json!("/users/7"));
+        // Plain lookups are never compiled.
         assert_eq!(t.env().templates().count(), 2);
         t.release();
         assert_eq!(t.env().templates().count(), 0);
         let c = ctx(json!({"id": 8}));
         assert_eq!(t.render(&a, &c).unwrap(), json!("/users/8"));
         let err = t.render(&a, &ctx(json!({}))).unwrap_err();
-        assert!(err.message.contains("id"), "{}", err.message);
+        assert_eq!(err.message, "undefined value `id`");
     }
 
     #[test]
