@@ -6,7 +6,7 @@
 //! a value's path (`steps[1].url`, the same spelling `serde_path_to_error`
 //! uses) to where its key and its value start.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -15,55 +15,113 @@ use serde_json::{Map, Number, Value};
 use crate::diagnostic::Loc;
 
 /// Positions of every value (and every map key) in a chain file.
+///
+/// Kept as a tree shaped like the document and searched by path when a
+/// diagnostic asks: building a map of every path up front cost more than
+/// parsing the file (a 1000-step chain has ~4000 of them).
 #[derive(Debug, Default, Clone)]
 pub struct SpanMap {
-    values: HashMap<String, Loc>,
-    keys: HashMap<String, Loc>,
+    root: Option<Arc<PosNode>>,
 }
 
-impl SpanMap {
-    /// Where the value at `path` starts.
-    pub fn value(&self, path: &str) -> Option<Loc> {
-        self.values.get(path).copied()
-    }
+/// Where one value starts, and the positions inside it.
+#[derive(Debug, Clone)]
+struct PosNode {
+    loc: Loc,
+    kids: Kids,
+}
 
-    /// Where the key of the map entry at `path` starts (falls back to the value).
-    /// The positions under `prefix`, with paths relative to it (for a
-    /// document written inside another, like an inline connector).
-    pub fn under(&self, prefix: &str) -> SpanMap {
-        let strip = |m: &HashMap<String, Loc>| -> HashMap<String, Loc> {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    let rest = k.strip_prefix(prefix)?;
-                    let rest = if rest.is_empty() {
-                        ""
-                    } else {
-                        rest.strip_prefix('.')
-                            .or_else(|| rest.starts_with('[').then_some(rest))?
-                    };
-                    Some((rest.to_string(), *v))
-                })
-                .collect()
-        };
-        SpanMap {
-            values: strip(&self.values),
-            keys: strip(&self.keys),
+#[derive(Debug, Clone)]
+enum Kids {
+    Leaf,
+    Seq(Vec<PosNode>),
+    /// Key, where the key starts, the value's positions.
+    Map(Vec<(Box<str>, Loc, PosNode)>),
+}
+
+impl PosNode {
+    fn leaf(loc: Loc) -> Self {
+        PosNode {
+            loc,
+            kids: Kids::Leaf,
         }
     }
 
+    /// The node at `path` (relative to this one) and, when the last step was
+    /// a map key, where that key starts.
+    fn find(&self, path: &str) -> Option<(Option<Loc>, &PosNode)> {
+        if path.is_empty() {
+            return Some((None, self));
+        }
+        match &self.kids {
+            Kids::Leaf => None,
+            Kids::Seq(items) => {
+                let inner = path.strip_prefix('[')?;
+                let close = inner.find(']')?;
+                let i: usize = inner[..close].parse().ok()?;
+                let rest = &inner[close + 1..];
+                let rest = rest.strip_prefix('.').unwrap_or(rest);
+                items.get(i)?.find(rest)
+            }
+            Kids::Map(entries) => {
+                // A key may itself contain `.` or `[`: try every key the path
+                // starts with, so `headers.X.Y` still finds the key `X.Y`.
+                entries.iter().find_map(|(key, kloc, node)| {
+                    let rest = path.strip_prefix(&**key)?;
+                    if rest.is_empty() {
+                        return Some((Some(*kloc), node));
+                    }
+                    let rest = match rest.strip_prefix('.') {
+                        Some(r) => r,
+                        None if rest.starts_with('[') => rest,
+                        None => return None,
+                    };
+                    node.find(rest)
+                })
+            }
+        }
+    }
+}
+
+impl SpanMap {
+    fn new(root: PosNode) -> Self {
+        SpanMap {
+            root: Some(Arc::new(root)),
+        }
+    }
+
+    fn find(&self, path: &str) -> Option<(Option<Loc>, &PosNode)> {
+        self.root.as_deref()?.find(path)
+    }
+
+    /// Where the value at `path` starts.
+    pub fn value(&self, path: &str) -> Option<Loc> {
+        self.find(path).map(|(_, n)| n.loc)
+    }
+
+    /// The positions under `prefix`, with paths relative to it (for a
+    /// document written inside another, like an inline connector).
+    pub fn under(&self, prefix: &str) -> SpanMap {
+        match self.find(prefix) {
+            Some((_, node)) => SpanMap::new(node.clone()),
+            None => SpanMap::default(),
+        }
+    }
+
+    /// Where the key of the map entry at `path` starts (falls back to the value).
     pub fn key(&self, path: &str) -> Option<Loc> {
-        self.keys.get(path).copied().or_else(|| self.value(path))
+        self.find(path).map(|(k, n)| k.unwrap_or(n.loc))
     }
 
     /// The nearest known position at `path` or above it.
     pub fn nearest(&self, path: &str) -> Option<Loc> {
-        let mut p = path.to_string();
+        let mut p = path;
         loop {
-            if let Some(loc) = self.key(&p) {
+            if let Some(loc) = self.key(p) {
                 return Some(loc);
             }
             match p.rfind(['.', '[']) {
-                Some(i) => p.truncate(i),
+                Some(i) => p = &p[..i],
                 None => return self.value(""),
             }
         }
@@ -212,9 +270,8 @@ pub fn read_yaml(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
             loc,
         }
     })?;
-    let mut spans = SpanMap::default();
-    let value = flatten(node, String::new(), &mut spans);
-    Ok((value, spans))
+    let (value, pos) = flatten(node);
+    Ok((value, SpanMap::new(pos)))
 }
 
 /// serde-saphyr's message without the snippet it renders itself (we render our own).
@@ -243,26 +300,41 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     }
 }
 
-fn flatten(node: YNode, path: String, spans: &mut SpanMap) -> Value {
-    spans.values.insert(path.clone(), node.loc);
+/// Splits the read tree into the data and its positions.
+fn flatten(node: YNode) -> (Value, PosNode) {
     match node.kind {
-        YKind::Scalar(v) => v,
-        YKind::Seq(items) => Value::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| flatten(item, join_index(&path, i), spans))
-                .collect(),
-        ),
+        YKind::Scalar(v) => (v, PosNode::leaf(node.loc)),
+        YKind::Seq(items) => {
+            let mut values = Vec::with_capacity(items.len());
+            let mut kids = Vec::with_capacity(items.len());
+            for item in items {
+                let (v, p) = flatten(item);
+                values.push(v);
+                kids.push(p);
+            }
+            (
+                Value::Array(values),
+                PosNode {
+                    loc: node.loc,
+                    kids: Kids::Seq(kids),
+                },
+            )
+        }
         YKind::Map(entries) => {
             let mut map = Map::new();
+            let mut kids = Vec::with_capacity(entries.len());
             for (kloc, key, value) in entries {
-                let p = join_key(&path, &key);
-                spans.keys.insert(p.clone(), kloc);
-                let v = flatten(value, p, spans);
+                let (v, p) = flatten(value);
+                kids.push((Box::from(key.as_str()), kloc, p));
                 map.insert(key, v);
             }
-            Value::Object(map)
+            (
+                Value::Object(map),
+                PosNode {
+                    loc: node.loc,
+                    kids: Kids::Map(kids),
+                },
+            )
         }
     }
 }
@@ -282,10 +354,9 @@ pub fn read_json(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
         pos: 0,
         line: 1,
         col: 1,
-        spans: SpanMap::default(),
     };
-    scanner.value(String::new())?;
-    Ok((value, scanner.spans))
+    let pos = scanner.value()?;
+    Ok((value, SpanMap::new(pos)))
 }
 
 fn json_message(e: &serde_json::Error) -> String {
@@ -301,7 +372,6 @@ struct JsonScanner<'a> {
     pos: usize,
     line: usize,
     col: usize,
-    spans: SpanMap,
 }
 
 impl JsonScanner<'_> {
@@ -347,12 +417,13 @@ impl JsonScanner<'_> {
         serde_json::from_str(&self.text[start..self.pos]).unwrap_or_default()
     }
 
-    fn value(&mut self, path: String) -> Result<(), SyntaxError> {
+    fn value(&mut self) -> Result<PosNode, SyntaxError> {
         self.skip_ws();
-        self.spans.values.insert(path.clone(), self.loc());
-        match self.peek() {
+        let loc = self.loc();
+        let kids = match self.peek() {
             Some('{') => {
                 self.bump();
+                let mut entries: Vec<(Box<str>, Loc, PosNode)> = Vec::new();
                 let mut seen = std::collections::HashSet::new();
                 loop {
                     self.skip_ws();
@@ -375,17 +446,17 @@ impl JsonScanner<'_> {
                             }
                             self.skip_ws();
                             self.bump(); // ':'
-                            let p = join_key(&path, &key);
-                            self.spans.keys.insert(p.clone(), kloc);
-                            self.value(p)?;
+                            let node = self.value()?;
+                            entries.push((key.into_boxed_str(), kloc, node));
                         }
                         _ => break,
                     }
                 }
+                Kids::Map(entries)
             }
             Some('[') => {
                 self.bump();
-                let mut i = 0;
+                let mut items = Vec::new();
                 loop {
                     self.skip_ws();
                     match self.peek() {
@@ -396,25 +467,25 @@ impl JsonScanner<'_> {
                         Some(',') => {
                             self.bump();
                         }
-                        Some(_) => {
-                            self.value(join_index(&path, i))?;
-                            i += 1;
-                        }
+                        Some(_) => items.push(self.value()?),
                         None => break,
                     }
                 }
+                Kids::Seq(items)
             }
             Some('"') => {
                 self.string();
+                Kids::Leaf
             }
             _ => {
                 while matches!(self.peek(), Some(c) if !matches!(c, ',' | '}' | ']' | ' ' | '\t' | '\n' | '\r'))
                 {
                     self.bump();
                 }
+                Kids::Leaf
             }
-        }
-        Ok(())
+        };
+        Ok(PosNode { loc, kids })
     }
 }
 
@@ -430,6 +501,21 @@ mod tests {
         assert_eq!(spans.key("steps[0].url"), Some(Loc::new(3, 19)));
         assert_eq!(spans.value("steps[0].url"), Some(Loc::new(3, 26)));
         assert_eq!(spans.value("steps[0]"), Some(Loc::new(3, 5)));
+    }
+
+    #[test]
+    fn keys_with_dots_and_brackets_are_found() {
+        let text = "headers:\n  a: 1\n  a.b: 2\n  x[1]: 3\nlist:\n  - [p, q]\n";
+        let (_, spans) = read_yaml(text).unwrap();
+        assert_eq!(spans.key("headers.a.b"), Some(Loc::new(3, 3)));
+        assert_eq!(spans.value("headers.a.b"), Some(Loc::new(3, 8)));
+        assert_eq!(spans.key("headers.x[1]"), Some(Loc::new(4, 3)));
+        assert_eq!(spans.value("list[0][1]"), Some(Loc::new(6, 9)));
+        assert_eq!(spans.value("list[1]"), None);
+        assert_eq!(spans.nearest("list[0][7].z"), Some(Loc::new(6, 5)));
+        let inner = spans.under("headers");
+        assert_eq!(inner.key("a"), Some(Loc::new(2, 3)));
+        assert_eq!(inner.value(""), Some(Loc::new(2, 3)));
     }
 
     #[test]
