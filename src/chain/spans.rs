@@ -25,13 +25,13 @@ pub struct SpanMap {
 }
 
 /// Where one value starts, and the positions inside it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct PosNode {
     loc: Loc,
     kids: Kids,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Kids {
     Leaf,
     Seq(Vec<PosNode>),
@@ -257,7 +257,22 @@ pub struct SyntaxError {
 }
 
 /// Reads YAML into JSON data plus the position of every value.
+///
+/// Most chain files are plain YAML: maps, lists and untagged scalars. Those
+/// are built straight from the parser's events, which costs a third of going
+/// through serde-saphyr's position-carrying deserializer. Anything else —
+/// anchors, tags, merge keys, numbers other than plain integers, duplicate
+/// keys, several documents, a syntax error — is read by serde-saphyr, so its
+/// results and error messages are the ones users get either way.
 pub fn read_yaml(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
+    match plain_yaml::read(text) {
+        Some(read) => Ok(read),
+        None => read_yaml_full(text),
+    }
+}
+
+/// Reads YAML through serde-saphyr (every feature, its error messages).
+fn read_yaml_full(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
     // YAML 1.2 Core booleans only: `n`, `no`, `on` and `yes` stay strings (the
     // "Norway problem"), and `007` stays the text it looks like.
     let mut options = serde_saphyr::Options::default();
@@ -336,6 +351,193 @@ fn flatten(node: YNode) -> (Value, PosNode) {
                 },
             )
         }
+    }
+}
+
+mod plain_yaml {
+    //! The fast path of [`super::read_yaml`]: `None` means "let serde-saphyr
+    //! read it", never "this is wrong".
+
+    use granit_parser::{Event, Parser, ScalarStyle, Span};
+    use serde_json::{Map, Value};
+
+    use super::{Kids, Loc, PosNode, SpanMap};
+
+    fn loc(span: &Span) -> Loc {
+        Loc::new(span.start.line(), span.start.col() + 1)
+    }
+
+    /// A container being filled.
+    enum Open {
+        Seq {
+            loc: Loc,
+            values: Vec<Value>,
+            kids: Vec<PosNode>,
+        },
+        Map {
+            loc: Loc,
+            values: Map<String, Value>,
+            kids: Vec<(Box<str>, Loc, PosNode)>,
+            /// The key read, waiting for its value.
+            key: Option<(String, Loc)>,
+        },
+    }
+
+    pub(super) fn read(text: &str) -> Option<(Value, SpanMap)> {
+        let mut stack: Vec<Open> = Vec::new();
+        let mut root: Option<(Value, PosNode)> = None;
+        let mut documents = 0;
+        for event in Parser::new_from_str(text) {
+            let (event, span) = event.ok()?;
+            let done: (Value, PosNode) = match event {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+                Event::DocumentStart(..) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return None;
+                    }
+                    continue;
+                }
+                Event::MappingStart(_, 0, None) => {
+                    stack.push(Open::Map {
+                        loc: loc(&span),
+                        values: Map::new(),
+                        kids: Vec::new(),
+                        key: None,
+                    });
+                    continue;
+                }
+                Event::SequenceStart(_, 0, None) => {
+                    stack.push(Open::Seq {
+                        loc: loc(&span),
+                        values: Vec::new(),
+                        kids: Vec::new(),
+                    });
+                    continue;
+                }
+                Event::MappingEnd => match stack.pop()? {
+                    Open::Map {
+                        loc,
+                        values,
+                        kids,
+                        key: None,
+                    } => (
+                        Value::Object(values),
+                        PosNode {
+                            loc,
+                            kids: Kids::Map(kids),
+                        },
+                    ),
+                    _ => return None,
+                },
+                Event::SequenceEnd => match stack.pop()? {
+                    Open::Seq { loc, values, kids } => (
+                        Value::Array(values),
+                        PosNode {
+                            loc,
+                            kids: Kids::Seq(kids),
+                        },
+                    ),
+                    _ => return None,
+                },
+                Event::Scalar(text, style, 0, None) => {
+                    let value = scalar(&text, style)?;
+                    let at = loc(&span);
+                    // A scalar in key position becomes the pending key.
+                    if let Some(Open::Map {
+                        key: key @ None, ..
+                    }) = stack.last_mut()
+                    {
+                        let name = match value {
+                            Value::String(s) if s == "<<" && style == ScalarStyle::Plain => {
+                                return None; // a merge key
+                            }
+                            Value::String(s) => s,
+                            Value::Null => "null".to_string(),
+                            other => other.to_string(),
+                        };
+                        *key = Some((name, at));
+                        continue;
+                    }
+                    (value, PosNode::leaf(at))
+                }
+                // Comments carry no data.
+                #[allow(unreachable_patterns)]
+                Event::Comment(..) => continue,
+                // Anchors, aliases, tags: serde-saphyr's business.
+                _ => return None,
+            };
+            let (value, pos) = done;
+            match stack.last_mut() {
+                None => {
+                    if root.is_some() {
+                        return None;
+                    }
+                    root = Some((value, pos));
+                }
+                Some(Open::Seq { values, kids, .. }) => {
+                    values.push(value);
+                    kids.push(pos);
+                }
+                Some(Open::Map {
+                    values, kids, key, ..
+                }) => {
+                    // A map or list as a key has no pending key here.
+                    let (name, kloc) = key.take()?;
+                    if values.contains_key(&name) {
+                        return None; // a duplicate key: serde-saphyr words the error
+                    }
+                    kids.push((Box::from(name.as_str()), kloc, pos));
+                    values.insert(name, value);
+                }
+            }
+        }
+        if !stack.is_empty() {
+            return None;
+        }
+        let (value, pos) = root?;
+        Some((value, SpanMap::new(pos)))
+    }
+
+    /// An untagged scalar under YAML 1.2's core schema as pytopus configures
+    /// serde-saphyr (`yes`/`no` stay text, `007` stays text); `None` for
+    /// spellings left to serde-saphyr (floats, hex, octal, `+1`, `.inf`…).
+    fn scalar(text: &str, style: ScalarStyle) -> Option<Value> {
+        if style != ScalarStyle::Plain {
+            return Some(Value::String(text.to_string()));
+        }
+        match text {
+            "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+            "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+            "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+            _ => {}
+        }
+        let bytes = text.as_bytes();
+        let first = bytes[0];
+        if first.is_ascii_whitespace() || bytes[bytes.len() - 1].is_ascii_whitespace() {
+            return None;
+        }
+        if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+            return Some(Value::String(text.to_string()));
+        }
+        // Plain decimal integers; every other number-like spelling goes the long way.
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, text),
+        };
+        let canonical = !digits.is_empty()
+            && digits.len() <= 18
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if !canonical || (negative && digits == "0") {
+            return None;
+        }
+        let n: i64 = digits.parse().ok()?;
+        Some(if negative {
+            Value::from(-n)
+        } else {
+            Value::from(n as u64)
+        })
     }
 }
 
@@ -533,6 +735,70 @@ mod tests {
         assert_eq!(spans.key("steps[0].url"), Some(Loc::new(4, 5)));
         assert_eq!(spans.value("steps[0].url"), Some(Loc::new(4, 10)));
         assert_eq!(spans.nearest("steps[0].url.nothing"), Some(Loc::new(4, 5)));
+    }
+
+    /// Every YAML file in the repository, and some odd documents, read the
+    /// same through the event reader as through serde-saphyr.
+    #[test]
+    fn plain_yaml_reader_agrees_with_serde_saphyr() {
+        let mut docs: Vec<(String, String)> = [
+            "a: 1\nb: -2\nc: 0\nd: 007\ne: 1.5\nf: .inf\ng: 0x1F\nh: +3\ni: -0\n",
+            "k: ~\nl:\nm: null\nn: NULL\no: 'null'\np: \"true\"\nq: True\nr: yes\ns: off\n",
+            "list: [1, two, {x: 3}]\nmap: {a: [], b: {}}\n",
+            "text: |\n  line one\n  line two\nfolded: >\n  a\n  b\n",
+            "200: ok\ntrue: yes\n~: none\n",
+            "a: &x {k: 1}\nb: *x\n",
+            "base: &b {k: 1}\nderived:\n  <<: *b\n  j: 2\n",
+            "t: !!str 12\nu: !custom v\n",
+            "dup: 1\ndup: 2\n",
+            "--- \na: 1\n--- \nb: 2\n",
+            "? [complex]\n: key\n",
+            "# only a comment\n",
+            "",
+            "a: [unclosed\n",
+            "big: 123456789012345678901234567890\nneg: -9223372036854775808\n",
+            "url: http://h/x?a=1#frag  # comment\nq: \"{{ x }}\"\n",
+            "\u{feff}name: bom\n",
+        ]
+        .iter()
+        .map(|d| ("inline".to_string(), d.to_string()))
+        .collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("examples"), root.join("tests"), root.join("docs")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    docs.push((path.display().to_string(), text));
+                }
+            }
+        }
+        assert!(docs.len() > 40, "found only {} documents", docs.len());
+        let mut fast_paths = 0;
+        for (name, text) in &docs {
+            let full = read_yaml_full(text);
+            if let Some((value, spans)) = plain_yaml::read(text) {
+                fast_paths += 1;
+                let (v2, s2) = full.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+                assert_eq!(value, v2, "{name}");
+                assert_eq!(spans.root, s2.root, "{name}");
+            }
+        }
+        assert!(fast_paths > 30, "fast path taken {fast_paths} times");
+        // What must go the long way.
+        for d in [
+            "a: &x {k: 1}\nb: *x\n",
+            "t: !!str 12\n",
+            "dup: 1\ndup: 2\n",
+            "e: 1.5\n",
+            "base: {k: 1}\nd:\n  <<: {j: 2}\n",
+            "a: [unclosed\n",
+        ] {
+            assert!(plain_yaml::read(d).is_none(), "{d}");
+        }
     }
 
     #[test]
