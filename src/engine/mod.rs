@@ -534,7 +534,6 @@ impl StepRunner<'_> {
             }
         };
         let mut decoded = check::decode(&resp, save_to.as_deref());
-        outcome.response = Some(response_info(&resp, &decoded));
         // GraphQL: `errors` fail the step; the result is `data`.
         let graphql_errors = if step.graphql && decoded.is_json {
             let errors = check::graphql_errors(&decoded.value);
@@ -587,6 +586,7 @@ impl StepRunner<'_> {
             (other, _) => other,
         };
         let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
+        outcome.response = Some(response_info(resp, decoded.json_error.take()));
         outcome.elapsed = clock.elapsed();
         match extracted {
             Ok(outputs) => {
@@ -1003,7 +1003,7 @@ impl StepRunner<'_> {
         } else {
             StepStatus::Passed
         };
-        while let Some((i, one)) = runs.next().await {
+        while let Some((i, mut one)) = runs.next().await {
             emitter.emit(&Event::ItemFinished {
                 index: self.index,
                 step,
@@ -1016,11 +1016,13 @@ impl StepRunner<'_> {
             {
                 outcome.item_requests.push(r.clone());
             }
+            // The step's request and response are its last item's: moved, not copied.
             if one.request.is_some() {
-                outcome.request = one.request.clone();
+                outcome.request = one.request.take();
             }
+            let status_code = one.response.as_ref().map(|r| r.status);
             if one.response.is_some() {
-                outcome.response = one.response.clone();
+                outcome.response = one.response.take();
             }
             if one.status == StepStatus::Failed {
                 let interrupted = matches!(one.error, Some(StepError::Interrupted));
@@ -1030,7 +1032,7 @@ impl StepRunner<'_> {
                     results.push(serde_json::json!({"error": {
                         "kind": e.map(StepError::kind),
                         "message": e.map(StepError::summary),
-                        "status": one.response.as_ref().map(|r| r.status),
+                        "status": status_code,
                     }}));
                     outputs.values_mut().for_each(|v| v.push(Value::Null));
                     continue;
@@ -1276,7 +1278,8 @@ impl StepRunner<'_> {
     }
 }
 
-fn response_info(resp: &HttpResponse, decoded: &check::Decoded) -> ResponseInfo {
+/// What the report keeps of a response; takes over its headers and URL.
+fn response_info(resp: HttpResponse, json_error: Option<String>) -> ResponseInfo {
     let cut = resp.body.len().min(EXCERPT_BYTES);
     let mut excerpt = check::body_text(&resp.body[..cut], resp.header("content-type"));
     if resp.body.len() > cut {
@@ -1284,11 +1287,11 @@ fn response_info(resp: &HttpResponse, decoded: &check::Decoded) -> ResponseInfo 
     }
     ResponseInfo {
         status: resp.status,
-        headers: resp.headers.clone(),
-        body_excerpt: excerpt,
         body_len: resp.saved_bytes.unwrap_or(resp.body.len() as u64),
-        url: resp.url.clone(),
-        json_error: decoded.json_error.clone(),
+        headers: resp.headers,
+        body_excerpt: excerpt,
+        url: resp.url,
+        json_error,
     }
 }
 
