@@ -30,49 +30,38 @@ impl Default for LiveOptions {
     }
 }
 
-/// Clients for requests with `tls:` settings, by settings and `follow_redirects`.
+/// Clients for requests with `tls:` settings, by settings.
 /// A failure to build one (a bad PEM file) is kept too, so it is reported the
 /// same way on every attempt without reading the files again.
-type TlsClients = HashMap<(Arc<TlsSettings>, bool), Result<reqwest::Client, TransportError>>;
+type TlsClients = HashMap<Arc<TlsSettings>, Result<reqwest::Client, TransportError>>;
 
 /// Sends requests over the network.
+///
+/// Redirects and cookies are handled here rather than by reqwest: its cookie
+/// and redirect layers each parsed every request's URL again (a tenth of a
+/// 10,000-request fan-out), and following redirects here lets the cookies a
+/// redirect sets reach its target.
 pub struct LiveTransport {
     client: reqwest::Client,
-    /// For steps with `follow_redirects: false`; built on first use.
-    no_redirects: OnceLock<Result<reqwest::Client, TransportError>>,
     /// For steps with `tls:`; each built on first use.
     tls_clients: Mutex<TlsClients>,
     /// Hosts already warned about for `tls.verify: false` in this run.
     unverified_hosts: Mutex<HashSet<String>>,
     /// One cookie jar for the run, whichever client sends.
-    jar: Arc<reqwest::cookie::Jar>,
+    jar: Mutex<cookie_store::CookieStore>,
     opts: LiveOptions,
 }
 
 impl LiveTransport {
     pub fn new(opts: &LiveOptions) -> Result<Self, TransportError> {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        let client = build_client(
-            opts,
-            &jar,
-            reqwest::redirect::Policy::limited(opts.max_redirects),
-        )?;
+        let client = build_client(opts)?;
         Ok(LiveTransport {
             client,
-            no_redirects: OnceLock::new(),
             tls_clients: Mutex::new(HashMap::new()),
             unverified_hosts: Mutex::new(HashSet::new()),
-            jar,
+            jar: Mutex::new(cookie_store::CookieStore::default()),
             opts: opts.clone(),
         })
-    }
-
-    fn redirect_policy(&self, follow: bool) -> reqwest::redirect::Policy {
-        if follow {
-            reqwest::redirect::Policy::limited(self.opts.max_redirects)
-        } else {
-            reqwest::redirect::Policy::none()
-        }
     }
 
     fn client_for(
@@ -80,36 +69,59 @@ impl LiveTransport {
         req: &HttpRequest,
         url: &reqwest::Url,
     ) -> Result<Cow<'_, reqwest::Client>, TransportError> {
-        if let Some(tls) = &req.tls {
-            if !tls.verify {
-                self.warn_unverified(url);
-            }
-            // A poisoned lock only means another request panicked while
-            // holding it; the map itself is still consistent.
-            let mut clients = self.tls_clients.lock().unwrap_or_else(|e| e.into_inner());
-            let client = clients
-                .entry((Arc::clone(tls), req.follow_redirects))
-                .or_insert_with(|| {
-                    let builder = base_builder(
-                        &self.opts,
-                        &self.jar,
-                        self.redirect_policy(req.follow_redirects),
-                    );
-                    with_tls(builder, tls).and_then(|b| {
-                        b.build()
-                            .map_err(|e| TransportError::Tls(tls_build_error(tls, &e)))
-                    })
-                });
-            return client.clone().map(Cow::Owned);
-        }
-        if req.follow_redirects {
+        let Some(tls) = &req.tls else {
             return Ok(Cow::Borrowed(&self.client));
+        };
+        if !tls.verify {
+            self.warn_unverified(url);
         }
-        self.no_redirects
-            .get_or_init(|| build_client(&self.opts, &self.jar, self.redirect_policy(false)))
-            .as_ref()
-            .map(Cow::Borrowed)
-            .map_err(Clone::clone)
+        // A poisoned lock only means another request panicked while
+        // holding it; the map itself is still consistent.
+        let mut clients = self.tls_clients.lock().unwrap_or_else(|e| e.into_inner());
+        let client = clients.entry(Arc::clone(tls)).or_insert_with(|| {
+            with_tls(base_builder(&self.opts), tls).and_then(|b| {
+                b.build()
+                    .map_err(|e| TransportError::Tls(tls_build_error(tls, &e)))
+            })
+        });
+        client.clone().map(Cow::Owned)
+    }
+
+    /// The `Cookie` header the jar has for `url`.
+    fn cookies_for(&self, url: &reqwest::Url) -> Option<reqwest::header::HeaderValue> {
+        let jar = self.jar.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::new();
+        for (name, value) in jar.get_request_values(url) {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(name);
+            text.push('=');
+            text.push_str(value);
+        }
+        drop(jar);
+        if text.is_empty() {
+            return None;
+        }
+        reqwest::header::HeaderValue::from_str(&text).ok()
+    }
+
+    /// Keeps the cookies a response sets.
+    fn keep_cookies(&self, headers: &reqwest::header::HeaderMap, url: &reqwest::Url) {
+        let mut set = headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .filter_map(|v| cookie_store::RawCookie::parse(v).ok())
+            .map(|c| c.into_owned())
+            .peekable();
+        if set.peek().is_none() {
+            return;
+        }
+        self.jar
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .store_response_cookies(set, url);
     }
 
     /// `tls.verify: false` is said out loud once per host and run, on stderr
@@ -138,19 +150,16 @@ impl LiveTransport {
         req: &HttpRequest,
         sink: &BodySink,
     ) -> Result<HttpResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+        let mut method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
             TransportError::Request(format!("`{}` is not a valid HTTP method", req.method))
         })?;
-        let url = match &req.parsed_url {
+        let mut url = match &req.parsed_url {
             Some(u) if u.as_str() == req.url => u.clone(),
             _ => reqwest::Url::parse(&req.url).map_err(|e| {
                 TransportError::Request(format!("`{}` is not a valid URL: {e}", req.url))
             })?,
         };
-        let mut builder = self
-            .client_for(req, &url)?
-            .request(method, url)
-            .timeout(req.timeout);
+        let mut headers = reqwest::header::HeaderMap::with_capacity(req.headers.len());
         for (k, v) in &req.headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 TransportError::Request(format!("`{k}` is not a valid header name"))
@@ -160,16 +169,59 @@ impl LiveTransport {
                     "the value of header `{k}` contains characters not allowed in a header"
                 ))
             })?;
-            builder = builder.header(name, value);
+            headers.append(name, value);
         }
-        if let Some(body) = &req.body {
-            builder = builder.body(body.clone());
-        }
+        let mut body = req.body.clone();
+        let client = self.client_for(req, &url)?;
         let started = Instant::now();
-        let mut resp = builder
-            .send()
-            .await
-            .map_err(|e| classify(&e, req.timeout))?;
+        let mut redirects = 0;
+        let mut resp = loop {
+            // One deadline for the request and the redirects it leads to.
+            let left = req
+                .timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(1));
+            let mut builder = client
+                .request(method.clone(), url.clone())
+                .timeout(left)
+                .headers(headers.clone());
+            // The jar's cookies, unless the request brings its own `Cookie`.
+            if !headers.contains_key(reqwest::header::COOKIE)
+                && let Some(cookies) = self.cookies_for(&url)
+            {
+                builder = builder.header(reqwest::header::COOKIE, cookies);
+            }
+            if let Some(b) = &body {
+                builder = builder.body(b.clone());
+            }
+            let resp = builder
+                .send()
+                .await
+                .map_err(|e| classify(&e, req.timeout))?;
+            self.keep_cookies(resp.headers(), &url);
+            if !req.follow_redirects {
+                break resp;
+            }
+            let Some(next) = redirect_target(&resp, &url)? else {
+                break resp;
+            };
+            if redirects == self.opts.max_redirects {
+                return Err(TransportError::Other(format!(
+                    "too many redirects (more than {}), the last to {next}",
+                    self.opts.max_redirects
+                )));
+            }
+            redirects += 1;
+            follow_redirect(
+                resp.status(),
+                &mut method,
+                &mut body,
+                &mut headers,
+                &url,
+                &next,
+            );
+            url = next;
+        };
         let status = resp.status().as_u16();
         let final_url = resp.url().to_string();
         let headers = resp
@@ -207,18 +259,95 @@ impl LiveTransport {
     }
 }
 
+/// Where a 301, 302, 303, 307 or 308 response sends the request next;
+/// `None` for any other response, or one without a usable `Location`.
+fn redirect_target(
+    resp: &reqwest::Response,
+    url: &reqwest::Url,
+) -> Result<Option<reqwest::Url>, TransportError> {
+    if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return Ok(None);
+    }
+    let Some(location) = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| std::str::from_utf8(l.as_bytes()).ok())
+    else {
+        return Ok(None);
+    };
+    let Ok(next) = url.join(location) else {
+        return Ok(None);
+    };
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(TransportError::Other(format!(
+            "a redirect to `{next}`: only http and https URLs are followed"
+        )));
+    }
+    Ok(Some(next))
+}
+
+/// Turns the request into the one a redirect asks for, as browsers (and
+/// reqwest) do: 303, and 301/302 after a POST, become a GET without a body;
+/// credentials and cookies the request carried are dropped when the
+/// redirect leaves the host, and `Referer` names the page that redirected.
+fn follow_redirect(
+    status: reqwest::StatusCode,
+    method: &mut reqwest::Method,
+    body: &mut Option<Vec<u8>>,
+    headers: &mut reqwest::header::HeaderMap,
+    from: &reqwest::Url,
+    to: &reqwest::Url,
+) {
+    use reqwest::header;
+    let to_get = match status.as_u16() {
+        301 | 302 => *method == reqwest::Method::POST,
+        303 => true,
+        _ => false,
+    };
+    if to_get {
+        if *method != reqwest::Method::HEAD {
+            *method = reqwest::Method::GET;
+        }
+        *body = None;
+        for h in [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_ENCODING,
+            header::TRANSFER_ENCODING,
+        ] {
+            headers.remove(h);
+        }
+    }
+    let cross_host = to.host_str() != from.host_str()
+        || to.port_or_known_default() != from.port_or_known_default()
+        || to.scheme() != from.scheme();
+    if cross_host {
+        headers.remove(header::AUTHORIZATION);
+        headers.remove(header::COOKIE);
+        headers.remove("cookie2");
+        headers.remove(header::PROXY_AUTHORIZATION);
+        headers.remove(header::WWW_AUTHENTICATE);
+    }
+    // No `Referer` from an https page to an http one.
+    if !(to.scheme() == "http" && from.scheme() == "https") {
+        let mut referer = from.clone();
+        let _ = referer.set_username("");
+        let _ = referer.set_password(None);
+        referer.set_fragment(None);
+        if let Ok(v) = header::HeaderValue::from_str(referer.as_str()) {
+            headers.insert(header::REFERER, v);
+        }
+    }
+}
+
 impl Transport for LiveTransport {
     fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
         Box::pin(self.send_inner(req, sink))
     }
 }
 
-fn build_client(
-    opts: &LiveOptions,
-    jar: &Arc<reqwest::cookie::Jar>,
-    redirects: reqwest::redirect::Policy,
-) -> Result<reqwest::Client, TransportError> {
-    base_builder(opts, jar, redirects)
+fn build_client(opts: &LiveOptions) -> Result<reqwest::Client, TransportError> {
+    base_builder(opts)
         .tls_backend_preconfigured(lazy_roots_tls_config())
         .build()
         .map_err(|e| TransportError::Other(error_chain(&e)))
@@ -325,18 +454,13 @@ impl rustls::client::danger::ServerCertVerifier for LazyPlatformVerifier {
     }
 }
 
-/// What every client shares, with or without `tls:` settings.
-fn base_builder(
-    opts: &LiveOptions,
-    jar: &Arc<reqwest::cookie::Jar>,
-    redirects: reqwest::redirect::Policy,
-) -> reqwest::ClientBuilder {
+/// What every client shares, with or without `tls:` settings. Redirects and
+/// cookies are handled by [`LiveTransport`].
+fn base_builder(opts: &LiveOptions) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("pytopus/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(opts.connect_timeout)
-        // Cookies set by one step are sent by the next, like a browser session.
-        .cookie_provider(Arc::clone(jar))
-        .redirect(redirects)
+        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// Adds a step's `tls:` settings: the client identity, extra trusted CAs

@@ -888,6 +888,135 @@ async fn cookies_set_by_one_step_are_sent_by_the_next() {
 }
 
 #[tokio::test]
+async fn a_cookie_set_by_a_redirect_reaches_its_target() {
+    let server = MockServer::start().await;
+    Mock::given(path("/login"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Set-Cookie", "sid=r3d1r; Path=/")
+                .insert_header("Location", "/home"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/home"))
+        .and(wiremock::matchers::header("cookie", "sid=r3d1r"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"home": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
+        "steps:\n  - name: Login\n    url: \"{{ base }}/login\"\n",
+        &["-q"],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "{\n  \"home\": true\n}\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_303_after_a_post_is_followed_with_a_get_and_no_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(303).insert_header("Location", "/orders/7"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orders/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
+        "steps:\n  - name: Order\n    method: POST\n    url: \"{{ base }}/orders\"\n    body: {item: 1}\noutput: \"{{ Order.id }}\"\n",
+        &["-q"],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "7\n"),
+        "{}",
+        out.stderr
+    );
+    let received = server.received_requests().await.unwrap();
+    let get = received
+        .iter()
+        .find(|r| r.method.as_str() == "GET")
+        .unwrap();
+    assert!(get.body.is_empty());
+    assert!(get.headers.get("content-type").is_none());
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_drops_the_authorization_header() {
+    let other = MockServer::start().await;
+    Mock::given(path("/landing"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": 1})))
+        .expect(1)
+        .mount(&other)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(path("/go"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/landing", other.uri())),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
+        "steps:\n  - name: Go\n    url: \"{{ base }}/go\"\n    headers: {Authorization: Bearer s3cr3t-t0ken, X-Trace: t1}\n",
+        &["-q"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let first = &server.received_requests().await.unwrap()[0];
+    assert_eq!(
+        first.headers.get("authorization").unwrap(),
+        "Bearer s3cr3t-t0ken"
+    );
+    let landed = &other.received_requests().await.unwrap()[0];
+    assert!(landed.headers.get("authorization").is_none());
+    assert_eq!(landed.headers.get("x-trace").unwrap(), "t1");
+    assert_eq!(
+        landed.headers.get("referer").unwrap().to_str().unwrap(),
+        format!("{}/go", server.uri())
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_loop_stops_with_a_clear_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/a"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/b"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/b"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/a"))
+        .mount(&server)
+        .await;
+    let (out, _dir) = run_chain(
+        &server.uri(),
+        "steps:\n  - name: Loop\n    url: \"{{ base }}/a\"\n",
+        &["-q"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("too many redirects (more than 10)"),
+        "{}",
+        out.stderr
+    );
+    // The first request and ten redirects, then it stops.
+    assert_eq!(server.received_requests().await.unwrap().len(), 11);
+}
+
+#[tokio::test]
 async fn an_unwritable_report_or_tape_stops_the_run_before_anything_is_sent() {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
