@@ -480,38 +480,43 @@ impl StepRunner<'_> {
         // What the step is about to send, credentials included, for the
         // progress display and the dry run.
         let base_request = request;
-        let mut shown = base_request.clone();
-        let applied = match (&creds, self.dry_run) {
-            // A dry run fetches no token.
-            (Credentials::OAuth2(_), true) => {
-                shown
-                    .headers
-                    .push(("authorization".into(), "Bearer <oauth2 token>".into()));
-                Ok(auth::Added::default())
+        // A `for_each` item without credentials shows nothing before it is
+        // sent: no copy of its request is needed.
+        let quiet_item = item.is_some() && !self.dry_run && matches!(creds, Credentials::None);
+        if !quiet_item {
+            let mut shown = base_request.clone();
+            let applied = match (&creds, self.dry_run) {
+                // A dry run fetches no token.
+                (Credentials::OAuth2(_), true) => {
+                    shown
+                        .headers
+                        .push(("authorization".into(), "Bearer <oauth2 token>".into()));
+                    Ok(auth::Added::default())
+                }
+                _ => {
+                    self.session
+                        .apply(&creds, &mut shown, self.transport, false)
+                        .await
+                }
+            };
+            if let Err(e) = applied {
+                outcome.status = StepStatus::Failed;
+                outcome.error = Some(StepError::Auth(e));
+                outcome.request = Some(shown);
+                return outcome;
             }
-            _ => {
-                self.session
-                    .apply(&creds, &mut shown, self.transport, false)
-                    .await
+            if item.is_none() {
+                emitter.emit(&Event::StepStarted {
+                    index: self.index,
+                    step,
+                    request: &shown,
+                });
             }
-        };
-        if let Err(e) = applied {
-            outcome.status = StepStatus::Failed;
-            outcome.error = Some(StepError::Auth(e));
-            outcome.request = Some(shown);
-            return outcome;
-        }
-        if item.is_none() {
-            emitter.emit(&Event::StepStarted {
-                index: self.index,
-                step,
-                request: &shown,
-            });
-        }
-        if self.dry_run {
-            outcome.status = StepStatus::DryRun;
-            outcome.request = Some(shown);
-            return outcome;
+            if self.dry_run {
+                outcome.status = StepStatus::DryRun;
+                outcome.request = Some(shown);
+                return outcome;
+            }
         }
 
         let sink = match &save_to {
@@ -793,26 +798,16 @@ impl StepRunner<'_> {
                     Err(e) => return Exchange::failed(request, attempt, StepError::Auth(e)),
                 }
             }
-            let (outcome_kind, reason) = match &sent {
+            let outcome_kind = match &sent {
                 // A status the step expects is an answer, not a failure to retry.
-                Ok(resp) if check::status_expected(&step.expect, resp.status) => {
-                    (Attempt::Fatal, String::new())
-                }
-                Ok(resp) => (
-                    Attempt::Status {
-                        code: resp.status,
-                        retry_after: resp.header("retry-after"),
-                    },
-                    check::status_text(resp.status),
-                ),
-                Err(e) => {
-                    let a = match e {
-                        TransportError::Connect(_) => Attempt::Connect,
-                        TransportError::Timeout(_) => Attempt::Timeout,
-                        _ => Attempt::Fatal,
-                    };
-                    (a, e.to_string())
-                }
+                Ok(resp) if check::status_expected(&step.expect, resp.status) => Attempt::Fatal,
+                Ok(resp) => Attempt::Status {
+                    code: resp.status,
+                    retry_after: resp.header("retry-after"),
+                },
+                Err(TransportError::Connect(_)) => Attempt::Connect,
+                Err(TransportError::Timeout(_)) => Attempt::Timeout,
+                Err(_) => Attempt::Fatal,
             };
             let decision = retry::decide(
                 &step.retry,
@@ -824,6 +819,10 @@ impl StepRunner<'_> {
             );
             match decision {
                 Decision::Retry(delay) => {
+                    let reason = match &sent {
+                        Ok(resp) => check::status_text(resp.status),
+                        Err(e) => e.to_string(),
+                    };
                     emitter.emit(&Event::Retrying {
                         index: self.index,
                         step,
