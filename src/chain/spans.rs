@@ -131,15 +131,38 @@ impl SpanMap {
 /// Appends a map key to a path: `steps[0]` + `url` → `steps[0].url`.
 pub fn join_key(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+        return key.to_string();
     }
+    // Built by hand: `format!` costs several times more, and validation
+    // builds a few of these for every step.
+    let mut out = String::with_capacity(path.len() + 1 + key.len());
+    out.push_str(path);
+    out.push('.');
+    out.push_str(key);
+    out
 }
 
 /// Appends a sequence index to a path.
 pub fn join_index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(path.len() + 22 - at);
+    out.push_str(path);
+    out.push('[');
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+    out.push(']');
+    out
 }
 
 // ---------------------------------------------------------------- YAML
@@ -718,6 +741,15 @@ mod tests {
         let inner = spans.under("headers");
         assert_eq!(inner.key("a"), Some(Loc::new(2, 3)));
         assert_eq!(inner.value(""), Some(Loc::new(2, 3)));
+    }
+
+    #[test]
+    fn paths_are_joined_like_serde_path_to_error_writes_them() {
+        assert_eq!(join_index("steps", 0), "steps[0]");
+        assert_eq!(join_index("steps", 1234), "steps[1234]");
+        assert_eq!(join_index("", usize::MAX), format!("[{}]", usize::MAX));
+        assert_eq!(join_key(&join_index("steps", 7), "url"), "steps[7].url");
+        assert_eq!(join_key("", "vars"), "vars");
     }
 
     #[test]
