@@ -65,7 +65,11 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
         format!("{method} (request not sent)")
     } else {
         // Dry-run placeholders (`<Step.field>`) read better unescaped.
-        format!("{method} {}", url.replace("%3C", "<").replace("%3E", ">"))
+        if url.contains("%3C") || url.contains("%3E") {
+            format!("{method} {}", url.replace("%3C", "<").replace("%3E", ">"))
+        } else {
+            format!("{method} {url}")
+        }
     };
     match (&o.response, o.status) {
         (_, StepStatus::DryRun) => s.push_str(" (dry run, not sent)"),
