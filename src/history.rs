@@ -134,22 +134,7 @@ impl History {
             output_fit.set(Some((*o, fit)));
             fit
         });
-        // No secret known (most runs): the report goes straight to text.
-        // Else, or when it is too large to keep whole, through a `Value`.
-        let fast = redactor
-            .is_empty()
-            .then(|| crate::report::json::to_json_text(report, output))
-            .filter(|text| text.len() <= MAX_REPORT_BYTES);
-        let json = match fast {
-            Some(text) => text,
-            None => {
-                let mut json = crate::report::json::to_json_with(report, output);
-                if let std::borrow::Cow::Owned(redacted) = redactor.redact_json_cow(&json) {
-                    json = redacted;
-                }
-                bounded_report(json)
-            }
-        };
+        let json = report_text(report, output, redactor);
         let null = Value::Null;
         let results: Vec<std::borrow::Cow<'_, Value>> = report
             .steps
@@ -359,27 +344,20 @@ const MAX_REPORT_BYTES: usize = 4 << 20;
 /// would otherwise repeat 10,000 times in every record: first their
 /// requests and body excerpts, then their response headers too. Failed
 /// steps keep everything. `history_trimmed` says it happened.
-fn bounded_report(mut report: Value) -> String {
-    let text = report.to_string();
-    if text.len() <= MAX_REPORT_BYTES {
-        return text;
-    }
-    let mut text = text;
-    for fields in [&["request", "body_excerpt"][..], &["headers"][..]] {
-        if let Some(steps) = report.get_mut("steps").and_then(Value::as_array_mut) {
-            for step in steps.iter_mut().filter(|s| s["status"] != "failed") {
-                for field in fields {
-                    if let Some(o) = step.as_object_mut() {
-                        o.remove(*field);
-                    }
-                    if let Some(r) = step.get_mut("response").and_then(Value::as_object_mut) {
-                        r.remove(*field);
-                    }
-                }
-            }
-        }
-        report["history_trimmed"] = Value::Bool(true);
-        text = report.to_string();
+///
+/// With no secret known (most runs) the report is written straight to text;
+/// else through a `Value`, redacted string by string. Each level is written
+/// from the run's own records, never by editing a bigger report.
+fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
+    use crate::report::json::{Detail, to_json_detail, to_json_text};
+    let mut text = String::new();
+    for detail in [Detail::Full, Detail::NoRequests, Detail::NoHeaders] {
+        text = if redactor.is_empty() {
+            to_json_text(report, output, detail)
+        } else {
+            let value = to_json_detail(report, output, detail);
+            redactor.redact_json_cow(&value).to_string()
+        };
         if text.len() <= MAX_REPORT_BYTES {
             break;
         }
@@ -391,35 +369,74 @@ fn bounded_report(mut report: Value) -> String {
 mod tests {
     use super::*;
 
+    fn report_of(steps: usize) -> RunReport {
+        use crate::engine::{ResponseInfo, StepOutcome, StepStatus};
+        let step = |name: String, status: StepStatus| {
+            let mut o = StepOutcome::not_run(&name);
+            o.status = status;
+            o.request = Some(crate::transport::HttpRequest {
+                method: "GET".into(),
+                url: "http://x/".into(),
+                parsed_url: None,
+                headers: vec![("a".into(), "b".repeat(200))],
+                body: None,
+                timeout: Duration::from_secs(1),
+                follow_redirects: true,
+                tls: None,
+            });
+            o.response = Some(ResponseInfo {
+                status: 200,
+                headers: vec![("h".into(), "v".repeat(100))],
+                body_excerpt: "e".repeat(300),
+                body_len: 10,
+                url: "http://x/".into(),
+                json_error: None,
+            });
+            o
+        };
+        let mut outcomes: Vec<StepOutcome> = (0..steps)
+            .map(|i| step(format!("s{i}"), StepStatus::Passed))
+            .collect();
+        outcomes.push(step("Broken".into(), StepStatus::Failed));
+        RunReport {
+            chain: "c".into(),
+            file: "c.yaml".into(),
+            status: crate::engine::RunStatus::Failed,
+            dry_run: false,
+            steps: outcomes,
+            output: None,
+            output_error: None,
+            started: std::time::SystemTime::UNIX_EPOCH,
+            elapsed: Duration::from_secs(1),
+        }
+    }
+
     #[test]
     fn large_reports_lose_the_details_of_passed_steps_first() {
-        let step = |name: &str, status: &str| {
-            serde_json::json!({
-                "name": name, "status": status,
-                "request": {"method": "GET", "url": "http://x/", "headers": [["a", "b".repeat(200)]]},
-                "response": {"status": 200, "url": "http://x/", "headers": [["h", "v".repeat(100)]],
-                             "body_bytes": 10, "body_excerpt": "e".repeat(300)},
-            })
-        };
-        let small = serde_json::json!({"steps": [step("A", "passed")]});
-        assert_eq!(bounded_report(small.clone()), small.to_string());
+        let none = Redactor::default();
+        let small = report_of(1);
+        assert_eq!(
+            report_text(&small, None, &none),
+            crate::report::json::to_json_with(&small, None).to_string()
+        );
 
-        let mut steps: Vec<Value> = (0..12_000)
-            .map(|i| step(&format!("s{i}"), "passed"))
-            .collect();
-        steps.push(step("Broken", "failed"));
-        let stored: Value =
-            serde_json::from_str(&bounded_report(serde_json::json!({"steps": steps}))).unwrap();
-        assert_eq!(stored["history_trimmed"], true);
-        let steps = stored["steps"].as_array().unwrap();
-        assert_eq!(steps.len(), 12_001);
-        assert!(steps[0].get("request").is_none());
-        assert!(steps[0]["response"].get("body_excerpt").is_none());
-        assert_eq!(steps[0]["response"]["status"], 200);
-        // The failed step keeps everything.
-        assert!(steps[12_000].get("request").is_some());
-        assert!(steps[12_000]["response"]["body_excerpt"].is_string());
-        assert!(stored.to_string().len() <= MAX_REPORT_BYTES);
+        let big = report_of(12_000);
+        let with_secret = Redactor::default();
+        with_secret.add("s3cr3t-value");
+        for redactor in [none, with_secret] {
+            let text = report_text(&big, None, &redactor);
+            assert!(text.len() <= MAX_REPORT_BYTES);
+            let stored: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(stored["history_trimmed"], true);
+            let steps = stored["steps"].as_array().unwrap();
+            assert_eq!(steps.len(), 12_001);
+            assert!(steps[0].get("request").is_none());
+            assert!(steps[0]["response"].get("body_excerpt").is_none());
+            assert_eq!(steps[0]["response"]["status"], 200);
+            // The failed step keeps everything.
+            assert!(steps[12_000]["request"].is_object());
+            assert!(steps[12_000]["response"]["body_excerpt"].is_string());
+        }
     }
 
     #[test]

@@ -36,14 +36,32 @@ pub fn to_json(report: &RunReport) -> Value {
 /// The report as JSON data, with `output` as the run's output (the history
 /// passes `None` for one too large to keep).
 pub fn to_json_with(report: &RunReport, output: Option<&Value>) -> Value {
-    serde_json::to_value(ReportView::new(report, output)).unwrap_or(Value::Null)
+    to_json_detail(report, output, Detail::Full)
 }
 
-/// The same JSON as [`to_json_with`], written straight to text: no `Value`
+/// How much of the passed steps a report keeps (the history trims the
+/// reports of very long runs; failed steps always keep everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything.
+    Full,
+    /// Passed steps without their request and response body excerpt.
+    NoRequests,
+    /// Passed steps without request, excerpt and response headers.
+    NoHeaders,
+}
+
+/// [`to_json_with`] at a level of detail; below `Full`, the report says
+/// `"history_trimmed": true`.
+pub fn to_json_detail(report: &RunReport, output: Option<&Value>, detail: Detail) -> Value {
+    serde_json::to_value(ReportView::new(report, output, detail)).unwrap_or(Value::Null)
+}
+
+/// The same JSON as [`to_json_detail`], written straight to text: no `Value`
 /// tree is built, copied or freed. The history uses it when no secret is
 /// known (with secrets, the `Value` path redacts string by string).
-pub fn to_json_text(report: &RunReport, output: Option<&Value>) -> String {
-    serde_json::to_string(&ReportView::new(report, output)).unwrap_or_default()
+pub fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) -> String {
+    serde_json::to_string(&ReportView::new(report, output, detail)).unwrap_or_default()
 }
 
 #[derive(serde::Serialize)]
@@ -57,6 +75,8 @@ struct ReportView<'a> {
     steps: Vec<StepView<'a>>,
     output: Option<&'a Value>,
     output_error: Option<OutputErrorView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history_trimmed: Option<bool>,
 }
 
 #[derive(serde::Serialize)]
@@ -71,7 +91,9 @@ struct StepView<'a> {
     status: &'a str,
     attempts: u32,
     elapsed_ms: u64,
-    request: Option<RequestView<'a>>,
+    /// `None` when trimmed away (not even `null` is written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<Option<RequestView<'a>>>,
     response: Option<ResponseView<'a>>,
     outputs: &'a indexmap::IndexMap<String, Value>,
     error: Option<Value>,
@@ -90,13 +112,15 @@ struct RequestView<'a> {
 struct ResponseView<'a> {
     status: u16,
     url: &'a str,
-    headers: &'a [(String, String)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<&'a [(String, String)]>,
     body_bytes: u64,
-    body_excerpt: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_excerpt: Option<&'a str>,
 }
 
 impl<'a> ReportView<'a> {
-    fn new(report: &'a RunReport, output: Option<&'a Value>) -> Self {
+    fn new(report: &'a RunReport, output: Option<&'a Value>, detail: Detail) -> Self {
         ReportView {
             chain: &report.chain,
             file: &report.file,
@@ -104,35 +128,48 @@ impl<'a> ReportView<'a> {
             dry_run: report.dry_run,
             started_at: humantime::format_rfc3339_millis(report.started).to_string(),
             duration_ms: report.elapsed.as_millis() as u64,
-            steps: report.steps.iter().map(StepView::new).collect(),
+            steps: report
+                .steps
+                .iter()
+                .map(|o| StepView::new(o, detail))
+                .collect(),
             output,
             output_error: report.output_error.as_ref().map(|e| OutputErrorView {
                 message: &e.message,
                 template: &e.template,
             }),
+            history_trimmed: (detail != Detail::Full).then_some(true),
         }
     }
 }
 
 impl<'a> StepView<'a> {
-    fn new(o: &'a StepOutcome) -> Self {
+    fn new(o: &'a StepOutcome, detail: Detail) -> Self {
+        // Failed steps keep everything, whatever the detail.
+        let detail = if o.status == crate::engine::StepStatus::Failed {
+            Detail::Full
+        } else {
+            detail
+        };
         StepView {
             name: &o.name,
             status: o.status.as_str(),
             attempts: o.attempts,
             elapsed_ms: o.elapsed.as_millis() as u64,
-            request: o.request.as_ref().map(|r| RequestView {
-                method: &r.method,
-                url: &r.url,
-                headers: &r.headers,
-                body: r.body.as_ref().map(|b| String::from_utf8_lossy(b)),
+            request: (detail == Detail::Full).then(|| {
+                o.request.as_ref().map(|r| RequestView {
+                    method: &r.method,
+                    url: &r.url,
+                    headers: &r.headers,
+                    body: r.body.as_ref().map(|b| String::from_utf8_lossy(b)),
+                })
             }),
             response: o.response.as_ref().map(|r| ResponseView {
                 status: r.status,
                 url: &r.url,
-                headers: &r.headers,
+                headers: (detail != Detail::NoHeaders).then_some(r.headers.as_slice()),
                 body_bytes: r.body_len,
-                body_excerpt: &r.body_excerpt,
+                body_excerpt: (detail == Detail::Full).then_some(r.body_excerpt.as_str()),
             }),
             outputs: &o.outputs,
             error: o.error.as_ref().map(error_json),
@@ -235,12 +272,27 @@ mod tests {
             elapsed: std::time::Duration::from_millis(5),
         };
         assert_eq!(
-            to_json_text(&report, report.output.as_deref()),
+            to_json_text(&report, report.output.as_deref(), Detail::Full),
             to_json(&report).to_string()
         );
         assert_eq!(
-            to_json_text(&report, None),
+            to_json_text(&report, None, Detail::Full),
             to_json_with(&report, None).to_string()
         );
+        for detail in [Detail::NoRequests, Detail::NoHeaders] {
+            let text = to_json_text(&report, None, detail);
+            assert_eq!(text, to_json_detail(&report, None, detail).to_string());
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["history_trimmed"], true);
+            // The passed step loses its details, the failed one keeps them.
+            assert!(v["steps"][0].get("request").is_none());
+            assert!(v["steps"][0]["response"].get("body_excerpt").is_none());
+            assert_eq!(
+                v["steps"][0]["response"].get("headers").is_none(),
+                detail == Detail::NoHeaders
+            );
+            assert!(v["steps"][1].get("request").is_some());
+        }
+        assert!(to_json(&report).get("history_trimmed").is_none());
     }
 }
