@@ -64,6 +64,39 @@ pub fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) 
     serde_json::to_string(&ReportView::new(report, output, detail)).unwrap_or_default()
 }
 
+/// [`to_json_text`], or `None` as soon as the text passes `limit` bytes
+/// (the rest is not written: a long run's full report is tens of MB).
+pub fn to_json_text_within(
+    report: &RunReport,
+    output: Option<&Value>,
+    detail: Detail,
+    limit: usize,
+) -> Option<String> {
+    struct Bounded {
+        buf: Vec<u8>,
+        limit: usize,
+    }
+    impl std::io::Write for Bounded {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            if self.buf.len() + data.len() > self.limit {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            self.buf.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Bounded {
+        buf: Vec::new(),
+        limit,
+    };
+    serde_json::to_writer(&mut out, &ReportView::new(report, output, detail)).ok()?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out.buf).ok()
+}
+
 #[derive(serde::Serialize)]
 struct ReportView<'a> {
     chain: &'a str,
@@ -294,5 +327,14 @@ mod tests {
             assert!(v["steps"][1].get("request").is_some());
         }
         assert!(to_json(&report).get("history_trimmed").is_none());
+        let full = to_json_text(&report, None, Detail::Full);
+        assert_eq!(
+            to_json_text_within(&report, None, Detail::Full, full.len()),
+            Some(full.clone())
+        );
+        assert_eq!(
+            to_json_text_within(&report, None, Detail::Full, full.len() - 1),
+            None
+        );
     }
 }
