@@ -349,19 +349,22 @@ const MAX_REPORT_BYTES: usize = 4 << 20;
 /// else through a `Value`, redacted string by string. Each level is written
 /// from the run's own records, never by editing a bigger report.
 fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
-    use crate::report::json::{Detail, to_json_detail, to_json_text, to_json_text_within};
-    if redactor.is_empty() {
-        for detail in [Detail::Full, Detail::NoRequests] {
-            if let Some(text) = to_json_text_within(report, output, detail, MAX_REPORT_BYTES) {
-                return text;
-            }
-        }
-        return to_json_text(report, output, Detail::NoHeaders);
-    }
+    use crate::report::json::{Detail, estimate_steps_bytes, to_json_detail, to_json_text};
+    let levels = [Detail::Full, Detail::NoRequests, Detail::NoHeaders];
     let mut text = String::new();
-    for detail in [Detail::Full, Detail::NoRequests, Detail::NoHeaders] {
-        let value = to_json_detail(report, output, detail);
-        text = redactor.redact_json_cow(&value).to_string();
+    for (i, &detail) in levels.iter().enumerate() {
+        let last = i + 1 == levels.len();
+        // A level its sampled size already puts well over the limit is not
+        // written at all.
+        if !last && estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES + MAX_REPORT_BYTES / 8 {
+            continue;
+        }
+        text = if redactor.is_empty() {
+            to_json_text(report, output, detail)
+        } else {
+            let value = to_json_detail(report, output, detail);
+            redactor.redact_json_cow(&value).to_string()
+        };
         if text.len() <= MAX_REPORT_BYTES {
             break;
         }

@@ -64,37 +64,21 @@ pub fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) 
     serde_json::to_string(&ReportView::new(report, output, detail)).unwrap_or_default()
 }
 
-/// [`to_json_text`], or `None` as soon as the text passes `limit` bytes
-/// (the rest is not written: a long run's full report is tens of MB).
-pub fn to_json_text_within(
-    report: &RunReport,
-    output: Option<&Value>,
-    detail: Detail,
-    limit: usize,
-) -> Option<String> {
-    struct Bounded {
-        buf: Vec<u8>,
-        limit: usize,
+/// About how many bytes the steps of [`to_json_text`] take at `detail`,
+/// from up to 64 steps spread over the run (a long run's full report is
+/// tens of MB: not worth writing to learn that it is too big).
+pub fn estimate_steps_bytes(report: &RunReport, detail: Detail) -> usize {
+    let n = report.steps.len();
+    if n == 0 {
+        return 0;
     }
-    impl std::io::Write for Bounded {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            if self.buf.len() + data.len() > self.limit {
-                return Err(std::io::Error::other("over the limit"));
-            }
-            self.buf.extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+    let samples = n.min(64);
+    let mut bytes = 0;
+    for k in 0..samples {
+        let step = &report.steps[k * n / samples];
+        bytes += serde_json::to_vec(&StepView::new(step, detail)).map_or(0, |v| v.len() + 1);
     }
-    let mut out = Bounded {
-        buf: Vec::new(),
-        limit,
-    };
-    serde_json::to_writer(&mut out, &ReportView::new(report, output, detail)).ok()?;
-    // serde_json writes UTF-8 only.
-    String::from_utf8(out.buf).ok()
+    bytes * n / samples
 }
 
 #[derive(serde::Serialize)]
@@ -328,13 +312,15 @@ mod tests {
         }
         assert!(to_json(&report).get("history_trimmed").is_none());
         let full = to_json_text(&report, None, Detail::Full);
+        // Every step sampled when there are few: the estimate is exact.
+        let steps_text = serde_json::to_string(&Value::from(
+            to_json(&report)["steps"].as_array().unwrap().clone(),
+        ))
+        .unwrap();
         assert_eq!(
-            to_json_text_within(&report, None, Detail::Full, full.len()),
-            Some(full.clone())
+            estimate_steps_bytes(&report, Detail::Full),
+            steps_text.len() - 1
         );
-        assert_eq!(
-            to_json_text_within(&report, None, Detail::Full, full.len() - 1),
-            None
-        );
+        assert!(full.len() > estimate_steps_bytes(&report, Detail::Full));
     }
 }
