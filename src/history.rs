@@ -354,9 +354,13 @@ fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) 
     let mut text = String::new();
     for (i, &detail) in levels.iter().enumerate() {
         let last = i + 1 == levels.len();
-        // A level its sampled size already puts well over the limit is not
-        // written at all.
-        if !last && estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES + MAX_REPORT_BYTES / 8 {
+        // In a long run, a level its sampled size already puts well over
+        // the limit is not written at all (a short run is written whole:
+        // sampling it would cost as much).
+        if !last
+            && report.steps.len() > 64
+            && estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES + MAX_REPORT_BYTES / 8
+        {
             continue;
         }
         text = if redactor.is_empty() {

@@ -4,12 +4,11 @@
 //! parameters. Every credential pytopus added is taken off before a request
 //! goes to another origin, and stays off.
 
-use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::transport::{
+    BodySink, HttpRequest, HttpResponse, MAX_REDIRECTS, Transport, TransportError, is_redirect,
+};
 
 use super::Added;
-
-/// The most redirects followed, as for unauthenticated requests.
-const MAX_REDIRECTS: usize = 10;
 
 fn origin(url: &url::Url) -> url::Origin {
     url.origin()
@@ -29,9 +28,8 @@ pub async fn send(
     let mut stripped = false;
     for _ in 0..=MAX_REDIRECTS {
         let resp = transport.send(&current, sink).await?;
-        let is_redirect = matches!(resp.status, 301 | 302 | 303 | 307 | 308);
         let location = resp.header("location");
-        let (true, Some(location)) = (is_redirect, location) else {
+        let (true, Some(location)) = (is_redirect(resp.status), location) else {
             return Ok(resp);
         };
         let base =

@@ -144,24 +144,10 @@ pub fn join_key(path: &str, key: &str) -> String {
 
 /// Appends a sequence index to a path.
 pub fn join_index(path: &str, i: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = i;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut out = String::with_capacity(path.len() + 22 - at);
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(path.len() + 8);
     out.push_str(path);
-    out.push('[');
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
-    out.push(']');
+    let _ = write!(out, "[{i}]");
     out
 }
 

@@ -25,7 +25,7 @@ impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             connect_timeout: Duration::from_secs(10),
-            max_redirects: 10,
+            max_redirects: super::MAX_REDIRECTS,
         }
     }
 }
@@ -265,7 +265,7 @@ fn redirect_target(
     resp: &reqwest::Response,
     url: &reqwest::Url,
 ) -> Result<Option<reqwest::Url>, TransportError> {
-    if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+    if !super::is_redirect(resp.status().as_u16()) {
         return Ok(None);
     }
     let Some(location) = resp

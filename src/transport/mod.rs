@@ -140,6 +140,15 @@ impl std::fmt::Display for TransportError {
     }
 }
 
+/// The most redirects one request follows (the live transport's default,
+/// and the limit of [`crate::auth::redirect`]).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// A status that redirects when it comes with a `Location`.
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
 /// The reason phrase of a status code (`Not Found`), when it has a standard one.
 pub fn reason_phrase(code: u16) -> Option<&'static str> {
     reqwest::StatusCode::from_u16(code).ok()?.canonical_reason()
