@@ -140,3 +140,50 @@ fn clap_usage_errors_exit_2() {
     assert_eq!(out.code, 0);
     assert!(out.stdout.starts_with("pytopus "));
 }
+
+/// Time zones come from the system's database, and from the copy built into
+/// pytopus where there is none (`TZDIR` pointing nowhere stands in for a
+/// slim container without tzdata).
+#[test]
+fn schedule_time_zones_work_with_or_without_the_system_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let chain = |tz: &str| {
+        let path = dir.path().join(format!("{}.yaml", tz.replace('/', "_")));
+        std::fs::write(
+            &path,
+            format!(
+                "schedule: \"0 9 * * MON\"\ntimezone: {tz}\nsteps:\n  - name: ping\n    url: \"http://127.0.0.1:9/ping\"\n"
+            ),
+        )
+        .expect("write chain");
+        path.display().to_string()
+    };
+    let paris = chain("Europe/Paris");
+    for tzdir in [None, Some("/nonexistent/zoneinfo")] {
+        let mut cmd = pytopus();
+        cmd.args(["validate", &paris]);
+        if let Some(d) = tzdir {
+            cmd.env("TZDIR", d);
+        }
+        let out = run_cmd(&mut cmd);
+        assert_eq!(out.code, 0, "TZDIR={tzdir:?}: {}", out.stderr);
+        assert!(out.stderr.ends_with("ok (1 step)\n"), "{}", out.stderr);
+    }
+    let typo = chain("Europe/Pariss");
+    let mut cmd = pytopus();
+    cmd.args(["validate", &typo])
+        .env("TZDIR", "/nonexistent/zoneinfo");
+    let out = run_cmd(&mut cmd);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`Europe/Pariss` is not a known time zone"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `Europe/Paris`?"),
+        "{}",
+        out.stderr
+    );
+}
