@@ -84,7 +84,12 @@ pub fn body_text(body: &[u8], content_type: Option<&str>) -> String {
     });
     match charset.and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes())) {
         Some(enc) if enc != encoding_rs::UTF_8 => enc.decode(body).0.into_owned(),
-        _ => String::from_utf8_lossy(body).into_owned(),
+        // `from_utf8` checks ASCII a word at a time; the lossy decoder only
+        // runs for bodies that need it.
+        _ => match std::str::from_utf8(body) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(body).into_owned(),
+        },
     }
 }
 

@@ -524,7 +524,7 @@ impl StepRunner<'_> {
             None => BodySink::Memory,
         };
         let ex = self
-            .exchange(&base_request, &creds, &sink, emitter, &mut cancel, item)
+            .exchange(base_request, &creds, &sink, emitter, &mut cancel, item)
             .await;
         outcome.attempts = ex.attempts;
         outcome.request = Some(ex.request);
@@ -562,15 +562,12 @@ impl StepRunner<'_> {
             other => other,
         };
         // More pages: their items, concatenated, become the result.
-        let checked = match (checked, &step.paginate) {
-            (Ok(()), Some(pager)) => {
+        let checked = match (checked, &step.paginate, outcome.request.as_ref()) {
+            (Ok(()), Some(pager), Some(first_request)) => {
                 let first = std::mem::take(&mut decoded.value);
                 let pages = Pages {
                     pager,
-                    first_request: outcome
-                        .request
-                        .clone()
-                        .unwrap_or_else(|| base_request.clone()),
+                    first_request,
                     creds: &creds,
                     expect: &expect,
                     ctx: &ctx_value,
@@ -588,7 +585,7 @@ impl StepRunner<'_> {
                     Err(e) => Err(e),
                 }
             }
-            (other, _) => other,
+            (other, _, _) => other,
         };
         let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
         outcome.response = Some(response_info(resp, decoded.json_error.take()));
@@ -691,7 +688,7 @@ impl StepRunner<'_> {
             let mut req = p.first_request.clone();
             req.url = url;
             let ex = self
-                .exchange(&req, p.creds, &BodySink::Memory, emitter, cancel, item)
+                .exchange(req, p.creds, &BodySink::Memory, emitter, cancel, item)
                 .await;
             attempts += ex.attempts;
             let resp = ex.response?;
@@ -709,7 +706,7 @@ impl StepRunner<'_> {
     /// retried per the step's policy, an OAuth2 token renewed once on 401.
     async fn exchange(
         &self,
-        base_request: &HttpRequest,
+        base_request: HttpRequest,
         creds: &Credentials,
         sink: &BodySink,
         emitter: &Emitter<'_>,
@@ -717,7 +714,10 @@ impl StepRunner<'_> {
         item: Option<usize>,
     ) -> Exchange {
         let step = self.step;
-        let mut request = base_request.clone();
+        // Only an OAuth2 token that may be renewed needs the request as it
+        // was before credentials were added.
+        let pristine = matches!(creds, Credentials::OAuth2(_)).then(|| base_request.clone());
+        let mut request = base_request;
         let mut added = match self
             .session
             .apply(creds, &mut request, self.transport, false)
@@ -778,13 +778,13 @@ impl StepRunner<'_> {
                 elapsed: clock.elapsed(),
             });
             // An OAuth2 token the server rejects is fetched again, once.
-            if let (Ok(resp), Credentials::OAuth2(_)) = (&sent, creds)
+            if let (Ok(resp), Some(pristine)) = (&sent, &pristine)
                 && resp.status == 401
                 && !renewed
                 && !check::status_expected(&step.expect, 401)
             {
                 renewed = true;
-                let mut fresh = base_request.clone();
+                let mut fresh = pristine.clone();
                 match self
                     .session
                     .apply(creds, &mut fresh, self.transport, true)
@@ -987,7 +987,12 @@ impl StepRunner<'_> {
             .map(|(i, item)| {
                 let scope = context::with_item(&base, render::from_json(&item), i);
                 let cancel = cancel.clone();
-                async move { (i, self.run(scope, emitter, cancel, Some(i)).await) }
+                // Boxed: the outcome is a large value that the ordered
+                // stream would otherwise copy several times on its way out.
+                async move {
+                    let one = self.run(scope, emitter, cancel, Some(i)).await;
+                    (i, Box::new(one))
+                }
             })
             .buffered(step.concurrency.max(1));
         let mut runs = std::pin::pin!(runs);
@@ -1045,6 +1050,7 @@ impl StepRunner<'_> {
                 outcome.attempts = one.attempts;
                 break;
             }
+            let one = *one;
             results.push(Arc::unwrap_or_clone(one.result));
             for (name, v) in one.outputs {
                 if let Some(list) = outputs.get_mut(&name) {
@@ -1305,7 +1311,7 @@ fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
 /// What pagination needs besides the first page.
 struct Pages<'a> {
     pager: &'a Pager,
-    first_request: HttpRequest,
+    first_request: &'a HttpRequest,
     creds: &'a Credentials,
     expect: &'a check::RenderedExpect<'a>,
     ctx: &'a minijinja::Value,

@@ -181,21 +181,24 @@ impl LiveTransport {
                 .timeout
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(1));
-            let mut builder = client
-                .request(method.clone(), url.clone())
-                .timeout(left)
-                .headers(headers.clone());
+            // Built in place rather than through `RequestBuilder`, which
+            // would insert the headers one by one into a second map.
+            let mut request = reqwest::Request::new(method.clone(), url.clone());
+            *request.timeout_mut() = Some(left);
+            *request.headers_mut() = headers.clone();
             // The jar's cookies, unless the request brings its own `Cookie`.
             if !headers.contains_key(reqwest::header::COOKIE)
                 && let Some(cookies) = self.cookies_for(&url)
             {
-                builder = builder.header(reqwest::header::COOKIE, cookies);
+                request
+                    .headers_mut()
+                    .insert(reqwest::header::COOKIE, cookies);
             }
             if let Some(b) = &body {
-                builder = builder.body(b.clone());
+                *request.body_mut() = Some(b.clone().into());
             }
-            let resp = builder
-                .send()
+            let resp = client
+                .execute(request)
                 .await
                 .map_err(|e| classify(&e, req.timeout))?;
             self.keep_cookies(resp.headers(), &url);
@@ -223,15 +226,16 @@ impl LiveTransport {
             url = next;
         };
         let status = resp.status().as_u16();
-        let final_url = resp.url().to_string();
+        let final_url = resp.url().as_str().to_owned();
         let headers = resp
             .headers()
             .iter()
             .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
+                let value = match std::str::from_utf8(v.as_bytes()) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                };
+                (k.as_str().to_owned(), value)
             })
             .collect();
         let (body, saved_bytes) = match sink {
