@@ -18,6 +18,11 @@ use crate::secret::Redactor;
 /// their step instead of reusing it.
 const MAX_RESULT_BYTES: usize = 1 << 20;
 
+/// `PRAGMA user_version` of a database whose schema is made (1: the `runs`
+/// table and its two indexes; `report` and `results` hold gzip-compressed
+/// JSON, or plain JSON text in rows written before compression).
+const SCHEMA_VERSION: i64 = 1;
+
 /// Runs kept at most, and for how long (`PYTOPUS_HISTORY_KEEP`,
 /// `PYTOPUS_HISTORY_DAYS` change them).
 const KEEP_RUNS: i64 = 1000;
@@ -77,38 +82,66 @@ fn env_number(name: &str, default: i64) -> i64 {
 impl History {
     pub fn open() -> Result<History, String> {
         let path = path().ok_or("no data directory for the history")?;
+        History::open_at(&path)
+    }
+
+    fn open_at(path: &std::path::Path) -> Result<History, String> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let conn = Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // Several runs may finish at once (CI matrix on one runner, `serve`).
+        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Several runs may finish at once (CI matrix on one runner, `serve`):
+        // each waits its turn.
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
-        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        // One short write per process. A rollback journal syncs the
+        // journal, its directory and the database once each; WAL, which
+        // SQLite checkpoints when the last connection closes (every run,
+        // here), synced five times. NORMAL still syncs before the database
+        // is overwritten: a power cut at the wrong moment may lose the last
+        // run (on old file systems, rarely, damage the file, which is then
+        // a warning like any broken history). A database left in WAL mode
+        // by an earlier version is switched back when no other process has
+        // it open.
+        let _ = conn.pragma_update(None, "journal_mode", "TRUNCATE");
+        let _ = conn.pragma_update(None, "synchronous", "NORMAL");
         // One insert and two indexed deletes per run need few cached pages;
         // SQLite's default 2 MiB cache was a sixth of a 1000-step run's heap.
         let _ = conn.pragma_update(None, "cache_size", -256);
-        // Pruned runs give their pages back to the file system (set before
-        // the table exists, so only new databases get it).
-        let _ = conn.pragma_update(None, "auto_vacuum", "INCREMENTAL");
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS runs (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                chain TEXT NOT NULL,
-                path TEXT NOT NULL,
-                content_hash TEXT NOT NULL,
-                started TEXT NOT NULL,
-                duration_ms INTEGER NOT NULL,
-                status TEXT NOT NULL,
-                report TEXT NOT NULL,
-                results TEXT NOT NULL,
-                recorded_at INTEGER NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS runs_by_path ON runs (path, id);
-            CREATE INDEX IF NOT EXISTS runs_by_time ON runs (recorded_at);",
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        // The schema is made once; `user_version` says it is there, so a
+        // run reads one number instead of checking three statements.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if version < SCHEMA_VERSION {
+            // Pruned runs give their pages back to the file system. Only a
+            // new database can take it.
+            let pages: i64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap_or(0);
+            if pages == 0 {
+                let _ = conn.pragma_update(None, "auto_vacuum", "INCREMENTAL");
+            }
+            conn.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS runs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    chain TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    started TEXT NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    report TEXT NOT NULL,
+                    results TEXT NOT NULL,
+                    recorded_at INTEGER NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS runs_by_path ON runs (path, id);
+                CREATE INDEX IF NOT EXISTS runs_by_time ON runs (recorded_at);
+                PRAGMA user_version = {SCHEMA_VERSION};"
+            ))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         Ok(History { conn })
     }
 
@@ -120,69 +153,54 @@ impl History {
         content_hash: &str,
         redactor: &Redactor,
     ) -> Result<i64, String> {
-        // Measured without copying, stopping at the limit: a 100 MB body is
-        // neither copied nor serialised whole here, as a step's result or as
-        // the run's output. Without an `output:` template the output is the
-        // last step's result, the same value: measured once.
-        let output_fit: std::cell::Cell<Option<(*const Value, bool)>> = Default::default();
-        let keep = |v: &Value| match output_fit.get() {
-            Some((at, fit)) if std::ptr::eq(at, v) => fit,
-            _ => fits(v, MAX_RESULT_BYTES),
-        };
-        let output = report.output.as_deref().filter(|o| {
-            let fit = keep(o);
-            output_fit.set(Some((*o, fit)));
-            fit
-        });
-        let json = report_text(report, output, redactor);
-        let null = Value::Null;
-        let results: Vec<std::borrow::Cow<'_, Value>> = report
-            .steps
-            .iter()
-            .map(|s| {
-                if keep(&s.result) {
-                    redactor.redact_json_cow(&s.result)
-                } else {
-                    std::borrow::Cow::Borrowed(&null)
-                }
-            })
-            .collect();
-        let results = serde_json::to_string(&results).unwrap_or_else(|_| "[]".into());
+        let (json, results) = record_texts(report, redactor);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        self.conn
-            .execute(
-                "INSERT INTO runs (chain, path, content_hash, started, duration_ms, status, report, results, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    report.chain,
-                    path,
-                    content_hash,
-                    humantime::format_rfc3339_seconds(report.started).to_string(),
-                    report.elapsed.as_millis() as i64,
-                    report.status.as_str(),
-                    json,
-                    results,
-                    now,
-                ],
-            )
-            .map_err(|e| e.to_string())?;
-        let id = self.conn.last_insert_rowid();
+        // One transaction: the insert and the pruning cost one commit, so
+        // one round of disk syncs (each statement on its own was a commit).
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| e.to_string())?;
+        tx.execute(
+            "INSERT INTO runs (chain, path, content_hash, started, duration_ms, status, report, results, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                report.chain,
+                path,
+                content_hash,
+                humantime::format_rfc3339_seconds(report.started).to_string(),
+                report.elapsed.as_millis() as i64,
+                report.status.as_str(),
+                json,
+                results,
+                now,
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        let id = tx.last_insert_rowid();
         let keep = env_number("PYTOPUS_HISTORY_KEEP", KEEP_RUNS);
         let days = env_number("PYTOPUS_HISTORY_DAYS", KEEP_DAYS);
         // Two statements, each on an index: with `OR`, SQLite scanned the
         // table, reading every stored report to reach `recorded_at` (300 ms
         // a run with a 900 MB database).
-        let _ = self.conn.execute(
-            "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",
-            params![keep],
-        );
-        let _ = self.conn.execute(
-            "DELETE FROM runs WHERE recorded_at < ?1",
-            params![now - days * 86_400],
-        );
-        let _ = self.conn.execute_batch("PRAGMA incremental_vacuum;");
+        let pruned = tx
+            .execute(
+                "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",
+                params![keep],
+            )
+            .unwrap_or(0)
+            + tx.execute(
+                "DELETE FROM runs WHERE recorded_at < ?1",
+                params![now - days * 86_400],
+            )
+            .unwrap_or(0);
+        if pruned > 0 {
+            let _ = tx.execute_batch("PRAGMA incremental_vacuum;");
+        }
+        tx.commit().map_err(|e| e.to_string())?;
         Ok(id)
     }
 
@@ -211,8 +229,8 @@ impl History {
     fn one(&self, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Stored>, String> {
         self.conn
             .query_row(sql, [arg], |r| {
-                let report: String = r.get(7)?;
-                let results: String = r.get(8)?;
+                let report = stored_text(r.get_ref(7)?)?;
+                let results = stored_text(r.get_ref(8)?)?;
                 Ok(Stored {
                     summary: Summary {
                         id: r.get(0)?,
@@ -245,6 +263,123 @@ impl History {
             &path,
         )?;
         Ok(last.filter(|s| s.summary.status == "failed"))
+    }
+}
+
+/// A stored report or results column: gzip-compressed JSON, or plain JSON
+/// text in rows written before the history was compressed.
+fn stored_text(v: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(b), &mut text)
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        e.into(),
+                    )
+                })?;
+            Ok(text)
+        }
+        _ => Ok(String::new()),
+    }
+}
+
+/// `text` as one gzip member. Fast compression: a 1000-step report of
+/// 800 KB becomes about 40 KB in a few milliseconds. A short text is stored
+/// as it is: setting up the compressor (some 300 KB of tables to clear)
+/// would cost more than it saves.
+fn gzip(text: &[u8]) -> Vec<u8> {
+    if text.len() > 8 << 10 {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // Writing to a `Vec` cannot fail.
+        let _ = std::io::Write::write_all(&mut z, text);
+        return z.finish().unwrap_or_default();
+    }
+    // RFC 1952 header: deflate, no flags, no time, unknown OS; then one
+    // RFC 1951 stored block, the last: its length and the length's
+    // complement, the bytes; then the CRC-32 and the length.
+    let mut out = Vec::with_capacity(text.len() + 23);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1]);
+    let len = text.len() as u16;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(text);
+    let mut crc = flate2::Crc::new();
+    crc.update(text);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out
+}
+
+/// The report and results columns of a run.
+fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
+    // Each result is serialised once, straight into the column's text, and
+    // given up at the limit: a 100 MB body is neither copied nor serialised
+    // whole here.
+    let mut results = Limited {
+        buf: Vec::with_capacity(4096),
+        left: 0,
+    };
+    results.buf.push(b'[');
+    let mut last_kept = false;
+    for (i, step) in report.steps.iter().enumerate() {
+        if i > 0 {
+            results.buf.push(b',');
+        }
+        last_kept = write_result(&mut results, &step.result, redactor);
+    }
+    results.buf.push(b']');
+    // Without an `output:` template the output is the last step's result,
+    // the same value: measured once.
+    let last = report.steps.last().map(|s| &*s.result);
+    let output = report.output.as_deref().filter(|o| match last {
+        Some(l) if std::ptr::eq(*o, l) => last_kept,
+        _ => fits(o, MAX_RESULT_BYTES),
+    });
+    let json = report_text(report, output, redactor);
+    (gzip(json.as_bytes()), gzip(&results.buf))
+}
+
+/// Appends a step's result as stored: its JSON, redacted, or `null` when
+/// that is over [`MAX_RESULT_BYTES`]. Whether it was kept.
+fn write_result(out: &mut Limited, v: &Value, redactor: &Redactor) -> bool {
+    let start = out.buf.len();
+    out.left = MAX_RESULT_BYTES;
+    let kept = if redactor.is_empty() {
+        serde_json::to_writer(&mut *out, v).is_ok()
+    } else {
+        // Redacted text is never longer: `***` replaces at least 4 bytes.
+        fits(v, MAX_RESULT_BYTES)
+            && serde_json::to_writer(&mut *out, &*redactor.redact_json_cow(v)).is_ok()
+    };
+    if !kept {
+        out.buf.truncate(start);
+        out.buf.extend_from_slice(b"null");
+    }
+    kept
+}
+
+/// A writer into `buf` that fails once `left` bytes are used up.
+struct Limited {
+    buf: Vec<u8>,
+    left: usize,
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.left = self
+            .left
+            .checked_sub(buf.len())
+            .ok_or_else(|| std::io::Error::other("over the limit"))?;
+        self.buf.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -317,7 +452,7 @@ pub fn reusable(stored: &Stored) -> Vec<Option<StepOutcome>> {
 
 /// Whether `v` serialises to at most `limit` bytes of JSON. Serialising
 /// stops as soon as the limit is passed.
-fn fits(v: &Value, limit: usize) -> bool {
+pub fn fits(v: &Value, limit: usize) -> bool {
     struct Counter {
         left: usize,
     }
@@ -448,6 +583,99 @@ mod tests {
             assert!(steps[12_000]["request"].is_object());
             assert!(steps[12_000]["response"]["body_excerpt"].is_string());
         }
+    }
+
+    #[test]
+    fn runs_are_stored_compressed_and_rows_from_before_still_read() {
+        use serde_json::json;
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open_at(&dir.path().join("history.sqlite")).unwrap();
+        let none = Redactor::default();
+        // 20 steps and a failed one: about 20 KB of report, compressed.
+        let mut report = report_of(20);
+        let last = report.steps.len() - 1;
+        report.steps[1].result = Arc::new(json!({"id": 1, "note": "é \" \\"}));
+        // The output is the last step's result, too large to keep: `null`
+        // in both places.
+        report.steps[last].result = Arc::new(json!({"big": "x".repeat(MAX_RESULT_BYTES)}));
+        report.output = Some(Arc::clone(&report.steps[last].result));
+        let id = history.record(&report, "/c.yaml", "h", &none).unwrap();
+        let stored = history.get(id).unwrap().unwrap();
+        assert_eq!(
+            stored.report,
+            crate::report::json::to_json_with(&report, None)
+        );
+        let mut results = vec![Value::Null; last + 1];
+        results[1] = json!({"id": 1, "note": "é \" \\"});
+        assert_eq!(stored.results, results);
+        let (kind, bytes): (String, i64) = history
+            .conn
+            .query_row(
+                "SELECT typeof(report), length(report) FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kind, "blob");
+        let text =
+            crate::report::json::to_json_text(&report, None, crate::report::json::Detail::Full);
+        assert!(
+            (bytes as usize) < text.len() / 4,
+            "{bytes} of {}",
+            text.len()
+        );
+
+        // A small output that is the last result is kept, with a secret
+        // redacted in both.
+        let secret = Redactor::default();
+        secret.add("s3cr3t-value");
+        report.steps[last].result = Arc::new(json!({"token": "s3cr3t-value", "n": 2}));
+        report.output = Some(Arc::clone(&report.steps[last].result));
+        let id = history.record(&report, "/c.yaml", "h", &secret).unwrap();
+        let stored = history.get(id).unwrap().unwrap();
+        assert_eq!(stored.report["output"], json!({"token": "***", "n": 2}));
+        assert_eq!(stored.results[last], json!({"token": "***", "n": 2}));
+
+        // Rows written before compression were JSON text.
+        history
+            .conn
+            .execute(
+                "INSERT INTO runs (chain, path, content_hash, started, duration_ms, status, report, results, recorded_at)
+                 VALUES ('old', '/c.yaml', 'h', '2026-01-01T00:00:00Z', 5, 'failed', '{\"chain\":\"old\"}', '[1,null]', ?1)",
+                [std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64],
+            )
+            .unwrap();
+        let old = history.last_failed("/c.yaml").unwrap().unwrap();
+        assert_eq!(old.report, json!({"chain": "old"}));
+        assert_eq!(old.results, [json!(1), Value::Null]);
+    }
+
+    #[test]
+    fn short_and_long_texts_come_back_from_their_gzip_member() {
+        let read = |z: Vec<u8>| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&z[..]), &mut text)
+                .unwrap();
+            text
+        };
+        for text in ["".to_string(), "{\"a\":\"é\"}".into(), "x".repeat(8 << 10)] {
+            let z = gzip(text.as_bytes());
+            assert_eq!(z.len(), text.len() + 23, "stored as it is");
+            assert_eq!(read(z), text);
+        }
+        let long: String = (0..20_000).map(|i| format!("{{\"id\":{i}}},")).collect();
+        let z = gzip(long.as_bytes());
+        assert!(
+            z.len() < long.len() / 4,
+            "compressed: {} of {}",
+            z.len(),
+            long.len()
+        );
+        assert_eq!(read(z), long);
     }
 
     #[test]

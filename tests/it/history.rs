@@ -140,13 +140,50 @@ async fn resume_reruns_from_the_failed_step_and_reuses_the_ones_before() {
     let report: Value = serde_json::from_str(&show.stdout).unwrap();
     assert_eq!(report["status"], "failed");
     assert_eq!(report["steps"][2]["status"], "failed");
-    let db = std::fs::read(history.path("history.sqlite")).unwrap();
-    for (what, text) in [("show", show.stdout.as_bytes()), ("database", &db[..])] {
+    // Reports and results are stored compressed: the file's bytes and every
+    // column's text once decompressed are searched.
+    let db_path = history.path("history.sqlite");
+    let db = std::fs::read(&db_path).unwrap();
+    let columns = stored_columns(&db_path);
+    assert_eq!(columns.len(), 4, "two runs, a report and results each");
+    assert!(columns.iter().any(|c| c.contains("\"name\":\"C\"")));
+    let mut texts = vec![("show", show.stdout.as_bytes()), ("database", &db[..])];
+    texts.extend(
+        columns
+            .iter()
+            .map(|c| ("stored report or results", c.as_bytes())),
+    );
+    for (what, text) in texts {
         assert!(
             !text.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
             "the canary secret is in the {what}"
         );
     }
+}
+
+/// Every run's report and results, as text (they are stored gzip-compressed).
+fn stored_columns(db: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT report, results FROM runs").unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .unwrap();
+    let mut out = Vec::new();
+    for row in rows {
+        let (report, results) = row.unwrap();
+        for blob in [report, results] {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::MultiGzDecoder::new(&blob[..]),
+                &mut text,
+            )
+            .unwrap();
+            out.push(text);
+        }
+    }
+    out
 }
 
 #[tokio::test]
