@@ -244,15 +244,22 @@ async fn run_once(args: &RunArgs) -> Exit {
         .as_deref()
         .filter(|_| !args.no_history && !args.dry_run && crate::history::enabled_by_env());
     let exit = std::thread::scope(|scope| {
-        // The history is written on a second thread while the result is
-        // printed: neither waits for the other (a 10,000-item result takes
-        // as long to print as the history takes to store).
-        let recording = history_path.map(|path| {
-            scope.spawn(|| {
-                crate::history::History::open()
-                    .and_then(|h| h.record(&report, path, &content_hash, &redactor))
-            })
-        });
+        let record = |path: &str| {
+            crate::history::History::open()
+                .and_then(|h| h.record(&report, path, &content_hash, &redactor))
+        };
+        // A large result takes as long to print as the history takes to
+        // store (a 10,000-item one, say): the history is then written on a
+        // second thread while the result prints. A small result prints at
+        // once, and the thread would only add its start and a heap of its
+        // own (a millisecond of a one-request run): it is written after.
+        let large = report
+            .output
+            .as_deref()
+            .is_some_and(|o| !crate::history::fits(o, 64 << 10));
+        let recording = history_path
+            .filter(|_| large)
+            .map(|path| scope.spawn(move || record(path)));
         if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
             && let Err(e) = rec.tape().save(path)
         {
@@ -276,10 +283,13 @@ async fn run_once(args: &RunArgs) -> Exit {
             }
         };
         // Best effort: the run's result never depends on its history.
-        let recorded = recording.map(|r| {
-            r.join()
-                .unwrap_or_else(|_| Err("the history writer stopped unexpectedly".into()))
-        });
+        let recorded = match recording {
+            Some(r) => Some(
+                r.join()
+                    .unwrap_or_else(|_| Err("the history writer stopped unexpectedly".into())),
+            ),
+            None => history_path.map(record),
+        };
         if let Some(Err(e)) = recorded {
             to_stderr(&redactor.redact(&format!(
                 "warning: this run was not recorded in the history: {e}\n"
