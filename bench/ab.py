@@ -16,6 +16,7 @@ adds about 1 ms to every time printed.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,15 +66,25 @@ def main() -> None:
     for n in names:
         if n not in all_:
             sys.exit(f"ab: unknown workload `{n}` (known: {', '.join(all_)})")
-    env = dict(os.environ, PYTOPUS_HISTORY_DIR=str(BENCH_DIR / "ab-history"))
+    # A history directory for each binary: two versions may keep their
+    # databases differently (journal mode, format), and switching one
+    # database back and forth would be timed too.
+    env_of = {
+        b: dict(os.environ, PYTOPUS_HISTORY_DIR=str(BENCH_DIR / f"ab-history-{b}"))
+        for b in ("old", "new")
+    }
+    for b in env_of:
+        shutil.rmtree(env_of[b]["PYTOPUS_HISTORY_DIR"], ignore_errors=True)
+    env = env_of["new"]
     for name in names or list(all_):
         args, floor, runs = all_[name]
         times: dict[str, list[float]] = {"old": [], "new": [], "floor": []}
         for _ in range(3):  # warm the page cache
-            timed([new] + args, env)
+            timed([old] + args, env_of["old"])
+            timed([new] + args, env_of["new"])
         for _ in range(runs):
-            times["old"].append(timed([old] + args, env))
-            times["new"].append(timed([new] + args, env))
+            times["old"].append(timed([old] + args, env_of["old"]))
+            times["new"].append(timed([new] + args, env_of["new"]))
             times["floor"].append(timed(floor, env))
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         paired = statistics.median(n / o for n, o in zip(times["new"], times["old"]))
