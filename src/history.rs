@@ -540,7 +540,7 @@ mod tests {
             });
             o.response = Some(ResponseInfo {
                 status: 200,
-                headers: vec![("h".into(), "v".repeat(100))],
+                headers: vec![("h".into(), "v".repeat(100))].into(),
                 body_excerpt: "e".repeat(300),
                 body_len: 10,
                 url: "http://x/".into(),

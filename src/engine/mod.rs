@@ -369,10 +369,9 @@ fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, reads: Reads) {
 }
 
 fn bind_meta(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, result: &minijinja::Value) {
-    let empty = Vec::new();
     let (status, headers, url) = match &o.response {
-        Some(r) => (Some(r.status), &r.headers, r.url.as_str()),
-        None => (None, &empty, ""),
+        Some(r) => (Some(r.status), &r.headers[..], r.url.as_str()),
+        None => (None, &[][..], ""),
     };
     ctx.set_meta(
         &step.name,
@@ -1424,10 +1423,9 @@ fn bind_unfinished(ctx: &mut Context, step: &ValidStep, o: &StepOutcome) {
             "status": o.response.as_ref().map(|r| r.status),
         })
     });
-    let empty = Vec::new();
     let (status, headers, url) = match &o.response {
-        Some(r) => (Some(r.status), &r.headers, r.url.as_str()),
-        None => (None, &empty, ""),
+        Some(r) => (Some(r.status), &r.headers[..], r.url.as_str()),
+        None => (None, &[][..], ""),
     };
     ctx.set_step(
         &step.name,

@@ -39,7 +39,7 @@ impl StepStatus {
 #[derive(Debug, Clone)]
 pub struct ResponseInfo {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: crate::transport::Headers,
     /// The first bytes of the body as text (the whole result lives in `StepOutcome::result`).
     pub body_excerpt: String,
     pub body_len: u64,

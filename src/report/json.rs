@@ -184,7 +184,7 @@ impl<'a> StepView<'a> {
             response: o.response.as_ref().map(|r| ResponseView {
                 status: r.status,
                 url: &r.url,
-                headers: (detail != Detail::NoHeaders).then_some(r.headers.as_slice()),
+                headers: (detail != Detail::NoHeaders).then_some(&r.headers[..]),
                 body_bytes: r.body_len,
                 body_excerpt: (detail == Detail::Full).then_some(r.body_excerpt.as_str()),
             }),
@@ -252,7 +252,7 @@ mod tests {
         });
         passed.response = Some(ResponseInfo {
             status: 201,
-            headers: vec![("x-a".into(), "1".into()), ("x-a".into(), "2".into())],
+            headers: vec![("x-a".into(), "1".into()), ("x-a".into(), "2".into())].into(),
             body_excerpt: "{\"id\": 7} …".into(),
             body_len: 12_345_678_901,
             url: "http://api.test/u".into(),

@@ -227,17 +227,7 @@ impl LiveTransport {
         };
         let status = resp.status().as_u16();
         let final_url = resp.url().as_str().to_owned();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                let value = match std::str::from_utf8(v.as_bytes()) {
-                    Ok(text) => text.to_owned(),
-                    Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                };
-                (k.as_str().to_owned(), value)
-            })
-            .collect();
+        let headers = super::Headers::from_map(std::mem::take(resp.headers_mut()));
         let (body, saved_bytes) = match sink {
             BodySink::Memory => {
                 let bytes = resp

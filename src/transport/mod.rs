@@ -56,12 +56,105 @@ pub enum BodySink {
     File(PathBuf),
 }
 
+/// Response headers: names in lower case, in the order received, read as
+/// `(name, value)` text pairs. Kept as the HTTP library gave them until
+/// something reads them all: most `for_each` items only ever look up their
+/// content type, and turning every header into two strings was about a
+/// twentieth of a fan-out's work. Values that are not UTF-8 read lossily.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    raw: Option<reqwest::header::HeaderMap>,
+    text: std::sync::OnceLock<Vec<(String, String)>>,
+}
+
+impl Headers {
+    /// Headers as received.
+    pub fn from_map(raw: reqwest::header::HeaderMap) -> Headers {
+        Headers {
+            raw: Some(raw),
+            text: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn text(&self) -> &Vec<(String, String)> {
+        self.text.get_or_init(|| {
+            let Some(raw) = &self.raw else {
+                return Vec::new();
+            };
+            raw.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), value_text(v.as_bytes()).into_owned()))
+                .collect()
+        })
+    }
+
+    /// The first value of `name` (case-insensitive), without turning the
+    /// other headers into text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        if let (None, Some(raw)) = (self.text.get(), &self.raw)
+            && let Ok(name) = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+        {
+            match raw.get(&name).map(|v| std::str::from_utf8(v.as_bytes())) {
+                None => return None,
+                Some(Ok(text)) => return Some(text),
+                // Not UTF-8: read lossily, as the text has it.
+                Some(Err(_)) => {}
+            }
+        }
+        self.text()
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn value_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+impl std::ops::Deref for Headers {
+    type Target = [(String, String)];
+    fn deref(&self) -> &Self::Target {
+        self.text()
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = &'a (String, String);
+    type IntoIter = std::slice::Iter<'a, (String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.text().iter()
+    }
+}
+
+impl From<Vec<(String, String)>> for Headers {
+    fn from(pairs: Vec<(String, String)>) -> Headers {
+        Headers {
+            raw: None,
+            text: std::sync::OnceLock::from(pairs),
+        }
+    }
+}
+
+impl FromIterator<(String, String)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Headers {
+        Headers::from(pairs.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.text() == other.text()
+    }
+}
+
 /// A response, with the body in memory or already written to a file.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: u16,
-    /// Header names in lower case, in the order received.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Vec<u8>,
     /// Set when the body was streamed to a file: how many bytes were written.
     pub saved_bytes: Option<u64>,
@@ -73,10 +166,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// Every value of a header (case-insensitive), joined with `, ` as
@@ -165,5 +255,56 @@ pub trait Transport: Send + Sync {
     /// True when answers come from a recording: retries need not wait.
     fn is_replay(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+    #[test]
+    fn headers_read_the_same_as_received_or_as_text() {
+        let mut raw = HeaderMap::new();
+        raw.append("content-type", HeaderValue::from_static("application/json"));
+        raw.append("x-a", HeaderValue::from_static("1"));
+        raw.append("x-a", HeaderValue::from_static("2"));
+        raw.append(
+            HeaderName::from_static("x-latin"),
+            HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        let h = Headers::from_map(raw);
+        // A lookup by name does not turn the rest into text.
+        assert_eq!(h.get("Content-Type"), Some("application/json"));
+        assert_eq!(h.get("x-a"), Some("1"));
+        assert_eq!(h.get("missing"), None);
+        assert!(h.text.get().is_none());
+        // A value that is not UTF-8 reads lossily, through the text.
+        assert_eq!(h.get("x-latin"), Some("caf\u{fffd}"));
+        let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("content-type", "application/json"),
+                ("x-a", "1"),
+                ("x-a", "2"),
+                ("x-latin", "caf\u{fffd}")
+            ]
+        );
+        let copy: Headers = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(copy, h);
+        assert_eq!(copy.get("X-A"), Some("1"));
+        let response = HttpResponse {
+            status: 200,
+            headers: h,
+            body: Vec::new(),
+            saved_bytes: None,
+            url: String::new(),
+            elapsed: Duration::ZERO,
+        };
+        assert_eq!(response.header_joined("x-a").as_deref(), Some("1, 2"));
     }
 }

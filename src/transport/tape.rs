@@ -334,7 +334,7 @@ impl Replayer {
         };
         Ok(HttpResponse {
             status: r.status,
-            headers,
+            headers: headers.into(),
             body,
             saved_bytes,
             url: r.url.clone().unwrap_or_else(|| req.url.clone()),

@@ -26,7 +26,7 @@ impl Transport for Scripted {
             let (status, body) = next?;
             Ok(HttpResponse {
                 status,
-                headers: vec![("content-type".into(), "application/json".into())],
+                headers: vec![("content-type".into(), "application/json".into())].into(),
                 body: body.as_bytes().to_vec(),
                 saved_bytes: None,
                 url: req.url.clone(),
@@ -207,7 +207,7 @@ impl Transport for SlowTokenEndpoint {
             tokio::time::sleep(Duration::from_millis(50)).await;
             Ok(HttpResponse {
                 status: 200,
-                headers: vec![("content-type".into(), "application/json".into())],
+                headers: vec![("content-type".into(), "application/json".into())].into(),
                 body: format!(r#"{{"access_token": "tok-{n}", "expires_in": 3600}}"#).into_bytes(),
                 saved_bytes: None,
                 url: req.url.clone(),

@@ -57,7 +57,7 @@ impl Transport for Fake {
             let status = if req.url.contains("/fail") { 500 } else { 200 };
             Ok(HttpResponse {
                 status,
-                headers: vec![("content-type".into(), "application/json".into())],
+                headers: vec![("content-type".into(), "application/json".into())].into(),
                 body: serde_json::to_vec(&json!({"url": req.url, "json": json})).unwrap(),
                 saved_bytes: None,
                 url: req.url.clone(),
