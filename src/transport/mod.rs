@@ -76,6 +76,16 @@ impl Headers {
         }
     }
 
+    /// Makes the text pairs now and lets go of the received map, whose
+    /// values share the buffer the whole response was read into: for
+    /// headers kept after their response is done with.
+    pub fn settle(&mut self) {
+        if self.raw.is_some() {
+            self.text();
+            self.raw = None;
+        }
+    }
+
     fn text(&self) -> &Vec<(String, String)> {
         self.text.get_or_init(|| {
             let Some(raw) = &self.raw else {
@@ -306,5 +316,10 @@ mod tests {
             elapsed: Duration::ZERO,
         };
         assert_eq!(response.header_joined("x-a").as_deref(), Some("1, 2"));
+        let mut kept = response.headers.clone();
+        kept.settle();
+        assert!(kept.raw.is_none());
+        assert_eq!(kept, response.headers);
+        assert_eq!(kept.get("x-latin"), Some("caf\u{fffd}"));
     }
 }
