@@ -320,19 +320,16 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
     // Each result is serialised once, straight into the column's text, and
     // given up at the limit: a 100 MB body is neither copied nor serialised
     // whole here.
-    let mut results = Limited {
-        buf: Vec::with_capacity(4096),
-        left: 0,
-    };
-    results.buf.push(b'[');
+    let mut results = Vec::with_capacity(4096);
+    results.push(b'[');
     let mut last_kept = false;
     for (i, step) in report.steps.iter().enumerate() {
         if i > 0 {
-            results.buf.push(b',');
+            results.push(b',');
         }
         last_kept = write_result(&mut results, &step.result, redactor);
     }
-    results.buf.push(b']');
+    results.push(b']');
     // Without an `output:` template the output is the last step's result,
     // the same value: measured once.
     let last = report.steps.last().map(|s| &*s.result);
@@ -341,41 +338,45 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
         _ => fits(o, MAX_RESULT_BYTES),
     });
     let json = report_text(report, output, redactor);
-    (gzip(json.as_bytes()), gzip(&results.buf))
+    (gzip(json.as_bytes()), gzip(&results))
 }
 
 /// Appends a step's result as stored: its JSON, redacted, or `null` when
 /// that is over [`MAX_RESULT_BYTES`]. Whether it was kept.
-fn write_result(out: &mut Limited, v: &Value, redactor: &Redactor) -> bool {
-    let start = out.buf.len();
-    out.left = MAX_RESULT_BYTES;
+fn write_result(out: &mut Vec<u8>, v: &Value, redactor: &Redactor) -> bool {
+    let start = out.len();
+    let mut limited = Limited {
+        inner: &mut *out,
+        left: MAX_RESULT_BYTES,
+    };
     let kept = if redactor.is_empty() {
-        serde_json::to_writer(&mut *out, v).is_ok()
+        serde_json::to_writer(&mut limited, v).is_ok()
     } else {
         // Redacted text is never longer: `***` replaces at least 4 bytes.
         fits(v, MAX_RESULT_BYTES)
-            && serde_json::to_writer(&mut *out, &*redactor.redact_json_cow(v)).is_ok()
+            && serde_json::to_writer(&mut limited, &*redactor.redact_json_cow(v)).is_ok()
     };
     if !kept {
-        out.buf.truncate(start);
-        out.buf.extend_from_slice(b"null");
+        out.truncate(start);
+        out.extend_from_slice(b"null");
     }
     kept
 }
 
-/// A writer into `buf` that fails once `left` bytes are used up.
-struct Limited {
-    buf: Vec<u8>,
+/// A writer that fails once `left` bytes are used up: serialising stops
+/// there. Into a `Vec` to keep the text, into `io::sink()` to measure.
+struct Limited<W> {
+    inner: W,
     left: usize,
 }
 
-impl std::io::Write for Limited {
+impl<W: std::io::Write> std::io::Write for Limited<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.left = self
             .left
             .checked_sub(buf.len())
             .ok_or_else(|| std::io::Error::other("over the limit"))?;
-        self.buf.extend_from_slice(buf);
+        self.inner.write_all(buf)?;
         Ok(buf.len())
     }
     // serde_json writes every token with `write_all`: done here in one
@@ -459,22 +460,11 @@ pub fn reusable(stored: &Stored) -> Vec<Option<StepOutcome>> {
 /// Whether `v` serialises to at most `limit` bytes of JSON. Serialising
 /// stops as soon as the limit is passed.
 pub fn fits(v: &Value, limit: usize) -> bool {
-    struct Counter {
-        left: usize,
-    }
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.left = self
-                .left
-                .checked_sub(buf.len())
-                .ok_or_else(|| std::io::Error::other("over the limit"))?;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    serde_json::to_writer(&mut Counter { left: limit }, v).is_ok()
+    let mut counter = Limited {
+        inner: std::io::sink(),
+        left: limit,
+    };
+    serde_json::to_writer(&mut counter, v).is_ok()
 }
 
 /// The largest report stored as it is, as JSON.
