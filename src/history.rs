@@ -288,20 +288,79 @@ fn stored_text(v: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<String> {
     }
 }
 
-/// `text` as one gzip member. Fast compression: a 1000-step report of
-/// 800 KB becomes about 40 KB in a few milliseconds. A short text is stored
-/// as it is: setting up the compressor (some 300 KB of tables to clear)
-/// would cost more than it saves.
-fn gzip(text: &[u8]) -> Vec<u8> {
-    if text.len() > 8 << 10 {
-        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        // Writing to a `Vec` cannot fail.
-        let _ = std::io::Write::write_all(&mut z, text);
-        return z.finish().unwrap_or_default();
+/// Texts up to this size are stored as one uncompressed gzip block: setting
+/// up the compressor (some 300 KB of tables to clear) would cost more than
+/// it saves.
+const STORED_MAX: usize = 8 << 10;
+
+/// A column's gzip member, written while its text is serialised, so a long
+/// text is never held whole in memory (a 1000-step report is 1 MB of text,
+/// 70 KB compressed). Short texts are kept and stored as they are; past
+/// [`STORED_MAX`] they go through fast compression, behind a buffer since
+/// serde_json writes a token at a time.
+enum Gz {
+    Short(Vec<u8>),
+    Long(std::io::BufWriter<flate2::write::GzEncoder<Vec<u8>>>),
+}
+
+impl Gz {
+    fn new() -> Gz {
+        Gz::Short(Vec::new())
     }
-    // RFC 1952 header: deflate, no flags, no time, unknown OS; then one
-    // RFC 1951 stored block, the last: its length and the length's
-    // complement, the bytes; then the CRC-32 and the length.
+
+    /// The finished member.
+    fn finish(self) -> Vec<u8> {
+        match self {
+            Gz::Short(text) => stored_member(&text),
+            // Writing to a `Vec` cannot fail.
+            Gz::Long(w) => w
+                .into_inner()
+                .ok()
+                .and_then(|z| z.finish().ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl std::io::Write for Gz {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|_| buf.len())
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Gz::Short(text) if text.len() + buf.len() <= STORED_MAX => {
+                text.extend_from_slice(buf);
+                Ok(())
+            }
+            Gz::Short(text) => {
+                let z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let mut w = std::io::BufWriter::with_capacity(64 << 10, z);
+                w.write_all(text)?;
+                w.write_all(buf)?;
+                *self = Gz::Long(w);
+                Ok(())
+            }
+            Gz::Long(w) => w.write_all(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `text` as one gzip member (see [`Gz`]).
+#[cfg(test)]
+fn gzip(text: &[u8]) -> Vec<u8> {
+    let mut z = Gz::new();
+    let _ = std::io::Write::write_all(&mut z, text);
+    z.finish()
+}
+
+/// `text` as one gzip member holding one stored block: the RFC 1952 header
+/// (deflate, no flags, no time, unknown OS), an RFC 1951 stored block, the
+/// last (its length and the length's complement, the bytes), then the CRC-32
+/// and the length. `text` is at most [`STORED_MAX`] bytes.
+fn stored_member(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 23);
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1]);
     let len = text.len() as u16;
@@ -315,21 +374,24 @@ fn gzip(text: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The report and results columns of a run.
+/// The report and results columns of a run, compressed.
 fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
-    // Each result is serialised once, straight into the column's text, and
-    // given up at the limit: a 100 MB body is neither copied nor serialised
-    // whole here.
-    let mut results = Vec::with_capacity(4096);
-    results.push(b'[');
+    use std::io::Write;
+    // Each result is serialised once, then compressed, and given up at the
+    // limit: a 100 MB body is neither copied nor serialised whole here.
+    let mut results = Gz::new();
+    let mut one = Vec::with_capacity(4096);
+    let _ = results.write_all(b"[");
     let mut last_kept = false;
     for (i, step) in report.steps.iter().enumerate() {
+        one.clear();
         if i > 0 {
-            results.push(b',');
+            one.push(b',');
         }
-        last_kept = write_result(&mut results, &step.result, redactor);
+        last_kept = write_result(&mut one, &step.result, redactor);
+        let _ = results.write_all(&one);
     }
-    results.push(b']');
+    let _ = results.write_all(b"]");
     // Without an `output:` template the output is the last step's result,
     // the same value: measured once.
     let last = report.steps.last().map(|s| &*s.result);
@@ -337,8 +399,7 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
         Some(l) if std::ptr::eq(*o, l) => last_kept,
         _ => fits(o, MAX_RESULT_BYTES),
     });
-    let json = report_text(report, output, redactor);
-    (gzip(json.as_bytes()), gzip(&results))
+    (report_column(report, output, redactor), results.finish())
 }
 
 /// Appends a step's result as stored: its JSON, redacted, or `null` when
@@ -470,19 +531,20 @@ pub fn fits(v: &Value, limit: usize) -> bool {
 /// The largest report stored as it is, as JSON.
 const MAX_REPORT_BYTES: usize = 4 << 20;
 
-/// The report to store: as it is when it fits [`MAX_REPORT_BYTES`], else
-/// without the details of the steps that passed, which a 10,000-step run
-/// would otherwise repeat 10,000 times in every record: first their
-/// requests and body excerpts, then their response headers too. Failed
-/// steps keep everything. `history_trimmed` says it happened.
+/// The report to store, compressed: as it is when it fits
+/// [`MAX_REPORT_BYTES`] as JSON, else without the details of the steps that
+/// passed, which a 10,000-step run would otherwise repeat 10,000 times in
+/// every record: first their requests and body excerpts, then their
+/// response headers too. Failed steps keep everything. `history_trimmed`
+/// says it happened.
 ///
-/// With no secret known (most runs) the report is written straight to text;
-/// else through a `Value`, redacted string by string. Each level is written
-/// from the run's own records, never by editing a bigger report.
-fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
-    use crate::report::json::{Detail, estimate_steps_bytes, to_json_detail, to_json_text};
+/// With no secret known (most runs) the report is serialised straight into
+/// the compressor; else through a `Value`, redacted string by string. Each
+/// level is written from the run's own records, never by editing a bigger
+/// report, and given up as soon as it passes the limit.
+fn report_column(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> Vec<u8> {
+    use crate::report::json::{Detail, estimate_steps_bytes, to_json_detail, write_json};
     let levels = [Detail::Full, Detail::NoRequests, Detail::NoHeaders];
-    let mut text = String::new();
     for (i, &detail) in levels.iter().enumerate() {
         let last = i + 1 == levels.len();
         // In a long run, a level its sampled size puts over the limit is
@@ -496,22 +558,40 @@ fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) 
         {
             continue;
         }
-        text = if redactor.is_empty() {
-            to_json_text(report, output, detail)
+        // The last level is stored whatever its size.
+        let mut column = Limited {
+            inner: Gz::new(),
+            left: if last { usize::MAX } else { MAX_REPORT_BYTES },
+        };
+        let written = if redactor.is_empty() {
+            write_json(&mut column, report, output, detail)
         } else {
             let value = to_json_detail(report, output, detail);
-            redactor.redact_json_cow(&value).to_string()
+            serde_json::to_writer(&mut column, &*redactor.redact_json_cow(&value))
         };
-        if text.len() <= MAX_REPORT_BYTES {
-            break;
+        match written {
+            Ok(()) => return column.inner.finish(),
+            // Only the limit fails a write into memory: the next level.
+            Err(_) if !last => {}
+            Err(_) => break,
         }
     }
-    text
+    Gz::new().finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unzip(z: &[u8]) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(z), &mut text).unwrap();
+        text
+    }
+
+    fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
+        unzip(&report_column(report, output, redactor))
+    }
 
     fn report_of(steps: usize) -> RunReport {
         use crate::engine::{ResponseInfo, StepOutcome, StepStatus};
@@ -616,8 +696,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(kind, "blob");
-        let text =
-            crate::report::json::to_json_text(&report, None, crate::report::json::Detail::Full);
+        let text = report_text(&report, None, &none);
         assert!(
             (bytes as usize) < text.len() / 4,
             "{bytes} of {}",
@@ -654,12 +733,7 @@ mod tests {
 
     #[test]
     fn short_and_long_texts_come_back_from_their_gzip_member() {
-        let read = |z: Vec<u8>| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&z[..]), &mut text)
-                .unwrap();
-            text
-        };
+        let read = |z: Vec<u8>| unzip(&z);
         for text in ["".to_string(), "{\"a\":\"é\"}".into(), "x".repeat(8 << 10)] {
             let z = gzip(text.as_bytes());
             assert_eq!(z.len(), text.len() + 23, "stored as it is");

@@ -57,14 +57,19 @@ pub fn to_json_detail(report: &RunReport, output: Option<&Value>, detail: Detail
     serde_json::to_value(ReportView::new(report, output, detail)).unwrap_or(Value::Null)
 }
 
-/// The same JSON as [`to_json_detail`], written straight to text: no `Value`
+/// The same JSON as [`to_json_detail`], written straight to `w`: no `Value`
 /// tree is built, copied or freed. The history uses it when no secret is
 /// known (with secrets, the `Value` path redacts string by string).
-pub fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) -> String {
-    serde_json::to_string(&ReportView::new(report, output, detail)).unwrap_or_default()
+pub fn write_json(
+    w: impl std::io::Write,
+    report: &RunReport,
+    output: Option<&Value>,
+    detail: Detail,
+) -> serde_json::Result<()> {
+    serde_json::to_writer(w, &ReportView::new(report, output, detail))
 }
 
-/// About how many bytes the steps of [`to_json_text`] take at `detail`,
+/// About how many bytes the steps of [`write_json`] take at `detail`,
 /// from up to 64 steps spread over the run (a long run's full report is
 /// tens of MB: not worth writing to learn that it is too big).
 pub fn estimate_steps_bytes(report: &RunReport, detail: Detail) -> usize {
@@ -232,6 +237,12 @@ mod tests {
     use super::*;
     use crate::engine::{Mismatch, ResponseInfo, RunStatus, StepStatus};
     use crate::transport::HttpRequest;
+
+    fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) -> String {
+        let mut text = Vec::new();
+        write_json(&mut text, report, output, detail).unwrap();
+        String::from_utf8(text).unwrap()
+    }
 
     /// The history's fast path writes what `to_json` would, byte for byte.
     #[test]
