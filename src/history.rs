@@ -11,12 +11,13 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use crate::engine::outcome::{Limited, StepResult};
 use crate::engine::{RunReport, StepOutcome, StepStatus};
 use crate::secret::Redactor;
 
 /// Results larger than this (as JSON) are not kept; `--resume` reruns
 /// their step instead of reusing it.
-const MAX_RESULT_BYTES: usize = 1 << 20;
+pub const MAX_RESULT_BYTES: usize = 1 << 20;
 
 /// `PRAGMA user_version` of a database whose schema is made (1: the `runs`
 /// table and its two indexes; `report` and `results` hold gzip-compressed
@@ -388,13 +389,23 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
         if i > 0 {
             one.push(b',');
         }
-        last_kept = write_result(&mut one, &step.result, redactor);
+        last_kept = match &step.result {
+            // Compacted during the run: already the text to store.
+            StepResult::Json(text) if redactor.is_empty() && text.len() <= MAX_RESULT_BYTES => {
+                one.extend_from_slice(text.as_bytes());
+                true
+            }
+            result => write_result(&mut one, &result.value(), redactor),
+        };
         let _ = results.write_all(&one);
     }
     let _ = results.write_all(b"]");
     // Without an `output:` template the output is the last step's result,
     // the same value: measured once.
-    let last = report.steps.last().map(|s| &*s.result);
+    let last = report.steps.last().and_then(|s| match &s.result {
+        StepResult::Value(v) => Some(&**v),
+        StepResult::Json(_) => None,
+    });
     let output = report.output.as_deref().filter(|o| match last {
         Some(l) if std::ptr::eq(*o, l) => last_kept,
         _ => fits(o, MAX_RESULT_BYTES),
@@ -422,33 +433,6 @@ fn write_result(out: &mut Vec<u8>, v: &Value, redactor: &Redactor) -> bool {
         out.extend_from_slice(b"null");
     }
     kept
-}
-
-/// A writer that fails once `left` bytes are used up: serialising stops
-/// there. Into a `Vec` to keep the text, into `io::sink()` to measure.
-struct Limited<W> {
-    inner: W,
-    left: usize,
-}
-
-impl<W: std::io::Write> std::io::Write for Limited<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.left = self
-            .left
-            .checked_sub(buf.len())
-            .ok_or_else(|| std::io::Error::other("over the limit"))?;
-        self.inner.write_all(buf)?;
-        Ok(buf.len())
-    }
-    // serde_json writes every token with `write_all`: done here in one
-    // step, without the default's loop over `write` (half the cost of
-    // storing a result).
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.write(buf).map(|_| ())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// SHA-256 of a chain file's text, as the history compares it.
@@ -482,7 +466,7 @@ pub fn reusable(stored: &Stored) -> Vec<Option<StepOutcome>> {
             }
             let mut o = StepOutcome::not_run(s["name"].as_str().unwrap_or_default());
             o.status = status;
-            o.result = std::sync::Arc::new(result);
+            o.result = StepResult::from(result);
             o.attempts = 0;
             o.outputs = s["outputs"]
                 .as_object()
@@ -666,18 +650,20 @@ mod tests {
     #[test]
     fn runs_are_stored_compressed_and_rows_from_before_still_read() {
         use serde_json::json;
-        use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
         let history = History::open_at(&dir.path().join("history.sqlite")).unwrap();
         let none = Redactor::default();
         // 20 steps and a failed one: about 20 KB of report, compressed.
         let mut report = report_of(20);
         let last = report.steps.len() - 1;
-        report.steps[1].result = Arc::new(json!({"id": 1, "note": "é \" \\"}));
+        report.steps[1].result = json!({"id": 1, "note": "é \" \\"}).into();
+        // Compacted during the run: stored as its text.
+        report.steps[1].result.compact(MAX_RESULT_BYTES);
+        assert!(matches!(report.steps[1].result, StepResult::Json(_)));
         // The output is the last step's result, too large to keep: `null`
         // in both places.
-        report.steps[last].result = Arc::new(json!({"big": "x".repeat(MAX_RESULT_BYTES)}));
-        report.output = Some(Arc::clone(&report.steps[last].result));
+        report.steps[last].result = json!({"big": "x".repeat(MAX_RESULT_BYTES)}).into();
+        report.output = Some(report.steps[last].result.shared());
         let id = history.record(&report, "/c.yaml", "h", &none).unwrap();
         let stored = history.get(id).unwrap().unwrap();
         assert_eq!(
@@ -707,12 +693,19 @@ mod tests {
         // redacted in both.
         let secret = Redactor::default();
         secret.add("s3cr3t-value");
-        report.steps[last].result = Arc::new(json!({"token": "s3cr3t-value", "n": 2}));
-        report.output = Some(Arc::clone(&report.steps[last].result));
+        report.steps[last].result = json!({"token": "s3cr3t-value", "n": 2}).into();
+        report.output = Some(report.steps[last].result.shared());
         let id = history.record(&report, "/c.yaml", "h", &secret).unwrap();
         let stored = history.get(id).unwrap().unwrap();
         assert_eq!(stored.report["output"], json!({"token": "***", "n": 2}));
         assert_eq!(stored.results[last], json!({"token": "***", "n": 2}));
+        // A compacted result is redacted too.
+        assert_eq!(stored.results[1], json!({"id": 1, "note": "é \" \\"}));
+        report.steps[2].result = json!({"key": "s3cr3t-value"}).into();
+        report.steps[2].result.compact(MAX_RESULT_BYTES);
+        let id = history.record(&report, "/c.yaml", "h", &secret).unwrap();
+        let stored = history.get(id).unwrap().unwrap();
+        assert_eq!(stored.results[2], json!({"key": "***"}));
 
         // Rows written before compression were JSON text.
         history

@@ -409,7 +409,12 @@ fn validate_nested(
         deps[i].sort_unstable();
         deps[i].dedup();
     }
-    let read_later = reads(&step_index, &refs, chain.steps.len());
+    let read_later = reads(
+        &step_index,
+        &refs,
+        chain.steps.len(),
+        chain.output.is_none(),
+    );
     let output_deps = deps.pop().unwrap_or_default();
     let mut reported = std::collections::HashSet::new();
     for (path, at, names) in refs {
@@ -468,27 +473,46 @@ pub struct Reads {
     pub result: bool,
     /// `steps.<name>` (`steps.GetUser.status`), or `steps` as a whole.
     pub meta: bool,
+    /// The last step whose templates read either (the number of steps for
+    /// `output`, which reads the last step's result when it has no
+    /// template); 0 when none does. After it, only the history needs the
+    /// result.
+    pub last: usize,
 }
 
 /// For each step, what the templates of later steps and `output` read of it.
-fn reads(step_index: &HashMap<&str, usize>, refs: &[TemplateRefs], steps: usize) -> Vec<Reads> {
+fn reads(
+    step_index: &HashMap<&str, usize>,
+    refs: &[TemplateRefs],
+    steps: usize,
+    implicit_output: bool,
+) -> Vec<Reads> {
     let mut out = vec![Reads::default(); steps];
     for (_, at, names) in refs {
+        let at = *at;
         for (name, _) in names {
             match render::root_and_child(name) {
                 ("steps", Some(c)) => {
-                    if let Some(&j) = step_index.get(c).filter(|&&j| j < *at) {
+                    if let Some(&j) = step_index.get(c).filter(|&&j| j < at) {
                         out[j].meta = true;
+                        out[j].last = out[j].last.max(at);
                     }
                 }
-                ("steps", None) => out.iter_mut().take(*at).for_each(|r| r.meta = true),
+                ("steps", None) => out.iter_mut().take(at).for_each(|r| {
+                    r.meta = true;
+                    r.last = r.last.max(at);
+                }),
                 (root, _) => {
-                    if let Some(&j) = step_index.get(root).filter(|&&j| j < *at) {
+                    if let Some(&j) = step_index.get(root).filter(|&&j| j < at) {
                         out[j].result = true;
+                        out[j].last = out[j].last.max(at);
                     }
                 }
             }
         }
+    }
+    if implicit_output && let Some(last) = out.last_mut() {
+        last.last = steps;
     }
     out
 }

@@ -102,6 +102,17 @@ impl Context {
             .insert(name.to_string(), MjValue::from_pairs(entries));
     }
 
+    /// Whether a step is bound, by name or under `steps`.
+    pub fn binds(&self, step: &str) -> bool {
+        self.names.contains_key(step) || self.steps.contains_key(step)
+    }
+
+    /// Unbinds a step no later template reads (its extracted variables stay).
+    pub fn forget(&mut self, step: &str) {
+        self.names.remove(step);
+        self.steps.remove(step);
+    }
+
     /// `--dry-run`: a step that was not sent; reading its result gives placeholders.
     pub fn set_placeholder_step(&mut self, name: &str, extracted: &[String]) {
         self.names.insert(

@@ -22,7 +22,7 @@ use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, Transport
 use context::{Context, StepMeta};
 pub use event::{Emitter, Event, Observer, Observers};
 pub use outcome::{
-    Mismatch, ResponseInfo, RunReport, RunStatus, StepError, StepOutcome, StepStatus,
+    Mismatch, ResponseInfo, RunReport, RunStatus, StepError, StepOutcome, StepResult, StepStatus,
 };
 use render::{Templates, value_to_text};
 use retry::{Attempt, Decision};
@@ -156,7 +156,7 @@ pub async fn run_with_vars(
                 }
             },
             // Shared, not copied: the result may be a 100 MB body.
-            None => (outcomes.last().map(|o| Arc::clone(&o.result)), None),
+            None => (outcomes.last().map(|o| o.result.shared()), None),
         }
     } else {
         (None, None)
@@ -190,15 +190,36 @@ struct RunEnv<'a> {
 impl RunEnv<'_> {
     /// The default: one step after another; after a failure the rest do not run.
     async fn in_order(&self, ctx: &mut Arc<Context>, status: &mut RunStatus) -> Vec<StepOutcome> {
-        let mut outcomes = Vec::with_capacity(self.chain.steps.len());
-        for index in 0..self.chain.steps.len() {
+        let steps = &self.chain.steps;
+        let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(steps.len());
+        // After the last step that reads a result, only the history needs
+        // it: it leaves the template context and is kept as JSON text.
+        let mut release: Vec<(usize, usize)> = if self.opts.dry_run {
+            Vec::new()
+        } else {
+            let last_reads = self.chain.read_later.iter().map(|r| r.last);
+            last_reads
+                .enumerate()
+                .map(|(i, last)| (last.max(i), i))
+                .filter(|&(after, _)| after < steps.len())
+                .collect()
+        };
+        release.sort_unstable();
+        let mut release = release.into_iter().peekable();
+        for index in 0..steps.len() {
             let outcome = if *status == RunStatus::Passed {
                 self.step(index, ctx).await
             } else {
-                StepOutcome::not_run(&self.chain.steps[index].name)
+                StepOutcome::not_run(&steps[index].name)
             };
             self.settle(index, &outcome, ctx, status);
             outcomes.push(outcome);
+            while let Some((_, i)) = release.next_if(|&(after, _)| after <= index) {
+                if ctx.binds(&steps[i].name) {
+                    Arc::make_mut(ctx).forget(&steps[i].name);
+                }
+                outcomes[i].result.compact(crate::history::MAX_RESULT_BYTES);
+            }
         }
         outcomes
     }
@@ -334,6 +355,7 @@ impl RunEnv<'_> {
                 self.chain.read_later.get(index).copied().unwrap_or(Reads {
                     result: true,
                     meta: true,
+                    last: usize::MAX,
                 }),
             ),
             StepStatus::Skipped => bind_unfinished(Arc::make_mut(ctx), step, outcome),
@@ -362,7 +384,7 @@ impl RunEnv<'_> {
 /// `steps.<name>` metadata when some later template reads them.
 fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, reads: Reads) {
     if reads.result || reads.meta {
-        let result = render::from_json(&o.result);
+        let result = render::from_json(&o.result.value());
         if reads.result {
             ctx.set_result(&step.name, result.clone());
         }
@@ -603,7 +625,7 @@ impl StepRunner<'_> {
             }
             Err(e) => outcome.error = Some(e),
         }
-        outcome.result = Arc::new(decoded.value);
+        outcome.result = StepResult::from(decoded.value);
         outcome
     }
 
@@ -913,7 +935,7 @@ impl StepRunner<'_> {
         };
         match report.status {
             RunStatus::Passed => {
-                outcome.result = report.output.unwrap_or_else(|| Arc::new(Value::Null));
+                outcome.result = report.output.map(StepResult::from).unwrap_or_default();
             }
             RunStatus::Interrupted => outcome.error = Some(StepError::Interrupted),
             RunStatus::Failed => {
@@ -1057,7 +1079,7 @@ impl StepRunner<'_> {
                 break;
             }
             let one = *one;
-            results.push(Arc::unwrap_or_clone(one.result));
+            results.push(one.result.into_value());
             for (name, v) in one.outputs {
                 if let Some(list) = outputs.get_mut(&name) {
                     list.push(v);
@@ -1065,7 +1087,7 @@ impl StepRunner<'_> {
             }
         }
         outcome.status = status;
-        outcome.result = Arc::new(Value::Array(results));
+        outcome.result = StepResult::from(Value::Array(results));
         outcome.outputs = outputs
             .into_iter()
             .map(|(k, v)| (k, Value::Array(v)))

@@ -1,6 +1,7 @@
 //! The results of a run, as plain data: what each step sent, got and bound,
 //! and why it failed.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -58,7 +59,7 @@ pub struct StepOutcome {
     pub response: Option<ResponseInfo>,
     /// The decoded body: JSON, or text when the body is not JSON.
     /// Shared with `RunReport::output` when the run's output is this result.
-    pub result: Arc<Value>,
+    pub result: StepResult,
     /// Variables bound by `extract`.
     pub outputs: IndexMap<String, Value>,
     pub attempts: u32,
@@ -86,7 +87,7 @@ impl StepOutcome {
             status: StepStatus::NotRun,
             request: None,
             response: None,
-            result: Arc::new(Value::Null),
+            result: StepResult::default(),
             outputs: IndexMap::new(),
             attempts: 0,
             elapsed: Duration::ZERO,
@@ -98,6 +99,130 @@ impl StepOutcome {
             pages: None,
             reused: false,
         }
+    }
+}
+
+/// A step's result as the run keeps it until the end (for the history and
+/// the output).
+#[derive(Debug, Clone)]
+pub enum StepResult {
+    /// Decoded, as templates read it.
+    Value(Arc<Value>),
+    /// Its compact JSON text, once no later template reads it: a decoded
+    /// 250-byte body takes ten times that as a tree of maps and strings,
+    /// and a 1000-step chain kept 2.8 MB of them (bench/README.md, session 8).
+    Json(Box<str>),
+}
+
+/// Deeper than this, a value is kept decoded: serde_json reads back at most
+/// 128 levels, and the text must always read back.
+const JSON_DEPTH_MAX: usize = 100;
+
+impl StepResult {
+    /// The value, read back from its text if it was compacted.
+    pub fn value(&self) -> Cow<'_, Value> {
+        match self {
+            StepResult::Value(v) => Cow::Borrowed(v),
+            StepResult::Json(text) => Cow::Owned(read_back(text)),
+        }
+    }
+
+    /// The value, shared when it is still decoded.
+    pub fn shared(&self) -> Arc<Value> {
+        match self {
+            StepResult::Value(v) => Arc::clone(v),
+            StepResult::Json(text) => Arc::new(read_back(text)),
+        }
+    }
+
+    pub fn into_value(self) -> Value {
+        match self {
+            StepResult::Value(v) => Arc::unwrap_or_clone(v),
+            StepResult::Json(text) => read_back(&text),
+        }
+    }
+
+    /// Keeps an array or object as JSON text from now on, when its text is
+    /// at most `limit` bytes. Scalars are small already; a larger text is
+    /// not worth writing out here (the history does not keep it either).
+    pub fn compact(&mut self, limit: usize) {
+        let StepResult::Value(v) = self else {
+            return;
+        };
+        if !(v.is_array() || v.is_object()) || !within_depth(v, JSON_DEPTH_MAX) {
+            return;
+        }
+        let mut text = Vec::new();
+        let mut out = Limited {
+            inner: &mut text,
+            left: limit,
+        };
+        if serde_json::to_writer(&mut out, &**v).is_ok() {
+            // serde_json writes UTF-8 only.
+            if let Ok(text) = String::from_utf8(text) {
+                *self = StepResult::Json(text.into_boxed_str());
+            }
+        }
+    }
+}
+
+impl Default for StepResult {
+    fn default() -> Self {
+        StepResult::Value(Arc::new(Value::Null))
+    }
+}
+
+impl From<Value> for StepResult {
+    fn from(v: Value) -> Self {
+        StepResult::Value(Arc::new(v))
+    }
+}
+
+impl From<Arc<Value>> for StepResult {
+    fn from(v: Arc<Value>) -> Self {
+        StepResult::Value(v)
+    }
+}
+
+/// Text written by [`StepResult::compact`] always reads back: serde_json
+/// wrote it from a value no deeper than serde_json reads.
+fn read_back(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// Whether `v` nests arrays and objects at most `max` deep.
+fn within_depth(v: &Value, max: usize) -> bool {
+    match v {
+        Value::Array(items) => max > 0 && items.iter().all(|i| within_depth(i, max - 1)),
+        Value::Object(map) => max > 0 && map.values().all(|i| within_depth(i, max - 1)),
+        _ => true,
+    }
+}
+
+/// A writer that fails once `left` bytes are used up: serialising stops
+/// there. Into a `Vec` to keep the text, into `io::sink()` to measure.
+pub(crate) struct Limited<W> {
+    pub(crate) inner: W,
+    pub(crate) left: usize,
+}
+
+impl<W: std::io::Write> std::io::Write for Limited<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.left = self
+            .left
+            .checked_sub(buf.len())
+            .ok_or_else(|| std::io::Error::other("over the limit"))?;
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+    // serde_json writes every token with `write_all`: done here in one
+    // step, without the default's loop over `write` (half the cost of
+    // storing a result).
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.write(buf).map(|_| ())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use pytopus::chain;
 use pytopus::diagnostic::Source;
-use pytopus::engine::{self, Cancel, Event, Observer, RunOptions, RunStatus, StepStatus};
+use pytopus::engine::{
+    self, Cancel, Event, Observer, RunOptions, RunStatus, StepResult, StepStatus,
+};
 use pytopus::transport::{
     BodySink, HttpRequest, HttpResponse, SendFuture, Transport, TransportError,
 };
@@ -276,22 +278,78 @@ steps:
 output: {c: "{{ C.x }}", s: "{{ steps.C.attempts }}"}
 "#,
     );
-    let r = |result, meta| Reads { result, meta };
+    let r = |result, meta, last| Reads { result, meta, last };
     assert_eq!(
         chain.read_later,
         [
-            r(true, false),  // A: B reads A.id
-            r(false, true),  // B: C reads steps.B.status
-            r(true, true),   // C: output reads both
-            r(false, false), // D: only its extracted variable is read
-            r(false, false), // E
-            r(false, false), // F: the implicit output is not a template
+            r(true, false, 1),  // A: B reads A.id
+            r(false, true, 2),  // B: C reads steps.B.status
+            r(true, true, 6),   // C: output reads both
+            r(false, false, 0), // D: only its extracted variable is read
+            r(false, false, 0), // E
+            r(false, false, 0), // F: `output` is a template that does not read it
         ]
     );
     let whole = load(
         "steps:\n  - name: A\n    url: http://api.test/a\n  - name: B\n    url: \"http://api.test/{{ steps | length }}\"\n",
     );
-    assert_eq!(whole.read_later, [r(false, true), r(false, false)]);
+    // B is the run's output: read after the last step.
+    assert_eq!(whole.read_later, [r(false, true, 1), r(false, false, 2)]);
+}
+
+/// A result leaves the template context after its last reader, not before:
+/// here A is read two steps later, by name and under `steps`.
+#[tokio::test]
+async fn a_result_stays_readable_until_its_last_reader() {
+    let chain = load(
+        r#"
+steps:
+  - name: A
+    url: http://api.test/a
+  - name: B
+    url: http://api.test/b/{{ A.id }}
+  - name: C
+    url: http://api.test/c/{{ A.id }}/{{ steps.A.status }}/{{ B.n[0] }}
+  - name: D
+    url: http://api.test/d
+"#,
+    );
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let transport = Scripted {
+        answers: Mutex::new(vec![
+            Ok((200, r#"{"id": 7}"#)),
+            Ok((200, r#"{"n": [1]}"#)),
+            Ok((200, r#"{}"#)),
+            Ok((200, r#"{"d": true}"#)),
+        ]),
+        sent: Arc::clone(&sent),
+    };
+    let report = engine::run(
+        &chain,
+        &transport,
+        &mut Log::default(),
+        &RunOptions::default(),
+        Cancel::never(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed);
+    let urls: Vec<String> = sent.lock().unwrap().iter().map(|r| r.url.clone()).collect();
+    assert_eq!(urls[1], "http://api.test/b/7");
+    assert_eq!(urls[2], "http://api.test/c/7/200/1");
+    let results: Vec<serde_json::Value> = report
+        .steps
+        .iter()
+        .map(|s| s.result.value().into_owned())
+        .collect();
+    assert_eq!(
+        results,
+        [
+            json!({"id": 7}),
+            json!({"n": [1]}),
+            json!({}),
+            json!({"d": true})
+        ]
+    );
 }
 
 #[tokio::test]
@@ -329,8 +387,16 @@ steps:
     assert_eq!(urls[1], "http://api.test/b/7/200");
     // The implicit output is C's result, shared with C's outcome.
     assert_eq!(report.output.as_deref(), Some(&json!({"c": [1, 2]})));
-    assert!(Arc::ptr_eq(
-        report.output.as_ref().unwrap(),
-        &report.steps[2].result
-    ));
+    let StepResult::Value(c) = &report.steps[2].result else {
+        panic!("the output step's result is kept decoded")
+    };
+    assert!(Arc::ptr_eq(report.output.as_ref().unwrap(), c));
+    // No step reads A or B any more: they are kept as JSON text.
+    assert!(
+        matches!(&report.steps[0].result, StepResult::Json(t) if &**t == r#"{"id":7}"#),
+        "{:?}",
+        report.steps[0].result
+    );
+    assert_eq!(*report.steps[1].result.value(), json!({"b": 1}));
+    assert!(matches!(report.steps[1].result, StepResult::Json(_)));
 }
