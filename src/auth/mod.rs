@@ -246,7 +246,7 @@ mod tests {
     use super::*;
 
     fn lit(s: &str) -> Tmpl {
-        Tmpl::Literal(Value::String(s.into()))
+        Tmpl::Literal(Box::new(Value::String(s.into())))
     }
 
     fn render_lit(spec: &AuthSpec, r: &Redactor) -> Credentials {
@@ -285,7 +285,7 @@ mod tests {
                 token: None,
                 algorithm: Some(jwt::Alg::Hs256),
                 key: Some(lit("jwt-hmac-secret")),
-                claims: Tmpl::Literal(serde_json::json!({"sub": "x"})),
+                claims: Tmpl::Literal(Box::new(serde_json::json!({"sub": "x"}))),
                 expires_in: Duration::from_secs(60),
                 header: "Authorization".into(),
             }),

@@ -476,7 +476,7 @@ impl StepRunner<'_> {
         if let Some(Pager {
             next: NextPage::Counter { param, start, .. },
             ..
-        }) = &step.paginate
+        }) = step.paginate.as_deref()
         {
             request.url = with_param(&request.url, param, &start.to_string());
         }
@@ -1191,7 +1191,7 @@ impl StepRunner<'_> {
         let has = |headers: &Vec<(String, String)>, name: &str| {
             headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
         };
-        let body = match &step.body {
+        let body = match step.body.as_deref() {
             None => None,
             Some(BodySpec::Value(t)) => {
                 let mut v = self.render_field("body", t, ctx)?;
