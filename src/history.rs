@@ -337,6 +337,20 @@ impl Gz {
         self.text.clear();
     }
 
+    #[cold]
+    #[inline(never)]
+    fn write_past_chunk(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.left = self
+            .left
+            .checked_sub(buf.len())
+            .ok_or_else(|| std::io::Error::other("over the limit"))?;
+        self.text.extend_from_slice(buf);
+        if self.text.len() >= CHUNK {
+            self.compress();
+        }
+        Ok(())
+    }
+
     /// The finished member.
     fn finish(mut self) -> Vec<u8> {
         if self.z.is_none() && self.text.len() <= STORED_MAX {
@@ -351,16 +365,16 @@ impl std::io::Write for Gz {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.write_all(buf).map(|_| buf.len())
     }
+    // Inlined into serde_json's writing of each token: a call per token
+    // cost 31 instructions (9 M of a 1000-step run).
+    #[inline]
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.left = self
-            .left
-            .checked_sub(buf.len())
-            .ok_or_else(|| std::io::Error::other("over the limit"))?;
-        self.text.extend_from_slice(buf);
-        if self.text.len() >= CHUNK {
-            self.compress();
+        if buf.len() <= self.left && self.text.len() + buf.len() < CHUNK {
+            self.left -= buf.len();
+            self.text.extend_from_slice(buf);
+            return Ok(());
         }
-        Ok(())
+        self.write_past_chunk(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())

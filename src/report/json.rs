@@ -94,7 +94,7 @@ struct ReportView<'a> {
     dry_run: bool,
     started_at: String,
     duration_ms: u64,
-    steps: Vec<StepView<'a>>,
+    steps: StepsView<'a>,
     output: Option<&'a Value>,
     output_error: Option<OutputErrorView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,11 +150,10 @@ impl<'a> ReportView<'a> {
             dry_run: report.dry_run,
             started_at: humantime::format_rfc3339_millis(report.started).to_string(),
             duration_ms: report.elapsed.as_millis() as u64,
-            steps: report
-                .steps
-                .iter()
-                .map(|o| StepView::new(o, detail))
-                .collect(),
+            steps: StepsView {
+                steps: &report.steps,
+                detail,
+            },
             output,
             output_error: report.output_error.as_ref().map(|e| OutputErrorView {
                 message: &e.message,
@@ -162,6 +161,19 @@ impl<'a> ReportView<'a> {
             }),
             history_trimmed: (detail != Detail::Full).then_some(true),
         }
+    }
+}
+
+/// The steps, each viewed as it is written: a 1000-step report does not
+/// hold 1000 views at once (260 KB at the history's peak).
+struct StepsView<'a> {
+    steps: &'a [StepOutcome],
+    detail: Detail,
+}
+
+impl serde::Serialize for StepsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.steps.iter().map(|o| StepView::new(o, self.detail)))
     }
 }
 
