@@ -470,9 +470,6 @@ mod plain_yaml {
                     }
                     (value, PosNode::leaf(at))
                 }
-                // Comments carry no data.
-                #[allow(unreachable_patterns)]
-                Event::Comment(..) => continue,
                 // Anchors, aliases, tags: serde-saphyr's business.
                 _ => return None,
             };
