@@ -297,6 +297,30 @@ output: {c: "{{ C.x }}", s: "{{ steps.C.attempts }}"}
     assert_eq!(whole.read_later, [r(false, true, 1), r(false, false, 2)]);
 }
 
+/// Runs `chain` against scripted answers; checks that it passed and returns
+/// the report with the URLs sent, in order.
+async fn run_passing(
+    chain: &chain::ValidChain,
+    answers: Vec<Result<(u16, &'static str), TransportError>>,
+) -> (engine::RunReport, Vec<String>) {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let transport = Scripted {
+        answers: Mutex::new(answers),
+        sent: Arc::clone(&sent),
+    };
+    let report = engine::run(
+        chain,
+        &transport,
+        &mut Log::default(),
+        &RunOptions::default(),
+        Cancel::never(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed);
+    let urls: Vec<String> = sent.lock().unwrap().iter().map(|r| r.url.clone()).collect();
+    (report, urls)
+}
+
 /// A result leaves the template context after its last reader, not before:
 /// here A is read two steps later, by name and under `steps`.
 #[tokio::test]
@@ -314,26 +338,16 @@ steps:
     url: http://api.test/d
 "#,
     );
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let transport = Scripted {
-        answers: Mutex::new(vec![
+    let (report, urls) = run_passing(
+        &chain,
+        vec![
             Ok((200, r#"{"id": 7}"#)),
             Ok((200, r#"{"n": [1]}"#)),
             Ok((200, r#"{}"#)),
             Ok((200, r#"{"d": true}"#)),
-        ]),
-        sent: Arc::clone(&sent),
-    };
-    let report = engine::run(
-        &chain,
-        &transport,
-        &mut Log::default(),
-        &RunOptions::default(),
-        Cancel::never(),
+        ],
     )
     .await;
-    assert_eq!(report.status, RunStatus::Passed);
-    let urls: Vec<String> = sent.lock().unwrap().iter().map(|r| r.url.clone()).collect();
     assert_eq!(urls[1], "http://api.test/b/7");
     assert_eq!(urls[2], "http://api.test/c/7/200/1");
     let results: Vec<serde_json::Value> = report
@@ -365,25 +379,15 @@ steps:
     url: http://api.test/c
 "#,
     );
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let transport = Scripted {
-        answers: Mutex::new(vec![
+    let (report, urls) = run_passing(
+        &chain,
+        vec![
             Ok((200, r#"{"id": 7}"#)),
             Ok((201, r#"{"b": 1}"#)),
             Ok((200, r#"{"c": [1, 2]}"#)),
-        ]),
-        sent: Arc::clone(&sent),
-    };
-    let report = engine::run(
-        &chain,
-        &transport,
-        &mut Log::default(),
-        &RunOptions::default(),
-        Cancel::never(),
+        ],
     )
     .await;
-    assert_eq!(report.status, RunStatus::Passed);
-    let urls: Vec<String> = sent.lock().unwrap().iter().map(|r| r.url.clone()).collect();
     assert_eq!(urls[1], "http://api.test/b/7/200");
     // The implicit output is C's result, shared with C's outcome.
     assert_eq!(report.output.as_deref(), Some(&json!({"c": [1, 2]})));
