@@ -689,7 +689,7 @@ mod tests {
         let last = report.steps.len() - 1;
         report.steps[1].result = json!({"id": 1, "note": "é \" \\"}).into();
         // Compacted during the run: stored as its text.
-        report.steps[1].result.compact(MAX_RESULT_BYTES);
+        report.steps[1].result.compact(MAX_RESULT_BYTES, None);
         assert!(matches!(report.steps[1].result, StepResult::Json(_)));
         // The output is the last step's result, too large to keep: `null`
         // in both places.
@@ -733,7 +733,7 @@ mod tests {
         // A compacted result is redacted too.
         assert_eq!(stored.results[1], json!({"id": 1, "note": "é \" \\"}));
         report.steps[2].result = json!({"key": "s3cr3t-value"}).into();
-        report.steps[2].result.compact(MAX_RESULT_BYTES);
+        report.steps[2].result.compact(MAX_RESULT_BYTES, None);
         let id = history.record(&report, "/c.yaml", "h", &secret).unwrap();
         let stored = history.get(id).unwrap().unwrap();
         assert_eq!(stored.results[2], json!({"key": "***"}));

@@ -205,6 +205,10 @@ impl RunEnv<'_> {
                 .collect()
         };
         release.sort_unstable();
+        let mut released = vec![false; steps.len()];
+        for &(_, i) in &release {
+            released[i] = true;
+        }
         let mut release = release.into_iter().peekable();
         for index in 0..steps.len() {
             let outcome = if *status == RunStatus::Passed {
@@ -218,7 +222,16 @@ impl RunEnv<'_> {
                 if ctx.binds(&steps[i].name) {
                     Arc::make_mut(ctx).forget(&steps[i].name);
                 }
-                outcomes[i].result.compact(crate::history::MAX_RESULT_BYTES);
+                let received = outcomes[i].text.take();
+                outcomes[i]
+                    .result
+                    .compact(crate::history::MAX_RESULT_BYTES, received);
+            }
+            if !released.get(index).copied().unwrap_or(false)
+                && let Some(o) = outcomes.last_mut()
+            {
+                // Never compacted: the body's text is not needed.
+                o.text = None;
             }
         }
         outcomes
@@ -384,7 +397,7 @@ impl RunEnv<'_> {
 /// `steps.<name>` metadata when some later template reads them.
 fn bind(ctx: &mut Context, step: &ValidStep, o: &StepOutcome, reads: Reads) {
     if reads.result || reads.meta {
-        let result = render::from_json(&o.result.value());
+        let result = render::from_shared_json(o.result.shared());
         if reads.result {
             ctx.set_result(&step.name, result.clone());
         }
@@ -616,7 +629,23 @@ impl StepRunner<'_> {
             (other, _, _) => other,
         };
         let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
-        outcome.response = Some(response_info(resp, decoded.json_error.take()));
+        // The body is the result as it came: kept as text for compaction.
+        let received = decoded.is_json
+            && !step.graphql
+            && outcome.pages.is_none()
+            && resp.saved_bytes.is_none()
+            && resp.body.len() <= crate::history::MAX_RESULT_BYTES
+            && (decoded.value.is_object() || decoded.value.is_array());
+        let (info, body) = response_info(resp, decoded.json_error.take());
+        outcome.response = Some(info);
+        if received && let Ok(text) = String::from_utf8(body) {
+            let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+            outcome.text = Some(if trimmed.len() == text.len() {
+                text.into_boxed_str()
+            } else {
+                trimmed.into()
+            });
+        }
         outcome.elapsed = clock.elapsed();
         match extracted {
             Ok(outputs) => {
@@ -1312,20 +1341,22 @@ impl StepRunner<'_> {
 }
 
 /// What the report keeps of a response; takes over its headers and URL.
-fn response_info(resp: HttpResponse, json_error: Option<String>) -> ResponseInfo {
+/// What the outcome keeps of a response, and the body, given back.
+fn response_info(resp: HttpResponse, json_error: Option<String>) -> (ResponseInfo, Vec<u8>) {
     let cut = resp.body.len().min(EXCERPT_BYTES);
     let mut excerpt = check::body_text(&resp.body[..cut], resp.header("content-type"));
     if resp.body.len() > cut {
         excerpt.push('…');
     }
-    ResponseInfo {
+    let info = ResponseInfo {
         status: resp.status,
         body_len: resp.saved_bytes.unwrap_or(resp.body.len() as u64),
         headers: resp.headers,
         body_excerpt: excerpt,
         url: resp.url,
         json_error,
-    }
+    };
+    (info, resp.body)
 }
 
 fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {

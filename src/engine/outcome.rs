@@ -60,6 +60,11 @@ pub struct StepOutcome {
     /// The decoded body: JSON, or text when the body is not JSON.
     /// Shared with `RunReport::output` when the run's output is this result.
     pub result: StepResult,
+    /// The body as received, when the result is exactly that body decoded
+    /// as JSON (no `save_to`, GraphQL or pages) and it fits the history:
+    /// [`StepResult::compact`] then keeps this text instead of serialising
+    /// the decoded tree again. Reading it back gives the same value.
+    pub text: Option<Box<str>>,
     /// Variables bound by `extract`.
     pub outputs: IndexMap<String, Value>,
     pub attempts: u32,
@@ -88,6 +93,7 @@ impl StepOutcome {
             request: None,
             response: None,
             result: StepResult::default(),
+            text: None,
             outputs: IndexMap::new(),
             attempts: 0,
             elapsed: Duration::ZERO,
@@ -145,11 +151,19 @@ impl StepResult {
     /// Keeps an array or object as JSON text from now on, when its text is
     /// at most `limit` bytes. Scalars are small already; a larger text is
     /// not worth writing out here (the history does not keep it either).
-    pub fn compact(&mut self, limit: usize) {
+    ///
+    /// `received` is the body the value was decoded from, when there is one
+    /// (see [`StepOutcome::text`]): it reads back as the same value, so it
+    /// is kept as it is rather than written out again.
+    pub fn compact(&mut self, limit: usize, received: Option<Box<str>>) {
         let StepResult::Value(v) = self else {
             return;
         };
         if !(v.is_array() || v.is_object()) || !within_depth(v, JSON_DEPTH_MAX) {
+            return;
+        }
+        if let Some(text) = received.filter(|t| t.len() <= limit) {
+            *self = StepResult::Json(text);
             return;
         }
         let mut text = Vec::new();

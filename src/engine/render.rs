@@ -620,6 +620,124 @@ pub fn from_json(v: &Value) -> MjValue {
     }
 }
 
+/// A step's decoded result as templates see it. An array or object is read
+/// in place, through the `Arc` the step's outcome holds, instead of being
+/// converted to minijinja values when the step ends: templates read a field
+/// or two of most results, and converting whole trees (then dropping them)
+/// was a tenth of a 1000-step chain's engine time (bench/README.md,
+/// session 9). Scalars are converted as [`from_json`] does.
+pub fn from_shared_json(v: Arc<Value>) -> MjValue {
+    if v.is_array() || v.is_object() {
+        MjValue::from_object(JsonNode {
+            root: v,
+            path: Box::new([]),
+        })
+    } else {
+        from_json(&v)
+    }
+}
+
+/// One step from a container to a child.
+#[derive(Clone)]
+enum Seg {
+    Key(Box<str>),
+    Index(usize),
+}
+
+/// An array or object inside a shared JSON tree: the root and the way down.
+struct JsonNode {
+    root: Arc<Value>,
+    path: Box<[Seg]>,
+}
+
+impl JsonNode {
+    fn node(&self) -> &Value {
+        static NULL: Value = Value::Null;
+        let mut v = &*self.root;
+        for seg in &*self.path {
+            // The tree never changes, so the path always leads somewhere.
+            v = match (seg, v) {
+                (Seg::Key(k), Value::Object(m)) => m.get(&**k).unwrap_or(&NULL),
+                (Seg::Index(i), Value::Array(a)) => a.get(*i).unwrap_or(&NULL),
+                _ => &NULL,
+            };
+        }
+        v
+    }
+
+    fn child(&self, seg: Seg, v: &Value) -> MjValue {
+        if v.is_array() || v.is_object() {
+            let mut path = Vec::with_capacity(self.path.len() + 1);
+            path.extend_from_slice(&self.path);
+            path.push(seg);
+            MjValue::from_object(JsonNode {
+                root: Arc::clone(&self.root),
+                path: path.into_boxed_slice(),
+            })
+        } else {
+            from_json(v)
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self.node() {
+            Value::Array(a) => a.len(),
+            Value::Object(m) => m.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Printed as the converted value prints, so messages do not change.
+impl std::fmt::Debug for JsonNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&from_json(self.node()), f)
+    }
+}
+
+impl Object for JsonNode {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match self.node() {
+            Value::Array(_) => ObjectRepr::Seq,
+            _ => ObjectRepr::Map,
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match self.node() {
+            Value::Object(_) => self.get_value_by_str(key.as_str()?),
+            Value::Array(a) => {
+                let i = key.as_usize()?;
+                Some(self.child(Seg::Index(i), a.get(i)?))
+            }
+            _ => None,
+        }
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<MjValue> {
+        let Value::Object(m) = self.node() else {
+            return None;
+        };
+        let v = m.get(key)?;
+        Some(self.child(Seg::Key(key.into()), v))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        use minijinja::value::Enumerator;
+        match self.node() {
+            Value::Array(a) => Enumerator::Seq(a.len()),
+            Value::Object(m) => {
+                Enumerator::Values(m.keys().map(|k| MjValue::from(k.as_str())).collect())
+            }
+            _ => Enumerator::Empty,
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.len())
+    }
+}
+
 /// Percent-encodes a value as one URL path segment: everything but
 /// unreserved characters (RFC 3986), so `/`, `?` and `#` cannot change the path.
 fn path_segment(v: MjValue) -> String {
@@ -822,6 +940,58 @@ mod tests {
             assert_eq!(to_json(&a).unwrap(), to_json(&b).unwrap(), "{key}");
         }
         assert_eq!(to_json(&direct).unwrap(), data);
+    }
+
+    /// A shared step result reads, prints, iterates and compares exactly as
+    /// the converted value does, through every way templates reach it.
+    #[test]
+    fn shared_results_read_like_converted_ones() {
+        let data = json!({
+            "s": "text", "n": 7, "f": 1.5, "t": true, "nil": null,
+            "list": [3, "two", [1], {"k": "v"}], "map": {"z": 1, "a": {"deep": [null, 2]}},
+            "empty": {}, "none": [],
+        });
+        let shared = from_shared_json(Arc::new(data.clone()));
+        let direct = from_json(&data);
+        assert_eq!(shared, direct);
+        assert_eq!(format!("{shared:?}"), format!("{direct:?}"));
+        assert_eq!(shared.to_string(), direct.to_string());
+        assert_eq!(to_json(&shared).unwrap(), data);
+        let list = from_shared_json(Arc::new(json!([1, {"a": [2]}])));
+        assert_eq!(
+            list.to_string(),
+            from_json(&json!([1, {"a": [2]}])).to_string()
+        );
+        let templates = [
+            "{{ r.s }} {{ r.n + 1 }} {{ r.f }} {{ r.t }} {{ r.nil }}",
+            "{{ r.list }} {{ r.map }} {{ r.empty }} {{ r.none }} {{ r }}",
+            "{{ r.list[0] }} {{ r.list[-1].k }} {{ r.list[2][0] }} {{ r.map.a.deep[1] }}",
+            "{{ r['map']['z'] }} {{ r.list[1:] }} {{ r.list | length }} {{ r | length }}",
+            "{% for k in r.map %}{{ k }};{% endfor %}{% for x in r.list %}{{ x }},{% endfor %}",
+            "{% for k, v in r.map | items %}{{ k }}={{ v }};{% endfor %}",
+            "{% for k, v in r.map.items() %}{{ k }}={{ v }};{% endfor %}{{ r.map.keys() | list }}",
+            "{{ r.map | dictsort }} {{ r | tojson }} {{ r.list | tojson }}",
+            "{{ r.empty is mapping }} {{ r.list is sequence }} {{ r.none | first is undefined }}",
+            "{{ 'z' in r.map }} {{ 3 in r.list }} {{ r.map.a == {'deep': [none, 2]} }}",
+            "{{ r.list == [3, 'two', [1], {'k': 'v'}] }} {{ r.map.a.deep == [none, 2] }}",
+            "{% if r.empty %}full{% else %}empty{% endif %} {% if r.map %}full{% endif %}",
+            "{{ r.missing is undefined }} {{ r.list[9] is undefined }} {{ r.map.get('z') }}",
+            "{{ r.list | reverse | list }} {{ r.map | list }} {{ r.none | join(',') }}",
+            "{{ r.missing }}",
+            "{{ r.map.a.deep.nope }}",
+            "{{ r.s.more }}",
+        ];
+        let scope = |r: MjValue| MjValue::from(std::collections::BTreeMap::from([("r", r)]));
+        let (a, b) = (scope(shared), scope(direct));
+        for t in templates {
+            let mut env = Templates::new();
+            let compiled = env.compile_str(t).unwrap();
+            assert_eq!(
+                env.render_string(&compiled, &a),
+                env.render_string(&compiled, &b),
+                "{t}"
+            );
+        }
     }
 
     #[test]

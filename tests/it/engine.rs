@@ -321,6 +321,39 @@ async fn run_passing(
     (report, urls)
 }
 
+/// A GraphQL step's result is `data`, not the body it came in: what is kept
+/// as text once no step reads it is `data`'s JSON.
+#[tokio::test]
+async fn a_compacted_graphql_result_is_its_data() {
+    let chain = load(
+        r#"
+steps:
+  - name: Q
+    url: http://api.test/graphql
+    graphql: {query: "{ user { id } }"}
+  - name: B
+    url: http://api.test/b/{{ Q.user.id }}
+  - name: C
+    url: http://api.test/c
+"#,
+    );
+    let (report, urls) = run_passing(
+        &chain,
+        vec![
+            Ok((200, r#"{"data": {"user": {"id": 5}}}"#)),
+            Ok((200, "{}")),
+            Ok((200, "{}")),
+        ],
+    )
+    .await;
+    assert_eq!(urls[1], "http://api.test/b/5");
+    assert!(
+        matches!(&report.steps[0].result, StepResult::Json(t) if &**t == r#"{"user":{"id":5}}"#),
+        "{:?}",
+        report.steps[0].result
+    );
+}
+
 /// A result leaves the template context after its last reader, not before:
 /// here A is read two steps later, by name and under `steps`.
 #[tokio::test]
@@ -383,7 +416,7 @@ steps:
         &chain,
         vec![
             Ok((200, r#"{"id": 7}"#)),
-            Ok((201, r#"{"b": 1}"#)),
+            Ok((201, "\n  {\"b\": 1}\n")),
             Ok((200, r#"{"c": [1, 2]}"#)),
         ],
     )
@@ -395,12 +428,19 @@ steps:
         panic!("the output step's result is kept decoded")
     };
     assert!(Arc::ptr_eq(report.output.as_ref().unwrap(), c));
-    // No step reads A or B any more: they are kept as JSON text.
+    // No step reads A or B any more: they are kept as JSON text, the body
+    // as it came (not written out again), without surrounding blanks.
     assert!(
-        matches!(&report.steps[0].result, StepResult::Json(t) if &**t == r#"{"id":7}"#),
+        matches!(&report.steps[0].result, StepResult::Json(t) if &**t == r#"{"id": 7}"#),
         "{:?}",
         report.steps[0].result
     );
     assert_eq!(*report.steps[1].result.value(), json!({"b": 1}));
-    assert!(matches!(report.steps[1].result, StepResult::Json(_)));
+    assert!(
+        matches!(&report.steps[1].result, StepResult::Json(t) if &**t == r#"{"b": 1}"#),
+        "{:?}",
+        report.steps[1].result
+    );
+    // Only compaction needs the body's text; none is left over.
+    assert!(report.steps.iter().all(|s| s.text.is_none()));
 }
