@@ -108,6 +108,27 @@ impl SpanMap {
         }
     }
 
+    /// Which of `keys` the map at `path` has written in it: one walk from
+    /// the root for all of them, and no path string built for each.
+    pub fn has_keys<const N: usize>(&self, path: &str, keys: [&str; N]) -> [bool; N] {
+        let mut found = [false; N];
+        if let Some((
+            _,
+            PosNode {
+                kids: Kids::Map(entries),
+                ..
+            },
+        )) = self.find(path)
+        {
+            for (k, _, _) in entries {
+                for (i, key) in keys.iter().enumerate() {
+                    found[i] |= **k == **key;
+                }
+            }
+        }
+        found
+    }
+
     /// Where the key of the map entry at `path` starts (falls back to the value).
     pub fn key(&self, path: &str) -> Option<Loc> {
         self.find(path).map(|(k, n)| k.unwrap_or(n.loc))

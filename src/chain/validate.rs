@@ -18,7 +18,7 @@ use super::spans::{SpanMap, join_index, join_key};
 use crate::auth::{AuthSpec, JwtSpec, OAuth2Spec, jwt};
 use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Source, suggest};
 use crate::engine::render::{self, Templates, Tmpl};
-use crate::engine::retry::{IDEMPOTENT, RetryPolicy};
+use crate::engine::retry::{RetryPolicy, idempotent_methods};
 use crate::jsonpath::JsonPath;
 use crate::transport::TlsSettings;
 
@@ -274,10 +274,11 @@ fn validate_nested(
     // Names first: references are checked against them.
     let mut step_index: HashMap<&str, usize> = HashMap::new();
     for (i, step) in chain.steps.iter().enumerate() {
-        let path = join_key(&join_index(steps_key, i), "name");
+        // Built only for a message: most chains have none.
+        let path = || join_key(&join_index(steps_key, i), "name");
         if !is_identifier(&step.name) {
             v.error_value(
-                &path,
+                &path(),
                 format!("`{}` is not a valid step name", step.name),
                 Some("help: step names look like identifiers: letters, digits and `_`, not starting with a digit".into()),
             );
@@ -286,7 +287,7 @@ fn validate_nested(
             || render::FUNCTIONS.contains(&step.name.as_str())
         {
             v.error_value(
-                &path,
+                &path(),
                 format!("`{}` is reserved and cannot name a step", step.name),
                 None,
             );
@@ -295,7 +296,7 @@ fn validate_nested(
                 .spans
                 .value(&join_key(&join_index(steps_key, first), "name"));
             v.error_value(
-                &path,
+                &path(),
                 format!("duplicate step name `{}`", step.name),
                 first_loc.map(|l| {
                     format!(
@@ -307,7 +308,7 @@ fn validate_nested(
             );
         } else if chain.vars.contains_key(&step.name) || vars.contains_key(&step.name) {
             v.error_value(
-                &path,
+                &path(),
                 format!("step name `{}` is also a variable name", step.name),
                 Some("help: rename one of them; templates could not tell them apart".into()),
             );
@@ -351,14 +352,14 @@ fn validate_nested(
         let base = join_index(steps_key, i);
         let valid = match &step.connector {
             None => {
-                for key in ["endpoint", "params"] {
-                    if v.spans.key(&join_key(&base, key)).is_some() {
-                        v.error(
-                            &join_key(&base, key),
-                            format!("`{key}` needs `connector:`"),
-                            Some("help: name the connector the endpoint belongs to, e.g. `connector: github`".into()),
-                        );
-                    }
+                let keys = ["endpoint", "params"];
+                let written = v.spans.has_keys(&base, keys);
+                for (key, _) in keys.into_iter().zip(written).filter(|(_, w)| *w) {
+                    v.error(
+                        &join_key(&base, key),
+                        format!("`{key}` needs `connector:`"),
+                        Some("help: name the connector the endpoint belongs to, e.g. `connector: github`".into()),
+                    );
                 }
                 v.step(&chain, step, i, &base, &known)
             }
@@ -977,13 +978,17 @@ impl Validator<'_> {
         }
 
         // Defaults first, the step's own values win (header names case-insensitively).
-        let query_key = self.written(base, &["query_params", "query"]);
-        let mut query = self.compile_map(
-            &self.written("defaults", &["query_params", "query"]),
-            &chain.defaults.query_params,
-            i,
-        );
+        let mut query = if chain.defaults.query_params.is_empty() {
+            Vec::new()
+        } else {
+            self.compile_map(
+                &self.written("defaults", &["query_params", "query"]),
+                &chain.defaults.query_params,
+                i,
+            )
+        };
         if let Some(q) = &step.query_params {
+            let query_key = self.written(base, &["query_params", "query"]);
             let own = self.compile_map(&query_key, q, i);
             query.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
             query.extend(own);
@@ -1648,23 +1653,24 @@ impl Validator<'_> {
             .and_then(|r| r.on.clone())
             .or_else(|| defaults.and_then(|r| r.on.clone()));
         // A `retry:` written on the step itself is the chain asking: any method may be retried.
+        // Written: upper case, and `any` (or an empty list) is no limit.
+        let written = |m: &Vec<String>| -> Option<Arc<[String]>> {
+            if m.is_empty() || m.iter().any(|x| x.eq_ignore_ascii_case("any") || x == "*") {
+                None
+            } else {
+                Some(m.iter().map(|x| x.to_ascii_uppercase()).collect())
+            }
+        };
         let methods = match (
             own,
-            own.and_then(|r| r.methods.clone()),
-            defaults.and_then(|r| r.methods.clone()),
+            own.and_then(|r| r.methods.as_ref()),
+            defaults.and_then(|r| r.methods.as_ref()),
         ) {
-            (_, Some(m), _) => Some(m),
+            (_, Some(m), _) => written(m),
             (Some(_), None, _) => None,
-            (None, None, Some(m)) => Some(m),
-            (None, None, None) => Some(IDEMPOTENT.iter().map(|m| m.to_string()).collect()),
+            (None, None, Some(m)) => written(m),
+            (None, None, None) => Some(idempotent_methods()),
         };
-        let methods = methods.map(|m| {
-            if m.iter().any(|x| x.eq_ignore_ascii_case("any") || x == "*") {
-                vec![]
-            } else {
-                m.into_iter().map(|x| x.to_ascii_uppercase()).collect()
-            }
-        });
         RetryPolicy {
             attempts: attempts.max(1),
             backoff: pick(own, defaults, |r| r.backoff).map_or(d.backoff, |x| x.0),
@@ -1672,7 +1678,7 @@ impl Validator<'_> {
             factor,
             jitter: pick(own, defaults, |r| r.jitter).unwrap_or(d.jitter),
             on: on.unwrap_or(d.on),
-            methods: methods.filter(|m| !m.is_empty()),
+            methods,
         }
     }
 }

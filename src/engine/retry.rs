@@ -3,12 +3,20 @@
 //! randomness inside: the caller passes "now" and a jitter sample, so every
 //! rule here is unit-tested.
 
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
 use crate::chain::model::RetryOn;
 
 /// Methods retried without the chain asking (RFC 9110 §9.2.2 idempotent methods).
 pub const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"];
+
+/// [`IDEMPOTENT`] as the list a policy keeps (one copy for every step).
+pub fn idempotent_methods() -> Arc<[String]> {
+    static LIST: LazyLock<Arc<[String]>> =
+        LazyLock::new(|| IDEMPOTENT.iter().map(|m| m.to_string()).collect());
+    Arc::clone(&LIST)
+}
 
 /// Conditions retried when the chain does not say: SPEC §3's default policy.
 pub const DEFAULT_ON: &[RetryOn] = &[
@@ -31,7 +39,8 @@ pub struct RetryPolicy {
     pub jitter: bool,
     pub on: Vec<RetryOn>,
     /// Upper-case method names that may be retried; `None` means any.
-    pub methods: Option<Vec<String>>,
+    /// Shared: most steps have the default list, built once.
+    pub methods: Option<Arc<[String]>>,
 }
 
 impl Default for RetryPolicy {
@@ -43,7 +52,7 @@ impl Default for RetryPolicy {
             factor: 2.0,
             jitter: true,
             on: DEFAULT_ON.to_vec(),
-            methods: Some(IDEMPOTENT.iter().map(|m| m.to_string()).collect()),
+            methods: Some(idempotent_methods()),
         }
     }
 }
