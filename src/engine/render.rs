@@ -149,7 +149,7 @@ impl Templates {
 
     /// `simple: false` always goes through minijinja (tests compare the two).
     fn compile_str_with(&mut self, s: &str, simple: bool) -> Result<Tmpl, TemplateError> {
-        if !(s.contains("{{") || s.contains("{%") || s.contains("{#")) {
+        if find_open(s, b"{%#").is_none() {
             return Ok(Tmpl::Literal(Box::new(Value::String(s.to_string()))));
         }
         if let Some(expr) = single_expression(s) {
@@ -175,20 +175,11 @@ impl Templates {
                 path: None,
             })));
         }
-        let name = format!("t{}", self.next_id);
+        let id = self.next_id;
         self.next_id += 1;
-        if let Some(pieces) = simple_pieces(s).filter(|_| simple) {
-            let mut names: Vec<String> = Vec::new();
-            for piece in &pieces {
-                if let Piece::Lookup(path) = piece {
-                    let joined = path.join(".");
-                    if !names.contains(&joined) {
-                        names.push(joined);
-                    }
-                }
-            }
+        if let Some((pieces, names)) = simple_pieces(s).filter(|_| simple) {
             return Ok(Tmpl::Text(Arc::new(TextTemplate {
-                name,
+                id,
                 source: s.to_string(),
                 names,
                 pieces: Some(pieces),
@@ -200,7 +191,7 @@ impl Templates {
             .map_err(|e| TemplateError::from_minijinja(&e, s))?
             .undeclared_variables(true);
         Ok(Tmpl::Text(Arc::new(TextTemplate {
-            name,
+            id,
             source: s.to_string(),
             names: names.into_iter().collect(),
             pieces: None,
@@ -283,9 +274,10 @@ impl Templates {
             return Ok(text);
         }
         let fail = |e: Error| TemplateError::from_minijinja(&e, &t.source);
+        let name = t.name();
         {
             let env = self.env();
-            match env.get_template(&t.name) {
+            match env.get_template(&name) {
                 Ok(tmpl) => return tmpl.render(ctx.clone()).map_err(fail),
                 Err(e) if e.kind() == ErrorKind::TemplateNotFound => {}
                 Err(e) => return Err(fail(e)),
@@ -297,10 +289,10 @@ impl Templates {
         self.env
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .add_template_owned(t.name.clone(), t.source.clone())
+            .add_template_owned(name.clone(), t.source.clone())
             .map_err(fail)?;
         let env = self.env();
-        let tmpl = env.get_template(&t.name).map_err(fail)?;
+        let tmpl = env.get_template(&name).map_err(fail)?;
         tmpl.render(ctx.clone()).map_err(fail)
     }
 
@@ -355,11 +347,18 @@ pub enum Tmpl {
 
 #[derive(Debug)]
 pub struct TextTemplate {
-    name: String,
+    /// Names it in the minijinja environment (`t<id>`), when it needs one.
+    id: usize,
     source: String,
     names: Vec<String>,
     /// Set when the template is only text and `{{ a.b }}` lookups.
     pieces: Option<Vec<Piece>>,
+}
+
+impl TextTemplate {
+    fn name(&self) -> String {
+        format!("t{}", self.id)
+    }
 }
 
 #[derive(Debug)]
@@ -395,34 +394,49 @@ const RESERVED: &[&str] = &[
 
 /// `name(.attr)*` with ASCII identifiers and optional spaces around it.
 fn simple_path(expr: &str) -> Option<Vec<String>> {
-    let expr = expr.trim_matches(|c| c == ' ');
-    let mut path = Vec::new();
-    for seg in expr.split('.') {
-        let mut chars = seg.chars();
-        let first = chars.next()?;
-        if !(first.is_ascii_alphabetic() || first == '_')
-            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return None;
+    let expr = expr.trim_matches(' ');
+    let is_ident = |seg: &str| match seg.as_bytes() {
+        [first, rest @ ..] => {
+            (first.is_ascii_alphabetic() || *first == b'_')
+                && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
         }
-        path.push(seg.to_string());
-    }
-    if RESERVED.contains(&path[0].as_str()) {
+        [] => false,
+    };
+    // Checked whole before anything is copied: most strings are not paths.
+    if !expr.split('.').all(is_ident) || RESERVED.contains(&expr.split('.').next()?) {
         return None;
     }
-    Some(path)
+    Some(expr.split('.').map(str::to_string).collect())
 }
 
-/// Splits `text {{ a.b }} text` into pieces, or `None` if anything in it
-/// needs the real template engine (filters, blocks, comments, whitespace control).
-fn simple_pieces(s: &str) -> Option<Vec<Piece>> {
+/// Where the first `{` followed by one of `next` is: `{{`, `{%` and `{#`
+/// found in one pass over the text (validation compiles every string).
+fn find_open(s: &str, next: &[u8]) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(p) = s[from..].find('{') {
+        let at = from + p;
+        if bytes.get(at + 1).is_some_and(|b| next.contains(b)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Splits `text {{ a.b }} text` into pieces and the names they read (each
+/// once, in order), or `None` if anything in it needs the real template
+/// engine (filters, blocks, comments, whitespace control).
+fn simple_pieces(s: &str) -> Option<(Vec<Piece>, Vec<String>)> {
     let mut pieces = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     let mut rest = s;
-    while let Some(open) = rest.find("{{") {
-        let text = &rest[..open];
-        if text.contains("{%") || text.contains("{#") {
+    while let Some(open) = find_open(rest, b"{%#") {
+        if rest.as_bytes()[open + 1] != b'{' {
+            // `{%` or `{#` before any further `{{`.
             return None;
         }
+        let text = &rest[..open];
         if !text.is_empty() {
             pieces.push(Piece::Text(text.to_string()));
         }
@@ -432,16 +446,19 @@ fn simple_pieces(s: &str) -> Option<Vec<Piece>> {
         if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
             return None;
         }
-        pieces.push(Piece::Lookup(simple_path(inner)?));
+        let path = simple_path(inner)?;
+        // A simple path is its segments joined by dots, blanks trimmed.
+        let name = inner.trim_matches(' ');
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+        pieces.push(Piece::Lookup(path));
         rest = &after[close + 2..];
-    }
-    if rest.contains("{%") || rest.contains("{#") {
-        return None;
     }
     if !rest.is_empty() {
         pieces.push(Piece::Text(rest.to_string()));
     }
-    Some(pieces)
+    Some((pieces, names))
 }
 
 /// The value at `path`, if every step of the way finds one.
