@@ -394,19 +394,22 @@ const RESERVED: &[&str] = &[
 
 /// `name(.attr)*` with ASCII identifiers and optional spaces around it.
 fn simple_path(expr: &str) -> Option<Vec<String>> {
-    let expr = expr.trim_matches(' ');
-    let is_ident = |seg: &str| match seg.as_bytes() {
-        [first, rest @ ..] => {
-            (first.is_ascii_alphabetic() || *first == b'_')
-                && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    let expr = expr.trim_matches(|c| c == ' ');
+    let mut path = Vec::new();
+    for seg in expr.split('.') {
+        let mut chars = seg.chars();
+        let first = chars.next()?;
+        if !(first.is_ascii_alphabetic() || first == '_')
+            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return None;
         }
-        [] => false,
-    };
-    // Checked whole before anything is copied: most strings are not paths.
-    if !expr.split('.').all(is_ident) || RESERVED.contains(&expr.split('.').next()?) {
+        path.push(seg.to_string());
+    }
+    if RESERVED.contains(&path[0].as_str()) {
         return None;
     }
-    Some(expr.split('.').map(str::to_string).collect())
+    Some(path)
 }
 
 /// Where the first `{` followed by one of `next` is: `{{`, `{%` and `{#`
