@@ -858,9 +858,10 @@ impl Object for EnvVars {
 
 /// Splits a variable path from `undeclared_variables` into its first two segments.
 pub fn root_and_child(path: &str) -> (&str, Option<&str>) {
-    let mut parts = path.splitn(3, '.');
-    let root = parts.next().unwrap_or(path);
-    (root, parts.next())
+    match path.split_once('.') {
+        None => (path, None),
+        Some((root, rest)) => (root, Some(rest.split_once('.').map_or(rest, |(c, _)| c))),
+    }
 }
 
 /// Whether `template` reads `name` only behind a guard somewhere: `name |
@@ -960,6 +961,15 @@ mod tests {
             assert_eq!(to_json(&a).unwrap(), to_json(&b).unwrap(), "{key}");
         }
         assert_eq!(to_json(&direct).unwrap(), data);
+    }
+
+    #[test]
+    fn a_variable_path_splits_into_root_and_first_child() {
+        assert_eq!(root_and_child("a"), ("a", None));
+        assert_eq!(root_and_child("a.b"), ("a", Some("b")));
+        assert_eq!(root_and_child("steps.A.status"), ("steps", Some("A")));
+        assert_eq!(root_and_child("a."), ("a", Some("")));
+        assert_eq!(root_and_child(""), ("", None));
     }
 
     /// A shared step result reads, prints, iterates and compares exactly as
