@@ -260,10 +260,12 @@ impl RunEnv<'_> {
                     }
                 }
             }
-            let Some((index, outcome)) = running.next().await else {
+            let Some((index, mut outcome)) = running.next().await else {
                 break;
             };
             self.settle(index, &outcome, ctx, status);
+            // Results stay decoded here: the body's text is not needed.
+            outcome.text = None;
             done[index] = Some(outcome);
         }
         done.into_iter()
@@ -629,8 +631,10 @@ impl StepRunner<'_> {
             (other, _, _) => other,
         };
         let extracted = checked.and_then(|()| check::extract(&step.extract, &resp, &decoded));
-        // The body is the result as it came: kept as text for compaction.
-        let received = decoded.is_json
+        // The body is the result as it came: kept as text for compaction
+        // (a `for_each` item's result is only ever gathered into a list).
+        let received = item.is_none()
+            && decoded.is_json
             && !step.graphql
             && outcome.pages.is_none()
             && resp.saved_bytes.is_none()

@@ -321,6 +321,35 @@ async fn run_passing(
     (report, urls)
 }
 
+/// Only a sequential run compacts results: with `parallel: auto` they stay
+/// decoded, and no body text is kept beside them.
+#[tokio::test]
+async fn no_body_text_is_kept_where_nothing_is_compacted() {
+    let chain = load(
+        r#"
+parallel: auto
+steps:
+  - name: A
+    url: http://api.test/a
+  - name: B
+    url: http://api.test/b/{{ A.id }}
+"#,
+    );
+    let (report, urls) = run_passing(
+        &chain,
+        vec![Ok((200, r#"{"id": 1}"#)), Ok((200, r#"{"b": 2}"#))],
+    )
+    .await;
+    assert_eq!(urls[1], "http://api.test/b/1");
+    assert!(report.steps.iter().all(|s| s.text.is_none()));
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| matches!(s.result, StepResult::Value(_)))
+    );
+}
+
 /// A GraphQL step's result is `data`, not the body it came in: what is kept
 /// as text once no step reads it is `data`'s JSON.
 #[tokio::test]
