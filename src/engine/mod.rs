@@ -1344,8 +1344,8 @@ impl StepRunner<'_> {
     }
 }
 
-/// What the report keeps of a response; takes over its headers and URL.
-/// What the outcome keeps of a response, and the body, given back.
+/// What the report keeps of a response (its headers and URL are taken
+/// over), and the body, given back.
 fn response_info(resp: HttpResponse, json_error: Option<String>) -> (ResponseInfo, Vec<u8>) {
     let cut = resp.body.len().min(EXCERPT_BYTES);
     let mut excerpt = check::body_text(&resp.body[..cut], resp.header("content-type"));
