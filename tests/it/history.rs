@@ -371,3 +371,109 @@ async fn only_the_newest_runs_are_kept() {
         .collect();
     assert_eq!(ids, ["5", "4", "3"], "{}", list.stdout);
 }
+
+/// Chains of 16 steps or more have their record written while they run, on
+/// a second thread (src/history/feed.rs); in order or not (`parallel:
+/// auto` finishes steps out of order, and the record is then written after
+/// the run), the record is complete, redacted, and `--resume` reads it.
+#[tokio::test]
+async fn long_runs_are_recorded_while_they_run() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/fail"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let body = ResponseTemplate::new(200).set_body_raw(
+        format!("{{\n  \"n\": 1,\n  \"echo\": \"{CANARY}\"\n}}"),
+        "application/json",
+    );
+    // In parallel, s1 finishes after the steps listed after it.
+    Mock::given(method("GET"))
+        .and(path("/1"))
+        .respond_with(
+            body.clone()
+                .set_delay(std::time::Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(body)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let history = Scratch::new();
+    let steps = |parallel: bool| {
+        let mut chain = String::from(if parallel { "parallel: auto\n" } else { "" });
+        chain.push_str("steps:\n");
+        chain.push_str(
+            "  - {name: s0, url: \"{{ base }}/0\", headers: {X-Key: \"{{ secret('canary') }}\"}}\n",
+        );
+        for i in 1..24 {
+            let url = if i == 15 {
+                "/fail".to_string()
+            } else {
+                format!("/{i}")
+            };
+            // In parallel, steps 1.. all depend on s0 only.
+            let prev = if parallel { 0 } else { i - 1 };
+            chain.push_str(&format!(
+                "  - {{name: s{i}, url: \"{{{{ base }}}}{url}?n={{{{ s{prev}.n }}}}\", retry: {{attempts: 1}}}}\n"
+            ));
+        }
+        chain
+    };
+    dir.file("long.yaml", &steps(false));
+    dir.file("wide.yaml", &steps(true));
+    let base = format!("base={}", server.uri());
+    let run = |file: &str, extra: &[&str]| {
+        let mut args = vec!["run", file, "--var", &base, "--no-progress"];
+        args.extend_from_slice(extra);
+        in_dir(&dir, &history, &args)
+    };
+    let first = run("long.yaml", &[]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert!(!first.stderr.contains("not recorded"), "{}", first.stderr);
+    let resumed = run("long.yaml", &["--resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("15 steps reused"),
+        "{}",
+        resumed.stderr
+    );
+    let wide = run("wide.yaml", &[]);
+    assert_eq!(wide.code, 0, "{}", wide.stderr);
+    assert!(!wide.stderr.contains("not recorded"), "{}", wide.stderr);
+
+    for (id, status) in [("1", "failed"), ("2", "passed"), ("3", "passed")] {
+        let show = in_dir(&dir, &history, &["history", "show", id]);
+        assert_eq!(show.code, 0, "{}", show.stderr);
+        let report: Value = serde_json::from_str(&show.stdout).unwrap();
+        assert_eq!(report["status"], status, "run {id}");
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 24, "run {id}");
+        assert_eq!(steps[23]["name"], "s23");
+    }
+    let show = in_dir(&dir, &history, &["history", "show", "1"]);
+    let report: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(report["steps"][15]["status"], "failed");
+    assert_eq!(report["steps"][16]["status"], "not_run");
+    assert_eq!(report["steps"][3]["response"]["status"], 200);
+    let db_path = history.path("history.sqlite");
+    let columns = stored_columns(&db_path);
+    assert_eq!(columns.len(), 6);
+    // The results, as stored: the redacted body of every step that ran.
+    let results: Value = serde_json::from_str(&columns[1]).unwrap();
+    assert_eq!(results[14], json!({"n": 1, "echo": "***"}));
+    assert_eq!(results[15], Value::Null);
+    let db = std::fs::read(&db_path).unwrap();
+    let mut texts = vec![("database", &db[..])];
+    texts.extend(columns.iter().map(|c| ("stored column", c.as_bytes())));
+    for (what, text) in texts {
+        assert!(
+            !text.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+            "the canary secret is in the {what}"
+        );
+    }
+}
