@@ -219,24 +219,6 @@ async fn run_once(args: &RunArgs) -> Exit {
         )));
     }
 
-    let history_path = chain_path
-        .as_deref()
-        .filter(|_| !args.no_history && !args.dry_run && crate::history::enabled_by_env());
-    // A long run's record is written on a second thread as its steps
-    // finish (history/feed.rs); a short one's after the run, where the
-    // thread would cost more than it saves.
-    let feed = history_path
-        .filter(|_| chain.steps.len() >= crate::history::FEED_MIN_STEPS)
-        .map(|path| {
-            let (feed, pending) = crate::history::Feed::start(
-                path.to_string(),
-                content_hash.clone(),
-                redactor.clone(),
-            );
-            observers.0.push(Box::new(feed));
-            pending
-        });
-
     // Ctrl-C or SIGTERM stops the run between (or during) requests; the
     // report and the tape are still written.
     let (handle, cancel) = Cancel::new();
@@ -258,6 +240,9 @@ async fn run_once(args: &RunArgs) -> Exit {
     drop(observers);
     let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
     outputs_ok &= files.finish(args, &redactor).await;
+    let history_path = chain_path
+        .as_deref()
+        .filter(|_| !args.no_history && !args.dry_run && crate::history::enabled_by_env());
     let exit = std::thread::scope(|scope| {
         let record = |path: &str| {
             crate::history::History::open()
@@ -273,7 +258,7 @@ async fn run_once(args: &RunArgs) -> Exit {
             .as_deref()
             .is_some_and(|o| !crate::history::fits(o, 64 << 10));
         let recording = history_path
-            .filter(|_| large && feed.is_none())
+            .filter(|_| large)
             .map(|path| scope.spawn(move || record(path)));
         if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
             && let Err(e) = rec.tape().save(path)
@@ -298,15 +283,12 @@ async fn run_once(args: &RunArgs) -> Exit {
             }
         };
         // Best effort: the run's result never depends on its history.
-        let recorded = match (feed, recording) {
-            // The feed's thread gives up where it could not write the
-            // record as it would be written here.
-            (Some(pending), _) => pending.wait().or_else(|| history_path.map(record)),
-            (None, Some(r)) => Some(
+        let recorded = match recording {
+            Some(r) => Some(
                 r.join()
                     .unwrap_or_else(|_| Err("the history writer stopped unexpectedly".into())),
             ),
-            (None, None) => history_path.map(record),
+            None => history_path.map(record),
         };
         if let Some(Err(e)) = recorded {
             to_stderr(&redactor.redact(&format!(

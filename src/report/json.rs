@@ -80,101 +80,10 @@ pub fn estimate_steps_bytes(report: &RunReport, detail: Detail) -> usize {
     let samples = n.min(64);
     let mut bytes = 0;
     for k in 0..samples {
-        bytes += step_bytes(&report.steps[k * n / samples], detail);
+        let step = &report.steps[k * n / samples];
+        bytes += serde_json::to_vec(&StepView::new(step, detail)).map_or(0, |v| v.len() + 1);
     }
     bytes * n / samples
-}
-
-/// The bytes one step takes in the report's `steps` list at `detail`
-/// (with the comma before it).
-pub fn step_bytes(step: &StepOutcome, detail: Detail) -> usize {
-    serde_json::to_vec(&StepView::new(step, detail)).map_or(0, |v| v.len() + 1)
-}
-
-/// The report's JSON in three parts, for the history, which writes the
-/// steps on a second thread as they finish, before the rest is known:
-/// [`write_head`] (up to `"steps":`), then `[`, each step by
-/// [`write_step`] with commas between, `]`, and [`write_tail`]. Together
-/// the same text as [`write_json`], or, with secrets known, as
-/// [`to_json_detail`] redacted.
-pub fn write_head(
-    mut w: impl std::io::Write,
-    report: &RunReport,
-    redactor: &Redactor,
-) -> serde_json::Result<()> {
-    let text = |w: &mut dyn std::io::Write, key: &[u8], s: &str| -> serde_json::Result<()> {
-        w.write_all(key).map_err(serde_json::Error::io)?;
-        if redactor.is_empty() {
-            serde_json::to_writer(w, s)
-        } else {
-            serde_json::to_writer(w, &redactor.redact(s))
-        }
-    };
-    text(&mut w, b"{\"chain\":", &report.chain)?;
-    text(&mut w, b",\"file\":", &report.file)?;
-    text(&mut w, b",\"status\":", report.status.as_str())?;
-    write!(w, ",\"dry_run\":{}", report.dry_run).map_err(serde_json::Error::io)?;
-    let started = humantime::format_rfc3339_millis(report.started).to_string();
-    text(&mut w, b",\"started_at\":", &started)?;
-    write!(
-        w,
-        ",\"duration_ms\":{},\"steps\":",
-        report.elapsed.as_millis() as u64
-    )
-    .map_err(serde_json::Error::io)
-}
-
-/// One step of the report's `steps` list (see [`write_head`]).
-pub fn write_step(
-    w: impl std::io::Write,
-    step: &StepOutcome,
-    detail: Detail,
-    redactor: &Redactor,
-) -> serde_json::Result<()> {
-    let view = StepView::new(step, detail);
-    if redactor.is_empty() {
-        serde_json::to_writer(w, &view)
-    } else {
-        let value = serde_json::to_value(view)?;
-        serde_json::to_writer(w, &*redactor.redact_json_cow(&value))
-    }
-}
-
-/// What follows the steps (see [`write_head`]): the output, the output's
-/// error, and whether the report was trimmed.
-pub fn write_tail(
-    mut w: impl std::io::Write,
-    output: Option<&Value>,
-    output_error: Option<&crate::engine::render::TemplateError>,
-    detail: Detail,
-    redactor: &Redactor,
-) -> serde_json::Result<()> {
-    w.write_all(b",\"output\":")
-        .map_err(serde_json::Error::io)?;
-    match output {
-        Some(v) if !redactor.is_empty() => {
-            serde_json::to_writer(&mut w, &*redactor.redact_json_cow(v))?
-        }
-        v => serde_json::to_writer(&mut w, &v)?,
-    }
-    w.write_all(b",\"output_error\":")
-        .map_err(serde_json::Error::io)?;
-    let error = output_error.map(|e| OutputErrorView {
-        message: &e.message,
-        template: &e.template,
-    });
-    match error {
-        Some(e) if !redactor.is_empty() => {
-            let value = serde_json::to_value(e)?;
-            serde_json::to_writer(&mut w, &*redactor.redact_json_cow(&value))?
-        }
-        e => serde_json::to_writer(&mut w, &e)?,
-    }
-    if detail != Detail::Full {
-        w.write_all(b",\"history_trimmed\":true")
-            .map_err(serde_json::Error::io)?;
-    }
-    w.write_all(b"}").map_err(serde_json::Error::io)
 }
 
 #[derive(serde::Serialize)]
@@ -344,36 +253,6 @@ mod tests {
     fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) -> String {
         let mut text = Vec::new();
         write_json(&mut text, report, output, detail).unwrap();
-        let text = String::from_utf8(text).unwrap();
-        assert_eq!(in_parts(report, output, detail, &Redactor::default()), text);
-        text
-    }
-
-    /// The report as the history's second thread writes it.
-    fn in_parts(
-        report: &RunReport,
-        output: Option<&Value>,
-        detail: Detail,
-        redactor: &Redactor,
-    ) -> String {
-        let mut text = Vec::new();
-        write_head(&mut text, report, redactor).unwrap();
-        text.push(b'[');
-        for (i, step) in report.steps.iter().enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
-            write_step(&mut text, step, detail, redactor).unwrap();
-        }
-        text.push(b']');
-        write_tail(
-            &mut text,
-            output,
-            report.output_error.as_ref(),
-            detail,
-            redactor,
-        )
-        .unwrap();
         String::from_utf8(text).unwrap()
     }
 
@@ -466,23 +345,5 @@ mod tests {
             steps_text.len() - 1
         );
         assert!(full.len() > estimate_steps_bytes(&report, Detail::Full));
-
-        // With secrets known, the parts are redacted like the whole report.
-        let redactor = Redactor::default();
-        for secret in [
-            "1234", "users", "api.test", "three", "/tmp/c", "Check", "2023-11",
-        ] {
-            redactor.add(secret);
-        }
-        for detail in [Detail::Full, Detail::NoRequests, Detail::NoHeaders] {
-            let parts = in_parts(&report, report.output.as_deref(), detail, &redactor);
-            let whole = redactor
-                .redact_json_cow(&to_json_detail(&report, report.output.as_deref(), detail))
-                .to_string();
-            assert_eq!(parts, whole);
-            for secret in ["users", "api.test", "three", "/tmp/c", "Check", "2023-11"] {
-                assert!(!parts.contains(secret), "{secret} in {parts}");
-            }
-        }
     }
 }

@@ -111,12 +111,6 @@ impl Redactor {
         false
     }
 
-    /// How many values are redacted (secrets are only ever added: a
-    /// changed count means a new one).
-    pub fn len(&self) -> usize {
-        self.secrets.read().map(|l| l.len()).unwrap_or(0)
-    }
-
     pub fn is_empty(&self) -> bool {
         self.secrets.read().map(|l| l.is_empty()).unwrap_or(true)
     }

@@ -15,13 +15,6 @@ use crate::engine::outcome::{Limited, StepResult};
 use crate::engine::{RunReport, StepOutcome, StepStatus};
 use crate::secret::Redactor;
 
-mod feed;
-pub use feed::{Feed, Pending};
-
-/// Runs with at least this many steps have their record written while
-/// they run ([`Feed`]).
-pub const FEED_MIN_STEPS: usize = 16;
-
 /// Results larger than this (as JSON) are not kept; `--resume` reruns
 /// their step instead of reusing it.
 pub const MAX_RESULT_BYTES: usize = 1 << 20;
@@ -162,19 +155,6 @@ impl History {
         redactor: &Redactor,
     ) -> Result<i64, String> {
         let (json, results) = record_texts(report, redactor);
-        self.insert(report, path, content_hash, json, results)
-    }
-
-    /// Stores a run's columns, already written (the steps of `report` are
-    /// not read), and prunes old runs.
-    fn insert(
-        &self,
-        report: &RunReport,
-        path: &str,
-        content_hash: &str,
-        json: Vec<u8>,
-        results: Vec<u8>,
-    ) -> Result<i64, String> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -441,49 +421,30 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
         if i > 0 {
             one.push(b',');
         }
-        last_kept = stored_result(&mut one, &step.result, redactor);
+        last_kept = match &step.result {
+            // Compacted during the run: already the text to store.
+            StepResult::Json(text) if redactor.is_empty() && text.len() <= MAX_RESULT_BYTES => {
+                one.extend_from_slice(text.as_bytes());
+                true
+            }
+            result => write_result(&mut one, &result.value(), redactor),
+        };
         let _ = results.write_all(&one);
     }
     let _ = results.write_all(b"]");
-    let output = kept_output(
-        report.output.as_deref(),
-        report.steps.last().map(|s| &s.result),
-        last_kept,
-    );
-    // Finished first: one compressor's tables (300 KB) in memory at a time.
-    let results = results.finish();
-    (report_column(report, output, redactor), results)
-}
-
-/// Appends a step's result as stored (see [`write_result`]); whether it
-/// was kept.
-fn stored_result(out: &mut Vec<u8>, result: &StepResult, redactor: &Redactor) -> bool {
-    match result {
-        // Compacted during the run: already the text to store.
-        StepResult::Json(text) if redactor.is_empty() && text.len() <= MAX_RESULT_BYTES => {
-            out.extend_from_slice(text.as_bytes());
-            true
-        }
-        result => write_result(out, &result.value(), redactor),
-    }
-}
-
-/// The run's output as the report stores it: `None` when it is over
-/// [`MAX_RESULT_BYTES`]. Without an `output:` template the output is the
-/// last step's result, the same value: measured once (`last_kept`).
-fn kept_output<'a>(
-    output: Option<&'a Value>,
-    last: Option<&StepResult>,
-    last_kept: bool,
-) -> Option<&'a Value> {
-    let last = last.and_then(|r| match r {
+    // Without an `output:` template the output is the last step's result,
+    // the same value: measured once.
+    let last = report.steps.last().and_then(|s| match &s.result {
         StepResult::Value(v) => Some(&**v),
         StepResult::Json(_) => None,
     });
-    output.filter(|o| match last {
+    let output = report.output.as_deref().filter(|o| match last {
         Some(l) if std::ptr::eq(*o, l) => last_kept,
         _ => fits(o, MAX_RESULT_BYTES),
-    })
+    });
+    // Finished first: one compressor's tables (300 KB) in memory at a time.
+    let results = results.finish();
+    (report_column(report, output, redactor), results)
 }
 
 /// Appends a step's result as stored: its JSON, redacted, or `null` when
@@ -637,16 +598,17 @@ fn report_column(report: &RunReport, output: Option<&Value>, redactor: &Redactor
 mod tests {
     use super::*;
 
-    /// A column read back as `history` reads it.
-    pub(super) fn unzip(z: &[u8]) -> String {
-        stored_text(rusqlite::types::ValueRef::Blob(z)).unwrap()
+    fn unzip(z: &[u8]) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(z), &mut text).unwrap();
+        text
     }
 
     fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
         unzip(&report_column(report, output, redactor))
     }
 
-    pub(super) fn report_of(steps: usize) -> RunReport {
+    fn report_of(steps: usize) -> RunReport {
         use crate::engine::{ResponseInfo, StepOutcome, StepStatus};
         let step = |name: String, status: StepStatus| {
             let mut o = StepOutcome::not_run(&name);
