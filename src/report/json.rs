@@ -60,13 +60,211 @@ pub fn to_json_detail(report: &RunReport, output: Option<&Value>, detail: Detail
 /// The same JSON as [`to_json_detail`], written straight to `w`: no `Value`
 /// tree is built, copied or freed. The history uses it when no secret is
 /// known (with secrets, the `Value` path redacts string by string).
+///
+/// Written here rather than by serde_json's serializer, whose string
+/// escaping looks at one byte at a time: a 1000-step report is a megabyte
+/// of strings (body excerpts, headers, URLs), and their escaping was 10 M
+/// instructions of a 1000-step run (bench/README.md, session 10). The text
+/// is serde_json's, byte for byte (tested against the `Value` path).
 pub fn write_json(
     w: impl std::io::Write,
     report: &RunReport,
     output: Option<&Value>,
     detail: Detail,
 ) -> serde_json::Result<()> {
-    serde_json::to_writer(w, &ReportView::new(report, output, detail))
+    let view = ReportView::new(report, output, detail);
+    let mut out = Out(w);
+    out.raw(b"{\"chain\":")?;
+    out.str(view.chain)?;
+    out.raw(b",\"file\":")?;
+    out.str(view.file)?;
+    out.raw(b",\"status\":")?;
+    out.str(view.status)?;
+    out.raw(if view.dry_run {
+        b",\"dry_run\":true,\"started_at\":"
+    } else {
+        b",\"dry_run\":false,\"started_at\":"
+    })?;
+    out.str(&view.started_at)?;
+    out.raw(b",\"duration_ms\":")?;
+    out.num(view.duration_ms)?;
+    out.raw(b",\"steps\":[")?;
+    for (i, step) in report.steps.iter().enumerate() {
+        if i > 0 {
+            out.raw(b",")?;
+        }
+        out.step(&StepView::new(step, detail))?;
+    }
+    out.raw(b"],\"output\":")?;
+    out.value(&view.output)?;
+    out.raw(b",\"output_error\":")?;
+    match &view.output_error {
+        None => out.raw(b"null")?,
+        Some(e) => {
+            out.raw(b"{\"message\":")?;
+            out.str(e.message)?;
+            out.raw(b",\"template\":")?;
+            out.str(e.template)?;
+            out.raw(b"}")?;
+        }
+    }
+    if view.history_trimmed.is_some() {
+        out.raw(b",\"history_trimmed\":true")?;
+    }
+    out.raw(b"}")
+}
+
+/// Compact JSON text, as serde_json writes it.
+struct Out<W>(W);
+
+impl<W: std::io::Write> Out<W> {
+    fn raw(&mut self, text: &[u8]) -> serde_json::Result<()> {
+        self.0.write_all(text).map_err(serde_json::Error::io)
+    }
+
+    fn num(&mut self, n: impl itoa::Integer) -> serde_json::Result<()> {
+        self.raw(itoa::Buffer::new().format(n).as_bytes())
+    }
+
+    fn value<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> serde_json::Result<()> {
+        serde_json::to_writer(&mut self.0, v)
+    }
+
+    fn pairs(&mut self, pairs: &[(String, String)]) -> serde_json::Result<()> {
+        self.raw(b"[")?;
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            self.raw(if i == 0 { b"[" } else { b",[" })?;
+            self.str(k)?;
+            self.raw(b",")?;
+            self.str(v)?;
+            self.raw(b"]")?;
+        }
+        self.raw(b"]")
+    }
+
+    /// A JSON string: `"` and `\` escaped, control characters as `\n`,
+    /// `\t`… or `\u00XX`, everything else as it is. Eight bytes are looked
+    /// at together while none of them needs escaping.
+    fn str(&mut self, s: &str) -> serde_json::Result<()> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // A high bit for each byte of `x` that is zero (the lowest one set
+        // is always exact), or below 0x20.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        let control = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let bytes = s.as_bytes();
+        self.raw(b"\"")?;
+        let (mut start, mut i) = (0, 0);
+        while i < bytes.len() {
+            if let Some(word) = bytes.get(i..i + 8) {
+                let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                let hits =
+                    control(x) | zero(x ^ (ONES * b'"' as u64)) | zero(x ^ (ONES * b'\\' as u64));
+                if hits == 0 {
+                    i += 8;
+                    continue;
+                }
+                i += (hits.trailing_zeros() / 8) as usize;
+            }
+            let b = bytes[i];
+            let short: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\t' => b"\\t",
+                b'\r' => b"\\r",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..0x20 => b"",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            self.0
+                .write_all(&bytes[start..i])
+                .map_err(serde_json::Error::io)?;
+            if short.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.raw(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ])?;
+            } else {
+                self.raw(short)?;
+            }
+            i += 1;
+            start = i;
+        }
+        self.raw(&bytes[start..])?;
+        self.raw(b"\"")
+    }
+
+    fn step(&mut self, step: &StepView<'_>) -> serde_json::Result<()> {
+        self.raw(b"{\"name\":")?;
+        self.str(step.name)?;
+        self.raw(b",\"status\":")?;
+        self.str(step.status)?;
+        self.raw(b",\"attempts\":")?;
+        self.num(step.attempts)?;
+        self.raw(b",\"elapsed_ms\":")?;
+        self.num(step.elapsed_ms)?;
+        match &step.request {
+            None => {}
+            Some(None) => self.raw(b",\"request\":null")?,
+            Some(Some(r)) => {
+                self.raw(b",\"request\":{\"method\":")?;
+                self.str(r.method)?;
+                self.raw(b",\"url\":")?;
+                self.str(r.url)?;
+                self.raw(b",\"headers\":")?;
+                self.pairs(r.headers)?;
+                self.raw(b",\"body\":")?;
+                match &r.body {
+                    Some(b) => self.str(b)?,
+                    None => self.raw(b"null")?,
+                }
+                self.raw(b"}")?;
+            }
+        }
+        match &step.response {
+            None => self.raw(b",\"response\":null")?,
+            Some(r) => {
+                self.raw(b",\"response\":{\"status\":")?;
+                self.num(r.status)?;
+                self.raw(b",\"url\":")?;
+                self.str(r.url)?;
+                if let Some(h) = r.headers {
+                    self.raw(b",\"headers\":")?;
+                    self.pairs(h)?;
+                }
+                self.raw(b",\"body_bytes\":")?;
+                self.num(r.body_bytes)?;
+                if let Some(e) = r.body_excerpt {
+                    self.raw(b",\"body_excerpt\":")?;
+                    self.str(e)?;
+                }
+                self.raw(b"}")?;
+            }
+        }
+        self.raw(b",\"outputs\":")?;
+        if step.outputs.is_empty() {
+            self.raw(b"{}")?;
+        } else {
+            self.value(step.outputs)?;
+        }
+        self.raw(b",\"error\":")?;
+        self.value(&step.error)?;
+        self.raw(if step.continued {
+            b",\"continued\":true}"
+        } else {
+            b",\"continued\":false}"
+        })
+    }
 }
 
 /// About how many bytes the steps of [`write_json`] take at `detail`,
@@ -256,6 +454,40 @@ mod tests {
         String::from_utf8(text).unwrap()
     }
 
+    /// Strings are escaped as serde_json escapes them: every ASCII
+    /// character at every position of strings around the 8-byte words the
+    /// escaping reads, and text beyond ASCII.
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        let mut cases: Vec<String> = Vec::new();
+        for len in 0..20 {
+            for at in 0..len.max(1) {
+                for c in (0u8..0x80)
+                    .map(char::from)
+                    .chain(['é', '€', '😀', '\u{2028}'])
+                {
+                    let mut text: String = "abcdefghijklmnopqrstuvwxyz"[..len].into();
+                    if len > 0 {
+                        text.replace_range(at..at + 1, c.encode_utf8(&mut [0; 4]));
+                    }
+                    cases.push(text);
+                }
+            }
+        }
+        cases.push("{\"id\": 7,\n\t\"path\": \"C:\\\\x\"}\r\n\u{0}\u{1f}\u{7f}".into());
+        cases.push("\"".repeat(17));
+        cases.push("\u{1}".repeat(9));
+        for text in cases {
+            let mut out = Out(Vec::new());
+            out.str(&text).unwrap();
+            assert_eq!(
+                String::from_utf8(out.0).unwrap(),
+                serde_json::to_string(&text).unwrap(),
+                "{text:?}"
+            );
+        }
+    }
+
     /// The history's fast path writes what `to_json` would, byte for byte.
     #[test]
     fn the_text_writer_agrees_with_the_value_builder() {
@@ -267,7 +499,13 @@ mod tests {
             method: "POST".into(),
             url: "http://api.test/u?q=é".into(),
             parsed_url: None,
-            headers: vec![("accept".into(), "application/json".into())],
+            headers: vec![
+                ("accept".into(), "application/json".into()),
+                (
+                    "x-odd".into(),
+                    "tab\there \"quoted\" back\\slash \u{1}\u{7f} é😀".into(),
+                ),
+            ],
             body: Some(b"{\"a\":\n1}\xff".to_vec()),
             timeout: std::time::Duration::from_secs(1),
             follow_redirects: true,
@@ -276,7 +514,7 @@ mod tests {
         passed.response = Some(ResponseInfo {
             status: 201,
             headers: vec![("x-a".into(), "1".into()), ("x-a".into(), "2".into())].into(),
-            body_excerpt: "{\"id\": 7} …".into(),
+            body_excerpt: "{\"id\": 7,\r\n \"note\": \"a\\tb\\u0001\"} …".into(),
             body_len: 12_345_678_901,
             url: "http://api.test/u".into(),
             json_error: None,
