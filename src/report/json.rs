@@ -143,31 +143,49 @@ impl<W: std::io::Write> Out<W> {
     }
 
     /// A JSON string: `"` and `\` escaped, control characters as `\n`,
-    /// `\t`… or `\u00XX`, everything else as it is. Eight bytes are looked
-    /// at together while none of them needs escaping.
+    /// `\t`… or `\u00XX`, everything else as it is. The text is gathered
+    /// in a buffer on the stack, eight bytes at a time: each word is copied
+    /// whole, and only the bytes before the first one needing an escape
+    /// are kept, so JSON bodies (a quote every few bytes) cost no call per
+    /// quote.
     fn str(&mut self, s: &str) -> serde_json::Result<()> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
+        /// The buffer is written out past this; above it there is room
+        /// for a word, the longest escape and the closing quote.
+        const FILL: usize = 256;
         // A high bit for each byte of `x` that is zero (the lowest one set
-        // is always exact), or below 0x20.
+        // is always exact, those above it may not be), or below 0x20.
         let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
         let control = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH;
         let bytes = s.as_bytes();
-        self.raw(b"\"")?;
-        let (mut start, mut i) = (0, 0);
+        let mut buf = [0u8; FILL + 8 + 6 + 1];
+        buf[0] = b'"';
+        let (mut n, mut i) = (1, 0);
         while i < bytes.len() {
+            if n > FILL {
+                self.raw(&buf[..n])?;
+                n = 0;
+            }
             if let Some(word) = bytes.get(i..i + 8) {
-                let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                let hits =
-                    control(x) | zero(x ^ (ONES * b'"' as u64)) | zero(x ^ (ONES * b'\\' as u64));
+                let word: [u8; 8] = word.try_into().unwrap_or_default();
+                let x = u64::from_le_bytes(word);
+                let hits = control(x)
+                    | zero(x ^ (ONES * u64::from(b'"')))
+                    | zero(x ^ (ONES * u64::from(b'\\')));
+                buf[n..n + 8].copy_from_slice(&word);
                 if hits == 0 {
+                    n += 8;
                     i += 8;
                     continue;
                 }
-                i += (hits.trailing_zeros() / 8) as usize;
+                let k = (hits.trailing_zeros() / 8) as usize;
+                n += k;
+                i += k;
             }
             let b = bytes[i];
-            let short: &[u8] = match b {
+            i += 1;
+            let short: &[u8; 2] = match b {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
                 b'\n' => b"\\n",
@@ -175,33 +193,30 @@ impl<W: std::io::Write> Out<W> {
                 b'\r' => b"\\r",
                 0x08 => b"\\b",
                 0x0c => b"\\f",
-                0..0x20 => b"",
+                0..0x20 => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    buf[n..n + 6].copy_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(b >> 4)],
+                        HEX[usize::from(b & 15)],
+                    ]);
+                    n += 6;
+                    continue;
+                }
                 _ => {
-                    i += 1;
+                    buf[n] = b;
+                    n += 1;
                     continue;
                 }
             };
-            self.0
-                .write_all(&bytes[start..i])
-                .map_err(serde_json::Error::io)?;
-            if short.is_empty() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.raw(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 15) as usize],
-                ])?;
-            } else {
-                self.raw(short)?;
-            }
-            i += 1;
-            start = i;
+            buf[n..n + 2].copy_from_slice(short);
+            n += 2;
         }
-        self.raw(&bytes[start..])?;
-        self.raw(b"\"")
+        buf[n] = b'"';
+        self.raw(&buf[..n + 1])
     }
 
     fn step(&mut self, step: &StepView<'_>) -> serde_json::Result<()> {
@@ -477,6 +492,21 @@ mod tests {
         cases.push("{\"id\": 7,\n\t\"path\": \"C:\\\\x\"}\r\n\u{0}\u{1f}\u{7f}".into());
         cases.push("\"".repeat(17));
         cases.push("\u{1}".repeat(9));
+        // Longer than the buffer the text is gathered in, whatever its
+        // escapes: written out in several pieces.
+        for unit in [
+            "a",
+            "\"",
+            "\u{1}",
+            "é",
+            "ab\"cd\\efgh\n",
+            "{\"id\": 1, \"tags\": [\"x\"]}\n",
+        ] {
+            for count in [37, 255, 256, 257, 1000] {
+                cases.push(unit.repeat(count));
+                cases.push(format!("x{}", unit.repeat(count)));
+            }
+        }
         for text in cases {
             let mut out = Out(Vec::new());
             out.str(&text).unwrap();
