@@ -232,6 +232,8 @@ impl History {
             .query_row(sql, [arg], |r| {
                 let report = stored_text(r.get_ref(7)?)?;
                 let results = stored_text(r.get_ref(8)?)?;
+                let mut report = serde_json::from_str(&report).unwrap_or(Value::Null);
+                restore_excerpts(&mut report, &results);
                 Ok(Stored {
                     summary: Summary {
                         id: r.get(0)?,
@@ -242,7 +244,7 @@ impl History {
                         status: r.get(6)?,
                     },
                     content_hash: r.get(3)?,
-                    report: serde_json::from_str(&report).unwrap_or(Value::Null),
+                    report,
                     results: serde_json::from_str(&results).unwrap_or_default(),
                 })
             })
@@ -416,11 +418,14 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
     let mut one = Vec::with_capacity(4096);
     let _ = results.write_all(b"[");
     let mut last_kept = false;
+    // The steps whose body excerpt the stored result gives back.
+    let mut in_results = vec![false; report.steps.len()];
     for (i, step) in report.steps.iter().enumerate() {
         one.clear();
         if i > 0 {
             one.push(b',');
         }
+        let start = one.len();
         last_kept = match &step.result {
             // Compacted during the run: already the text to store.
             StepResult::Json(text) if redactor.is_empty() && text.len() <= MAX_RESULT_BYTES => {
@@ -429,6 +434,14 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
             }
             result => write_result(&mut one, &result.value(), redactor),
         };
+        // Not with secrets known: a secret cut by the excerpt's end is
+        // redacted differently in the excerpt and in the result.
+        in_results[i] = redactor.is_empty()
+            && step.status == StepStatus::Passed
+            && step.response.as_ref().is_some_and(|r| {
+                std::str::from_utf8(&one[start..])
+                    .is_ok_and(|stored| excerpt_is(&r.body_excerpt, stored))
+            });
         let _ = results.write_all(&one);
     }
     let _ = results.write_all(b"]");
@@ -444,7 +457,58 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
     });
     // Finished first: one compressor's tables (300 KB) in memory at a time.
     let results = results.finish();
-    (report_column(report, output, redactor), results)
+    (report_column(report, output, redactor, &in_results), results)
+}
+
+/// Whether `excerpt` is what [`excerpt_of`] makes of `stored`.
+fn excerpt_is(excerpt: &str, stored: &str) -> bool {
+    let cut = crate::engine::EXCERPT_BYTES;
+    match excerpt.strip_suffix('…') {
+        Some(head) if stored.len() > cut => head.len() == cut && stored.starts_with(head),
+        _ => excerpt == stored,
+    }
+}
+
+/// A body excerpt from a stored result's text, the way the run made it
+/// from the body (see [`record_texts`]: the report leaves out the excerpts
+/// this gives back exactly): the text, or its first bytes and `…`.
+fn excerpt_of(stored: &str) -> Option<String> {
+    let cut = crate::engine::EXCERPT_BYTES;
+    if stored.len() <= cut {
+        return Some(stored.to_string());
+    }
+    stored.get(..cut).map(|head| format!("{head}…"))
+}
+
+/// Puts back the body excerpts [`record_texts`] left out of a full report
+/// because the results give them back: a passed step's response without
+/// one, whose result was stored.
+fn restore_excerpts(report: &mut Value, results: &str) {
+    if report.get("history_trimmed").is_some() {
+        return;
+    }
+    let Some(steps) = report.get_mut("steps").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let missing = |s: &Value| {
+        s.get("response")
+            .and_then(Value::as_object)
+            .is_some_and(|r| !r.contains_key("body_excerpt"))
+    };
+    if !steps.iter().any(missing) {
+        return;
+    }
+    let Ok(stored) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(results) else {
+        return;
+    };
+    for (step, text) in steps.iter_mut().zip(stored) {
+        if missing(step)
+            && let Some(excerpt) = excerpt_of(text.get())
+            && let Some(r) = step.get_mut("response").and_then(Value::as_object_mut)
+        {
+            r.insert("body_excerpt".into(), Value::String(excerpt));
+        }
+    }
 }
 
 /// Appends a step's result as stored: its JSON, redacted, or `null` when
@@ -560,7 +624,12 @@ const MAX_REPORT_BYTES: usize = 4 << 20;
 /// the compressor; else through a `Value`, redacted string by string. Each
 /// level is written from the run's own records, never by editing a bigger
 /// report, and given up as soon as it passes the limit.
-fn report_column(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> Vec<u8> {
+fn report_column(
+    report: &RunReport,
+    output: Option<&Value>,
+    redactor: &Redactor,
+    in_results: &[bool],
+) -> Vec<u8> {
     use crate::report::json::{Detail, estimate_steps_bytes, to_json_detail, write_json};
     let levels = [Detail::Full, Detail::NoRequests, Detail::NoHeaders];
     for (i, &detail) in levels.iter().enumerate() {
@@ -579,7 +648,7 @@ fn report_column(report: &RunReport, output: Option<&Value>, redactor: &Redactor
         // The last level is stored whatever its size.
         let mut column = Gz::limited(if last { usize::MAX } else { MAX_REPORT_BYTES });
         let written = if redactor.is_empty() {
-            write_json(&mut column, report, output, detail)
+            write_json(&mut column, report, output, detail, in_results)
         } else {
             let value = to_json_detail(report, output, detail);
             serde_json::to_writer(&mut column, &*redactor.redact_json_cow(&value))
@@ -605,7 +674,7 @@ mod tests {
     }
 
     fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
-        unzip(&report_column(report, output, redactor))
+        unzip(&report_column(report, output, redactor, &[]))
     }
 
     fn report_of(steps: usize) -> RunReport {
@@ -676,6 +745,59 @@ mod tests {
             assert!(steps[12_000]["request"].is_object());
             assert!(steps[12_000]["response"]["body_excerpt"].is_string());
         }
+    }
+
+    /// A passed step's body excerpt is not stored twice: when its stored
+    /// result gives it back exactly, the report leaves it out and reading
+    /// the run puts it back. Excerpts that would not come back the same
+    /// stay in the report.
+    #[test]
+    fn excerpts_the_results_give_back_are_stored_once() {
+        use crate::engine::StepStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open_at(&dir.path().join("history.sqlite")).unwrap();
+        let mut report = report_of(5);
+        let long = format!("[\"{}\"]", "x".repeat(3000));
+        let cut_in_char = format!("[\"{}é\"]", "x".repeat(2045));
+        let cases: [(&str, String, String); 6] = [
+            // (case, the body's excerpt, the stored result's text)
+            ("whole", r#"{"id":1}"#.into(), r#"{"id":1}"#.into()),
+            ("long", format!("{}…", &long[..2048]), long.clone()),
+            ("pretty", "{\n  \"id\": 1\n}".into(), r#"{"id":1}"#.into()),
+            ("trailing blank", "{\"id\":1}\n".into(), r#"{"id":1}"#.into()),
+            ("cut in a character", format!("{}\u{fffd}…", &cut_in_char[..2047]), cut_in_char),
+            ("failed", r#"{"id":2}"#.into(), r#"{"id":2}"#.into()),
+        ];
+        for (step, (_, excerpt, text)) in report.steps.iter_mut().zip(&cases) {
+            step.response.as_mut().unwrap().body_excerpt = excerpt.clone();
+            step.result = StepResult::Json(text.clone().into_boxed_str());
+        }
+        report.steps[5].status = StepStatus::Failed;
+        let id = history.record(&report, "/c.yaml", "h", &Redactor::default()).unwrap();
+        let stored_column: Vec<u8> = history
+            .conn
+            .query_row("SELECT report FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        let as_stored: Value = serde_json::from_str(&unzip(&stored_column)).unwrap();
+        let read = history.get(id).unwrap().unwrap();
+        for (i, (case, excerpt, _)) in cases.iter().enumerate() {
+            let left_out = as_stored["steps"][i]["response"].get("body_excerpt").is_none();
+            assert_eq!(left_out, i < 2, "{case}");
+            assert_eq!(read.report["steps"][i]["response"]["body_excerpt"], *excerpt, "{case}");
+        }
+        // Everything else is the report as written.
+        assert_eq!(read.report, crate::report::json::to_json_with(&report, None));
+
+        // With a secret known, every excerpt stays in the report.
+        let redactor = Redactor::default();
+        redactor.add("not in this run");
+        let id = history.record(&report, "/c.yaml", "h", &redactor).unwrap();
+        let stored_column: Vec<u8> = history
+            .conn
+            .query_row("SELECT report FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        let as_stored: Value = serde_json::from_str(&unzip(&stored_column)).unwrap();
+        assert_eq!(as_stored["steps"][0]["response"]["body_excerpt"], r#"{"id":1}"#);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use render::{Templates, value_to_text};
 use retry::{Attempt, Decision};
 
 /// How much of a response body reports and errors keep.
-const EXCERPT_BYTES: usize = 2048;
+pub(crate) const EXCERPT_BYTES: usize = 2048;
 
 /// Options for one run.
 #[derive(Clone, Default)]

@@ -71,6 +71,8 @@ pub fn write_json(
     report: &RunReport,
     output: Option<&Value>,
     detail: Detail,
+    // Steps whose body excerpt is left out (the history's results give it back).
+    no_excerpt: &[bool],
 ) -> serde_json::Result<()> {
     let view = ReportView::new(report, output, detail);
     let mut out = Out(w);
@@ -93,7 +95,13 @@ pub fn write_json(
         if i > 0 {
             out.raw(b",")?;
         }
-        out.step(&StepView::new(step, detail))?;
+        let mut view = StepView::new(step, detail);
+        if no_excerpt.get(i).copied().unwrap_or(false)
+            && let Some(r) = &mut view.response
+        {
+            r.body_excerpt = None;
+        }
+        out.step(&view)?;
     }
     out.raw(b"],\"output\":")?;
     out.value(&view.output)?;
@@ -465,7 +473,7 @@ mod tests {
 
     fn to_json_text(report: &RunReport, output: Option<&Value>, detail: Detail) -> String {
         let mut text = Vec::new();
-        write_json(&mut text, report, output, detail).unwrap();
+        write_json(&mut text, report, output, detail, &[]).unwrap();
         String::from_utf8(text).unwrap()
     }
 

@@ -371,3 +371,28 @@ async fn only_the_newest_runs_are_kept() {
         .collect();
     assert_eq!(ids, ["5", "4", "3"], "{}", list.stdout);
 }
+
+/// The history stores a passed step's body once: `history show` gives the
+/// excerpt the run's report file has, though the stored report leaves it
+/// out (the stored result gives it back).
+#[tokio::test]
+async fn history_show_gives_the_excerpt_the_report_file_has() {
+    let (_server, dir, history, base) = one_step_chain().await;
+    let run = in_dir(
+        &dir,
+        &history,
+        &["run", "c.yaml", "--var", &base, "--report", "r.json"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path("r.json")).unwrap()).unwrap();
+    let excerpt = &file["steps"][0]["response"]["body_excerpt"];
+    assert_eq!(*excerpt, json!(r#"{"ok":true}"#));
+    let show = in_dir(&dir, &history, &["history", "show", "1"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let shown: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(shown["steps"][0]["response"]["body_excerpt"], *excerpt);
+    let columns = stored_columns(&history.path("history.sqlite"));
+    assert!(!columns[0].contains("body_excerpt"), "{}", columns[0]);
+    assert_eq!(columns[1], r#"[{"ok":true}]"#);
+}
