@@ -457,7 +457,10 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
     });
     // Finished first: one compressor's tables (300 KB) in memory at a time.
     let results = results.finish();
-    (report_column(report, output, redactor, &in_results), results)
+    (
+        report_column(report, output, redactor, &in_results),
+        results,
+    )
 }
 
 /// Whether `excerpt` is what [`excerpt_of`] makes of `stored`.
@@ -764,8 +767,16 @@ mod tests {
             ("whole", r#"{"id":1}"#.into(), r#"{"id":1}"#.into()),
             ("long", format!("{}…", &long[..2048]), long.clone()),
             ("pretty", "{\n  \"id\": 1\n}".into(), r#"{"id":1}"#.into()),
-            ("trailing blank", "{\"id\":1}\n".into(), r#"{"id":1}"#.into()),
-            ("cut in a character", format!("{}\u{fffd}…", &cut_in_char[..2047]), cut_in_char),
+            (
+                "trailing blank",
+                "{\"id\":1}\n".into(),
+                r#"{"id":1}"#.into(),
+            ),
+            (
+                "cut in a character",
+                format!("{}\u{fffd}…", &cut_in_char[..2047]),
+                cut_in_char,
+            ),
             ("failed", r#"{"id":2}"#.into(), r#"{"id":2}"#.into()),
         ];
         for (step, (_, excerpt, text)) in report.steps.iter_mut().zip(&cases) {
@@ -773,7 +784,9 @@ mod tests {
             step.result = StepResult::Json(text.clone().into_boxed_str());
         }
         report.steps[5].status = StepStatus::Failed;
-        let id = history.record(&report, "/c.yaml", "h", &Redactor::default()).unwrap();
+        let id = history
+            .record(&report, "/c.yaml", "h", &Redactor::default())
+            .unwrap();
         let stored_column: Vec<u8> = history
             .conn
             .query_row("SELECT report FROM runs WHERE id = ?1", [id], |r| r.get(0))
@@ -781,12 +794,20 @@ mod tests {
         let as_stored: Value = serde_json::from_str(&unzip(&stored_column)).unwrap();
         let read = history.get(id).unwrap().unwrap();
         for (i, (case, excerpt, _)) in cases.iter().enumerate() {
-            let left_out = as_stored["steps"][i]["response"].get("body_excerpt").is_none();
+            let left_out = as_stored["steps"][i]["response"]
+                .get("body_excerpt")
+                .is_none();
             assert_eq!(left_out, i < 2, "{case}");
-            assert_eq!(read.report["steps"][i]["response"]["body_excerpt"], *excerpt, "{case}");
+            assert_eq!(
+                read.report["steps"][i]["response"]["body_excerpt"], *excerpt,
+                "{case}"
+            );
         }
         // Everything else is the report as written.
-        assert_eq!(read.report, crate::report::json::to_json_with(&report, None));
+        assert_eq!(
+            read.report,
+            crate::report::json::to_json_with(&report, None)
+        );
 
         // With a secret known, every excerpt stays in the report.
         let redactor = Redactor::default();
@@ -797,7 +818,10 @@ mod tests {
             .query_row("SELECT report FROM runs WHERE id = ?1", [id], |r| r.get(0))
             .unwrap();
         let as_stored: Value = serde_json::from_str(&unzip(&stored_column)).unwrap();
-        assert_eq!(as_stored["steps"][0]["response"]["body_excerpt"], r#"{"id":1}"#);
+        assert_eq!(
+            as_stored["steps"][0]["response"]["body_excerpt"],
+            r#"{"id":1}"#
+        );
     }
 
     #[test]

@@ -175,16 +175,27 @@ impl<W: std::io::Write> Out<W> {
                 self.raw(&buf[..n])?;
                 n = 0;
             }
-            if let Some(word) = bytes.get(i..i + 8) {
-                let word: [u8; 8] = word.try_into().unwrap_or_default();
-                let x = u64::from_le_bytes(word);
-                let hits = control(x)
+            // The next eight bytes; at the end, the string's last eight
+            // shifted down past those already written (strings shorter
+            // than a word go byte by byte).
+            let word = match bytes.get(i..i + 8) {
+                Some(w) => Some((w, 0)),
+                None => bytes
+                    .len()
+                    .checked_sub(8)
+                    .map(|from| (&bytes[from..], 8 - (bytes.len() - i))),
+            };
+            if let Some((word, skip)) = word {
+                let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) >> (8 * skip);
+                let real = 8 - skip;
+                let hits = (control(x)
                     | zero(x ^ (ONES * u64::from(b'"')))
-                    | zero(x ^ (ONES * u64::from(b'\\')));
-                buf[n..n + 8].copy_from_slice(&word);
+                    | zero(x ^ (ONES * u64::from(b'\\'))))
+                    & (u64::MAX >> (8 * skip));
+                buf[n..n + 8].copy_from_slice(&x.to_le_bytes());
                 if hits == 0 {
-                    n += 8;
-                    i += 8;
+                    n += real;
+                    i += real;
                     continue;
                 }
                 let k = (hits.trailing_zeros() / 8) as usize;
