@@ -1087,10 +1087,10 @@ impl Validator<'_> {
             );
         }
 
-        let retry = self.retry_policy(chain.defaults.retry.as_ref(), step.retry.as_ref(), base);
+        let retry = self.retry_policy(chain.defaults.retry.as_ref(), step.retry.as_deref(), base);
 
         let mut extract = Vec::new();
-        for (name, spec) in step.extract.iter().flatten() {
+        for (name, spec) in step.extract.iter().flat_map(|m| m.iter()) {
             let path = join_key(&join_key(base, "extract"), name);
             if !is_identifier(name) || RESERVED.contains(&name.as_str()) || name == TRIGGER_VAR {
                 self.error(&path, format!("`{name}` cannot be a variable name"), None);
@@ -1153,7 +1153,7 @@ impl Validator<'_> {
             }
         }
 
-        let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_ref(), base);
+        let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_deref(), base);
         let auth = match &step.auth {
             Some(a) => self.auth(a, &join_key(base, "auth"), i).map(Arc::new),
             None => default_auth.clone(),

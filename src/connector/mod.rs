@@ -859,7 +859,7 @@ pub fn expand_step(
     let cname = &connector.name;
     let file = &connector.file;
     let mut problems = Vec::new();
-    let params: IndexMap<String, Value> = match &step.params {
+    let params: IndexMap<String, Value> = match step.params.as_deref() {
         None | Some(Value::Null) => IndexMap::new(),
         Some(Value::Object(m)) => m.clone().into_iter().collect(),
         Some(_) => {
@@ -871,7 +871,7 @@ pub fn expand_step(
             return Err(problems);
         }
     };
-    let endpoint_name = match &step.endpoint {
+    let endpoint_name = match step.endpoint.as_deref() {
         None => None,
         Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => {
@@ -1022,17 +1022,17 @@ pub fn expand_step(
         }
     }
     if let Some(own) = &step.query_params {
-        for (k, v) in own {
+        for (k, v) in own.iter() {
             query.insert(k.clone(), v.clone());
         }
     }
-    out.query_params = (!query.is_empty()).then_some(query);
+    out.query_params = (!query.is_empty()).then(|| Box::new(query));
     // Headers: connector, endpoint, step; later names win case-insensitively.
     let mut headers: IndexMap<String, Scalar> = IndexMap::new();
     let layers = [
         Some(&file.headers),
         endpoint.map(|e| &e.headers),
-        step.headers.as_ref(),
+        step.headers.as_deref(),
     ];
     for layer in layers.into_iter().flatten() {
         for (k, v) in layer {
@@ -1040,15 +1040,21 @@ pub fn expand_step(
             headers.insert(k.clone(), v.clone());
         }
     }
-    out.headers = (!headers.is_empty()).then_some(headers);
+    out.headers = (!headers.is_empty()).then(|| Box::new(headers));
     if step.body.is_none() && step.form.is_none() && step.graphql.is_none() {
-        out.body = endpoint.and_then(|e| e.body.clone());
-        out.form = endpoint.and_then(|e| e.form.clone());
+        out.body = endpoint.and_then(|e| e.body.clone()).map(Box::new);
+        out.form = endpoint.and_then(|e| e.form.clone()).map(Box::new);
     }
-    out.auth = step.auth.clone().or_else(|| file.auth.clone());
+    out.auth = step
+        .auth
+        .clone()
+        .or_else(|| file.auth.clone().map(Box::new));
     out.timeout = step.timeout.or(file.timeout);
-    out.retry = step.retry.clone().or_else(|| file.retry.clone());
-    out.tls = step.tls.clone().or_else(|| file.tls.clone());
+    out.retry = step
+        .retry
+        .clone()
+        .or_else(|| file.retry.clone().map(Box::new));
+    out.tls = step.tls.clone().or_else(|| file.tls.clone().map(Box::new));
     out.connector = None;
     out.endpoint = None;
     out.params = None;
