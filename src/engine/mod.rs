@@ -335,13 +335,6 @@ impl RunEnv<'_> {
         if outcome.status == StepStatus::Failed && step.continue_on_error && !interrupted {
             outcome.continued = true;
         }
-        // Kept until the run ends: its response headers as text, not as
-        // the HTTP library's map, whose values hold on to the whole buffer
-        // the response was read into (8 KB a step, measured: a 1000-step
-        // run's peak memory 25 -> 30 MiB).
-        if let Some(r) = &mut outcome.response {
-            r.headers.settle();
-        }
         outcome
     }
 

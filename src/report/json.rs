@@ -138,9 +138,12 @@ impl<W: std::io::Write> Out<W> {
         serde_json::to_writer(&mut self.0, v)
     }
 
-    fn pairs(&mut self, pairs: &[(String, String)]) -> serde_json::Result<()> {
+    fn pairs<'p>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'p str, &'p str)>,
+    ) -> serde_json::Result<()> {
         self.raw(b"[")?;
-        for (i, (k, v)) in pairs.iter().enumerate() {
+        for (i, (k, v)) in pairs.enumerate() {
             self.raw(if i == 0 { b"[" } else { b",[" })?;
             self.str(k)?;
             self.raw(b",")?;
@@ -256,7 +259,7 @@ impl<W: std::io::Write> Out<W> {
                 self.raw(b",\"url\":")?;
                 self.str(r.url)?;
                 self.raw(b",\"headers\":")?;
-                self.pairs(r.headers)?;
+                self.pairs(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
                 self.raw(b",\"body\":")?;
                 match &r.body {
                     Some(b) => self.str(b)?,
@@ -274,7 +277,7 @@ impl<W: std::io::Write> Out<W> {
                 self.str(r.url)?;
                 if let Some(h) = r.headers {
                     self.raw(b",\"headers\":")?;
-                    self.pairs(h)?;
+                    self.pairs(h.entries())?;
                 }
                 self.raw(b",\"body_bytes\":")?;
                 self.num(r.body_bytes)?;
@@ -367,7 +370,7 @@ struct ResponseView<'a> {
     status: u16,
     url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<&'a [(String, String)]>,
+    headers: Option<&'a crate::transport::Headers>,
     body_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     body_excerpt: Option<&'a str>,
@@ -433,7 +436,7 @@ impl<'a> StepView<'a> {
             response: o.response.as_ref().map(|r| ResponseView {
                 status: r.status,
                 url: &r.url,
-                headers: (detail != Detail::NoHeaders).then_some(&r.headers[..]),
+                headers: (detail != Detail::NoHeaders).then_some(&r.headers),
                 body_bytes: r.body_len,
                 body_excerpt: (detail == Detail::Full).then_some(r.body_excerpt.as_str()),
             }),

@@ -227,15 +227,24 @@ impl LiveTransport {
         };
         let status = resp.status().as_u16();
         let final_url = resp.url().as_str().to_owned();
-        let headers = super::Headers::from_map(std::mem::take(resp.headers_mut()));
+        let headers = super::Headers::from_map(resp.headers());
         let (body, saved_bytes) = match sink {
             BodySink::Memory => {
                 let bytes = resp
                     .bytes()
                     .await
                     .map_err(|e| body_error(&e, req.timeout))?;
-                // Takes over the buffer when it is not shared: no copy.
-                (Vec::from(bytes), None)
+                // A large body is taken over when its buffer is not shared
+                // (no copy of 100 MB). A small one is copied: taken over, it
+                // would be the connection's read buffer (8 KB), which it
+                // then allocated again for every response, in fresh memory
+                // (a page fault a request: bench/README.md, session 10).
+                let body = if bytes.len() < 64 << 10 {
+                    bytes.to_vec()
+                } else {
+                    Vec::from(bytes)
+                };
+                (body, None)
             }
             BodySink::File(path) => (
                 Vec::new(),

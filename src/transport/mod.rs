@@ -57,63 +57,83 @@ pub enum BodySink {
 }
 
 /// Response headers: names in lower case, in the order received, read as
-/// `(name, value)` text pairs. Kept as the HTTP library gave them until
-/// something reads them all: most `for_each` items only ever look up their
-/// content type, and turning every header into two strings was about a
-/// twentieth of a fan-out's work. Values that are not UTF-8 read lossily.
+/// `(name, value)` text pairs. Values that are not UTF-8 read lossily.
+///
+/// Copied out of the HTTP library's map as soon as they arrive, all into
+/// one string: that map's values share the buffer the response was read
+/// into, and while they lived the connection had to read the next response
+/// into a new one (a 1000-step run touched 1.2 MB of fresh memory for it,
+/// a sixth of its page faults: bench/README.md, session 10). One string
+/// and one list of offsets rather than two strings a header: most readers
+/// (`for_each` items looking up their content type, the history writing
+/// every step's headers) never need the pairs, which are made on first
+/// use by what reads them as a slice.
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
-    raw: Option<reqwest::header::HeaderMap>,
-    text: std::sync::OnceLock<Vec<(String, String)>>,
+    /// Every name and value, one after another.
+    packed: String,
+    /// Where each name and its value end in `packed`.
+    ends: Vec<(usize, usize)>,
+    pairs: std::sync::OnceLock<Vec<(String, String)>>,
 }
 
 impl Headers {
     /// Headers as received.
-    pub fn from_map(raw: reqwest::header::HeaderMap) -> Headers {
+    pub fn from_map(raw: &reqwest::header::HeaderMap) -> Headers {
+        let size = raw.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+        let mut packed = String::with_capacity(size);
+        let mut ends = Vec::with_capacity(raw.len());
+        for (k, v) in raw {
+            packed.push_str(k.as_str());
+            let name_end = packed.len();
+            packed.push_str(&value_text(v.as_bytes()));
+            ends.push((name_end, packed.len()));
+        }
         Headers {
-            raw: Some(raw),
-            text: std::sync::OnceLock::new(),
+            packed,
+            ends,
+            pairs: std::sync::OnceLock::new(),
         }
     }
 
-    /// Makes the text pairs now and lets go of the received map, whose
-    /// values share the buffer the whole response was read into: for
-    /// headers kept after their response is done with.
-    pub fn settle(&mut self) {
-        if self.raw.is_some() {
-            self.text();
-            self.raw = None;
-        }
+    /// Each `(name, value)`, in order, without making the pairs.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        let packed = self.ends.iter().scan(0, |start, &(name_end, end)| {
+            let pair = (
+                self.packed.get(*start..name_end).unwrap_or_default(),
+                self.packed.get(name_end..end).unwrap_or_default(),
+            );
+            *start = end;
+            Some(pair)
+        });
+        // Headers made from pairs have no packed form.
+        let pairs = match (self.ends.is_empty(), self.pairs.get()) {
+            (true, Some(p)) => &p[..],
+            _ => &[],
+        };
+        packed.chain(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     fn text(&self) -> &Vec<(String, String)> {
-        self.text.get_or_init(|| {
-            let Some(raw) = &self.raw else {
-                return Vec::new();
-            };
-            raw.iter()
-                .map(|(k, v)| (k.as_str().to_owned(), value_text(v.as_bytes()).into_owned()))
+        self.pairs.get_or_init(|| {
+            self.entries()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect()
         })
     }
 
-    /// The first value of `name` (case-insensitive), without turning the
-    /// other headers into text.
+    /// The first value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        if let (None, Some(raw)) = (self.text.get(), &self.raw)
-            && let Ok(name) = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-        {
-            match raw.get(&name).map(|v| std::str::from_utf8(v.as_bytes())) {
-                None => return None,
-                Some(Ok(text)) => return Some(text),
-                // Not UTF-8: read lossily, as the text has it.
-                Some(Err(_)) => {}
-            }
-        }
-        self.text()
-            .iter()
+        self.entries()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
+    }
+}
+
+impl serde::Serialize for Headers {
+    /// As the pairs would be: a list of `[name, value]`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.entries().map(|(k, v)| [k, v]))
     }
 }
 
@@ -142,8 +162,9 @@ impl<'a> IntoIterator for &'a Headers {
 impl From<Vec<(String, String)>> for Headers {
     fn from(pairs: Vec<(String, String)>) -> Headers {
         Headers {
-            raw: None,
-            text: std::sync::OnceLock::from(pairs),
+            packed: String::new(),
+            ends: Vec::new(),
+            pairs: std::sync::OnceLock::from(pairs),
         }
     }
 }
@@ -156,7 +177,7 @@ impl FromIterator<(String, String)> for Headers {
 
 impl PartialEq for Headers {
     fn eq(&self, other: &Headers) -> bool {
-        self.text() == other.text()
+        self.entries().eq(other.entries())
     }
 }
 
@@ -283,13 +304,16 @@ mod tests {
             HeaderName::from_static("x-latin"),
             HeaderValue::from_bytes(b"caf\xe9").unwrap(),
         );
-        let h = Headers::from_map(raw);
-        // A lookup by name does not turn the rest into text.
+        let h = Headers::from_map(&raw);
+        // Nothing of the received map is kept (its values share the
+        // response's buffer).
+        drop(raw);
+        // A lookup by name does not make the pairs.
         assert_eq!(h.get("Content-Type"), Some("application/json"));
         assert_eq!(h.get("x-a"), Some("1"));
         assert_eq!(h.get("missing"), None);
-        assert!(h.text.get().is_none());
-        // A value that is not UTF-8 reads lossily, through the text.
+        assert!(h.pairs.get().is_none());
+        // A value that is not UTF-8 reads lossily.
         assert_eq!(h.get("x-latin"), Some("caf\u{fffd}"));
         let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
@@ -316,10 +340,14 @@ mod tests {
             elapsed: Duration::ZERO,
         };
         assert_eq!(response.header_joined("x-a").as_deref(), Some("1, 2"));
-        let mut kept = response.headers.clone();
-        kept.settle();
-        assert!(kept.raw.is_none());
-        assert_eq!(kept, response.headers);
-        assert_eq!(kept.get("x-latin"), Some("caf\u{fffd}"));
+        // Serialised as the pairs are.
+        assert_eq!(
+            serde_json::to_value(&response.headers).unwrap(),
+            serde_json::to_value(&response.headers[..]).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&copy).unwrap(),
+            serde_json::to_value(&response.headers).unwrap()
+        );
     }
 }
