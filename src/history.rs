@@ -463,24 +463,36 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
-/// Whether `excerpt` is what [`excerpt_of`] makes of `stored`.
-fn excerpt_is(excerpt: &str, stored: &str) -> bool {
+/// A body excerpt from a stored result's text, the way the run made it
+/// from the body (see [`record_texts`]: the report leaves out the excerpts
+/// this gives back exactly): the text, or its first bytes and whether `…`
+/// follows them. `None` when the cut falls inside a character.
+fn excerpt_parts(stored: &str) -> Option<(&str, bool)> {
     let cut = crate::engine::EXCERPT_BYTES;
-    match excerpt.strip_suffix('…') {
-        Some(head) if stored.len() > cut => head.len() == cut && stored.starts_with(head),
-        _ => excerpt == stored,
+    if stored.len() <= cut {
+        return Some((stored, false));
+    }
+    stored.get(..cut).map(|head| (head, true))
+}
+
+/// Whether `excerpt` is what [`excerpt_of`] makes of `stored` (without
+/// making it: this runs for every step of every recorded run).
+fn excerpt_is(excerpt: &str, stored: &str) -> bool {
+    match excerpt_parts(stored) {
+        Some((head, false)) => excerpt == head,
+        Some((head, true)) => excerpt.strip_suffix('…') == Some(head),
+        None => false,
     }
 }
 
-/// A body excerpt from a stored result's text, the way the run made it
-/// from the body (see [`record_texts`]: the report leaves out the excerpts
-/// this gives back exactly): the text, or its first bytes and `…`.
 fn excerpt_of(stored: &str) -> Option<String> {
-    let cut = crate::engine::EXCERPT_BYTES;
-    if stored.len() <= cut {
-        return Some(stored.to_string());
-    }
-    stored.get(..cut).map(|head| format!("{head}…"))
+    excerpt_parts(stored).map(|(head, cut)| {
+        if cut {
+            format!("{head}…")
+        } else {
+            head.to_string()
+        }
+    })
 }
 
 /// Puts back the body excerpts [`record_texts`] left out of a full report
