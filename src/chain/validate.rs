@@ -272,7 +272,7 @@ fn validate_nested(
     }
 
     // Names first: references are checked against them.
-    let mut step_index: HashMap<&str, usize> = HashMap::new();
+    let mut step_index: HashMap<&str, usize> = HashMap::with_capacity(chain.steps.len());
     for (i, step) in chain.steps.iter().enumerate() {
         // Built only for a message: most chains have none.
         let path = || join_key(&join_index(steps_key, i), "name");
@@ -715,6 +715,14 @@ impl Validator<'_> {
         collect_secret_names(value, &mut self.secret_names);
         match self.templates.compile(value) {
             Ok(t) => {
+                if value.is_string() {
+                    // The common case: every name comes from this one string.
+                    let names = t.names();
+                    if !names.is_empty() {
+                        self.refs.push((path.to_string(), at, names));
+                    }
+                    return Some(t);
+                }
                 // One entry per string, so errors point at the string itself.
                 let mut by_string: Vec<(String, Vec<(String, String)>)> = Vec::new();
                 for (name, template) in t.names() {
