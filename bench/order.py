@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -88,31 +87,13 @@ def main() -> None:
     if not shutil.which("valgrind"):
         sys.exit("order: valgrind is needed (apt-get install valgrind)")
     bench.ensure_tools()
-    www = bench.BENCH_DIR / "www"
-    bench.generate_data(www)
-    work = Path(tempfile.mkdtemp(prefix="pytopus-order-"))
-    env = dict(os.environ, PYTOPUS_HISTORY_DIR=str(work / "history"))
-    nginx, port = bench.start_nginx(bench.BENCH_DIR, www)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        chains = bench.write_chains(work / "chains", base, work / "big.json")
-        runs = [
-            ["--version"],
-            ["validate", str(chains["validate50"])],
-            ["run", "-q", str(chains["one"])],
-            ["run", str(chains["seq1000"])],
-            ["run", "-q", str(chains["seq1000"])],
-            ["run", "-q", str(chains["fanout"])],
-        ]
-        costs: dict[str, int] = defaultdict(int)
+    costs: dict[str, int] = defaultdict(int)
+    with bench.training("pytopus-order-") as (runs, env, work):
         for i, args in enumerate(runs):
             bench.log(f"callgrind: pytopus {' '.join(args[:2])} …")
             cg = work / f"{i}.cg"
             profile(binary, args, cg, env)
             self_costs(cg, costs)
-    finally:
-        bench.stop_nginx(nginx)
-        shutil.rmtree(work, ignore_errors=True)
     ours = defined_functions(binary)
     ordered = sorted((n for n in costs if n in ours), key=lambda n: (-costs[n], n))
     OUT.write_text("\n".join(ordered) + "\n")

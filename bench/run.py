@@ -15,6 +15,7 @@ See bench/README.md for the workloads, the targets and how to read the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -25,6 +26,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +186,35 @@ def write_chains(chains: Path, base: str, big_out: Path) -> dict[str, Path]:
         p.write_text(text)
         paths[name] = p
     return paths
+
+
+@contextlib.contextmanager
+def training(prefix: str):
+    """The pytopus commands a profile is taken from (the link order of
+    bench/order.py, the profile of bench/pgo.py), with nginx serving their
+    data meanwhile: start-up, `validate`, one request, the 1000-step chain
+    with and without its progress lines, the fan-out. Yields the commands'
+    arguments, the environment to run them in (a history of their own) and
+    a scratch directory, all removed afterwards."""
+    www = BENCH_DIR / "www"
+    generate_data(www)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    env = dict(os.environ, PYTOPUS_HISTORY_DIR=str(work / "history"))
+    nginx, port = start_nginx(BENCH_DIR, www)
+    try:
+        chains = write_chains(work / "chains", f"http://127.0.0.1:{port}", work / "big.json")
+        runs = [
+            ["--version"],
+            ["validate", str(chains["validate50"])],
+            ["run", "-q", str(chains["one"])],
+            ["run", str(chains["seq1000"])],
+            ["run", "-q", str(chains["seq1000"])],
+            ["run", "-q", str(chains["fanout"])],
+        ]
+        yield runs, env, work
+    finally:
+        stop_nginx(nginx)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- server
