@@ -79,8 +79,8 @@ def find_profdata(major: str) -> str:
             return c
     if shutil.which("apt-get"):
         bench.log(f"installing llvm-{major} (apt-get) for llvm-profdata")
-        bench.run(["apt-get", "install", "-y", "-q", f"llvm-{major}"],
-                  stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", f"llvm-{major}"],
+                       stdout=subprocess.DEVNULL)
         c = f"/usr/lib/llvm-{major}/bin/llvm-profdata"
         if Path(c).is_file() and tool_major(c) == major:
             return c

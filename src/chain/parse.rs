@@ -82,7 +82,7 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
     }
     // Plain serde first, taking the document apart as it goes: its strings
     // move into the chain instead of being copied, and there is no second
-    // pass to free the tree (together a tenth of loading a 1000-step chain).
+    // pass to free the tree.
     // Only a chain that does not fit is read again, from the text, with its
     // path tracked for the message (tracking cost 15% of loading).
     let chain: Chain = match Chain::deserialize(value) {

@@ -122,8 +122,8 @@ pub fn write_json(
     out.raw(b"}")
 }
 
-/// A high bit for each byte of `x` that JSON escapes (`"`, `\\` or below
-/// 0x20). The lowest one set is always exact; those above it may not be,
+/// A high bit for each byte of `x` that JSON escapes (a quote, a backslash
+/// or a byte below 0x20). The lowest one set is always exact; those above it may not be,
 /// so callers only trust the first.
 fn escapes(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -191,8 +191,7 @@ impl<W: std::io::Write> Out<W> {
         let bytes = s.as_bytes();
         // Most strings of a report (names, URLs, header names and values)
         // need no escape: checked a word at a time and written as they are,
-        // without going through the buffer (a third of the cost of a short
-        // string, and the buffer's setup, go).
+        // without the buffer's setup and the copy into it.
         if !needs_escape(bytes) {
             self.raw(b"\"")?;
             self.raw(bytes)?;
