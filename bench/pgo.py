@@ -42,18 +42,14 @@ TARGET = bench.BENCH_DIR / "pgo-target"
 BASE_FLAGS = "-Csymbol-mangling-version=v0"
 
 
-def rustc_llvm_major() -> str:
+def rustc_version() -> tuple[str, str]:
+    """rustc's LLVM major version and its host triple, from one `rustc -vV`."""
     out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
-    m = re.search(r"^LLVM version: (\d+)\.", out, re.M)
-    if not m:
+    llvm = re.search(r"^LLVM version: (\d+)\.", out, re.M)
+    if not llvm:
         sys.exit("pgo: `rustc -vV` names no LLVM version")
-    return m.group(1)
-
-
-def host_triple() -> str:
-    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
-    m = re.search(r"^host: (\S+)", out, re.M)
-    return m.group(1) if m else ""
+    host = re.search(r"^host: (\S+)", out, re.M)
+    return llvm.group(1), host.group(1) if host else ""
 
 
 def tool_major(path: str) -> str | None:
@@ -65,14 +61,14 @@ def tool_major(path: str) -> str | None:
     return m.group(1) if m else None
 
 
-def find_profdata(major: str) -> str:
+def find_profdata(major: str, host: str) -> str:
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True,
                              text=True, check=True).stdout.strip()
     candidates = [
         os.environ.get("LLVM_PROFDATA", ""),
         shutil.which(f"llvm-profdata-{major}") or "",
         f"/usr/lib/llvm-{major}/bin/llvm-profdata",
-        str(Path(sysroot) / "lib" / "rustlib" / host_triple() / "bin" / "llvm-profdata"),
+        str(Path(sysroot) / "lib" / "rustlib" / host / "bin" / "llvm-profdata"),
     ]
     for c in candidates:
         if c and Path(c).is_file() and tool_major(c) == major:
@@ -107,7 +103,7 @@ def train(binary: Path) -> None:
 
 def main() -> None:
     bench.ensure_tools()
-    profdata_tool = find_profdata(rustc_llvm_major())
+    profdata_tool = find_profdata(*rustc_version())
     raw = bench.BENCH_DIR / "pgo-data"
     # Counts left by another binary would be merged in (or refused): start empty.
     shutil.rmtree(raw, ignore_errors=True)
