@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
+use super::plain::{self, Plain};
 use super::{
     BodySink, HttpRequest, HttpResponse, SendFuture, TlsSettings, Transport, TransportError,
 };
+
+const USER_AGENT: &str = concat!("pytopus/", env!("CARGO_PKG_VERSION"));
 
 /// Settings for the live client.
 #[derive(Debug, Clone)]
@@ -43,6 +46,8 @@ type TlsClients = HashMap<Arc<TlsSettings>, Result<reqwest::Client, TransportErr
 /// too, so that the cookies a redirect sets reach its target.
 pub struct LiveTransport {
     client: reqwest::Client,
+    /// Plain `http://` requests, when no proxy may apply (see plain.rs).
+    plain: Option<Plain>,
     /// For steps with `tls:`; each built on first use.
     tls_clients: Mutex<TlsClients>,
     /// Hosts already warned about for `tls.verify: false` in this run.
@@ -57,6 +62,7 @@ impl LiveTransport {
         let client = build_client(opts)?;
         Ok(LiveTransport {
             client,
+            plain: Plain::new(opts.connect_timeout, USER_AGENT),
             tls_clients: Mutex::new(HashMap::new()),
             unverified_hosts: Mutex::new(HashSet::new()),
             jar: Mutex::new(cookie_store::CookieStore::default()),
@@ -175,37 +181,51 @@ impl LiveTransport {
         let client = self.client_for(req, &url)?;
         let started = Instant::now();
         let mut redirects = 0;
-        let mut resp = loop {
+        let resp = loop {
             // One deadline for the request and the redirects it leads to.
             let left = req
                 .timeout
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(1));
-            // Built in place rather than through `RequestBuilder`, which
-            // would insert the headers one by one into a second map.
-            let mut request = reqwest::Request::new(method.clone(), url.clone());
-            *request.timeout_mut() = Some(left);
-            *request.headers_mut() = headers.clone();
+            let mut request_headers = headers.clone();
             // The jar's cookies, unless the request brings its own `Cookie`.
             if !headers.contains_key(reqwest::header::COOKIE)
                 && let Some(cookies) = self.cookies_for(&url)
             {
-                request
-                    .headers_mut()
-                    .insert(reqwest::header::COOKIE, cookies);
+                request_headers.insert(reqwest::header::COOKIE, cookies);
             }
-            if let Some(b) = &body {
-                *request.body_mut() = Some(b.clone().into());
-            }
-            let resp = client
-                .execute(request)
-                .await
-                .map_err(|e| classify(&e, req.timeout))?;
+            // Plain HTTP goes around reqwest when it can (see plain.rs).
+            let plain = match (&self.plain, sink, &req.tls) {
+                (Some(p), BodySink::Memory, None) => p.uri(&url).map(|uri| (p, uri)),
+                _ => None,
+            };
+            let resp = match plain {
+                Some((p, uri)) => {
+                    let request = p.request(&method, uri, request_headers, body.as_ref());
+                    Received::Plain(p.send(request, left, req.timeout).await?)
+                }
+                None => {
+                    // Built in place rather than through `RequestBuilder`, which
+                    // would insert the headers one by one into a second map.
+                    let mut request = reqwest::Request::new(method.clone(), url.clone());
+                    *request.timeout_mut() = Some(left);
+                    *request.headers_mut() = request_headers;
+                    if let Some(b) = &body {
+                        *request.body_mut() = Some(b.clone().into());
+                    }
+                    Received::Reqwest(
+                        client
+                            .execute(request)
+                            .await
+                            .map_err(|e| classify(&e, req.timeout))?,
+                    )
+                }
+            };
             self.keep_cookies(resp.headers(), &url);
             if !req.follow_redirects {
                 break resp;
             }
-            let Some(next) = redirect_target(&resp, &url)? else {
+            let Some(next) = redirect_target(resp.status(), resp.headers(), &url)? else {
                 break resp;
             };
             if redirects == self.opts.max_redirects {
@@ -226,27 +246,28 @@ impl LiveTransport {
             url = next;
         };
         let status = resp.status().as_u16();
-        let final_url = resp.url().as_str().to_owned();
         let headers = super::Headers::from_map(resp.headers());
-        let (body, saved_bytes) = match sink {
-            BodySink::Memory => {
+        let (final_url, body, saved_bytes) = match (resp, sink) {
+            (Received::Plain(resp), _) => {
+                // As reqwest words it: the URL of the request, without a fragment.
+                url.set_fragment(None);
+                let left = req
+                    .timeout
+                    .saturating_sub(started.elapsed())
+                    .max(Duration::from_millis(1));
+                let bytes = plain::body(resp, left, req.timeout).await?;
+                (String::from(url), owned_body(bytes), None)
+            }
+            (Received::Reqwest(resp), BodySink::Memory) => {
+                let final_url = resp.url().as_str().to_owned();
                 let bytes = resp
                     .bytes()
                     .await
                     .map_err(|e| body_error(&e, req.timeout))?;
-                // A large body is taken over when its buffer is not shared
-                // (no copy of 100 MB). A small one is copied: taken over, it
-                // would be the connection's read buffer (8 KB), which it
-                // then allocated again for every response, in fresh memory
-                // (a page fault a request: bench/README.md, session 10).
-                let body = if bytes.len() < 64 << 10 {
-                    bytes.to_vec()
-                } else {
-                    Vec::from(bytes)
-                };
-                (body, None)
+                (final_url, owned_body(bytes), None)
             }
-            BodySink::File(path) => (
+            (Received::Reqwest(mut resp), BodySink::File(path)) => (
+                resp.url().as_str().to_owned(),
                 Vec::new(),
                 Some(stream_to_file(&mut resp, path, req.timeout).await?),
             ),
@@ -262,17 +283,55 @@ impl LiveTransport {
     }
 }
 
+/// A response, from whichever client sent the request. Not boxed: it lives
+/// in the sending future, which the common (plain) case would otherwise
+/// pay an allocation a request for.
+#[allow(clippy::large_enum_variant)]
+enum Received {
+    Plain(plain::Response),
+    Reqwest(reqwest::Response),
+}
+
+impl Received {
+    fn status(&self) -> reqwest::StatusCode {
+        match self {
+            Received::Plain(r) => r.status(),
+            Received::Reqwest(r) => r.status(),
+        }
+    }
+
+    fn headers(&self) -> &reqwest::header::HeaderMap {
+        match self {
+            Received::Plain(r) => r.headers(),
+            Received::Reqwest(r) => r.headers(),
+        }
+    }
+}
+
+/// A body as the response keeps it. A large one is taken over when its
+/// buffer is not shared (no copy of 100 MB). A small one is copied: taken
+/// over, it would be the connection's read buffer (8 KB), which it then
+/// allocated again for every response, in fresh memory (a page fault a
+/// request: bench/README.md, session 10).
+fn owned_body(bytes: bytes::Bytes) -> Vec<u8> {
+    if bytes.len() < 64 << 10 {
+        bytes.to_vec()
+    } else {
+        Vec::from(bytes)
+    }
+}
+
 /// Where a 301, 302, 303, 307 or 308 response sends the request next;
 /// `None` for any other response, or one without a usable `Location`.
 fn redirect_target(
-    resp: &reqwest::Response,
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
     url: &reqwest::Url,
 ) -> Result<Option<reqwest::Url>, TransportError> {
-    if !super::is_redirect(resp.status().as_u16()) {
+    if !super::is_redirect(status.as_u16()) {
         return Ok(None);
     }
-    let Some(location) = resp
-        .headers()
+    let Some(location) = headers
         .get(reqwest::header::LOCATION)
         .and_then(|l| std::str::from_utf8(l.as_bytes()).ok())
     else {
@@ -461,7 +520,7 @@ impl rustls::client::danger::ServerCertVerifier for LazyPlatformVerifier {
 /// cookies are handled by [`LiveTransport`].
 fn base_builder(opts: &LiveOptions) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
-        .user_agent(concat!("pytopus/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .connect_timeout(opts.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
 }
@@ -855,11 +914,12 @@ const NOISE: &[&str] = &[
     "client error (SendRequest)",
     "error following redirect",
     "error decoding response body",
+    "request or response body error",
 ];
 
 /// The error and its causes, most specific last, without repeats, without
 /// generic wrappers and without the URL (which the step error shows anyway).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {

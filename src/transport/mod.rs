@@ -4,6 +4,7 @@
 //! (answers from a tape, no network).
 
 mod live;
+mod plain;
 mod tape;
 
 use std::future::Future;

@@ -25,4 +25,5 @@ mod observability;
 mod run;
 mod serve;
 mod tls;
+mod transport;
 mod validate;

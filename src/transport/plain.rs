@@ -1,0 +1,166 @@
+//! Plain `http://` requests, sent through the same connection pool, HTTP/1
+//! implementation and response decoding that reqwest uses (hyper-util's
+//! pooled client, hyper, tower-http's decompression), without reqwest's
+//! per-request layers around them.
+//!
+//! Those layers cost more than the whole request beneath them on a local
+//! network: each request's URL was parsed twice more (once to check a
+//! redirect policy this transport turns off, once to give the response a
+//! URL it already had), its headers copied twice, two timers boxed, and
+//! the request kept for a retry policy that never retries an HTTP/1 request
+//! (bench/README.md, session 12: a loop of 1000 requests took 34.5 ms
+//! through reqwest and 28.3 ms through its pool directly).
+//!
+//! What reqwest adds to a request is added here the same way: its default
+//! `Accept: */*` and the `User-Agent`, after the request's own headers and
+//! only when the request has none; `Accept-Encoding: gzip,deflate,br` and the
+//! decoding of such responses (tower-http does both, as in reqwest); TCP
+//! no-delay and keep-alive; the connect timeout; idle connections closed
+//! after 90 s. Anything else goes through reqwest: `https`, a proxy in the
+//! environment (or a platform whose proxy settings reqwest reads from the
+//! system), `tls:` settings, bodies streamed to a file, and URLs that
+//! `http::Uri` does not take as they are.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use tower_http::decompression::{Decompression, DecompressionBody};
+use tower_service::Service;
+
+use super::TransportError;
+
+type Pooled = Decompression<Client<HttpConnector, Full<Bytes>>>;
+
+/// A response whose body has not been read yet.
+pub(super) type Response = http::Response<DecompressionBody<hyper::body::Incoming>>;
+
+/// The plain-HTTP client of a run.
+pub(super) struct Plain {
+    client: Pooled,
+    user_agent: HeaderValue,
+}
+
+/// The proxy variables reqwest reads for an `http://` URL.
+const PROXY_VARS: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
+impl Plain {
+    /// `None` where a proxy may apply: reqwest, which knows the rules
+    /// (`NO_PROXY`, the system's settings), sends those requests.
+    pub(super) fn new(connect_timeout: Duration, user_agent: &'static str) -> Option<Plain> {
+        if cfg!(any(target_os = "macos", target_os = "windows")) {
+            return None;
+        }
+        if PROXY_VARS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+        {
+            return None;
+        }
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(15)));
+        http.set_connect_timeout(Some(connect_timeout));
+        let pool = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(http);
+        let client = Decompression::new(pool).gzip(true).deflate(true).br(true);
+        Some(Plain {
+            client,
+            user_agent: HeaderValue::from_static(user_agent),
+        })
+    }
+
+    /// The URI of `url` when this client sends it: plain HTTP, and a URL
+    /// that `http::Uri` takes as it is (reqwest refuses the others itself).
+    pub(super) fn uri(&self, url: &url::Url) -> Option<http::Uri> {
+        if url.scheme() != "http" {
+            return None;
+        }
+        url.as_str().parse().ok()
+    }
+
+    /// The request, with what reqwest would add to it.
+    pub(super) fn request(
+        &self,
+        method: &reqwest::Method,
+        uri: http::Uri,
+        mut headers: HeaderMap,
+        body: Option<&Vec<u8>>,
+    ) -> http::Request<Full<Bytes>> {
+        if let header::Entry::Vacant(e) = headers.entry(header::ACCEPT) {
+            e.insert(HeaderValue::from_static("*/*"));
+        }
+        if let header::Entry::Vacant(e) = headers.entry(header::USER_AGENT) {
+            e.insert(self.user_agent.clone());
+        }
+        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.clone()));
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        request
+    }
+
+    /// Sends the request; `timeout` is what is left of the step's.
+    pub(super) async fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        timeout: Duration,
+        step_timeout: Duration,
+    ) -> Result<Response, TransportError> {
+        let mut client = self.client.clone();
+        match tokio::time::timeout(timeout, client.call(request)).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) if timed_out(&e) => Err(no_response(step_timeout)),
+            Ok(Err(e)) if e.is_connect() => {
+                Err(TransportError::Connect(super::live::error_chain(&e)))
+            }
+            Ok(Err(e)) => Err(TransportError::Other(super::live::error_chain(&e))),
+            Err(_) => Err(no_response(step_timeout)),
+        }
+    }
+}
+
+/// The whole body, within `timeout` (what is left of the step's).
+pub(super) async fn body(
+    resp: Response,
+    timeout: Duration,
+    step_timeout: Duration,
+) -> Result<Bytes, TransportError> {
+    match tokio::time::timeout(timeout, resp.into_body().collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) => Err(TransportError::Body(super::live::error_chain(&*e))),
+        Err(_) => Err(TransportError::Timeout(format!(
+            "the whole response did not arrive within {}",
+            humantime::format_duration(step_timeout)
+        ))),
+    }
+}
+
+fn no_response(step_timeout: Duration) -> TransportError {
+    TransportError::Timeout(format!(
+        "no response within {}",
+        humantime::format_duration(step_timeout)
+    ))
+}
+
+/// A connection that timed out (reqwest reports it as a timeout too).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
