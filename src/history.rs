@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -27,6 +28,9 @@ const SCHEMA_VERSION: i64 = 1;
 /// Runs kept at most, and for how long (`PYTOPUS_HISTORY_KEEP`,
 /// `PYTOPUS_HISTORY_DAYS` change them).
 const KEEP_RUNS: i64 = 1000;
+/// The log's length past which a run copies it into the database (see
+/// `History::open_at`): ten 1000-step runs, a few hundred short ones.
+const WAL_CHECKPOINT_BYTES: u64 = 1 << 20;
 const KEEP_DAYS: i64 = 90;
 
 /// Whether history is on: not with `PYTOPUS_HISTORY=off` (or `0`, `false`).
@@ -96,16 +100,8 @@ impl History {
         // each waits its turn.
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
-        // One short write per process. A rollback journal syncs the
-        // journal, its directory and the database once each; WAL, which
-        // SQLite checkpoints when the last connection closes (every run,
-        // here), synced five times. NORMAL still syncs before the database
-        // is overwritten: a power cut at the wrong moment may lose the last
-        // run (on old file systems, rarely, damage the file, which is then
-        // a warning like any broken history). A database left in WAL mode
-        // by an earlier version is switched back when no other process has
-        // it open.
-        let _ = conn.pragma_update(None, "journal_mode", "TRUNCATE");
+        // NORMAL: in WAL mode (below) a commit is not synced; a checkpoint
+        // is. With a rollback journal it syncs the journal and the database.
         let _ = conn.pragma_update(None, "synchronous", "NORMAL");
         // One insert and two indexed deletes per run need few cached pages;
         // SQLite's default 2 MiB cache was a sixth of a 1000-step run's heap.
@@ -143,6 +139,22 @@ impl History {
             ))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        // One short write per process, and waiting for the disk was most of
+        // its cost: a rollback journal synced the journal and the database
+        // and truncated the journal on every run (~2.5 ms of a 1000-step
+        // run). In WAL mode a commit only appends to the log; `record`
+        // copies the log into the database (a checkpoint, with its syncs)
+        // once it passes `WAL_CHECKPOINT_BYTES`, so one run in many pays.
+        // SQLite would checkpoint whenever the last connection closes, i.e.
+        // after every run here, unless told not to. The log is kept short
+        // because the first connection of a process reads all of it. A
+        // power cut may lose the runs since the last checkpoint, not damage
+        // the file. After the schema: `auto_vacuum` needs an empty file.
+        // Where WAL cannot work (no shared memory, as on some network file
+        // systems) SQLite keeps the rollback journal.
+        let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         Ok(History { conn })
     }
 
@@ -202,7 +214,21 @@ impl History {
             let _ = tx.execute_batch("PRAGMA incremental_vacuum;");
         }
         tx.commit().map_err(|e| e.to_string())?;
+        self.checkpoint_if_long();
         Ok(id)
+    }
+
+    /// Copies the log into the database and empties it, once it is long
+    /// enough to slow the next process's start. A reader in another process
+    /// may keep part of it; the next run tries again.
+    fn checkpoint_if_long(&self) {
+        let Some(db) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return;
+        };
+        let log = std::fs::metadata(format!("{db}-wal")).map_or(0, |m| m.len());
+        if log > WAL_CHECKPOINT_BYTES {
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        }
     }
 
     pub fn list(&self, limit: usize) -> Result<Vec<Summary>, String> {
@@ -911,6 +937,49 @@ mod tests {
         let old = history.last_failed("/c.yaml").unwrap().unwrap();
         assert_eq!(old.report, json!({"chain": "old"}));
         assert_eq!(old.results, [json!(1), Value::Null]);
+    }
+
+    #[test]
+    fn the_log_is_copied_into_the_database_once_it_is_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite");
+        let log = dir.path().join("history.sqlite-wal");
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let none = Redactor::default();
+        // Results that do not compress: each run adds ~64 KB to the log.
+        let mut report = report_of(1);
+        let mut noise = String::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..8000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            noise.push_str(&format!("{x:016x}"));
+        }
+        report.steps[0].result = serde_json::json!({ "noise": noise }).into();
+        let mut longest = 0;
+        let mut emptied = false;
+        for run in 1..=40 {
+            // A process per run: a connection that closes leaves the log.
+            let history = History::open_at(&db).unwrap();
+            let before = size(&log);
+            history.record(&report, "/c.yaml", "h", &none).unwrap();
+            drop(history);
+            let after = size(&log);
+            assert!(after > 0 || before > 0, "run {run}: no log written");
+            emptied |= after == 0;
+            longest = longest.max(after);
+            // Each run's rows are there for the next process.
+            let history = History::open_at(&db).unwrap();
+            assert_eq!(history.list(100).unwrap().len(), run);
+        }
+        assert!(emptied, "the log was never copied into the database");
+        assert!(
+            longest <= WAL_CHECKPOINT_BYTES + (256 << 10),
+            "the log grew to {longest} bytes"
+        );
+        // The database file holds what was copied into it.
+        assert!(size(&db) > 1 << 20, "{} bytes", size(&db));
     }
 
     #[test]
