@@ -520,27 +520,33 @@ impl StepRunner<'_> {
         // sent: no copy of its request is needed.
         let quiet_item = item.is_some() && !self.dry_run && matches!(creds, Credentials::None);
         if !quiet_item {
-            let mut shown = base_request.clone();
-            let applied = match (&creds, self.dry_run) {
-                // A dry run fetches no token.
-                (Credentials::OAuth2(_), true) => {
-                    shown
-                        .headers
-                        .push(("authorization".into(), "Bearer <oauth2 token>".into()));
-                    Ok(auth::Added::default())
+            // Without credentials what is shown is the request itself: no copy.
+            let shown = if matches!(creds, Credentials::None) {
+                std::borrow::Cow::Borrowed(&base_request)
+            } else {
+                let mut shown = base_request.clone();
+                let applied = match (&creds, self.dry_run) {
+                    // A dry run fetches no token.
+                    (Credentials::OAuth2(_), true) => {
+                        shown
+                            .headers
+                            .push(("authorization".into(), "Bearer <oauth2 token>".into()));
+                        Ok(auth::Added::default())
+                    }
+                    _ => {
+                        self.session
+                            .apply(&creds, &mut shown, self.transport, false)
+                            .await
+                    }
+                };
+                if let Err(e) = applied {
+                    outcome.status = StepStatus::Failed;
+                    outcome.error = Some(StepError::Auth(e));
+                    outcome.request = Some(shown);
+                    return outcome;
                 }
-                _ => {
-                    self.session
-                        .apply(&creds, &mut shown, self.transport, false)
-                        .await
-                }
+                std::borrow::Cow::Owned(shown)
             };
-            if let Err(e) = applied {
-                outcome.status = StepStatus::Failed;
-                outcome.error = Some(StepError::Auth(e));
-                outcome.request = Some(shown);
-                return outcome;
-            }
             if item.is_none() {
                 emitter.emit(&Event::StepStarted {
                     index: self.index,
@@ -550,7 +556,7 @@ impl StepRunner<'_> {
             }
             if self.dry_run {
                 outcome.status = StepStatus::DryRun;
-                outcome.request = Some(shown);
+                outcome.request = Some(shown.into_owned());
                 return outcome;
             }
         }
