@@ -181,12 +181,14 @@ impl LiveTransport {
         let client = self.client_for(req, &url)?;
         let started = Instant::now();
         let mut redirects = 0;
-        let resp = loop {
-            // One deadline for the request and the redirects it leads to.
-            let left = req
-                .timeout
+        // One deadline for the request, the redirects it leads to and the body.
+        let left = || {
+            req.timeout
                 .saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1));
+                .max(Duration::from_millis(1))
+        };
+        let resp = loop {
+            let left = left();
             let mut request_headers = headers.clone();
             // The jar's cookies, unless the request brings its own `Cookie`.
             if !headers.contains_key(reqwest::header::COOKIE)
@@ -251,11 +253,7 @@ impl LiveTransport {
             (Received::Plain(resp), _) => {
                 // As reqwest words it: the URL of the request, without a fragment.
                 url.set_fragment(None);
-                let left = req
-                    .timeout
-                    .saturating_sub(started.elapsed())
-                    .max(Duration::from_millis(1));
-                let bytes = plain::body(resp, left, req.timeout).await?;
+                let bytes = plain::body(resp, left(), req.timeout).await?;
                 (String::from(url), owned_body(bytes), None)
             }
             (Received::Reqwest(resp), BodySink::Memory) => {
@@ -836,12 +834,25 @@ pub(crate) async fn write_file(path: &Path, bytes: &[u8]) -> Result<u64, Transpo
     Ok(bytes.len() as u64)
 }
 
+/// A step's `timeout` passed before the response's head arrived (both clients).
+pub(super) fn no_response(timeout: Duration) -> TransportError {
+    TransportError::Timeout(format!(
+        "no response within {}",
+        humantime::format_duration(timeout)
+    ))
+}
+
+/// A step's `timeout` passed while the body was arriving (both clients).
+pub(super) fn slow_body(timeout: Duration) -> TransportError {
+    TransportError::Timeout(format!(
+        "the whole response did not arrive within {}",
+        humantime::format_duration(timeout)
+    ))
+}
+
 fn body_error(e: &reqwest::Error, timeout: Duration) -> TransportError {
     if e.is_timeout() {
-        TransportError::Timeout(format!(
-            "the whole response did not arrive within {}",
-            humantime::format_duration(timeout)
-        ))
+        slow_body(timeout)
     } else {
         TransportError::Body(error_chain(e))
     }
@@ -851,10 +862,7 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
     let chain = error_chain(e);
     let lower = chain.to_ascii_lowercase();
     if e.is_timeout() {
-        TransportError::Timeout(format!(
-            "no response within {}",
-            humantime::format_duration(timeout)
-        ))
+        no_response(timeout)
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
     {
         let hint = handshake_hint(&chain);

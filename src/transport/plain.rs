@@ -32,6 +32,7 @@ use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_service::Service;
 
 use super::TransportError;
+use super::live::{error_chain, no_response, slow_body};
 
 type Pooled = Decompression<Client<HttpConnector, Full<Bytes>>>;
 
@@ -118,10 +119,8 @@ impl Plain {
         match tokio::time::timeout(timeout, client.call(request)).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if timed_out(&e) => Err(no_response(step_timeout)),
-            Ok(Err(e)) if e.is_connect() => {
-                Err(TransportError::Connect(super::live::error_chain(&e)))
-            }
-            Ok(Err(e)) => Err(TransportError::Other(super::live::error_chain(&e))),
+            Ok(Err(e)) if e.is_connect() => Err(TransportError::Connect(error_chain(&e))),
+            Ok(Err(e)) => Err(TransportError::Other(error_chain(&e))),
             Err(_) => Err(no_response(step_timeout)),
         }
     }
@@ -135,19 +134,9 @@ pub(super) async fn body(
 ) -> Result<Bytes, TransportError> {
     match tokio::time::timeout(timeout, resp.into_body().collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) => Err(TransportError::Body(super::live::error_chain(&*e))),
-        Err(_) => Err(TransportError::Timeout(format!(
-            "the whole response did not arrive within {}",
-            humantime::format_duration(step_timeout)
-        ))),
+        Ok(Err(e)) => Err(TransportError::Body(error_chain(&*e))),
+        Err(_) => Err(slow_body(step_timeout)),
     }
-}
-
-fn no_response(step_timeout: Duration) -> TransportError {
-    TransportError::Timeout(format!(
-        "no response within {}",
-        humantime::format_duration(step_timeout)
-    ))
 }
 
 /// A connection that timed out (reqwest reports it as a timeout too).
