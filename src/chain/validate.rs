@@ -420,16 +420,16 @@ fn validate_nested(
     );
     let output_deps = deps.pop().unwrap_or_default();
     let mut reported = std::collections::HashSet::new();
-    for (path, at, names) in refs {
-        for (name, template) in names {
-            let (root, _) = render::root_and_child(&name);
-            if let Err((msg, hint)) = scope.check(&name, at) {
+    for (path, at, names) in &refs {
+        for (name, template) in names.pairs() {
+            let (root, _) = render::root_and_child(name);
+            if let Err((msg, hint)) = scope.check(name, *at) {
                 // `x | default(…)` and `x is defined` make `x` optional.
                 let optional = !scope.steps.contains_key(root)
                     && root != "steps"
-                    && render::is_guarded(&template, root);
+                    && render::is_guarded(template, root);
                 if !optional && reported.insert((path.clone(), msg.clone())) {
-                    v.error_value(&path, msg, hint);
+                    v.error_value(path, msg, hint);
                 }
             }
         }
@@ -493,7 +493,7 @@ fn reads(
     let mut out = vec![Reads::default(); steps];
     for (_, at, names) in refs {
         let at = *at;
-        for (name, _) in names {
+        for (name, _) in names.pairs() {
             match render::root_and_child(name) {
                 ("steps", Some(c)) => {
                     if let Some(&j) = step_index.get(c).filter(|&&j| j < at) {
@@ -536,7 +536,7 @@ fn dependencies(
         let Some(list) = deps.get_mut(*at) else {
             continue;
         };
-        for (name, _) in names {
+        for (name, _) in names.pairs() {
             let (root, child) = render::root_and_child(name);
             match (root, child) {
                 ("steps", Some(c)) => list.extend(step_index.get(c).filter(|&&j| j < *at)),
@@ -575,7 +575,27 @@ struct Known<'a> {
 
 /// The names one string's templates read: (path of the string, step index it
 /// runs at, (name, template text) pairs).
-type TemplateRefs = (String, usize, Vec<(String, String)>);
+type TemplateRefs = (String, usize, RefNames);
+
+/// The names a template reads, each with the template text reading it.
+enum RefNames {
+    /// One string's, shared with its compiled template (the common case).
+    Shared(render::StringNames),
+    Listed(Vec<(String, String)>),
+}
+
+impl RefNames {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        let (shared, listed) = match self {
+            RefNames::Shared(s) => (Some(s), &[][..]),
+            RefNames::Listed(l) => (None, l.as_slice()),
+        };
+        shared
+            .into_iter()
+            .flat_map(|s| s.names().iter().map(move |n| (n.as_str(), s.source())))
+            .chain(listed.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+    }
+}
 
 struct Validator<'a> {
     /// The chain files that include this one (to refuse cycles): canonical
@@ -712,17 +732,12 @@ impl Validator<'_> {
     }
 
     fn compile(&mut self, path: &str, value: &Value, at: usize) -> Option<Tmpl> {
+        if let Value::String(s) = value {
+            return self.compile_text(path, s, at);
+        }
         collect_secret_names(value, &mut self.secret_names);
         match self.templates.compile(value) {
             Ok(t) => {
-                if value.is_string() {
-                    // The common case: every name comes from this one string.
-                    let names = t.names();
-                    if !names.is_empty() {
-                        self.refs.push((path.to_string(), at, names));
-                    }
-                    return Some(t);
-                }
                 // One entry per string, so errors point at the string itself.
                 let mut by_string: Vec<(String, Vec<(String, String)>)> = Vec::new();
                 for (name, template) in t.names() {
@@ -734,7 +749,7 @@ impl Validator<'_> {
                     }
                 }
                 for (p, names) in by_string {
-                    self.refs.push((p, at, names));
+                    self.refs.push((p, at, RefNames::Listed(names)));
                 }
                 Some(t)
             }
@@ -743,6 +758,26 @@ impl Validator<'_> {
                 let inner =
                     find_string_path(value, &e.template, path).unwrap_or_else(|| path.to_string());
                 self.error_value(&inner, format!("{} in `{}`", e.message, e.template), None);
+                None
+            }
+        }
+    }
+
+    /// [`Self::compile`] for one string (no `Value` built around it).
+    fn compile_text(&mut self, path: &str, s: &str, at: usize) -> Option<Tmpl> {
+        if s.contains("secret") {
+            self.secret_names.extend(render::secret_names(s));
+        }
+        match self.templates.compile_str(s) {
+            Ok(t) => {
+                if let Some(names) = t.string_names() {
+                    self.refs
+                        .push((path.to_string(), at, RefNames::Shared(names)));
+                }
+                Some(t)
+            }
+            Err(e) => {
+                self.error_value(path, format!("{} in `{}`", e.message, e.template), None);
                 None
             }
         }
@@ -774,12 +809,11 @@ impl Validator<'_> {
             "api_chain"
         };
         for (i, s) in chain.steps.iter().enumerate() {
-            let base = join_index(steps_key, i);
             let fields: [(&str, bool); 1] = [("multipart", s.multipart.is_some())];
             for (key, present) in fields {
                 if present {
                     self.error(
-                        &join_key(&base, key),
+                        &join_key(&join_index(steps_key, i), key),
                         format!("`{key}` is not supported by this version of pytopus"),
                         Some(later(&format!("`{key}`"))),
                     );
@@ -796,7 +830,7 @@ impl Validator<'_> {
                 // Read by `serve` when it starts, not by a run: `pytopus run`
                 // must not ask for the webhook's secret.
                 let before = self.secret_names.len();
-                out.secret = self.compile("trigger.secret", &Value::String(secret.clone()), 0);
+                out.secret = self.compile_text("trigger.secret", secret, 0);
                 self.secret_names.truncate(before);
             }
             out.signature = t.signature;
@@ -950,7 +984,7 @@ impl Validator<'_> {
         };
         let url = match &step.url {
             Some(u) => {
-                let t = self.compile(&join_key(base, "url"), &Value::String(u.clone()), i);
+                let t = self.compile_text(&join_key(base, "url"), u, i);
                 if let Some(Tmpl::Literal(lit)) = &t
                     && let Value::String(lit) = &**lit
                     && let Err(e) = url::Url::parse(lit)
@@ -1154,7 +1188,7 @@ impl Validator<'_> {
                     } else {
                         join_index(&join_key(&epath, "body_contains"), k)
                     };
-                    if let Some(t) = self.compile(&p, &Value::String(text.clone()), i) {
+                    if let Some(t) = self.compile_text(&p, text, i) {
                         expect.body_contains.push(t);
                     }
                 }
@@ -1169,7 +1203,7 @@ impl Validator<'_> {
         let save_to = step
             .save_to
             .as_ref()
-            .and_then(|s| self.compile(&join_key(base, "save_to"), &Value::String(s.clone()), i));
+            .and_then(|s| self.compile_text(&join_key(base, "save_to"), s, i));
         if step.save_to.is_some() {
             let reads_body = extract
                 .iter()

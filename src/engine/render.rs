@@ -157,8 +157,8 @@ impl Templates {
                 return Ok(Tmpl::Native(Arc::new(NativeExpr {
                     source: s.to_string(),
                     expr: expr.to_string(),
-                    names: vec![path.join(".")],
-                    path: Some(path),
+                    names: vec![path.to_string()],
+                    is_path: true,
                 })));
             }
             let compiled = self
@@ -172,7 +172,7 @@ impl Templates {
                 source: s.to_string(),
                 expr: expr.to_string(),
                 names: names.into_iter().collect(),
-                path: None,
+                is_path: false,
             })));
         }
         let id = self.next_id;
@@ -207,7 +207,7 @@ impl Templates {
                 // A plain `{{ a.b }}`: look it up without compiling anything.
                 // Anything but a found value (an undefined name, say) goes
                 // the long way, so errors read exactly as minijinja words them.
-                if let Some(v) = n.path.as_deref().and_then(|p| lookup(ctx, p)) {
+                if let Some(v) = n.is_path.then(|| lookup(ctx, &n.names[0])).flatten() {
                     return to_json(&v).map_err(|e| TemplateError::from_minijinja(&e, &n.source));
                 }
                 let env = self.env();
@@ -270,7 +270,7 @@ impl Templates {
     }
 
     fn render_text(&self, t: &TextTemplate, ctx: &MjValue) -> Result<String, TemplateError> {
-        if let Some(text) = t.pieces.as_deref().and_then(|p| render_pieces(p, ctx)) {
+        if let Some(text) = t.pieces.as_deref().and_then(|p| render_pieces(t, p, ctx)) {
             return Ok(text);
         }
         let fail = |e: Error| TemplateError::from_minijinja(&e, &t.source);
@@ -366,15 +366,17 @@ pub struct NativeExpr {
     source: String,
     expr: String,
     names: Vec<String>,
-    /// Set when the expression is a plain lookup like `a.b.c`.
-    path: Option<Vec<String>>,
+    /// The expression is a plain lookup like `a.b.c` (its one name).
+    is_path: bool,
 }
 
 /// A part of a simple text template.
 #[derive(Debug, PartialEq)]
 enum Piece {
-    Text(String),
-    Lookup(Vec<String>),
+    /// Text of the source, from and to these byte offsets.
+    Text(usize, usize),
+    /// The value at the template's name with this index.
+    Lookup(usize),
 }
 
 // ------------------------------------------------------- simple templates
@@ -392,24 +394,33 @@ const RESERVED: &[&str] = &[
     "loop", "self", "super", "caller", "varargs", "kwargs",
 ];
 
-/// `name(.attr)*` with ASCII identifiers and optional spaces around it.
-fn simple_path(expr: &str) -> Option<Vec<String>> {
-    let expr = expr.trim_matches(|c| c == ' ');
-    let mut path = Vec::new();
-    for seg in expr.split('.') {
-        let mut chars = seg.chars();
-        let first = chars.next()?;
-        if !(first.is_ascii_alphabetic() || first == '_')
-            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+/// `name(.attr)*` with ASCII identifiers and optional spaces around it:
+/// the path without the spaces.
+fn simple_path(expr: &str) -> Option<&str> {
+    let expr = expr.trim_matches(' ');
+    // At the start of a segment; where the first segment ends.
+    let mut start = true;
+    let mut first_end = expr.len();
+    for (i, b) in expr.bytes().enumerate() {
+        if b == b'.' {
+            if start {
+                return None;
+            }
+            first_end = first_end.min(i);
+            start = true;
+        } else if start {
+            if !(b.is_ascii_alphabetic() || b == b'_') {
+                return None;
+            }
+            start = false;
+        } else if !(b.is_ascii_alphanumeric() || b == b'_') {
             return None;
         }
-        path.push(seg.to_string());
     }
-    if RESERVED.contains(&path[0].as_str()) {
+    if start || RESERVED.contains(&&expr[..first_end]) {
         return None;
     }
-    Some(path)
+    Some(expr)
 }
 
 /// Where the first `{` followed by one of `next` is: `{{`, `{%` and `{#`
@@ -433,42 +444,44 @@ fn find_open(s: &str, next: &[u8]) -> Option<usize> {
 fn simple_pieces(s: &str) -> Option<(Vec<Piece>, Vec<String>)> {
     let mut pieces = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    let mut rest = s;
-    while let Some(open) = find_open(rest, b"{%#") {
-        if rest.as_bytes()[open + 1] != b'{' {
+    let mut at = 0;
+    while let Some(open) = find_open(&s[at..], b"{%#") {
+        let open = at + open;
+        if s.as_bytes()[open + 1] != b'{' {
             // `{%` or `{#` before any further `{{`.
             return None;
         }
-        let text = &rest[..open];
-        if !text.is_empty() {
-            pieces.push(Piece::Text(text.to_string()));
+        if open > at {
+            pieces.push(Piece::Text(at, open));
         }
-        let after = &rest[open + 2..];
+        let after = &s[open + 2..];
         let close = after.find("}}")?;
         let inner = &after[..close];
         if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
             return None;
         }
         let path = simple_path(inner)?;
-        // A simple path is its segments joined by dots, blanks trimmed.
-        let name = inner.trim_matches(' ');
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
-        }
-        pieces.push(Piece::Lookup(path));
-        rest = &after[close + 2..];
+        let index = match names.iter().position(|n| n == path) {
+            Some(i) => i,
+            None => {
+                names.push(path.to_string());
+                names.len() - 1
+            }
+        };
+        pieces.push(Piece::Lookup(index));
+        at = open + 2 + close + 2;
     }
-    if !rest.is_empty() {
-        pieces.push(Piece::Text(rest.to_string()));
+    if at < s.len() {
+        pieces.push(Piece::Text(at, s.len()));
     }
     Some((pieces, names))
 }
 
 /// The value at `path`, if every step of the way finds one.
-fn lookup(ctx: &MjValue, path: &[String]) -> Option<MjValue> {
-    let (first, rest) = path.split_first()?;
-    let mut v = ctx.get_attr(first).ok()?;
-    for seg in rest {
+fn lookup(ctx: &MjValue, path: &str) -> Option<MjValue> {
+    let mut segments = path.split('.');
+    let mut v = ctx.get_attr(segments.next()?).ok()?;
+    for seg in segments {
         if v.is_undefined() {
             return None;
         }
@@ -479,15 +492,15 @@ fn lookup(ctx: &MjValue, path: &[String]) -> Option<MjValue> {
 
 /// Renders simple pieces the way minijinja prints values without
 /// auto-escaping; `None` for anything else (minijinja then renders it).
-fn render_pieces(pieces: &[Piece], ctx: &MjValue) -> Option<String> {
+fn render_pieces(t: &TextTemplate, pieces: &[Piece], ctx: &MjValue) -> Option<String> {
     use minijinja::value::ValueKind;
     use std::fmt::Write as _;
     let mut out = String::new();
     for piece in pieces {
         match piece {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Lookup(path) => {
-                let v = lookup(ctx, path)?;
+            Piece::Text(from, to) => out.push_str(&t.source[*from..*to]),
+            Piece::Lookup(i) => {
+                let v = lookup(ctx, &t.names[*i])?;
                 match v.kind() {
                     ValueKind::String => out.push_str(v.as_str()?),
                     ValueKind::Number | ValueKind::Bool | ValueKind::None => {
@@ -501,7 +514,42 @@ fn render_pieces(pieces: &[Piece], ctx: &MjValue) -> Option<String> {
     Some(out)
 }
 
+/// The names one template string reads, with its text: shared with the
+/// compiled template rather than copied (validation keeps them for every
+/// string of every step until the references are checked).
+#[derive(Debug, Clone)]
+pub enum StringNames {
+    Text(Arc<TextTemplate>),
+    Native(Arc<NativeExpr>),
+}
+
+impl StringNames {
+    pub fn names(&self) -> &[String] {
+        match self {
+            StringNames::Text(t) => &t.names,
+            StringNames::Native(n) => &n.names,
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        match self {
+            StringNames::Text(t) => &t.source,
+            StringNames::Native(n) => &n.source,
+        }
+    }
+}
+
 impl Tmpl {
+    /// For a template compiled from one string: the names it reads, if any
+    /// (the same as [`Tmpl::names`], without copying them).
+    pub fn string_names(&self) -> Option<StringNames> {
+        match self {
+            Tmpl::Text(t) if !t.names.is_empty() => Some(StringNames::Text(Arc::clone(t))),
+            Tmpl::Native(n) if !n.names.is_empty() => Some(StringNames::Native(Arc::clone(n))),
+            _ => None,
+        }
+    }
+
     /// Every variable path the value's templates read (`GetUser.id`,
     /// `steps.A.status`), each with the template text that reads it.
     pub fn names(&self) -> Vec<(String, String)> {
@@ -1078,9 +1126,7 @@ mod tests {
         assert!(
             matches!(t.compile_str("{{ a }}x{{ b.c }}").unwrap(), Tmpl::Text(ref x) if x.pieces.is_some())
         );
-        assert!(
-            matches!(t.compile_str("{{ a.b }}").unwrap(), Tmpl::Native(ref x) if x.path.is_some())
-        );
+        assert!(matches!(t.compile_str("{{ a.b }}").unwrap(), Tmpl::Native(ref x) if x.is_path));
         assert!(
             matches!(t.compile_str("{{ a | e }}x").unwrap(), Tmpl::Text(ref x) if x.pieces.is_none())
         );

@@ -608,6 +608,18 @@ fn plain_key(text: &str) -> Option<Cow<'_, str>> {
     if text.is_empty() || text == "<<" {
         return None; // `<<` is a merge key
     }
+    // Keys are nearly always words: known to stay text without building
+    // the scalar (which allocates) only to take its name.
+    let first = text.as_bytes()[0];
+    let number_like = first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.' | b'~');
+    let word = !number_like
+        && !matches!(
+            text,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        );
+    if word && !text.ends_with(' ') {
+        return Some(Cow::Borrowed(text));
+    }
     Some(match scalar(text, ScalarStyle::Plain)? {
         Value::String(_) => Cow::Borrowed(text),
         Value::Null => Cow::Borrowed("null"),
