@@ -141,9 +141,47 @@ fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, Diagnostic> {
     }
 }
 
-/// Reads, parses and validates one chain.
+/// Reads, parses and validates one chain; a long one on a thread of its own.
+///
+/// Loading a long chain makes and frees hundreds of thousands of small
+/// allocations (a 10,000-step chain: ~240,000). Made on the thread that then
+/// runs the chain, the freed ones stay in glibc's lists, scattered over the
+/// heap, and the run's own small allocations are served from them, cold,
+/// one cache miss after another: the time per step grew with the chain's
+/// length (bench/README.md, session 13). A thread's allocations come from
+/// an arena of its own, so the run's heap starts small and stays hot. A
+/// short chain leaves too little behind to matter, and starting the thread
+/// and its arena costs ~0.2 ms, so it is loaded where it is read.
 pub fn load_chain(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
     let source = read_source(arg)?;
+    if source.text.len() < THREAD_FROM_BYTES {
+        return parse_and_validate(source, vars);
+    }
+    std::thread::scope(|scope| {
+        let loader = std::thread::Builder::new()
+            .name("load".into())
+            // As much stack as the main thread has: parsing and validating
+            // nest as deep as the file does.
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, {
+                let source = Arc::clone(&source);
+                move || parse_and_validate(source, vars)
+            });
+        match loader {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: load here.
+            Err(_) => parse_and_validate(Arc::clone(&source), vars),
+        }
+    })
+}
+
+/// Chain files at least this long are loaded on a thread of their own (a
+/// 1000-step chain is ~50 KB; at that length both ways take the same time).
+const THREAD_FROM_BYTES: usize = 64 << 10;
+
+fn parse_and_validate(source: Arc<Source>, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
     let parsed = chain::parse(source)?;
     let merged = merge_vars(&parsed.chain.vars, vars)?;
     chain::validate(parsed, merged)

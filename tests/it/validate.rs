@@ -187,3 +187,76 @@ fn schedule_time_zones_work_with_or_without_the_system_database() {
         out.stderr
     );
 }
+
+/// A chain of `n` steps, each reading the one before; past 64 KB a chain is
+/// loaded on a thread of its own, and must read and fail exactly alike.
+fn long_chain(n: usize, last_url: &str) -> String {
+    let mut text = String::from("name: long\nsteps:\n  - name: s0\n    url: \"{{ base }}/s/0\"\n");
+    for i in 1..n {
+        let url = if i + 1 == n {
+            last_url.to_string()
+        } else {
+            format!("{{{{ base }}}}/s/{{{{ s{}.id }}}}", i - 1)
+        };
+        text.push_str(&format!("  - name: s{i}\n    url: \"{url}\"\n"));
+    }
+    text
+}
+
+#[test]
+fn long_chains_load_and_fail_like_short_ones() {
+    let dir = crate::support::Scratch::new();
+    for n in [3, 1500] {
+        let ok = dir.file("ok.yaml", &long_chain(n, "{{ base }}/end"));
+        let out = run(&["validate", ok.to_str().unwrap(), "--var", "base=http://h"]);
+        assert_eq!(out.code, 0, "{n} steps: {}", out.stderr);
+        assert!(
+            out.stderr.ends_with(&format!(": ok ({n} steps)\n")),
+            "{}",
+            out.stderr
+        );
+
+        let bad = long_chain(n, "{{ base }}/{{ nope }}");
+        assert!(
+            n < 10 || bad.len() > 64 << 10,
+            "the long chain is {} bytes",
+            bad.len()
+        );
+        let bad_path = dir.file("bad.yaml", &bad);
+        let bad_path = bad_path.to_str().unwrap();
+        for cmd in ["validate", "run"] {
+            let out = run(&[cmd, bad_path, "--var", "base=http://h"]);
+            assert_eq!(out.code, 2, "{cmd}, {n} steps: {}", out.stderr);
+            assert!(
+                out.stderr.contains("`nope` is not defined"),
+                "{}",
+                out.stderr
+            );
+            // The last step's url, on the file's last line.
+            let line = 2 * n + 2;
+            assert!(
+                out.stderr.contains(&format!("bad.yaml:{line}:")),
+                "{cmd}, {n} steps, line {line}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_chain_loaded_on_its_own_thread_runs() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 7})))
+        .mount(&server)
+        .await;
+    let chain = long_chain(1400, "{{ base }}/end/{{ s1398.id }}");
+    assert!(chain.len() > 64 << 10);
+    let (out, _dir) = crate::support::run_chain(&server.uri(), &chain, &["-q", "--no-history"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1400);
+    assert_eq!(requests[1399].url.path(), "/end/7");
+}
