@@ -391,7 +391,30 @@ fn validate_nested(
         triggered: chain.trigger.is_some() || chain.schedule.is_some(),
     };
     let refs = std::mem::take(&mut v.refs);
-    let mut deps = dependencies(&chain, &step_index, &refs);
+    // Every name a template reads, looked at once for its three uses: what
+    // each step waits for, what later steps read of each step, and whether
+    // the name is defined where it is read. On a long chain the names are
+    // cold by now, and three passes over them cost three cache misses a name
+    // (bench/README.md, session 13).
+    let mut links = Links::new(&chain, &step_index);
+    let mut undefined = Vec::new();
+    let mut reported = std::collections::HashSet::new();
+    for (path, at, names) in &refs {
+        for (name, template) in names.pairs() {
+            let (root, child) = render::root_and_child(name);
+            links.add(root, child, *at);
+            if let Err((msg, hint)) = scope.check(name, *at) {
+                // `x | default(…)` and `x is defined` make `x` optional.
+                let optional = !scope.steps.contains_key(root)
+                    && root != "steps"
+                    && render::is_guarded(template, root);
+                if !optional && reported.insert((path.as_str(), msg.clone())) {
+                    undefined.push((path, msg, hint));
+                }
+            }
+        }
+    }
+    let (mut deps, read_later) = links.finish(chain.output.is_none());
     for (i, step) in chain.steps.iter().enumerate() {
         for (k, need) in step.needs.iter().enumerate() {
             let path = join_index(&join_key(&join_index(steps_key, i), "needs"), k);
@@ -409,30 +432,14 @@ fn validate_nested(
                 }
             }
         }
-        deps[i].sort_unstable();
-        deps[i].dedup();
     }
-    let read_later = reads(
-        &step_index,
-        &refs,
-        chain.steps.len(),
-        chain.output.is_none(),
-    );
+    for list in &mut deps {
+        list.sort_unstable();
+        list.dedup();
+    }
     let output_deps = deps.pop().unwrap_or_default();
-    let mut reported = std::collections::HashSet::new();
-    for (path, at, names) in &refs {
-        for (name, template) in names.pairs() {
-            let (root, _) = render::root_and_child(name);
-            if let Err((msg, hint)) = scope.check(name, *at) {
-                // `x | default(…)` and `x is defined` make `x` optional.
-                let optional = !scope.steps.contains_key(root)
-                    && root != "steps"
-                    && render::is_guarded(template, root);
-                if !optional && reported.insert((path.clone(), msg.clone())) {
-                    v.error_value(path, msg, hint);
-                }
-            }
-        }
+    for (path, msg, hint) in undefined {
+        v.error_value(path, msg, hint);
     }
 
     if !v.diags.is_empty() {
@@ -465,10 +472,6 @@ fn validate_nested(
     })
 }
 
-/// Which earlier steps each step's templates read (`deps[steps.len()]` is
-/// `output`'s): by name, under `steps.`, or through a variable an earlier
-/// step extracts (every earlier step extracting it: the last one wins, and
-/// which one is last depends on which ran).
 /// What a step's later readers read of it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reads {
@@ -483,79 +486,80 @@ pub struct Reads {
     pub last: usize,
 }
 
-/// For each step, what the templates of later steps and `output` read of it.
-fn reads(
-    step_index: &HashMap<&str, usize>,
-    refs: &[TemplateRefs],
-    steps: usize,
-    implicit_output: bool,
-) -> Vec<Reads> {
-    let mut out = vec![Reads::default(); steps];
-    for (_, at, names) in refs {
-        let at = *at;
-        for (name, _) in names.pairs() {
-            match render::root_and_child(name) {
-                ("steps", Some(c)) => {
-                    if let Some(&j) = step_index.get(c).filter(|&&j| j < at) {
-                        out[j].meta = true;
-                        out[j].last = out[j].last.max(at);
-                    }
-                }
-                ("steps", None) => out.iter_mut().take(at).for_each(|r| {
-                    r.meta = true;
-                    r.last = r.last.max(at);
-                }),
-                (root, _) => {
-                    if let Some(&j) = step_index.get(root).filter(|&&j| j < at) {
-                        out[j].result = true;
-                        out[j].last = out[j].last.max(at);
-                    }
-                }
-            }
-        }
-    }
-    if implicit_output && let Some(last) = out.last_mut() {
-        last.last = steps;
-    }
-    out
+/// What the names templates read link: the earlier steps each step waits
+/// for (`deps[steps.len()]` is `output`'s) — by name, under `steps.`, or
+/// through a variable an earlier step extracts (every earlier step
+/// extracting it: the last one wins, and which one is last depends on which
+/// ran) — and, for each step, what the templates of later steps and
+/// `output` read of it.
+struct Links<'a> {
+    step_index: &'a HashMap<&'a str, usize>,
+    extractors: HashMap<&'a str, Vec<usize>>,
+    deps: Vec<Vec<usize>>,
+    reads: Vec<Reads>,
 }
 
-fn dependencies(
-    chain: &Chain,
-    step_index: &HashMap<&str, usize>,
-    refs: &[TemplateRefs],
-) -> Vec<Vec<usize>> {
-    let mut extractors: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, step) in chain.steps.iter().enumerate() {
-        for name in step.extract.iter().flat_map(|e| e.keys()) {
-            extractors.entry(name.as_str()).or_default().push(i);
+impl<'a> Links<'a> {
+    fn new(chain: &'a Chain, step_index: &'a HashMap<&'a str, usize>) -> Self {
+        let mut extractors: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, step) in chain.steps.iter().enumerate() {
+            for name in step.extract.iter().flat_map(|e| e.keys()) {
+                extractors.entry(name.as_str()).or_default().push(i);
+            }
+        }
+        Links {
+            step_index,
+            extractors,
+            deps: vec![Vec::new(); chain.steps.len() + 1],
+            reads: vec![Reads::default(); chain.steps.len()],
         }
     }
-    let mut deps = vec![Vec::new(); chain.steps.len() + 1];
-    for (_, at, names) in refs {
-        let Some(list) = deps.get_mut(*at) else {
-            continue;
+
+    /// A template of step `at` reads `root.child…`.
+    fn add(&mut self, root: &str, child: Option<&str>, at: usize) {
+        let Some(list) = self.deps.get_mut(at) else {
+            return;
         };
-        for (name, _) in names.pairs() {
-            let (root, child) = render::root_and_child(name);
-            match (root, child) {
-                ("steps", Some(c)) => list.extend(step_index.get(c).filter(|&&j| j < *at)),
-                // `steps` as a whole (iterated, printed): every step before.
-                ("steps", None) => list.extend(0..*at),
-                _ => {
-                    list.extend(step_index.get(root).filter(|&&j| j < *at));
-                    if let Some(by) = extractors.get(root) {
-                        list.extend(by.iter().filter(|&&j| j < *at));
-                    }
+        let read = |r: &mut Reads, meta: bool| {
+            if meta {
+                r.meta = true;
+            } else {
+                r.result = true;
+            }
+            r.last = r.last.max(at);
+        };
+        match (root, child) {
+            ("steps", Some(c)) => {
+                if let Some(&j) = self.step_index.get(c).filter(|&&j| j < at) {
+                    list.push(j);
+                    read(&mut self.reads[j], true);
+                }
+            }
+            // `steps` as a whole (iterated, printed): every step before.
+            ("steps", None) => {
+                list.extend(0..at);
+                self.reads.iter_mut().take(at).for_each(|r| read(r, true));
+            }
+            _ => {
+                if let Some(&j) = self.step_index.get(root).filter(|&&j| j < at) {
+                    list.push(j);
+                    read(&mut self.reads[j], false);
+                }
+                if let Some(by) = self.extractors.get(root) {
+                    list.extend(by.iter().filter(|&&j| j < at));
                 }
             }
         }
     }
-    for list in &mut deps {
-        list.sort_unstable();
-        list.dedup();
+
+    /// The dependencies (unsorted) and the reads.
+    fn finish(mut self, implicit_output: bool) -> (Vec<Vec<usize>>, Vec<Reads>) {
+        let steps = self.reads.len();
+        if implicit_output && let Some(last) = self.reads.last_mut() {
+            last.last = steps;
+        }
+        (self.deps, self.reads)
     }
-    deps
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {
