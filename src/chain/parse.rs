@@ -72,6 +72,20 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
             .at(&source, None)
             .note("help: a chain needs at least `steps:` with one step"));
     }
+    // Most YAML chains: straight from the block reader's data to the chain.
+    // Anything that does not fit (or does not read) takes the way below,
+    // which words the errors.
+    if Format::detect(&source.name, &source.text) == Format::Yaml
+        && let Some((data, spans)) = spans::read_yaml_data(&source.text)
+        && data.is_map()
+        && let Ok(chain) = Chain::deserialize(data)
+    {
+        return Ok(ParsedChain {
+            chain,
+            spans,
+            source,
+        });
+    }
     let (value, spans) = read_document(&source)?;
     if !value.is_object() {
         return Err(
@@ -216,5 +230,62 @@ mod tests {
     fn format_is_sniffed_for_stdin() {
         assert_eq!(Format::detect("<stdin>", "  {\"steps\": []}"), Format::Json);
         assert_eq!(Format::detect("<stdin>", "steps: []"), Format::Yaml);
+    }
+}
+
+/// The block reader's data and the `Value` path must make the same chain.
+#[cfg(test)]
+mod data_path {
+    use super::*;
+
+    /// Every YAML chain in the repository: files, and the YAML blocks of the
+    /// docs.
+    fn documents() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut docs = Vec::new();
+        let mut dirs = vec![root.join("examples"), root.join("tests"), root.join("docs")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = path.display().to_string();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                    docs.push((name, std::fs::read_to_string(&path).unwrap()));
+                } else if name.ends_with(".md") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
+                        let body = block.split("```").next().unwrap_or_default();
+                        docs.push((format!("{name} block {i}"), body.to_string()));
+                    }
+                }
+            }
+        }
+        docs
+    }
+
+    #[test]
+    fn chains_from_block_data_equal_chains_from_values() {
+        let (mut read, mut failed) = (0, 0);
+        for (name, text) in documents() {
+            let Some((data, _)) = spans::read_yaml_data(&text) else {
+                continue;
+            };
+            let value = data.clone().into_value();
+            // Any value too: the chain's `vars`, `body` and the like are read as one.
+            assert_eq!(Value::deserialize(data.clone()).unwrap(), value, "{name}");
+            match (Chain::deserialize(data), Chain::deserialize(value)) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}");
+                    read += 1;
+                }
+                (Ok(_), Err(e)) => panic!("{name}: read from the data, not from the value: {e}"),
+                (Err(_), Ok(_)) => panic!("{name}: read from the value, not from the data"),
+                (Err(_), Err(_)) => failed += 1,
+            }
+        }
+        // The repository's chains, and the invalid ones among its fixtures.
+        assert!(read > 30, "{read} chains read");
+        assert!(failed > 5, "{failed} chains refused");
     }
 }

@@ -311,6 +311,12 @@ pub fn read_yaml(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
     read_yaml_full(text)
 }
 
+/// The document as [`Data`] when the block reader can read it (most chain
+/// files); `None` sends the caller to [`read_yaml`].
+pub fn read_yaml_data(text: &str) -> Option<(Data<'_>, SpanMap)> {
+    block::read_data(text)
+}
+
 /// Reads YAML through serde-saphyr (every feature, its error messages).
 fn read_yaml_full(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
     // YAML 1.2 Core booleans only: `n`, `no`, `on` and `yes` stay strings (the
@@ -395,6 +401,9 @@ fn flatten(node: YNode) -> (Value, PosNode) {
 }
 
 mod block;
+mod data;
+
+pub use data::Data;
 
 mod plain_yaml {
     //! The fast path of [`super::read_yaml`]: `None` means "let serde-saphyr

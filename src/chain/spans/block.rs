@@ -16,17 +16,49 @@
 use std::borrow::Cow;
 
 use granit_parser::ScalarStyle;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::data::Data;
 use super::plain_yaml::scalar;
 use super::{Kids, Loc, PosNode, SpanMap};
 
-type Node = (Value, PosNode);
+type Node<'a> = (Data<'a>, PosNode);
+
+/// A map's keys, to refuse duplicates: compared one by one while the map
+/// is small, through a set once it is not.
+#[derive(Default)]
+struct Seen(Option<std::collections::HashSet<String>>);
+
+impl Seen {
+    /// Whether `name` is new among `entries`' keys (it is then noted).
+    fn insert(&mut self, entries: &[(Cow<'_, str>, Data<'_>)], name: &str) -> bool {
+        const SMALL: usize = 16;
+        if let Some(set) = &mut self.0 {
+            return set.insert(name.to_string());
+        }
+        if entries.iter().any(|(k, _)| k == name) {
+            return false;
+        }
+        if entries.len() + 1 >= SMALL {
+            let mut set: std::collections::HashSet<String> =
+                entries.iter().map(|(k, _)| k.to_string()).collect();
+            set.insert(name.to_string());
+            self.0 = Some(set);
+        }
+        true
+    }
+}
 
 /// Nesting deeper than this is left to the event reader (and its limits).
 const MAX_DEPTH: usize = 64;
 
 pub(super) fn read(text: &str) -> Option<(Value, SpanMap)> {
+    read_data(text).map(|(data, spans)| (data.into_value(), spans))
+}
+
+/// [`read`], keeping the document as [`Data`] (a chain is deserialized
+/// from it directly).
+pub(super) fn read_data(text: &str) -> Option<(Data<'_>, SpanMap)> {
     if !printable(text) {
         return None;
     }
@@ -215,10 +247,11 @@ impl<'a> Reader<'a> {
 
     /// A block map whose keys sit at indentation `n`, the reader at its
     /// first key. Leaves the reader at the next line with content.
-    fn block_map(&mut self, n: usize) -> Option<Node> {
+    fn block_map(&mut self, n: usize) -> Option<Node<'a>> {
         self.enter()?;
         let loc = self.loc();
-        let mut values = Map::new();
+        let mut values = Vec::new();
+        let mut seen = Seen::default();
         let mut kids = Vec::new();
         loop {
             let kloc = self.loc();
@@ -234,11 +267,11 @@ impl<'a> Reader<'a> {
             } else {
                 self.inline(n)?
             };
-            if values.contains_key(&*name) {
+            if !seen.insert(&values, &name) {
                 return None; // a duplicate key: the event reader's business
             }
             kids.push((Box::from(&*name), kloc, pos));
-            values.insert(name.into_owned(), value);
+            values.push((name, value));
             if self.at_end() || self.indent() < n {
                 break;
             }
@@ -248,7 +281,7 @@ impl<'a> Reader<'a> {
         }
         self.depth -= 1;
         Some((
-            Value::Object(values),
+            Data::Map(values),
             PosNode {
                 loc,
                 kids: Kids::Map(kids),
@@ -259,7 +292,7 @@ impl<'a> Reader<'a> {
     /// A block list whose `-` sit at indentation `n`, the reader at the
     /// first. `indentless`: the list is a map value written at its key's
     /// own indentation. Leaves the reader at the next line with content.
-    fn block_seq(&mut self, n: usize, indentless: bool) -> Option<Node> {
+    fn block_seq(&mut self, n: usize, indentless: bool) -> Option<Node<'a>> {
         self.enter()?;
         let dash = self.loc();
         let mut values = Vec::new();
@@ -305,7 +338,7 @@ impl<'a> Reader<'a> {
         self.depth -= 1;
         let loc = first.unwrap_or(dash);
         Some((
-            Value::Array(values),
+            Data::Seq(values),
             PosNode {
                 loc,
                 kids: Kids::Seq(kids),
@@ -317,7 +350,7 @@ impl<'a> Reader<'a> {
     /// indentation): a block on the lines below indented further, for a
     /// key also a list at the key's own indentation, or else nothing —
     /// null, placed at `empty`.
-    fn below(&mut self, parent: usize, key: bool, empty: Loc) -> Option<Node> {
+    fn below(&mut self, parent: usize, key: bool, empty: Loc) -> Option<Node<'a>> {
         if !self.at_end() {
             let ind = self.indent();
             if ind > parent {
@@ -333,21 +366,30 @@ impl<'a> Reader<'a> {
                 return self.block_seq(ind, true);
             }
         }
-        Some((Value::Null, PosNode::leaf(empty)))
+        Some((Data::Value(Value::Null), PosNode::leaf(empty)))
     }
 
     /// A value that starts after a key or `-` on the current line and ends
     /// on it. Leaves the reader at the next line with content, which must
     /// not be indented beyond `parent` (it would continue the value).
-    fn inline(&mut self, parent: usize) -> Option<Node> {
+    fn inline(&mut self, parent: usize) -> Option<Node<'a>> {
         let loc = self.loc();
         let node = match self.peek() {
             b'{' | b'[' => self.flow()?,
-            b'"' => (Value::String(self.double_quoted()?), PosNode::leaf(loc)),
-            b'\'' => (Value::String(self.single_quoted()?), PosNode::leaf(loc)),
+            b'"' => (
+                Data::Value(Value::String(self.double_quoted()?)),
+                PosNode::leaf(loc),
+            ),
+            b'\'' => (
+                Data::Value(Value::String(self.single_quoted()?)),
+                PosNode::leaf(loc),
+            ),
             _ => {
                 let text = self.plain(false)?;
-                (scalar(text, ScalarStyle::Plain)?, PosNode::leaf(loc))
+                (
+                    Data::Value(scalar(text, ScalarStyle::Plain)?),
+                    PosNode::leaf(loc),
+                )
             }
         };
         self.end_line()?;
@@ -506,14 +548,15 @@ impl<'a> Reader<'a> {
 
     /// A flow map or list that closes on its line, the reader at its `{`
     /// or `[`; it stops after the closing bracket.
-    fn flow(&mut self) -> Option<Node> {
+    fn flow(&mut self) -> Option<Node<'a>> {
         self.enter()?;
         let loc = self.loc();
         let map = self.peek() == b'{';
         let close = if map { b'}' } else { b']' };
         self.pos += 1;
         self.skip_spaces();
-        let mut values = Map::new();
+        let mut values = Vec::new();
+        let mut seen = Seen::default();
         let mut items = Vec::new();
         let mut kids = Vec::new();
         let mut entries = Vec::new();
@@ -536,11 +579,11 @@ impl<'a> Reader<'a> {
                     }
                     self.skip_spaces();
                     let (value, pos) = self.flow_value()?;
-                    if values.contains_key(&*name) {
+                    if !seen.insert(&values, &name) {
                         return None;
                     }
                     entries.push((Box::from(&*name), kloc, pos));
-                    values.insert(name.into_owned(), value);
+                    values.push((name, value));
                 } else {
                     let (value, pos) = self.flow_value()?;
                     items.push(value);
@@ -566,7 +609,7 @@ impl<'a> Reader<'a> {
         self.depth -= 1;
         Some(if map {
             (
-                Value::Object(values),
+                Data::Map(values),
                 PosNode {
                     loc,
                     kids: Kids::Map(entries),
@@ -574,7 +617,7 @@ impl<'a> Reader<'a> {
             )
         } else {
             (
-                Value::Array(items),
+                Data::Seq(items),
                 PosNode {
                     loc,
                     kids: Kids::Seq(kids),
@@ -591,7 +634,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn flow_value(&mut self) -> Option<Node> {
+    fn flow_value(&mut self) -> Option<Node<'a>> {
         let loc = self.loc();
         let value = match self.peek() {
             b'{' | b'[' => return self.flow(),
@@ -599,7 +642,7 @@ impl<'a> Reader<'a> {
             b'\'' => Value::String(self.single_quoted()?),
             _ => scalar(self.plain(true)?, ScalarStyle::Plain)?,
         };
-        Some((value, PosNode::leaf(loc)))
+        Some((Data::Value(value), PosNode::leaf(loc)))
     }
 }
 
