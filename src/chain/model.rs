@@ -47,7 +47,7 @@ pub struct Chain {
     #[serde(default)]
     pub parallel: Option<Parallel>,
     /// The HTTP calls, run in order. `api_chain` is accepted as an alias.
-    #[serde(alias = "api_chain")]
+    #[serde(alias = "api_chain", deserialize_with = "all_steps")]
     pub steps: Vec<Step>,
     /// What the run prints on stdout: any JSON value whose strings are templates.
     /// Without it, the last step's result is printed.
@@ -825,6 +825,31 @@ pub fn json_schema() -> Value {
         }
     }
     schema
+}
+
+/// The steps, in a list sized once: serde's own list reader trusts a length
+/// only up to 1 MiB of elements (3,276 steps) and then doubles, copying
+/// 4 MB of steps three times on a 10,000-step chain. The documents chains
+/// are read from are in memory, so their lengths are exact.
+fn all_steps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+    struct Steps;
+    impl<'de> serde::de::Visitor<'de> for Steps {
+        type Value = Vec<Step>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<Step>, A::Error> {
+            let mut steps = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(100_000));
+            while let Some(step) = seq.next_element()? {
+                steps.push(step);
+            }
+            Ok(steps)
+        }
+    }
+    d.deserialize_seq(Steps)
 }
 
 #[cfg(test)]

@@ -569,7 +569,11 @@ impl StepRunner<'_> {
             .exchange(base_request, &creds, &sink, emitter, &mut cancel, item)
             .await;
         outcome.attempts = ex.attempts;
-        outcome.request = Some(ex.request);
+        // Kept for reports until the run ends; the parsed URL only served
+        // the sending (a second copy of the URL for every step kept).
+        let mut request = ex.request;
+        request.parsed_url = None;
+        outcome.request = Some(request);
         outcome.status = StepStatus::Failed;
         let note = ex.note;
         let resp = match ex.response {
