@@ -406,8 +406,9 @@ mod data;
 pub use data::Data;
 
 mod plain_yaml {
-    //! The fast path of [`super::read_yaml`]: `None` means "let serde-saphyr
-    //! read it", never "this is wrong".
+    //! The second path of [`super::read_yaml`], for plain YAML the block
+    //! reader leaves: `None` means "let serde-saphyr read it", never "this
+    //! is wrong".
 
     use granit_parser::{Event, Parser, ScalarStyle, Span};
     use serde_json::{Map, Value};
