@@ -238,36 +238,11 @@ mod tests {
 mod data_path {
     use super::*;
 
-    /// Every YAML chain in the repository: files, and the YAML blocks of the
-    /// docs.
-    fn documents() -> Vec<(String, String)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut docs = Vec::new();
-        let mut dirs = vec![root.join("examples"), root.join("tests"), root.join("docs")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let name = path.display().to_string();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-                    docs.push((name, std::fs::read_to_string(&path).unwrap()));
-                } else if name.ends_with(".md") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
-                        let body = block.split("```").next().unwrap_or_default();
-                        docs.push((format!("{name} block {i}"), body.to_string()));
-                    }
-                }
-            }
-        }
-        docs
-    }
-
     #[test]
     fn chains_from_block_data_equal_chains_from_values() {
         let (mut read, mut failed) = (0, 0);
-        for (name, text) in documents() {
+        // Every YAML chain in the repository: files, and the YAML blocks of the docs.
+        for (name, text) in spans::repository_yaml(true) {
             let Some((data, _)) = spans::read_yaml_data(&text) else {
                 continue;
             };

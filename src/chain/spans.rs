@@ -740,6 +740,34 @@ impl JsonScanner<'_> {
     }
 }
 
+/// Every YAML file under `examples/`, `tests/` and `docs/`, by path; with
+/// `doc_blocks`, also the YAML code blocks of the Markdown files there. The
+/// readers' tests compare themselves on all of them.
+#[cfg(test)]
+pub(crate) fn repository_yaml(doc_blocks: bool) -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = Vec::new();
+    let mut dirs = vec![root.join("examples"), root.join("tests"), root.join("docs")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = path.display().to_string();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                docs.push((name, std::fs::read_to_string(&path).unwrap()));
+            } else if doc_blocks && name.ends_with(".md") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
+                    let body = block.split("```").next().unwrap_or_default();
+                    docs.push((format!("{name} block {i}"), body.to_string()));
+                }
+            }
+        }
+    }
+    docs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -821,19 +849,7 @@ mod tests {
         .iter()
         .map(|d| ("inline".to_string(), d.to_string()))
         .collect();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut dirs = vec![root.join("examples"), root.join("tests"), root.join("docs")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    docs.push((path.display().to_string(), text));
-                }
-            }
-        }
+        docs.extend(repository_yaml(false));
         assert!(docs.len() > 40, "found only {} documents", docs.len());
         let mut fast_paths = 0;
         for (name, text) in &docs {
