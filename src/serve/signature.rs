@@ -1,12 +1,16 @@
 //! Webhook signatures: GitHub, Stripe, Slack and a plain HMAC-SHA256 header.
 //! Pure functions of the headers, the raw body, the secret and "now"; every
-//! comparison of a signature is aws-lc-rs's constant-time `hmac::verify`.
+//! comparison of a signature is constant-time (aws-lc-rs), and every number
+//! read from a header is checked before it is used.
 
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::hmac;
 
 use crate::chain::model::SignatureScheme;
+
+/// At most this many `v1=` signatures in one `Stripe-Signature` header.
+const MAX_STRIPE_SIGNATURES: usize = 8;
 
 /// Why a request was refused. The text is safe to send back: it names what
 /// is wrong, never the expected signature or the secret.
@@ -105,11 +109,23 @@ impl Verifier<'_> {
                         "Stripe-Signature has no `v1=` signature".into(),
                     ));
                 }
+                // Stripe sends one `v1` per active secret while one is
+                // rolled: a handful, never thousands.
+                if candidates.len() > MAX_STRIPE_SIGNATURES {
+                    return Err(SignatureError::Malformed(format!(
+                        "Stripe-Signature has more than {MAX_STRIPE_SIGNATURES} `v1=` signatures"
+                    )));
+                }
                 self.fresh(ts, now)?;
                 let mut signed = format!("{ts}.").into_bytes();
                 signed.extend_from_slice(body);
-                // Stripe sends one `v1` per active secret while one is rolled.
-                if candidates.iter().any(|c| check(&key, &signed, c).is_ok()) {
+                // The body's HMAC once, compared with each candidate.
+                let tag = hmac::sign(&key, &signed);
+                let mut matched = false;
+                for c in candidates {
+                    matched |= matches(tag.as_ref(), c).unwrap_or(false);
+                }
+                if matched {
                     Ok(())
                 } else {
                     Err(SignatureError::Mismatch)
@@ -120,10 +136,24 @@ impl Verifier<'_> {
 
     /// The signed Unix timestamp `ts` is within the tolerance of `now`.
     fn fresh(&self, ts: &str, now: SystemTime) -> Result<(), SignatureError> {
-        let secs: u64 = ts
-            .parse()
-            .map_err(|_| SignatureError::Malformed(format!("timestamp `{ts}` is not a number")))?;
-        let signed = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        // Only ASCII digits: `u64::from_str` would also take a leading `+`.
+        // The text is the caller's: it is echoed back cut short and escaped.
+        let not_a_time = || {
+            SignatureError::Malformed(format!(
+                "timestamp `{}` is not a Unix time in seconds",
+                shown(ts)
+            ))
+        };
+        if ts.is_empty() || !ts.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(not_a_time());
+        }
+        let secs: u64 = ts.parse().map_err(|_| not_a_time())?;
+        // Any number fits a `u64`, not every one fits a `SystemTime`: a
+        // timestamp past what the clock can hold is a malformed header,
+        // never an overflow.
+        let signed = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(secs))
+            .ok_or_else(not_a_time)?;
         let age = match now.duration_since(signed) {
             Ok(d) => d,
             Err(e) => e.duration(),
@@ -140,19 +170,48 @@ impl Verifier<'_> {
 
 /// The hex signature `hex` is the HMAC of `data` (constant time).
 fn check(key: &hmac::Key, data: &[u8], hex: &str) -> Result<(), SignatureError> {
-    let tag = decode_hex(hex.trim())
-        .ok_or_else(|| SignatureError::Malformed("the signature is not hex".into()))?;
-    hmac::verify(key, data, &tag).map_err(|_| SignatureError::Mismatch)
+    let tag = hmac::sign(key, data);
+    if matches(tag.as_ref(), hex)? {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
+/// The hex signature `hex` is `tag` (constant time); an error when it is
+/// not hex.
+fn matches(tag: &[u8], hex: &str) -> Result<bool, SignatureError> {
+    let given = decode_hex(hex.trim())
+        .ok_or_else(|| SignatureError::Malformed("the signature is not hex".into()))?;
+    Ok(aws_lc_rs::constant_time::verify_slices_are_equal(tag, &given).is_ok())
+}
+
+/// Hex digits only (`from_str_radix` would take a `+`); `None` for anything
+/// else, and for more than a SHA-512 tag's worth.
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) || bytes.len() > 128 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?))
         .collect()
+}
+
+/// A header's value as it may appear in a message: 40 characters at most,
+/// controls escaped.
+fn shown(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(40)
+        .flat_map(char::escape_default)
+        .collect();
+    if value.chars().nth(40).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The hex HMAC-SHA256 of `data` (for tests and the docs' examples).
@@ -254,6 +313,111 @@ mod tests {
             v.verify(headers(&h[1..]), BODY, at(0)),
             Err(SignatureError::Missing("x-slack-request-timestamp".into()))
         );
+    }
+
+    /// Every header each scheme reads, set to hostile values one at a time
+    /// (the others valid): each is refused with an error, never a panic,
+    /// and never accepted.
+    #[test]
+    fn hostile_header_values_are_refused_not_crashed() {
+        let hostile: Vec<String> = vec![
+            String::new(),
+            " ".into(),
+            "9223372036854775808".into(),
+            "18446744073709551615".into(),
+            "18446744073709551616".into(),
+            "99999999999999999999999999999999999999".into(),
+            "-1".into(),
+            "-9223372036854775808".into(),
+            "+1700000000".into(),
+            "1700000000.5".into(),
+            "1e9".into(),
+            "0x10".into(),
+            "é".into(),
+            "１７００００００００".into(),
+            "\u{0}".into(),
+            "\u{1b}]0;owned\u{7}".into(),
+            "t=".into(),
+            "v1=".into(),
+            "t=9223372036854775808,v1=00".into(),
+            "t=1700000000,v1=+f".into(),
+            "v0=".into(),
+            "v0=é".into(),
+            "sha256=".into(),
+            "sha256=+0".into(),
+            ",,,,".into(),
+            "=".repeat(10_000),
+            "a".repeat(100_000),
+            format!("t=1700000000,{}", "v1=00,".repeat(5000)),
+        ];
+        let now = at(1_700_000_010);
+        let valid = |scheme: SignatureScheme| -> Vec<(&'static str, String)> {
+            match scheme {
+                SignatureScheme::Github => vec![(
+                    "x-hub-signature-256",
+                    format!("sha256={}", sign_hex(SECRET, BODY)),
+                )],
+                SignatureScheme::HmacSha256 => vec![("x-sig", sign_hex(SECRET, BODY))],
+                SignatureScheme::Slack => vec![
+                    ("x-slack-request-timestamp", "1700000000".into()),
+                    (
+                        "x-slack-signature",
+                        format!("v0={}", sign_hex(SECRET, b"v0:1700000000:Hello, World!")),
+                    ),
+                ],
+                SignatureScheme::Stripe => vec![(
+                    "stripe-signature",
+                    format!(
+                        "t=1700000000,v1={}",
+                        sign_hex(SECRET, b"1700000000.Hello, World!")
+                    ),
+                )],
+            }
+        };
+        let schemes = [
+            SignatureScheme::Github,
+            SignatureScheme::HmacSha256,
+            SignatureScheme::Slack,
+            SignatureScheme::Stripe,
+        ];
+        for scheme in schemes {
+            let v = verifier(scheme);
+            let good = valid(scheme);
+            let pairs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            assert_eq!(v.verify(headers(&pairs), BODY, now), Ok(()), "{scheme:?}");
+            for i in 0..good.len() {
+                for value in &hostile {
+                    let mut pairs = pairs.clone();
+                    pairs[i].1 = value;
+                    let got = v.verify(headers(&pairs), BODY, now);
+                    assert!(got.is_err(), "{scheme:?} accepted {}={value:?}", pairs[i].0);
+                    let message = got.unwrap_err().to_string();
+                    assert!(message.len() < 200, "{scheme:?}: {message}");
+                    assert!(!message.contains('\u{1b}'), "{scheme:?}: {message}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_timestamp_beyond_the_clock_is_malformed() {
+        for scheme in [SignatureScheme::Slack, SignatureScheme::Stripe] {
+            let v = verifier(scheme);
+            let h: Vec<(&str, String)> = match scheme {
+                SignatureScheme::Slack => vec![
+                    ("x-slack-request-timestamp", "9223372036854775808".into()),
+                    ("x-slack-signature", "v0=00".into()),
+                ],
+                _ => vec![("stripe-signature", "t=9223372036854775808,v1=00".into())],
+            };
+            let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            match v.verify(headers(&pairs), BODY, at(1_700_000_000)) {
+                Err(SignatureError::Malformed(m)) => {
+                    assert!(m.contains("not a Unix time"), "{m}")
+                }
+                other => panic!("{scheme:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]
