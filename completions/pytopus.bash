@@ -1085,7 +1085,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__serve)
-            opts="-h --listen --allow-remote --token-from-secret --log-format --max-body --shutdown-timeout --no-history --help"
+            opts="-h --listen --allow-remote --token-from-secret --log-format --max-body --shutdown-timeout --no-history --allow-host --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1108,6 +1108,10 @@ _pytopus() {
                     return 0
                     ;;
                 --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -160,6 +160,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --log-format 'Log format on stderr: one line per request and per run'
             cand --max-body 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413'
             cand --shutdown-timeout 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted'
+            cand --allow-host 'Also answer to this host name on a loopback address (a tunnel''s or proxy''s), repeatable'
             cand --allow-remote 'Allow listening on an address other than loopback (an API token is then required)'
             cand --no-history 'Do not record the served runs in the history (also PYTOPUS_HISTORY=off)'
             cand -h 'Print help (see more with ''--help'')'

@@ -113,6 +113,7 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l log-format -d 
 json\t'One JSON object a line'"
 complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l max-body -d 'Largest request body accepted (bytes, or with KiB/MiB); larger gets 413' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l shutdown-timeout -d 'On SIGTERM or Ctrl-C, how long running chains may take to finish before they are interrupted' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l allow-host -d 'Also answer to this host name on a loopback address (a tunnel\'s or proxy\'s), repeatable' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l allow-remote -d 'Allow listening on an address other than loopback (an API token is then required)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -l no-history -d 'Do not record the served runs in the history (also PYTOPUS_HISTORY=off)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'

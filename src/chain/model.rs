@@ -97,6 +97,11 @@ pub struct Trigger {
     /// How long a webhook or API request waits for the run. Default 5m.
     #[serde(default)]
     pub timeout: Option<DurationSpec>,
+    /// Variables a caller of `serve` may set although they decide where a
+    /// request goes (a URL's scheme, host or port) or where `save_to`
+    /// writes. Without this, such variables keep the chain's values.
+    #[serde(default)]
+    pub origin_vars: Vec<String>,
 }
 
 /// `trigger.signature:`.

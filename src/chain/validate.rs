@@ -68,6 +68,11 @@ pub struct ValidChain {
     pub trigger: Option<ValidTrigger>,
     /// `schedule:` with its `timezone:` and `overlap:` (`pytopus serve` only).
     pub schedule: Option<ValidSchedule>,
+    /// The chain's variables that decide where a request goes (a URL's
+    /// scheme, host or port, an OAuth2 token URL) or where a file is
+    /// written (`save_to`), sorted. A `serve` caller may not set them unless
+    /// `trigger.origin_vars` names them.
+    pub origin_vars: Vec<String>,
 }
 
 /// `trigger:`, checked, with its defaults filled in.
@@ -81,6 +86,9 @@ pub struct ValidTrigger {
     pub tolerance: Duration,
     pub max_concurrent: usize,
     pub timeout: Duration,
+    /// Variables a `serve` caller may set although they decide where a
+    /// request goes (see [`ValidChain::origin_vars`]).
+    pub origin_vars: Vec<String>,
 }
 
 impl Default for ValidTrigger {
@@ -92,6 +100,7 @@ impl Default for ValidTrigger {
             tolerance: Duration::from_secs(300),
             max_concurrent: 4,
             timeout: Duration::from_secs(300),
+            origin_vars: Vec::new(),
         }
     }
 }
@@ -445,6 +454,23 @@ fn validate_nested(
     if !v.diags.is_empty() {
         return Err(Diagnostics(v.diags));
     }
+    let origin_vars = origin_vars(&steps, &vars);
+    if let Some(t) = &trigger {
+        for (i, name) in t.origin_vars.iter().enumerate() {
+            if !vars.contains_key(name) {
+                let hint = suggest(name, vars.keys().map(String::as_str))
+                    .map(|b| format!("help: did you mean `{b}`?"));
+                v.error_value(
+                    &join_index("trigger.origin_vars", i),
+                    format!("`{name}` is not a variable of this chain"),
+                    hint,
+                );
+            }
+        }
+        if !v.diags.is_empty() {
+            return Err(Diagnostics(v.diags));
+        }
+    }
     let mut secret_names = v.secret_names;
     secret_names.sort();
     secret_names.dedup();
@@ -469,7 +495,56 @@ fn validate_nested(
         read_later,
         trigger,
         schedule,
+        origin_vars,
     })
+}
+
+/// The variables of `vars` that decide where a step's request goes or where
+/// its body is written: read in a URL before its path, in an OAuth2 token or
+/// device URL, in `save_to`, through the `for_each` list a URL's `item`
+/// comes from, or passed to a sub-chain's variable that does so.
+fn origin_vars(steps: &[ValidStep], vars: &IndexMap<String, Value>) -> Vec<String> {
+    let all_roots = |t: &Tmpl| -> Vec<String> {
+        t.names()
+            .into_iter()
+            .map(|(n, _)| render::root_and_child(&n).0.to_string())
+            .collect()
+    };
+    let mut roots: Vec<String> = Vec::new();
+    for step in steps {
+        let mut step_roots = step.url.origin_roots();
+        if let Some(t) = &step.save_to {
+            step_roots.extend(all_roots(t));
+        }
+        if let Some(auth) = &step.auth
+            && let AuthSpec::OAuth2(o) = auth.as_ref()
+        {
+            for (field, t) in &o.fields {
+                if let (&("token_url" | "device_url"), Some(t)) = (field, t) {
+                    step_roots.extend(t.origin_roots());
+                }
+            }
+        }
+        if let Some(sub) = &step.sub {
+            for (name, t) in &sub.with {
+                if sub.chain.origin_vars.contains(name) {
+                    step_roots.extend(all_roots(t));
+                }
+            }
+        }
+        if let Some(list) = &step.for_each
+            && step_roots
+                .iter()
+                .any(|r| matches!(r.as_str(), "item" | "index" | "loop"))
+        {
+            step_roots.extend(all_roots(list));
+        }
+        roots.extend(step_roots);
+    }
+    roots.retain(|r| vars.contains_key(r));
+    roots.sort();
+    roots.dedup();
+    roots
 }
 
 /// What a step's later readers read of it.
@@ -873,6 +948,7 @@ impl Validator<'_> {
             if let Some(d) = t.tolerance {
                 out.tolerance = d.0;
             }
+            out.origin_vars = t.origin_vars.clone();
             if let Some(d) = t.timeout {
                 if d.0.is_zero() {
                     self.error_value("trigger.timeout", "`trigger.timeout` must be more than 0", None);

@@ -384,6 +384,30 @@ pub struct ServeArgs {
     /// Do not record the served runs in the history (also PYTOPUS_HISTORY=off)
     #[arg(long)]
     pub no_history: bool,
+    /// Also answer to this host name on a loopback address (a tunnel's or proxy's), repeatable
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = parse_host_name,
+        long_help = "Also answer to this `Host` on a loopback address, e.g. the name a tunnel or reverse proxy forwards (`hooks.example.net`, or `hooks.example.net:8443` for one port). Repeatable. Without it, a loopback server answers only to its own address and `localhost`, so a web page cannot reach it through a DNS name rebound to 127.0.0.1. Signed webhooks are accepted under any name."
+    )]
+    pub allow_host: Vec<String>,
+}
+
+/// `--allow-host`: a host name or IP address, with an optional port.
+fn parse_host_name(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let ok = !t.is_empty()
+        && t.len() <= 253
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if ok {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{s}` is not a host name (letters, digits, `.`, `-`, and `:PORT`)"
+        ))
+    }
 }
 
 /// `--log-format`.

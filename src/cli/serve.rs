@@ -123,6 +123,7 @@ pub async fn serve(args: ServeArgs) -> Exit {
         redactor,
         clock: Arc::new(SystemClock),
         history: !args.no_history && crate::history::enabled_by_env(),
+        allowed_hosts: args.allow_host.clone(),
     };
     match crate::serve::serve(server, listener, interrupted()).await {
         Ok(()) => Exit::Success,

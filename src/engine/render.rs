@@ -571,6 +571,83 @@ impl Tmpl {
     pub fn is_literal(&self) -> bool {
         matches!(self, Tmpl::Literal(_))
     }
+
+    /// For a URL template: the roots of the names that can change where the
+    /// request goes — its scheme, host or port — sorted. `https://api.x/{{ id }}`
+    /// has none; `{{ base }}/x`, `https://{{ tenant }}.x/` and
+    /// `https://api.x{{ path }}` (which `@evil.example` would redirect) each
+    /// have one. Conservative: a name in a block before the path starts
+    /// counts, whatever the block does with it.
+    pub fn origin_roots(&self) -> Vec<String> {
+        let mut roots: Vec<String> = match self {
+            Tmpl::Literal(_) => Vec::new(),
+            Tmpl::Text(t) => {
+                let blocks = origin_blocks(&t.source);
+                t.names
+                    .iter()
+                    .map(|n| root_and_child(n).0)
+                    .filter(|root| blocks.iter().any(|b| has_word(b, root)))
+                    .map(str::to_string)
+                    .collect()
+            }
+            _ => self
+                .names()
+                .into_iter()
+                .map(|(n, _)| root_and_child(&n).0.to_string())
+                .collect(),
+        };
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+}
+
+/// The template blocks (`{{ … }}`, `{% … %}`) of a URL template that come
+/// before its path: before the first `/`, `\`, `?` or `#` of the literal text
+/// that is not part of `://`.
+fn origin_blocks(source: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
+    let mut rest = source;
+    loop {
+        let open = find_open(rest, b"{%#").unwrap_or(rest.len());
+        let text = &rest[..open];
+        let mut from = 0;
+        while let Some(i) = text[from..].find(['/', '\\', '?', '#']) {
+            let at = from + i;
+            if text[..at].ends_with(':') && text[at..].starts_with("//") {
+                from = at + 2;
+                continue;
+            }
+            return blocks;
+        }
+        if open == rest.len() {
+            return blocks;
+        }
+        let close = match rest.as_bytes()[open + 1] {
+            b'{' => "}}",
+            b'%' => "%}",
+            _ => "#}",
+        };
+        let Some(end) = rest[open + 2..].find(close) else {
+            // Not closed: all of it may be the origin.
+            blocks.push(&rest[open..]);
+            return blocks;
+        };
+        let end = open + 2 + end + 2;
+        if close != "#}" {
+            blocks.push(&rest[open..end]);
+        }
+        rest = &rest[end..];
+    }
+}
+
+/// `word` stands in `text` as a whole identifier.
+fn has_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(is_ident)
+            && !text[at + word.len()..].chars().next().is_some_and(is_ident)
+    })
 }
 
 /// A template that failed to compile or render, as plain data.
@@ -984,6 +1061,36 @@ mod tests {
 
     fn ctx(v: Value) -> MjValue {
         from_json(&v)
+    }
+
+    #[test]
+    fn origin_roots_are_the_names_before_the_path() {
+        let roots = |s: &str| {
+            let mut t = Templates::new();
+            t.compile_str(s).unwrap().origin_roots()
+        };
+        assert!(roots("https://api.example.com/users/{{ id }}").is_empty());
+        assert!(roots("https://api.example.com?q={{ q }}").is_empty());
+        assert!(roots("https://api.example.com#{{ q }}").is_empty());
+        assert!(roots("https://api.example.com/{{ a }}{{ b.c }}").is_empty());
+        assert!(roots("https://api.example.com/x").is_empty());
+        assert_eq!(roots("{{ base }}/users/{{ id }}"), ["base"]);
+        assert_eq!(roots("{{ target }}"), ["target"]);
+        assert_eq!(roots("{{ target | trim }}"), ["target"]);
+        assert_eq!(
+            roots("https://{{ tenant }}.example.com/{{ id }}"),
+            ["tenant"]
+        );
+        assert_eq!(roots("https://api.example.com{{ path }}"), ["path"]);
+        assert_eq!(roots("https://api.example.com:{{ port }}/x"), ["port"]);
+        assert_eq!(roots("{{ scheme }}://api.example.com/{{ id }}"), ["scheme"]);
+        assert_eq!(
+            roots("{% if prod %}https://api.x{% else %}{{ stage.url }}{% endif %}/v1/{{ id }}"),
+            ["prod", "stage"]
+        );
+        assert_eq!(roots("{{ GetUser.links.self }}"), ["GetUser"]);
+        assert!(roots("https://a.example{# {{ x }} #}/{{ y }}").is_empty());
+        assert_eq!(roots("https://a.example\\{{ x }}"), Vec::<String>::new());
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub fn router(shared: Arc<Shared>, body_limit: usize) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
+            super::origin::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
             log_request,
         ))
         .with_state(shared)
@@ -224,20 +228,32 @@ async fn list_chains(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({ "chains": list })).into_response()
 }
 
-/// `POST /chains/<name>/run` with `{"vars": {...}}` (or no body).
+/// `POST /chains/<name>/run` with `{"vars": {...}}` as JSON (or no body).
 async fn run_chain(
     State(shared): State<Arc<Shared>>,
     Path(name): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some((index, _)) = shared.chain(&name) else {
+    let Some((index, chain)) = shared.chain(&name) else {
         return unknown_chain(&shared, &name);
     };
+    // A JSON body cannot come from a form or a page's simple request
+    // without a CORS preflight, which this server never grants.
+    if !body.iter().all(u8::is_ascii_whitespace) && !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as `Content-Type: application/json`: {\"vars\": {...}}",
+        );
+    }
     let vars = match parse_vars(&body) {
         Ok(v) => v,
         Err(msg) => return error_response(StatusCode::BAD_REQUEST, &msg),
     };
+    if let Err((status, msg)) = caller_may_set(chain, &vars) {
+        return error_response(status, &msg);
+    }
     let run_async = hooks::query_map(&uri)
         .get("async")
         .is_some_and(|v| v == "true" || v == "1");
@@ -284,6 +300,70 @@ fn parse_vars(body: &[u8]) -> Result<IndexMap<String, Value>, String> {
     }
 }
 
+/// The request says its body is JSON (`application/json`, or a `+json` type).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ctype) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ctype.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.rsplit_once('+').is_some_and(|(kind, suffix)| {
+            let prefix = "application/";
+            suffix.eq_ignore_ascii_case("json")
+                && kind.len() > prefix.len()
+                && kind
+                    .get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        })
+}
+
+/// A caller sets only the variables the chain lists in `vars:`, and of
+/// those not the ones that decide where a request goes (unless the chain
+/// opens them with `trigger.origin_vars`).
+fn caller_may_set(
+    chain: &super::ChainInfo,
+    vars: &IndexMap<String, Value>,
+) -> Result<(), (StatusCode, String)> {
+    for name in vars.keys() {
+        if !chain.vars.contains_key(name) {
+            let declared: Vec<&str> = chain
+                .vars
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != TRIGGER_VAR)
+                .collect();
+            let hint = crate::diagnostic::suggest(name, declared.iter().copied())
+                .map(|b| format!("; did you mean `{b}`?"))
+                .unwrap_or_default();
+            let list = if declared.is_empty() {
+                "it declares none".to_string()
+            } else {
+                format!("it declares `{}`", declared.join("`, `"))
+            };
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "`{name}` is not a variable of `{}`{hint}: a caller may set only the variables the chain lists in `vars:`, and {list}",
+                    chain.route
+                ),
+            ));
+        }
+        if chain.fixed_vars.contains(name) {
+            return Err((
+                StatusCode::FORBIDDEN,
+                format!(
+                    "`{name}` decides where `{}` sends a request or writes a file (a URL's scheme, host or port, or `save_to`); a caller may not set it unless the chain lists it in `trigger.origin_vars`",
+                    chain.route
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn list_runs(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({ "runs": shared.recent_runs(100) })).into_response()
 }
@@ -321,7 +401,26 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_vars;
+    use super::{is_json, parse_vars};
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    #[test]
+    fn json_content_types() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(v));
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/vnd.api+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("text/plain; x=application/json"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!with("multipart/form-data; boundary=x"));
+        assert!(!with("text/+json"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
 
     #[test]
     fn run_bodies() {

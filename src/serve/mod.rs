@@ -9,6 +9,7 @@ pub mod api;
 pub mod hooks;
 pub mod log;
 mod openapi;
+pub mod origin;
 pub mod schedule;
 pub mod signature;
 
@@ -65,6 +66,9 @@ pub struct Server {
     /// Record each run in the history database (off with `--no-history`
     /// or `PYTOPUS_HISTORY=off`).
     pub history: bool,
+    /// Host names a loopback server also answers to (`--allow-host`), beside
+    /// its own address and `localhost`.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// What the HTTP handlers know of a chain (the `ValidChain` itself stays on
@@ -85,6 +89,9 @@ pub struct ChainInfo {
     pub schedule: Option<(Schedule, Overlap)>,
     /// The chain has `trigger:`.
     pub webhook: bool,
+    /// Variables a caller may not set: they decide where a request goes and
+    /// `trigger.origin_vars` does not open them.
+    pub fixed_vars: Vec<String>,
 }
 
 /// State shared by the handlers.
@@ -98,6 +105,9 @@ pub struct Shared {
     pub redactor: Redactor,
     pub log: Log,
     pub clock: SharedClock,
+    /// The `Host` values a loopback server answers to; `None` when remote
+    /// (the token guards it then).
+    pub hosts: Option<Vec<String>>,
     /// Set when a stop signal came: new runs are refused.
     stopping: AtomicBool,
 }
@@ -458,6 +468,12 @@ async fn serve_local(
 ) -> std::io::Result<()> {
     let (jobs_tx, mut jobs_rx) = mpsc::unbounded_channel::<Job>();
     let infos = server.chains.iter().map(info).collect();
+    let hosts = if server.remote {
+        None
+    } else {
+        let port = listener.local_addr()?.port();
+        Some(origin::loopback_hosts(port, &server.allowed_hosts))
+    };
     let shared = Arc::new(Shared {
         chains: infos,
         jobs: jobs_tx,
@@ -468,6 +484,7 @@ async fn serve_local(
         redactor: server.redactor.clone(),
         log: server.log.clone(),
         clock: server.clock,
+        hosts,
         stopping: AtomicBool::new(false),
     });
     let (cancel_handle, cancel) = Cancel::new();
@@ -572,6 +589,13 @@ fn info(c: &ServedChain) -> ChainInfo {
             .as_ref()
             .map(|s| (s.cron.clone(), s.overlap)),
         webhook: c.chain.trigger.is_some(),
+        fixed_vars: c
+            .chain
+            .origin_vars
+            .iter()
+            .filter(|v| !t.origin_vars.contains(v))
+            .cloned()
+            .collect(),
     }
 }
 

@@ -23,6 +23,7 @@ mod keyring;
 mod login;
 mod observability;
 mod run;
+mod security;
 mod serve;
 mod tls;
 mod transport;

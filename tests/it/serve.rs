@@ -17,13 +17,13 @@ use pytopus::transport::{BodySink, HttpRequest, HttpResponse, SendFuture, Transp
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
-const HOOK_SECRET: &str = "hook-secret-4f9a2c";
+pub(crate) const HOOK_SECRET: &str = "hook-secret-4f9a2c";
 
 /// Answers every request with `{"url", "json"}` (the request's JSON body);
 /// `/fail` answers 500; `/slow` waits for a permit of `gate` first.
 #[derive(Clone)]
-struct Fake {
-    sent: Arc<Mutex<Vec<HttpRequest>>>,
+pub(crate) struct Fake {
+    pub(crate) sent: Arc<Mutex<Vec<HttpRequest>>>,
     gate: Arc<Semaphore>,
 }
 
@@ -37,7 +37,7 @@ impl Default for Fake {
 }
 
 impl Fake {
-    fn sent(&self) -> usize {
+    pub(crate) fn sent(&self) -> usize {
         self.sent.lock().unwrap().len()
     }
 }
@@ -67,7 +67,7 @@ impl Transport for Fake {
     }
 }
 
-fn served(route: &str, yaml: &str) -> ServedChain {
+pub(crate) fn served(route: &str, yaml: &str) -> ServedChain {
     let source = Arc::new(Source {
         name: format!("{route}.yaml"),
         text: yaml.to_string(),
@@ -88,21 +88,22 @@ fn served(route: &str, yaml: &str) -> ServedChain {
     }
 }
 
-struct Setup {
-    chains: Vec<ServedChain>,
-    fake: Fake,
-    token: Option<&'static str>,
-    remote: bool,
-    body_limit: usize,
-    grace: Duration,
-    clock: SharedClock,
-    lines: Arc<Mutex<Vec<String>>>,
-    secrets: Option<Secrets>,
-    redactor: Redactor,
+pub(crate) struct Setup {
+    pub(crate) chains: Vec<ServedChain>,
+    pub(crate) fake: Fake,
+    pub(crate) token: Option<&'static str>,
+    pub(crate) remote: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) grace: Duration,
+    pub(crate) clock: SharedClock,
+    pub(crate) lines: Arc<Mutex<Vec<String>>>,
+    pub(crate) secrets: Option<Secrets>,
+    pub(crate) redactor: Redactor,
+    pub(crate) allowed_hosts: Vec<String>,
 }
 
 impl Setup {
-    fn new(chains: Vec<ServedChain>) -> Self {
+    pub(crate) fn new(chains: Vec<ServedChain>) -> Self {
         Setup {
             chains,
             fake: Fake::default(),
@@ -114,13 +115,14 @@ impl Setup {
             lines: Arc::default(),
             secrets: None,
             redactor: Redactor::default(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
 
 /// Serves `setup` on 127.0.0.1:0 while `test` runs with the base URL and a
 /// stop button; stops it after (if the test did not) and waits for the end.
-async fn serve_while<F, Fut>(setup: Setup, test: F) -> Fut::Output
+pub(crate) async fn serve_while<F, Fut>(setup: Setup, test: F) -> Fut::Output
 where
     F: FnOnce(String, Arc<Notify>) -> Fut,
     Fut: Future,
@@ -146,6 +148,7 @@ where
         clock: setup.clock,
         // The user's history database stays out of tests.
         history: false,
+        allowed_hosts: setup.allowed_hosts,
     };
     let stopped = {
         let stop = Arc::clone(&stop);
@@ -164,7 +167,7 @@ where
     out
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 

@@ -1,0 +1,358 @@
+//! What a hostile caller, page or server can do to pytopus, one test per
+//! defect of the security review (issue "Security and resource limits"):
+//! each of these failed before its fix.
+
+use std::sync::Arc;
+
+use pytopus::secret::{MemoryStore, Secret, SecretStore, Secrets};
+use pytopus::serve::signature::sign_hex;
+use serde_json::{Value, json};
+
+use crate::serve::{HOOK_SECRET, Setup, client, serve_while, served};
+
+const STRIPE: &str = r#"
+trigger:
+  secret: "{{ secret('stripe_hook') }}"
+  signature: stripe
+steps:
+  - name: Record
+    method: POST
+    url: https://ledger.test/events
+    body: {type: "{{ trigger.body.type }}"}
+"#;
+
+const SLACK: &str = r#"
+trigger:
+  secret: "{{ secret('slack_hook') }}"
+  signature: slack
+steps:
+  - name: Reply
+    url: https://slack.test/reply
+"#;
+
+/// Item 1: a timestamp past what the clock can hold, in a header nobody has
+/// authenticated yet, overflowed `SystemTime + Duration` and, with
+/// `panic = "abort"`, ended the server. Now it is a 401 and the server goes
+/// on answering, signed requests included.
+#[tokio::test]
+async fn a_huge_signed_timestamp_is_refused_and_serve_goes_on() {
+    let setup = Setup::new(vec![served("stripe", STRIPE), served("slack", SLACK)]);
+    let fake = setup.fake.clone();
+    serve_while(setup, |base, _| async move {
+        for (hook, header, value) in [
+            ("stripe", "stripe-signature", "t=9223372036854775808,v1=00"),
+            ("stripe", "stripe-signature", "t=18446744073709551615,v1=00"),
+            ("stripe", "stripe-signature", "t=-1,v1=00"),
+            ("stripe", "stripe-signature", "t=,v1=00"),
+            ("slack", "x-slack-request-timestamp", "9223372036854775808"),
+            (
+                "slack",
+                "x-slack-request-timestamp",
+                "99999999999999999999999",
+            ),
+        ] {
+            let r = client()
+                .post(format!("{base}/hooks/{hook}"))
+                .header(header, value)
+                .header("x-slack-signature", "v0=00")
+                .body("{}")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{header}: {value}: the server dropped us: {e}"));
+            assert_eq!(r.status(), 401, "{header}: {value}");
+            let body: Value = r.json().await.unwrap();
+            let msg = body["error"].as_str().unwrap();
+            assert!(msg.contains("malformed signature"), "{value}: {msg}");
+        }
+        // Still serving: health, and a properly signed webhook runs.
+        let health = client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body = r#"{"type":"charge.succeeded"}"#;
+        let sig = sign_hex(HOOK_SECRET.as_bytes(), format!("{now}.{body}").as_bytes());
+        let ok = client()
+            .post(format!("{base}/hooks/stripe"))
+            .header("stripe-signature", format!("t={now},v1={sig}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    })
+    .await;
+    assert_eq!(fake.sent(), 1, "only the signed webhook ran");
+}
+
+/// A chain that sends a stored token to `{{ base }}`: what a web page
+/// would like to point elsewhere.
+const TOKENED: &str = r#"
+vars: {base: "https://api.test", who: nobody}
+steps:
+  - name: Me
+    url: "{{ base }}/me"
+    query_params: {who: "{{ who }}"}
+    auth: {type: bearer, token: "{{ secret('api_token') }}"}
+"#;
+
+fn with_token(mut setup: Setup) -> Setup {
+    let store = Arc::new(MemoryStore::default());
+    store
+        .set("api_token", &Secret::new("tok-cafe-4711-secret"))
+        .unwrap();
+    setup.secrets = Some(Secrets::new(
+        move || Ok(store.clone() as Arc<dyn SecretStore>),
+        setup.redactor.clone(),
+    ));
+    setup
+}
+
+/// Item 2: a web page could make a loopback `serve` send the chain's token
+/// to the page's own host: a `text/plain` POST needs no CORS preflight,
+/// `vars` rewrote the URL, and nothing checked `Host` or `Origin`.
+#[tokio::test]
+async fn web_pages_cannot_start_runs_or_move_credentials() {
+    let setup = with_token(Setup::new(vec![served("me", TOKENED)]));
+    let fake = setup.fake.clone();
+    let counted = fake.clone();
+    serve_while(setup, |base, _| async move {
+        let run = format!("{base}/chains/me/run");
+        let port = base.rsplit(':').next().unwrap().to_string();
+        let steal = r#"{"vars": {"base": "http://evil.example"}}"#;
+
+        // The page's simple request: text/plain, with the page's Origin.
+        let r = client()
+            .post(&run)
+            .header("content-type", "text/plain")
+            .header("origin", "http://evil.example")
+            .body(steal)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let msg: Value = r.json().await.unwrap();
+        assert!(
+            msg["error"].as_str().unwrap().contains("cross-origin"),
+            "{msg}"
+        );
+
+        // Without the Origin (an old browser): still not JSON.
+        let r = client()
+            .post(&run)
+            .header("content-type", "text/plain")
+            .body(steal)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415);
+
+        // A browser that says only where it fetched from.
+        let r = client()
+            .post(&run)
+            .header("sec-fetch-site", "cross-site")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+
+        // DNS rebinding: the page's name now points at 127.0.0.1, so its
+        // request is "same-origin" to the browser, under a foreign Host.
+        let r = client()
+            .post(&run)
+            .header("host", format!("evil.example:{port}"))
+            .header("origin", format!("http://evil.example:{port}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421);
+        let r = client()
+            .get(format!("{base}/runs"))
+            .header("host", format!("evil.example:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421, "reading runs by a rebound name");
+
+        // Even a well-formed JSON call may not move the request elsewhere…
+        let r = client()
+            .post(&run)
+            .json(&json!({"vars": {"base": "http://evil.example"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let msg: Value = r.json().await.unwrap();
+        assert!(
+            msg["error"]
+                .as_str()
+                .unwrap()
+                .contains("trigger.origin_vars"),
+            "{msg}"
+        );
+        // …nor set a variable the chain does not declare.
+        let r = client()
+            .post(&run)
+            .json(&json!({"vars": {"wh0": "x"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let msg: Value = r.json().await.unwrap();
+        assert!(
+            msg["error"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean `who`"),
+            "{msg}"
+        );
+        assert_eq!(counted.sent(), 0, "nothing was sent for a refused call");
+
+        // What a script on this machine does still works: a declared
+        // variable, as JSON, from its own origin or none.
+        let r = client()
+            .post(&run)
+            .header("origin", &base)
+            .json(&json!({"vars": {"who": "me"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = client().post(&run).send().await.unwrap();
+        assert_eq!(r.status(), 200, "no body needs no content type");
+        let r = client()
+            .post(&run)
+            .header("host", format!("localhost:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    })
+    .await;
+    let sent = fake.sent.lock().unwrap();
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent.iter()
+            .all(|r| r.url.starts_with("https://api.test/me"))
+    );
+    assert!(sent[0].url.ends_with("who=me"), "{}", sent[0].url);
+}
+
+/// A chain may open a variable that decides the host; then (and only then)
+/// a caller may set it.
+#[tokio::test]
+async fn origin_vars_opens_a_host_to_callers() {
+    let open = "vars: {base: \"https://a.test\", tenant: t1}\ntrigger: {origin_vars: [base]}\nsteps:\n  - name: A\n    url: \"{{ base }}/x\"\n  - name: B\n    url: \"https://{{ tenant }}.b.test/y\"\n";
+    let setup = Setup::new(vec![served("open", open)]);
+    let fake = setup.fake.clone();
+    serve_while(setup, |base, _| async move {
+        let run = format!("{base}/chains/open/run");
+        let r = client()
+            .post(&run)
+            .json(&json!({"vars": {"base": "https://c.test"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = client()
+            .post(&run)
+            .json(&json!({"vars": {"tenant": "evil.example/"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    })
+    .await;
+    let urls: Vec<String> = fake
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    assert_eq!(urls, ["https://c.test/x", "https://t1.b.test/y"]);
+}
+
+/// The same rules hold for webhooks: no page may post one, and an unsigned
+/// one answers only to the server's own names; a signed one is accepted
+/// under a tunnel's name (its signature authenticates it).
+#[tokio::test]
+async fn webhooks_refuse_pages_and_foreign_hosts_unless_signed() {
+    let unsigned = "trigger: {}\nsteps: [{name: A, url: https://api.test/a}]\n";
+    let github = "trigger: {secret: \"{{ secret('gh') }}\", signature: github}\nsteps: [{name: A, url: https://api.test/b}]\n";
+    let mut setup = Setup::new(vec![served("open", unsigned), served("gh", github)]);
+    setup.allowed_hosts = vec!["hooks.example.net".into()];
+    let fake = setup.fake.clone();
+    serve_while(setup, |base, _| async move {
+        let page = client()
+            .post(format!("{base}/hooks/open"))
+            .header("origin", "https://evil.example")
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 403);
+        let tunnel = client()
+            .post(format!("{base}/hooks/open"))
+            .header("host", "abc.tunnel.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tunnel.status(), 421);
+        let allowed = client()
+            .post(format!("{base}/hooks/open"))
+            .header("host", "hooks.example.net")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 200, "--allow-host");
+        let body = "{}";
+        let signed = client()
+            .post(format!("{base}/hooks/gh"))
+            .header("host", "abc.tunnel.example")
+            .header(
+                "x-hub-signature-256",
+                format!(
+                    "sha256={}",
+                    sign_hex(HOOK_SECRET.as_bytes(), body.as_bytes())
+                ),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 200);
+    })
+    .await;
+    assert_eq!(fake.sent(), 2);
+}
+
+/// `trigger.origin_vars` must name the chain's variables.
+#[test]
+fn origin_vars_must_be_variables() {
+    let scratch = crate::support::Scratch::new();
+    let chain = scratch.file(
+        "c.yaml",
+        "vars: {base: \"https://a.test\"}\ntrigger: {origin_vars: [bsae]}\nsteps:\n  - name: A\n    url: \"{{ base }}/x\"\n",
+    );
+    let out = crate::support::pytopus()
+        .arg("validate")
+        .arg(&chain)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`bsae` is not a variable of this chain"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `base`?"), "{err}");
+}
