@@ -1,8 +1,8 @@
 //! Runs the RFC 9535 JSONPath Compliance Test Suite through pytopus's
 //! extraction layer (`pytopus::jsonpath::JsonPath`, which wraps jsonpath-rust).
 //!
-//! The suite lives outside the crate, in `shared/data/jsonpath-cts.json` next
-//! to the repository checkout. Cases jsonpath-rust currently gets wrong are
+//! The suite is test data in the repository, `tests/data/jsonpath-cts.json`
+//! (its source and licence are in `tests/data/README.md`). Cases jsonpath-rust currently gets wrong are
 //! listed in `KNOWN_FAILURES`; the test fails when a case outside the list
 //! fails (a regression) and when a case in the list passes (a fix: update the
 //! list).
@@ -15,10 +15,7 @@ use std::sync::Mutex;
 use pytopus::jsonpath::JsonPath;
 use serde_json::Value;
 
-const CTS_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/jsonpath-cts.json"
-);
+const CTS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/jsonpath-cts.json");
 
 const EXPECTED_CASES: usize = 703;
 
@@ -48,10 +45,7 @@ const KNOWN_FAILURES: &[&str] = &[
 
 fn load_cases() -> Vec<Value> {
     let text = std::fs::read_to_string(CTS_PATH).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the JSONPath Compliance Test Suite at {CTS_PATH}: {e}; \
-             the shared/ data directory must be checked out beside the repository"
-        )
+        panic!("cannot read the JSONPath Compliance Test Suite at {CTS_PATH}: {e}")
     });
     let doc: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{CTS_PATH} is not valid JSON: {e}"));

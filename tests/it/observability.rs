@@ -749,22 +749,37 @@ fn junit_xsd() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit.xsd")
 }
 
-/// Runs libxml2's validator (`xmllint`, Debian's libxml2-utils, which
-/// `.ci/run` installs) on `file` against the schema.
-fn xmllint(file: &std::path::Path) -> std::process::Output {
-    std::process::Command::new("xmllint")
+/// Runs libxml2's validator (`xmllint`, Debian's libxml2-utils) on `file`
+/// against the schema; `None` when xmllint is not installed and
+/// `PYTOPUS_REQUIRE_XMLLINT` is not set (CI sets it and installs the tool,
+/// so there the check always runs).
+fn xmllint(file: &std::path::Path) -> Option<std::process::Output> {
+    match std::process::Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")
         .arg(junit_xsd())
         .arg(file)
         .output()
-        .unwrap_or_else(|e| {
+    {
+        Ok(out) => Some(out),
+        Err(e) if std::env::var_os("PYTOPUS_REQUIRE_XMLLINT").is_some() => {
             panic!("cannot run xmllint ({e}): install libxml2-utils to validate the JUnit files")
-        })
+        }
+        Err(e) => {
+            eprintln!(
+                "notice: xmllint is not installed ({e}): {} was not checked against \
+                 tests/fixtures/junit.xsd (install libxml2-utils; CI requires it)",
+                file.display()
+            );
+            None
+        }
+    }
 }
 
 fn assert_valid_junit(file: &std::path::Path) {
-    let out = xmllint(file);
+    let Some(out) = xmllint(file) else {
+        return;
+    };
     assert!(
         out.status.success(),
         "{} is not valid against tests/fixtures/junit.xsd:\n{}\n{}",
@@ -805,9 +820,9 @@ fn the_junit_schema_refuses_reports_ci_systems_would_not_read() {
         ),
     ] {
         let file = dir.file(name, xml);
-        assert!(
-            !xmllint(&file).status.success(),
-            "{name} passed the schema: {xml}"
-        );
+        let Some(out) = xmllint(&file) else {
+            return;
+        };
+        assert!(!out.status.success(), "{name} passed the schema: {xml}");
     }
 }
