@@ -732,6 +732,7 @@ mod tests {
                 body: None,
                 timeout: Duration::from_secs(1),
                 follow_redirects: true,
+                body_limit: crate::transport::DEFAULT_BODY_LIMIT,
                 tls: None,
             });
             o.response = Some(ResponseInfo {

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::oauth2::{oauth_error, post_form};
-use crate::transport::Transport;
+use crate::transport::Client;
 
 /// What `auth login` needs to know about the authorization server.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 /// Runs the flow. `tell` shows the person the URL to open.
 pub async fn login(
     cfg: &LoginConfig,
-    transport: &dyn Transport,
+    client: &Client,
     tell: &dyn Fn(&str),
 ) -> Result<LoginTokens, String> {
     let verifier = random_b64(32)?;
@@ -110,7 +110,7 @@ pub async fn login(
         }
         None => form.push(("client_id", cfg.client_id.clone())),
     }
-    let (status, body) = post_form(transport, &cfg.token_url, &form, &headers).await?;
+    let (status, body) = post_form(client, &cfg.token_url, &form, &headers).await?;
     if !(200..300).contains(&status) {
         return Err(oauth_error("the token endpoint", status, &body));
     }

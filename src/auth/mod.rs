@@ -5,12 +5,11 @@
 //! `AuthSpec` is the compiled `auth:` (its fields are templates); rendering
 //! gives `Credentials`; [`Session::apply`] adds them to a request and returns
 //! what it added, so a redirect to another origin can take it off again
-//! ([`redirect::send`]).
+//! (the transport's [`crate::transport::Client`] does).
 
 pub mod jwt;
 pub mod login;
 pub mod oauth2;
-pub mod redirect;
 
 use std::time::{Duration, SystemTime};
 
@@ -20,7 +19,7 @@ use serde_json::Value;
 use crate::chain::model::ApiKeyIn;
 use crate::engine::render::Tmpl;
 use crate::secret::Redactor;
-use crate::transport::{HttpRequest, Transport};
+use crate::transport::{Client, HttpRequest};
 
 /// A step's `auth:`, compiled.
 #[derive(Debug)]
@@ -75,18 +74,7 @@ pub enum Credentials {
     OAuth2(oauth2::Config),
 }
 
-/// What [`Session::apply`] added, to take off on a cross-origin redirect.
-#[derive(Debug, Clone, Default)]
-pub struct Added {
-    pub headers: Vec<String>,
-    pub query: Vec<String>,
-}
-
-impl Added {
-    pub fn is_empty(&self) -> bool {
-        self.headers.is_empty() && self.query.is_empty()
-    }
-}
+pub use crate::transport::Added;
 
 /// Renders an `auth:` with `render(field, template)` → text.
 pub fn render(
@@ -198,7 +186,7 @@ impl Session {
         &self,
         creds: &Credentials,
         req: &mut HttpRequest,
-        transport: &dyn Transport,
+        client: &Client,
         renew: bool,
     ) -> Result<Added, String> {
         let mut added = Added::default();
@@ -233,7 +221,7 @@ impl Session {
                 added.query.push(name.clone());
             }
             Credentials::OAuth2(cfg) => {
-                let token = self.tokens.access_token(cfg, transport, renew).await?;
+                let token = self.tokens.access_token(cfg, client, renew).await?;
                 set_header(req, "authorization", format!("Bearer {token}"));
             }
         }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::chain::model::{ClientAuth, OAuthGrant};
 use crate::secret::{Redactor, Secret, Secrets};
-use crate::transport::{BodySink, HttpRequest, Transport};
+use crate::transport::{Added, BodySink, Client, DEFAULT_BODY_LIMIT, HttpRequest};
 
 /// A rendered OAuth2 configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -167,7 +167,7 @@ impl Tokens {
     pub async fn access_token(
         &self,
         cfg: &Config,
-        transport: &dyn Transport,
+        client: &Client,
         renew: bool,
     ) -> Result<String, String> {
         let key = cfg.cache_key();
@@ -194,17 +194,17 @@ impl Tokens {
         let previous = guard.as_ref().and_then(|(t, _)| t.refresh_token.clone());
         let token = match previous {
             // A refresh token from an earlier answer: try it first.
-            Some(rt) => match self.request(cfg, transport, refresh_form(&rt)).await {
+            Some(rt) => match self.request(cfg, client, refresh_form(&rt)).await {
                 Ok(t) => t,
                 Err(_)
                     if cfg.grant != GrantKind::RefreshToken
                         && cfg.grant != GrantKind::AuthorizationCode =>
                 {
-                    self.obtain(cfg, transport).await?
+                    self.obtain(cfg, client).await?
                 }
                 Err(e) => return Err(e),
             },
-            None => self.obtain(cfg, transport).await?,
+            None => self.obtain(cfg, client).await?,
         };
         let lifetime = token
             .expires_at
@@ -228,7 +228,7 @@ impl Tokens {
     }
 
     /// Runs the configured grant from scratch.
-    async fn obtain(&self, cfg: &Config, transport: &dyn Transport) -> Result<Token, String> {
+    async fn obtain(&self, cfg: &Config, client: &Client) -> Result<Token, String> {
         let mut form: Vec<(&str, String)> = Vec::new();
         match cfg.grant {
             GrantKind::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
@@ -253,7 +253,7 @@ impl Tokens {
                 )?;
                 form = refresh_form(&rt);
             }
-            GrantKind::DeviceCode => return self.device_flow(cfg, transport).await,
+            GrantKind::DeviceCode => return self.device_flow(cfg, client).await,
         }
         if let Some(s) = &cfg.scope {
             form.push(("scope", s.clone()));
@@ -261,11 +261,11 @@ impl Tokens {
         if let Some(a) = &cfg.audience {
             form.push(("audience", a.clone()));
         }
-        self.request(cfg, transport, form).await
+        self.request(cfg, client, form).await
     }
 
     /// RFC 8628: ask for a device code, tell the person where to go, poll.
-    async fn device_flow(&self, cfg: &Config, transport: &dyn Transport) -> Result<Token, String> {
+    async fn device_flow(&self, cfg: &Config, client: &Client) -> Result<Token, String> {
         let url = cfg
             .device_url
             .clone()
@@ -274,7 +274,7 @@ impl Tokens {
         if let Some(s) = &cfg.scope {
             form.push(("scope", s.clone()));
         }
-        let answer = post_form(transport, &url, &form, &[]).await?;
+        let answer = post_form(client, &url, &form, &[]).await?;
         let (status, body) = answer;
         if status != 200 {
             return Err(oauth_error(
@@ -310,7 +310,7 @@ impl Tokens {
                 ),
                 ("device_code", device_code.clone()),
             ];
-            match self.request(cfg, transport, poll).await {
+            match self.request(cfg, client, poll).await {
                 Ok(t) => return Ok(t),
                 Err(e) if e.contains("authorization_pending") => {}
                 Err(e) if e.contains("slow_down") => interval += 5,
@@ -323,7 +323,7 @@ impl Tokens {
     async fn request(
         &self,
         cfg: &Config,
-        transport: &dyn Transport,
+        client: &Client,
         mut form: Vec<(&str, String)>,
     ) -> Result<Token, String> {
         let mut headers = Vec::new();
@@ -345,7 +345,7 @@ impl Tokens {
         if let Some(s) = &cfg.client_secret {
             self.redactor.add(s);
         }
-        let (status, body) = post_form(transport, &cfg.token_url, &form, &headers).await?;
+        let (status, body) = post_form(client, &cfg.token_url, &form, &headers).await?;
         if !(200..300).contains(&status) {
             return Err(oauth_error("the token endpoint", status, &body));
         }
@@ -378,7 +378,7 @@ fn form_encode(s: &str) -> String {
 
 /// POSTs a urlencoded form and returns the status and the JSON answer (or `null`).
 pub(crate) async fn post_form(
-    transport: &dyn Transport,
+    client: &Client,
     url: &str,
     form: &[(&str, String)],
     extra_headers: &[(String, String)],
@@ -404,9 +404,10 @@ pub(crate) async fn post_form(
         timeout: Duration::from_secs(30),
         follow_redirects: false,
         tls: None,
+        body_limit: DEFAULT_BODY_LIMIT,
     };
-    let resp = transport
-        .send(&req, &BodySink::Memory)
+    let resp = client
+        .send(&req, &BodySink::Memory, &Added::default())
         .await
         .map_err(|e| format!("cannot reach the token endpoint {url}: {e}"))?;
     let body = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);

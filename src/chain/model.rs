@@ -161,6 +161,9 @@ pub struct Defaults {
     /// Per-attempt timeout for every step (default 30s).
     #[serde(default)]
     pub timeout: Option<DurationSpec>,
+    /// The most response body a step keeps in memory (default 256MiB).
+    #[serde(default)]
+    pub max_response_size: Option<SizeSpec>,
     /// Retry policy for every step; see `Retry`.
     #[serde(default)]
     pub retry: Option<Retry>,
@@ -214,6 +217,10 @@ pub struct Step {
     /// Per-attempt timeout: "30s", "250ms" or a number of seconds.
     #[serde(default)]
     pub timeout: Option<DurationSpec>,
+    /// The most response body kept in memory: "256MiB" (the default), "10MiB",
+    /// or a number of bytes. Larger fails the step; `save_to` is not limited.
+    #[serde(default)]
+    pub max_response_size: Option<SizeSpec>,
     /// Retry policy; fields not given come from `defaults.retry`, then the built-in policy.
     #[serde(default)]
     pub retry: Option<Box<Retry>>,
@@ -736,6 +743,70 @@ impl OneOrMany {
             OneOrMany::Many(v) => v,
         }
     }
+}
+
+/// A size: `"256MiB"`, `"512KiB"`, `"1GiB"`, or a number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeSpec(pub u64);
+
+impl JsonSchema for SizeSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "\"256MiB\", \"512KiB\", \"1GiB\" or a number of bytes",
+            "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SizeSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SizeSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size such as \"10MiB\", \"512KiB\" or a number of bytes")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SizeSpec, E> {
+                match v {
+                    0 => Err(E::custom("a size must be more than 0")),
+                    v => Ok(SizeSpec(v)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SizeSpec, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SizeSpec, E> {
+                parse_size(v).map(SizeSpec).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `1048576`, `512KiB`, `1MiB`, `2GiB` (also `KB`/`MB`/`GB`, `k`/`m`/`g`,
+/// all powers of 1024); more than 0.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a size: write bytes, or a number with KiB, MiB or GiB")
+    })?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("`{unit}` is not a size unit: use KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("`{s}` is not a usable size"))
 }
 
 /// A duration: `"30s"`, `"250ms"`, `"1m 30s"`, or a number of seconds.

@@ -136,6 +136,8 @@ pub struct ValidStep {
     // for the whole run, most of it room for these (bench/README.md, session 8).
     pub body: Option<Box<BodySpec>>,
     pub timeout: Duration,
+    /// The most response body kept in memory (`max_response_size`).
+    pub body_limit: u64,
     pub retry: RetryPolicy,
     pub extract: Vec<(String, Extractor)>,
     pub expect: Expectations,
@@ -1209,6 +1211,11 @@ impl Validator<'_> {
             );
         }
 
+        let body_limit = step
+            .max_response_size
+            .or(chain.defaults.max_response_size)
+            .map_or(crate::transport::DEFAULT_BODY_LIMIT, |s| s.0);
+
         let retry = self.retry_policy(chain.defaults.retry.as_ref(), step.retry.as_deref(), base);
 
         let mut extract = Vec::new();
@@ -1312,6 +1319,7 @@ impl Validator<'_> {
             headers,
             body: body.map(Box::new),
             timeout,
+            body_limit,
             retry,
             extract,
             expect,

@@ -419,23 +419,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// `--max-body`: `1048576`, `512KiB`, `1MiB` (also `KB`/`MB`, `k`/`m`, as powers of 1024).
+/// `--max-body`: a size as chain files write it (`1MiB`), that fits in memory.
 pub fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size: write bytes, or a number with KiB or MiB"))?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        _ => return Err(format!("`{unit}` is not a size unit: use KiB or MiB")),
-    };
-    n.checked_mul(factor)
-        .filter(|&b| b > 0)
-        .ok_or_else(|| format!("`{s}` is not a usable size"))
+    let n = crate::chain::model::parse_size(s)?;
+    usize::try_from(n).map_err(|_| format!("`{s}` is too large"))
 }
 
 /// `--shard K/N`: this machine's share of a run split over N.

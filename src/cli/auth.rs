@@ -296,7 +296,13 @@ pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
         wait: args.wait,
     };
     let tell = |m: &str| to_stderr(&format!("{m}\n"));
-    let tokens = match crate::auth::login::login(&cfg, &transport, &tell).await {
+    let tokens = match crate::auth::login::login(
+        &cfg,
+        &crate::transport::Client::new(std::sync::Arc::new(transport), redactor.clone()),
+        &tell,
+    )
+    .await
+    {
         Ok(t) => t,
         Err(e) => {
             to_stderr(&format!("error: login failed: {}\n", redactor.redact(&e)));

@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostics, Source};
 use crate::engine::{self, Cancel, RunOptions, StepStatus};
 use crate::report::to_stderr;
 use crate::secret::Redactor;
-use crate::transport::{LiveOptions, LiveTransport};
+use crate::transport::{Client, LiveOptions, LiveTransport};
 
 pub async fn run(cmd: ConnectorsCommand) -> Exit {
     match cmd {
@@ -241,7 +241,14 @@ async fn test(name: &str) -> Exit {
         resume: None,
     };
     let mut quiet = engine::Observers::default();
-    let report = engine::run(&chain, &transport, &mut quiet, &opts, Cancel::never()).await;
+    let report = engine::run(
+        &chain,
+        &Client::new(Arc::new(transport), redactor.clone()),
+        &mut quiet,
+        &opts,
+        Cancel::never(),
+    )
+    .await;
     let outcome = &report.steps[0];
     let mut out = String::new();
     let request = outcome

@@ -65,6 +65,7 @@ const STEP_KEYS: &[&str] = &[
     "multipart",
     "graphql",
     "timeout",
+    "max_response_size",
     "retry",
     "follow_redirects",
     "paginate",
@@ -81,6 +82,7 @@ const DEFAULTS_KEYS: &[&str] = &[
     "auth",
     "tls",
     "timeout",
+    "max_response_size",
     "retry",
 ];
 

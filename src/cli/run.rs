@@ -23,7 +23,7 @@ use crate::report::progress::Progress;
 use crate::report::trace::TraceLog;
 use crate::report::{self, Verbosity, to_stderr};
 use crate::secret::{Redactor, Secrets};
-use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
+use crate::transport::{Client, LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
 
 // The reading of `--data` files; declared here so the command line's module
 // list stays as it is.
@@ -71,19 +71,12 @@ pub fn validate(args: ValidateArgs) -> Exit {
     exit
 }
 
-/// The network for this run: live or replayed, maybe recorded.
-enum Network {
-    Direct(Box<dyn Transport>),
-    Recording(Recorder),
-}
-
-impl Network {
-    fn transport(&self) -> &dyn Transport {
-        match self {
-            Network::Direct(t) => t.as_ref(),
-            Network::Recording(r) => r,
-        }
-    }
+/// The network for this run: live or replayed, maybe recorded, always
+/// through one [`Client`].
+struct Network {
+    client: Client,
+    /// `--record`: the route that keeps the exchanges.
+    recorder: Option<Arc<Recorder>>,
 }
 
 fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, Exit)> {
@@ -103,9 +96,16 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, 
             )
         })?),
     };
-    Ok(match &args.record {
-        Some(_) => Network::Recording(Recorder::new(base, redactor.clone())),
-        None => Network::Direct(base),
+    let (route, recorder): (Arc<dyn Transport>, _) = match &args.record {
+        Some(_) => {
+            let recorder = Arc::new(Recorder::new(base, redactor.clone()));
+            (Arc::clone(&recorder) as Arc<dyn Transport>, Some(recorder))
+        }
+        None => (Arc::from(base), None),
+    };
+    Ok(Network {
+        client: Client::new(route, redactor.clone()),
+        recorder,
     })
 }
 
@@ -235,7 +235,7 @@ async fn run_once(args: &RunArgs) -> Exit {
         shard: args.shard.map(|s| (s.index, s.count)),
         resume,
     };
-    let report = engine::run(&chain, net.transport(), &mut observers, &opts, cancel).await;
+    let report = engine::run(&chain, &net.client, &mut observers, &opts, cancel).await;
     signals.abort();
     drop(observers);
     let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
@@ -260,7 +260,7 @@ async fn run_once(args: &RunArgs) -> Exit {
         let recording = history_path
             .filter(|_| large)
             .map(|path| scope.spawn(move || record(path)));
-        if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
+        if let (Some(path), Some(rec)) = (&args.record, &net.recorder)
             && let Err(e) = rec.tape().save(path)
         {
             to_stderr(&format!("error: {e}\n"));
@@ -593,7 +593,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         parsed: &parsed,
         files: &files,
         overrides: &overrides,
-        transport: net.transport(),
+        client: &net.client,
         opts: &opts,
         cancel: &cancel,
         stop: &stop,
@@ -665,7 +665,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
             outputs_ok = false;
         }
     }
-    if let (Some(path), Network::Recording(rec)) = (&args.record, &net)
+    if let (Some(path), Some(rec)) = (&args.record, &net.recorder)
         && let Err(e) = rec.tape().save(path)
     {
         to_stderr(&format!("error: {e}\n"));
@@ -761,7 +761,7 @@ struct RowRunner<'a> {
     parsed: &'a ParsedChain,
     files: &'a FileOutputs,
     overrides: &'a VarOverrides,
-    transport: &'a dyn Transport,
+    client: &'a Client,
     opts: &'a RunOptions,
     cancel: &'a Cancel,
     stop: &'a AtomicBool,
@@ -815,7 +815,7 @@ impl RowRunner<'_> {
         self.files.observe(&mut observers, Some(row.number));
         let report = engine::run(
             &chain,
-            self.transport,
+            self.client,
             &mut observers,
             self.opts,
             self.cancel.clone(),

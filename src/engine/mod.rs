@@ -1,5 +1,5 @@
-//! Runs a [`ValidChain`]: render each step's request, send it through a
-//! [`Transport`] with retries, check and extract, bind the results for the
+//! Runs a [`ValidChain`]: render each step's request, send it through the
+//! run's [`Client`] with retries, check and extract, bind the results for the
 //! steps after it. The engine never prints; it emits [`Event`]s.
 
 pub mod check;
@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use crate::auth::{self, Credentials};
 use crate::chain::validate::{NextPage, Pager, Reads};
 use crate::chain::{BodySpec, ValidChain, ValidStep};
-use crate::transport::{BodySink, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::transport::{BodySink, Client, HttpRequest, HttpResponse, TransportError};
 use context::{Context, StepMeta};
 pub use event::{Emitter, Event, Observer, Observers};
 pub use outcome::{
@@ -90,19 +90,19 @@ impl CancelHandle {
 /// Runs a chain to the end, or to its first failed step.
 pub async fn run(
     chain: &ValidChain,
-    transport: &dyn Transport,
+    client: &Client,
     observer: &mut dyn Observer,
     opts: &RunOptions,
     cancel: Cancel,
 ) -> RunReport {
-    run_with_vars(chain, &chain.vars, transport, observer, opts, cancel).await
+    run_with_vars(chain, &chain.vars, client, observer, opts, cancel).await
 }
 
 /// Runs a chain with `vars` instead of its own (a sub-chain's `with:`).
 pub async fn run_with_vars(
     chain: &ValidChain,
     vars: &indexmap::IndexMap<String, Value>,
-    transport: &dyn Transport,
+    client: &Client,
     observer: &mut dyn Observer,
     opts: &RunOptions,
     cancel: Cancel,
@@ -126,14 +126,14 @@ pub async fn run_with_vars(
         tokens: auth::oauth2::Tokens::new(
             opts.secrets
                 .clone()
-                .filter(|_| opts.persist_tokens && !transport.is_replay()),
+                .filter(|_| opts.persist_tokens && !client.is_replay()),
             opts.redactor.clone(),
             notify,
         ),
     };
     let env = RunEnv {
         chain,
-        transport,
+        client,
         opts,
         session: &session,
         emitter: &emitter,
@@ -180,7 +180,7 @@ pub async fn run_with_vars(
 /// What every step of one run shares.
 struct RunEnv<'a> {
     chain: &'a ValidChain,
-    transport: &'a dyn Transport,
+    client: &'a Client,
     opts: &'a RunOptions,
     session: &'a auth::Session,
     emitter: &'a Emitter<'a>,
@@ -291,7 +291,7 @@ impl RunEnv<'_> {
             templates: &chain.templates,
             step,
             index,
-            transport: self.transport,
+            client: self.client,
             dry_run: self.opts.dry_run,
             redactor: &self.opts.redactor,
             session: self.session,
@@ -431,7 +431,7 @@ struct StepRunner<'a> {
     templates: &'a Templates,
     step: &'a ValidStep,
     index: usize,
-    transport: &'a dyn Transport,
+    client: &'a Client,
     dry_run: bool,
     redactor: &'a crate::secret::Redactor,
     session: &'a auth::Session,
@@ -535,7 +535,7 @@ impl StepRunner<'_> {
                     }
                     _ => {
                         self.session
-                            .apply(&creds, &mut shown, self.transport, false)
+                            .apply(&creds, &mut shown, self.client, false)
                             .await
                     }
                 };
@@ -784,7 +784,7 @@ impl StepRunner<'_> {
         let mut request = base_request;
         let mut added = match self
             .session
-            .apply(creds, &mut request, self.transport, false)
+            .apply(creds, &mut request, self.client, false)
             .await
         {
             Ok(a) => a,
@@ -796,7 +796,7 @@ impl StepRunner<'_> {
             .connector
             .as_ref()
             .and_then(|c| Some((c.name.as_str(), c.limiter.as_ref()?)))
-            .filter(|_| !self.transport.is_replay());
+            .filter(|_| !self.client.is_replay());
         loop {
             attempt += 1;
             if let Some((connector, limiter)) = limiter {
@@ -814,13 +814,9 @@ impl StepRunner<'_> {
                 }
             }
             let send = async {
-                // Credentials pytopus added must not follow a redirect to
-                // another origin: such requests follow redirects here.
-                if !added.is_empty() && request.follow_redirects {
-                    auth::redirect::send(self.transport, &request, sink, &added).await
-                } else {
-                    self.transport.send(&request, sink).await
-                }
+                // Credentials pytopus added leave the request at a redirect
+                // to another origin.
+                self.client.send(&request, sink, &added).await
             };
             let started = SystemTime::now();
             let clock = Instant::now();
@@ -851,7 +847,7 @@ impl StepRunner<'_> {
                 let mut fresh = pristine.clone();
                 match self
                     .session
-                    .apply(creds, &mut fresh, self.transport, true)
+                    .apply(creds, &mut fresh, self.client, true)
                     .await
                 {
                     Ok(a) => {
@@ -895,7 +891,7 @@ impl StepRunner<'_> {
                         delay,
                     });
                     // A replayed exchange answers at once: waiting would only slow tests.
-                    let wait = if self.transport.is_replay() {
+                    let wait = if self.client.is_replay() {
                         Duration::ZERO
                     } else {
                         delay
@@ -956,7 +952,7 @@ impl StepRunner<'_> {
         let report = Box::pin(run_with_vars(
             &sub.chain,
             &vars,
-            self.transport,
+            self.client,
             &mut quiet,
             opts,
             cancel,
@@ -1313,6 +1309,7 @@ impl StepRunner<'_> {
                 timeout: step.timeout,
                 follow_redirects: step.follow_redirects,
                 tls: step.tls.clone(),
+                body_limit: step.body_limit,
             },
             save_to,
         ))

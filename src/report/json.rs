@@ -587,6 +587,7 @@ mod tests {
             body: Some(b"{\"a\":\n1}\xff".to_vec()),
             timeout: std::time::Duration::from_secs(1),
             follow_redirects: true,
+            body_limit: crate::transport::DEFAULT_BODY_LIMIT,
             tls: None,
         });
         passed.response = Some(ResponseInfo {

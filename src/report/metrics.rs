@@ -232,7 +232,9 @@ pub fn push_url(base: &url::Url, chain: &str) -> url::Url {
 /// group's metrics: each `pytopus run` pushes its whole set. The error is a
 /// sentence for a warning, redacted.
 pub async fn push(metrics: &Metrics, base: &url::Url, redactor: &Redactor) -> Result<(), String> {
-    use crate::transport::{BodySink, HttpRequest, LiveOptions, LiveTransport, Transport};
+    use crate::transport::{
+        Added, BodySink, Client, DEFAULT_BODY_LIMIT, HttpRequest, LiveOptions, LiveTransport,
+    };
     let url = push_url(base, &metrics.chain().unwrap_or_default());
     let request = HttpRequest {
         method: "PUT".into(),
@@ -246,10 +248,15 @@ pub async fn push(metrics: &Metrics, base: &url::Url, redactor: &Redactor) -> Re
         timeout: Duration::from_secs(10),
         follow_redirects: true,
         tls: None,
+        body_limit: DEFAULT_BODY_LIMIT,
     };
     let fail = |why: String| redactor.redact(&format!("cannot push the metrics to {url}: {why}"));
-    let transport = LiveTransport::new(&LiveOptions::default()).map_err(|e| fail(e.to_string()))?;
-    match transport.send(&request, &BodySink::Memory).await {
+    let route = LiveTransport::new(&LiveOptions::default()).map_err(|e| fail(e.to_string()))?;
+    let client = Client::new(std::sync::Arc::new(route), redactor.clone());
+    match client
+        .send(&request, &BodySink::Memory, &Added::default())
+        .await
+    {
         Ok(r) if (200..300).contains(&r.status) => Ok(()),
         Ok(r) => {
             let body = String::from_utf8_lossy(&r.body);

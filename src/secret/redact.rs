@@ -40,6 +40,13 @@ impl Redactor {
         }
     }
 
+    /// `text` holds a known secret (in any of the forms [`Redactor::add`] knows).
+    pub fn contains_secret(&self, text: &str) -> bool {
+        self.secrets
+            .read()
+            .is_ok_and(|list| list.iter().any(|s| text.contains(s.as_str())))
+    }
+
     /// `text` with every known secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let Ok(list) = self.secrets.read() else {
@@ -79,7 +86,7 @@ impl Redactor {
         &self,
         v: &'v serde_json::Value,
     ) -> std::borrow::Cow<'v, serde_json::Value> {
-        if self.is_empty() || !self.contains_secret(v) {
+        if self.is_empty() || !self.json_contains_secret(v) {
             std::borrow::Cow::Borrowed(v)
         } else {
             std::borrow::Cow::Owned(self.redact_json(v))
@@ -87,7 +94,7 @@ impl Redactor {
     }
 
     /// Whether a string (or key) inside `v` contains a known secret.
-    fn contains_secret(&self, v: &serde_json::Value) -> bool {
+    fn json_contains_secret(&self, v: &serde_json::Value) -> bool {
         let Ok(list) = self.secrets.read() else {
             return true;
         };

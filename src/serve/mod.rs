@@ -31,7 +31,7 @@ use crate::diagnostic::Diagnostics;
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepError};
 use crate::report::metrics::Metrics;
 use crate::secret::{Redactor, Secret, Secrets};
-use crate::transport::Transport;
+use crate::transport::{Client, Transport};
 pub use log::{Log, LogFormat};
 use schedule::{Schedule, SharedClock};
 
@@ -393,7 +393,8 @@ impl Runner {
         let report = engine::run_with_vars(
             chain,
             &vars,
-            self.transport.as_ref(),
+            // Each run has a cookie jar of its own.
+            &Client::new(Arc::clone(&self.transport), self.redactor.clone()),
             &mut observers,
             &opts,
             self.cancel.clone(),

@@ -1,18 +1,26 @@
-//! The network, behind a trait: the engine sends an [`HttpRequest`] and gets
-//! an [`HttpResponse`] or a [`TransportError`]. Implementations: live
-//! (reqwest), recording (wraps another and keeps every exchange), replaying
-//! (answers from a tape, no network).
+//! The network: every request goes through one [`Client`] (redirect policy,
+//! cookies, credential stripping, the response size limit), which sends
+//! each hop through a route, the [`Transport`] trait: live (reqwest, with
+//! plain HTTP below it when no proxy applies), recording (wraps another and
+//! keeps every exchange), replaying (answers from a tape, no network).
 
+mod body;
+mod client;
 mod live;
 mod plain;
+pub mod redirect;
 mod tape;
+mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use body::{DEFAULT_BODY_LIMIT, ReplyBody, size_text};
+pub use client::Client;
 pub use live::{LiveOptions, LiveTransport};
+pub use redirect::MAX_REDIRECTS;
 pub use tape::{Exchange, Recorder, Replayer, Tape};
 
 /// A fully rendered request, ready to send.
@@ -33,6 +41,22 @@ pub struct HttpRequest {
     pub follow_redirects: bool,
     /// Client certificate and trust settings; `None` is the default client.
     pub tls: Option<std::sync::Arc<TlsSettings>>,
+    /// The most bytes of response body kept in memory.
+    pub body_limit: u64,
+}
+
+/// What an `auth:` scheme put on a request, to take off on a redirect to
+/// another origin.
+#[derive(Debug, Clone, Default)]
+pub struct Added {
+    pub headers: Vec<String>,
+    pub query: Vec<String>,
+}
+
+impl Added {
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && self.query.is_empty()
+    }
 }
 
 /// TLS settings for a request (`tls:` in a chain, paths already resolved).
@@ -262,27 +286,47 @@ impl std::fmt::Display for TransportError {
     }
 }
 
-/// The most redirects one request follows (the live transport's default,
-/// and the limit of [`crate::auth::redirect`]).
-pub const MAX_REDIRECTS: usize = 10;
-
-/// A status that redirects when it comes with a `Location`.
-pub fn is_redirect(status: u16) -> bool {
-    matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
 /// The reason phrase of a status code (`Not Found`), when it has a standard one.
 pub fn reason_phrase(code: u16) -> Option<&'static str> {
     reqwest::StatusCode::from_u16(code).ok()?.canonical_reason()
 }
 
-/// A boxed future, so `Transport` stays object-safe.
-pub type SendFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'a>>;
+/// One exchange's answer, its body not read yet.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: ReplyBody,
+    /// The URL that answered (the request's, without its fragment; a tape's
+    /// recorded URL).
+    pub url: String,
+    /// How long the exchange took when it was recorded (replays).
+    pub elapsed: Option<Duration>,
+}
 
-/// Sends requests. One instance serves a whole run.
+impl Reply {
+    /// An answer whose body is already in memory (tapes, test doubles).
+    pub fn full(status: u16, headers: Headers, body: Vec<u8>, url: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers,
+            body: ReplyBody::Bytes(body),
+            url: url.into(),
+            elapsed: None,
+        }
+    }
+}
+
+/// A boxed future, so `Transport` stays object-safe.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, TransportError>> + Send + 'a>>;
+
+/// A route: sends one request and returns its answer, body unread. It never
+/// follows a redirect, keeps no cookies and applies no limit: [`Client`]
+/// does all of that, the same for every route.
 pub trait Transport: Send + Sync {
-    fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a>;
+    /// `left` is what is left of the step's timeout (`req.timeout`, which
+    /// messages name).
+    fn send<'a>(&'a self, req: &'a HttpRequest, left: Duration) -> SendFuture<'a>;
 
     /// True when answers come from a recording: retries need not wait.
     fn is_replay(&self) -> bool {

@@ -16,15 +16,15 @@
 //! only when the request has none; `Accept-Encoding: gzip,deflate,br` and the
 //! decoding of such responses (tower-http does both, as in reqwest); TCP
 //! no-delay and keep-alive; the connect timeout; idle connections closed
-//! after 90 s. Anything else goes through reqwest: `https`, a proxy in the
-//! environment (or a platform whose proxy settings reqwest reads from the
-//! system), `tls:` settings, bodies streamed to a file, and URLs that
-//! `http::Uri` does not take as they are.
+//! after 90 s. The live route sends everything else through reqwest:
+//! `https`, requests a proxy applies to, `tls:` settings, and URLs that
+//! `http::Uri` does not take as they are. This route only moves bytes:
+//! redirects, cookies and limits are [`super::Client`]'s, as for reqwest's.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -32,7 +32,7 @@ use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_service::Service;
 
 use super::TransportError;
-use super::live::{error_chain, no_response, slow_body};
+use super::live::{error_chain, no_response};
 
 type Pooled = Decompression<Client<HttpConnector, Full<Bytes>>>;
 
@@ -45,22 +45,8 @@ pub(super) struct Plain {
     user_agent: HeaderValue,
 }
 
-/// The proxy variables reqwest reads for an `http://` URL.
-const PROXY_VARS: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
-
 impl Plain {
-    /// `None` where a proxy may apply: reqwest, which knows the rules
-    /// (`NO_PROXY`, the system's settings), sends those requests.
-    pub(super) fn new(connect_timeout: Duration, user_agent: &'static str) -> Option<Plain> {
-        if cfg!(any(target_os = "macos", target_os = "windows")) {
-            return None;
-        }
-        if PROXY_VARS
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-        {
-            return None;
-        }
+    pub(super) fn new(connect_timeout: Duration, user_agent: &'static str) -> Plain {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(15)));
@@ -71,19 +57,10 @@ impl Plain {
             .pool_idle_timeout(Duration::from_secs(90))
             .build(http);
         let client = Decompression::new(pool).gzip(true).deflate(true).br(true);
-        Some(Plain {
+        Plain {
             client,
             user_agent: HeaderValue::from_static(user_agent),
-        })
-    }
-
-    /// The URI of `url` when this client sends it: plain HTTP, and a URL
-    /// that `http::Uri` takes as it is (reqwest refuses the others itself).
-    pub(super) fn uri(&self, url: &url::Url) -> Option<http::Uri> {
-        if url.scheme() != "http" {
-            return None;
         }
-        url.as_str().parse().ok()
     }
 
     /// The request, with what reqwest would add to it.
@@ -123,19 +100,6 @@ impl Plain {
             Ok(Err(e)) => Err(TransportError::Other(error_chain(&e))),
             Err(_) => Err(no_response(step_timeout)),
         }
-    }
-}
-
-/// The whole body, within `timeout` (what is left of the step's).
-pub(super) async fn body(
-    resp: Response,
-    timeout: Duration,
-    step_timeout: Duration,
-) -> Result<Bytes, TransportError> {
-    match tokio::time::timeout(timeout, resp.into_body().collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) => Err(TransportError::Body(error_chain(&*e))),
-        Err(_) => Err(slow_body(step_timeout)),
     }
 }
 

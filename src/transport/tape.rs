@@ -4,6 +4,8 @@
 //!
 //! Replay matches a request to the first unused exchange with the same method
 //! and URL; bodies are not compared (they often carry `uuid()` or `now()`).
+//! Both are routes under [`super::Client`]: a redirect is recorded as the
+//! exchanges it is made of, and replayed through the same redirect policy.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -14,7 +16,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{BodySink, HttpRequest, HttpResponse, SendFuture, Transport, TransportError};
+use super::body::{self, Reading};
+use super::{HttpRequest, Reply, ReplyBody, SendFuture, Transport, TransportError};
 use crate::secret::Redactor;
 
 /// A recorded run.
@@ -195,12 +198,27 @@ impl Recorder {
         }
     }
 
-    async fn send_inner(
-        &self,
-        req: &HttpRequest,
-        sink: &BodySink,
-    ) -> Result<HttpResponse, TransportError> {
-        let result = self.inner.send(req, sink).await;
+    /// Sends through the route it wraps and keeps the exchange; the body is
+    /// read here (within the request's limit), to be kept.
+    async fn send_inner(&self, req: &HttpRequest, left: Duration) -> Result<Reply, TransportError> {
+        let started = std::time::Instant::now();
+        let result = match self.inner.send(req, left).await {
+            Ok(mut reply) => {
+                let bytes = std::mem::replace(&mut reply.body, ReplyBody::Bytes(Vec::new()));
+                let how = Reading {
+                    limit: req.body_limit,
+                    deadline: tokio::time::Instant::now() + left,
+                    step_timeout: req.timeout,
+                    size_hint: None,
+                    file: None,
+                };
+                body::read(bytes, how).await.map(|(bytes, _)| {
+                    reply.body = ReplyBody::Bytes(bytes);
+                    reply
+                })
+            }
+            Err(e) => Err(e),
+        };
         let content_type = req
             .headers
             .iter()
@@ -216,21 +234,19 @@ impl Recorder {
                 .and_then(|b| TapeBody::from_bytes(b, content_type)),
         };
         let exchange = match &result {
-            Ok(resp) => {
-                let body = match (sink, resp.saved_bytes) {
-                    (BodySink::File(path), Some(_)) => {
-                        tokio::fs::read(path).await.unwrap_or_default()
-                    }
-                    _ => resp.body.clone(),
+            Ok(reply) => {
+                let body: &[u8] = match &reply.body {
+                    ReplyBody::Bytes(b) => b,
+                    _ => &[],
                 };
                 Exchange {
                     request,
                     response: Some(TapeResponse {
-                        status: resp.status,
-                        headers: headers_to_map(&resp.headers),
-                        body: TapeBody::from_bytes(&body, resp.header("content-type")),
-                        url: (resp.url != req.url).then(|| resp.url.clone()),
-                        elapsed_ms: resp.elapsed.as_millis() as u64,
+                        status: reply.status,
+                        headers: headers_to_map(&reply.headers),
+                        body: TapeBody::from_bytes(body, reply.headers.get("content-type")),
+                        url: (reply.url != req.url).then(|| reply.url.clone()),
+                        elapsed_ms: reply.elapsed.unwrap_or(started.elapsed()).as_millis() as u64,
                     }),
                     error: None,
                 }
@@ -249,8 +265,8 @@ impl Recorder {
 }
 
 impl Transport for Recorder {
-    fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
-        Box::pin(self.send_inner(req, sink))
+    fn send<'a>(&'a self, req: &'a HttpRequest, left: Duration) -> SendFuture<'a> {
+        Box::pin(self.send_inner(req, left))
     }
 
     fn is_replay(&self) -> bool {
@@ -278,11 +294,7 @@ impl Replayer {
         }
     }
 
-    async fn send_inner(
-        &self,
-        req: &HttpRequest,
-        sink: &BodySink,
-    ) -> Result<HttpResponse, TransportError> {
+    async fn send_inner(&self, req: &HttpRequest) -> Result<Reply, TransportError> {
         let found = {
             let mut used = self
                 .used
@@ -325,27 +337,19 @@ impl Replayer {
         {
             headers.push(("content-type".into(), "application/json".into()));
         }
-        let (body, saved_bytes) = match sink {
-            BodySink::Memory => (body, None),
-            BodySink::File(path) => (
-                Vec::new(),
-                Some(super::live::write_file(path, &body).await?),
-            ),
-        };
-        Ok(HttpResponse {
+        Ok(Reply {
             status: r.status,
             headers: headers.into(),
-            body,
-            saved_bytes,
+            body: ReplyBody::Bytes(body),
             url: r.url.clone().unwrap_or_else(|| req.url.clone()),
-            elapsed: Duration::from_millis(r.elapsed_ms),
+            elapsed: Some(Duration::from_millis(r.elapsed_ms)),
         })
     }
 }
 
 impl Transport for Replayer {
-    fn send<'a>(&'a self, req: &'a HttpRequest, sink: &'a BodySink) -> SendFuture<'a> {
-        Box::pin(self.send_inner(req, sink))
+    fn send<'a>(&'a self, req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
+        Box::pin(self.send_inner(req))
     }
 
     fn is_replay(&self) -> bool {

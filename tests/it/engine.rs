@@ -9,9 +9,7 @@ use pytopus::diagnostic::Source;
 use pytopus::engine::{
     self, Cancel, Event, Observer, RunOptions, RunStatus, StepResult, StepStatus,
 };
-use pytopus::transport::{
-    BodySink, HttpRequest, HttpResponse, SendFuture, Transport, TransportError,
-};
+use pytopus::transport::{Client, HttpRequest, Reply, SendFuture, Transport, TransportError};
 use serde_json::json;
 
 /// Answers from a script of responses and remembers what it was sent.
@@ -21,21 +19,24 @@ struct Scripted {
 }
 
 impl Transport for Scripted {
-    fn send<'a>(&'a self, req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+    fn send<'a>(&'a self, req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
         self.sent.lock().unwrap().push(req.clone());
         let next = self.answers.lock().unwrap().remove(0);
         Box::pin(async move {
             let (status, body) = next?;
-            Ok(HttpResponse {
+            Ok(Reply::full(
                 status,
-                headers: vec![("content-type".into(), "application/json".into())].into(),
-                body: body.as_bytes().to_vec(),
-                saved_bytes: None,
-                url: req.url.clone(),
-                elapsed: Duration::from_millis(1),
-            })
+                vec![("content-type".into(), "application/json".into())].into(),
+                body.as_bytes().to_vec(),
+                req.url.clone(),
+            ))
         })
     }
+}
+
+/// The pipeline every run sends through, over a test route.
+fn client(route: impl Transport + 'static) -> Client {
+    Client::new(Arc::new(route), pytopus::secret::Redactor::default())
 }
 
 /// Writes down every event as a short line.
@@ -116,7 +117,7 @@ async fn events_flow_in_order_and_results_feed_later_steps() {
     let mut log = Log::default();
     let report = engine::run(
         &chain,
-        &transport,
+        &client(transport),
         &mut log,
         &RunOptions::default(),
         Cancel::never(),
@@ -159,7 +160,7 @@ async fn a_failed_step_stops_the_run_and_later_steps_are_not_run() {
     let mut log = Log::default();
     let report = engine::run(
         &chain,
-        &transport,
+        &client(transport),
         &mut log,
         &RunOptions::default(),
         Cancel::never(),
@@ -176,7 +177,7 @@ async fn a_failed_step_stops_the_run_and_later_steps_are_not_run() {
 async fn cancelling_interrupts_the_step_in_flight() {
     struct Hang;
     impl Transport for Hang {
-        fn send<'a>(&'a self, _req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+        fn send<'a>(&'a self, _req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
             Box::pin(std::future::pending())
         }
     }
@@ -184,7 +185,8 @@ async fn cancelling_interrupts_the_step_in_flight() {
     let (handle, cancel) = Cancel::new();
     let mut log = Log::default();
     let opts = RunOptions::default();
-    let run = engine::run(&chain, &Hang, &mut log, &opts, cancel);
+    let hang = client(Hang);
+    let run = engine::run(&chain, &hang, &mut log, &opts, cancel);
     let stop = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         handle.cancel();
@@ -199,7 +201,7 @@ async fn cancelling_interrupts_the_step_in_flight() {
 struct SlowTokenEndpoint(Arc<Mutex<usize>>);
 
 impl Transport for SlowTokenEndpoint {
-    fn send<'a>(&'a self, req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+    fn send<'a>(&'a self, req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
         let n = {
             let mut calls = self.0.lock().unwrap();
             *calls += 1;
@@ -207,14 +209,12 @@ impl Transport for SlowTokenEndpoint {
         };
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok(HttpResponse {
-                status: 200,
-                headers: vec![("content-type".into(), "application/json".into())].into(),
-                body: format!(r#"{{"access_token": "tok-{n}", "expires_in": 3600}}"#).into_bytes(),
-                saved_bytes: None,
-                url: req.url.clone(),
-                elapsed: Duration::from_millis(50),
-            })
+            Ok(Reply::full(
+                200,
+                vec![("content-type".into(), "application/json".into())].into(),
+                format!(r#"{{"access_token": "tok-{n}", "expires_in": 3600}}"#).into_bytes(),
+                req.url.clone(),
+            ))
         })
     }
 }
@@ -242,10 +242,10 @@ async fn concurrent_requests_share_one_token_fetch() {
         password: None,
         device_url: None,
     };
-    let all = futures_util::future::join_all(
-        (0..16).map(|_| tokens.access_token(&cfg, &transport, false)),
-    )
-    .await;
+    let client = client(transport);
+    let all =
+        futures_util::future::join_all((0..16).map(|_| tokens.access_token(&cfg, &client, false)))
+            .await;
     assert!(all.iter().all(|t| t.as_deref() == Ok("tok-1")), "{all:?}");
     assert_eq!(
         *calls.lock().unwrap(),
@@ -310,7 +310,7 @@ async fn run_passing(
     };
     let report = engine::run(
         chain,
-        &transport,
+        &client(transport),
         &mut Log::default(),
         &RunOptions::default(),
         Cancel::never(),

@@ -356,3 +356,53 @@ fn origin_vars_must_be_variables() {
     );
     assert!(err.contains("did you mean `base`?"), "{err}");
 }
+
+/// Item 4, and the architecture issue's own example: `127.0.0.1` redirects
+/// to `localhost`. With `auth:`, the hand-written cookie followed the
+/// redirect; without it, `Referer` carried the full URL with the secret
+/// token in its query.
+#[test]
+fn a_redirect_to_another_origin_takes_no_cookie_and_no_secret_in_the_referer() {
+    for auth in [
+        "",
+        "    auth: {type: bearer, token: \"{{ secret('tok') }}\"}\n",
+    ] {
+        let server = crate::support::recording::Recording::start(None);
+        let scratch = crate::support::Scratch::new();
+        let chain = scratch.file(
+            "c.yaml",
+            &format!(
+                "steps:\n  - name: R\n    url: {}/redirect-to\n    query_params: {{url: \"{}/anything\", token: \"{{{{ secret('tok') }}}}\"}}\n    headers: {{Cookie: \"session=abc\"}}\n{auth}",
+                server.by_ip(),
+                server.by_name()
+            ),
+        );
+        let out = crate::support::pytopus()
+            .args(["run", chain.to_str().unwrap(), "-q", "--no-history"])
+            .env("PYTOPUS_SECRET_TOK", "tok-5ec7e7-in-the-url")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2, "{seen:#?}");
+        assert_eq!(seen[0].header("cookie"), Some("session=abc"));
+        let landed = &seen[1];
+        assert!(landed.header("host").unwrap().starts_with("localhost"));
+        assert_eq!(
+            landed.header("cookie"),
+            None,
+            "{auth}: the cookie crossed origins"
+        );
+        assert_eq!(landed.header("authorization"), None, "{auth}");
+        assert_eq!(
+            landed.header("referer"),
+            None,
+            "{auth}: a URL holding a secret is never a Referer"
+        );
+    }
+}

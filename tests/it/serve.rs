@@ -13,7 +13,7 @@ use pytopus::secret::{MemoryStore, Redactor, Secret, SecretStore, Secrets};
 use pytopus::serve::schedule::{SharedClock, SystemClock, TokioClock};
 use pytopus::serve::signature::sign_hex;
 use pytopus::serve::{Log, LogFormat, ServedChain, Server, serve};
-use pytopus::transport::{BodySink, HttpRequest, HttpResponse, SendFuture, Transport};
+use pytopus::transport::{HttpRequest, Reply, SendFuture, Transport};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
@@ -43,7 +43,7 @@ impl Fake {
 }
 
 impl Transport for Fake {
-    fn send<'a>(&'a self, req: &'a HttpRequest, _sink: &'a BodySink) -> SendFuture<'a> {
+    fn send<'a>(&'a self, req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
         self.sent.lock().unwrap().push(req.clone());
         Box::pin(async move {
             if req.url.contains("/slow") {
@@ -55,14 +55,12 @@ impl Transport for Fake {
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or(Value::Null);
             let status = if req.url.contains("/fail") { 500 } else { 200 };
-            Ok(HttpResponse {
+            Ok(Reply::full(
                 status,
-                headers: vec![("content-type".into(), "application/json".into())].into(),
-                body: serde_json::to_vec(&json!({"url": req.url, "json": json})).unwrap(),
-                saved_bytes: None,
-                url: req.url.clone(),
-                elapsed: Duration::from_millis(1),
-            })
+                vec![("content-type".into(), "application/json".into())].into(),
+                serde_json::to_vec(&json!({"url": req.url, "json": json})).unwrap(),
+                req.url.clone(),
+            ))
         })
     }
 }

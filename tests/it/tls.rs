@@ -20,21 +20,21 @@ use crate::support::{Output, Scratch, closed_port, pytopus, run_cmd};
 const CLIENT_CN: &str = "pytopus-test-client";
 
 /// A certificate authority that signs certificates for the tests.
-struct Ca {
+pub(crate) struct Ca {
     issuer: Issuer<'static, KeyPair>,
     der: CertificateDer<'static>,
-    pem: String,
+    pub(crate) pem: String,
 }
 
 /// A certificate with its private key.
-struct Leaf {
-    der: CertificateDer<'static>,
+pub(crate) struct Leaf {
+    pub(crate) der: CertificateDer<'static>,
     cert_pem: String,
-    key: KeyPair,
+    pub(crate) key: KeyPair,
 }
 
 impl Ca {
-    fn new(cn: &str) -> Ca {
+    pub(crate) fn new(cn: &str) -> Ca {
         let mut params = CertificateParams::new(Vec::new()).expect("CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, cn);
@@ -64,7 +64,7 @@ impl Ca {
         }
     }
 
-    fn server_cert(&self) -> Leaf {
+    pub(crate) fn server_cert(&self) -> Leaf {
         self.sign(
             "test server",
             &["127.0.0.1", "localhost"],
@@ -156,11 +156,11 @@ impl Pki {
     }
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-fn private_key(leaf: &Leaf) -> PrivateKeyDer<'static> {
+pub(crate) fn private_key(leaf: &Leaf) -> PrivateKeyDer<'static> {
     PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.serialize_der()))
 }
 

@@ -1,12 +1,15 @@
-//! Plain `http://` requests skip reqwest's per-request layers (see
-//! src/transport/plain.rs) unless a proxy may apply. These tests run the same
-//! chains both ways — the direct path by default, reqwest's when a proxy
-//! variable is set and `NO_PROXY` exempts the test server — and check that a
-//! server, and a user, cannot tell the difference.
+//! Every request goes through one pipeline (src/transport/client.rs):
+//! redirects, cookies, credential stripping and limits. Below it, a plain
+//! `http://` request that no proxy applies to skips reqwest's per-request
+//! layers (src/transport/plain.rs). These tests run the same chains through
+//! both routes, in this process, and check that a server and a user cannot
+//! tell the difference, and that the redirect policy holds on each route
+//! and over HTTPS.
 
 use std::io::Write;
 
-use crate::support::{Output, Scratch, closed_port, pytopus, run_cmd, scrub};
+use crate::support::{Scratch, closed_port, pytopus, run_cmd, scrub};
+use pytopus::engine::RunStatus;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -93,35 +96,80 @@ output:
   length: "{{ steps.post.headers['x-seen-length'] }}"
 "#;
 
-/// Runs `chain` with `base` set; `through_reqwest` sets a proxy that
-/// `NO_PROXY` exempts 127.0.0.1 from, which sends every request through
-/// reqwest, straight to the server. The scratch directory reads `TMP` in
-/// the messages.
-fn run_both_ways(chain: &str, base: &str, through_reqwest: bool) -> (Output, Value) {
+/// The two ways a plain `http://` request can leave: straight through the
+/// pool (when no proxy applies) or through reqwest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Route {
+    Plain,
+    Reqwest,
+}
+
+const ROUTES: [Route; 2] = [Route::Plain, Route::Reqwest];
+
+/// A chain loaded from text with the variable `base` (its file name is
+/// `c.yaml` in `dir`, for relative paths).
+fn load(dir: &std::path::Path, text: &str, base: &str) -> pytopus::chain::ValidChain {
+    let source = std::sync::Arc::new(pytopus::diagnostic::Source {
+        name: dir.join("c.yaml").display().to_string(),
+        text: text.to_string(),
+    });
+    let parsed = pytopus::chain::parse(source).expect("the test chain parses");
+    let mut vars = parsed.chain.vars.clone();
+    vars.insert("base".into(), Value::String(base.into()));
+    pytopus::chain::validate(parsed, vars)
+        .unwrap_or_else(|d| panic!("the test chain is valid: {}", d.render(false)))
+}
+
+/// Runs `chain` in this process over `route`, with `base` set and the
+/// secrets given, and returns the report and its `--report` JSON.
+async fn run_on(
+    route: Route,
+    chain: &str,
+    base: &str,
+    secrets: &[(&str, &str)],
+) -> (pytopus::engine::RunReport, Value) {
+    use pytopus::secret::{MemoryStore, Redactor, Secret, SecretStore, Secrets};
+    use pytopus::transport::{Client, LiveOptions, LiveTransport};
     let dir = Scratch::new();
-    let path = dir.file("c.yaml", chain);
-    let report = dir.path("report.json");
-    let mut cmd = pytopus();
-    cmd.args([
-        "run",
-        path.to_str().unwrap(),
-        "--var",
-        &format!("base={base}"),
-    ])
-    .args(["--no-history", "-q", "--report", report.to_str().unwrap()]);
-    if through_reqwest {
-        cmd.env("HTTP_PROXY", format!("http://127.0.0.1:{}", closed_port()))
-            .env("NO_PROXY", "127.0.0.1");
+    let chain = load(dir.dir.path(), chain, base);
+    let redactor = Redactor::default();
+    let store = std::sync::Arc::new(MemoryStore::default());
+    for (name, value) in secrets {
+        store.set(name, &Secret::new(*value)).unwrap();
     }
-    let mut out = run_cmd(&mut cmd);
-    out.stderr = out
-        .stderr
-        .replace(&dir.dir.path().display().to_string(), "TMP");
-    let report = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    (out, without_times(report))
+    let opts = pytopus::engine::RunOptions {
+        redactor: redactor.clone(),
+        secrets: Some(Secrets::new(
+            move || Ok(store.clone() as std::sync::Arc<dyn SecretStore>),
+            redactor.clone(),
+        )),
+        ..Default::default()
+    };
+    let live = LiveTransport::new(&LiveOptions {
+        reqwest_only: route == Route::Reqwest,
+        ..LiveOptions::default()
+    })
+    .unwrap();
+    let client = Client::new(std::sync::Arc::new(live), redactor);
+    let report = pytopus::engine::run(
+        &chain,
+        &client,
+        &mut pytopus::engine::Observers::default(),
+        &opts,
+        pytopus::engine::Cancel::never(),
+    )
+    .await;
+    let json = without_times(pytopus::report::json::to_json(&report));
+    (report, json)
+}
+
+/// What a failed step says, as the user reads it.
+fn failure(report: &pytopus::engine::RunReport) -> String {
+    report
+        .failed_step()
+        .and_then(|s| s.error.as_ref())
+        .map(|e| e.summary())
+        .unwrap_or_default()
 }
 
 /// A report without what differs from run to run.
@@ -173,16 +221,22 @@ async fn requests_seen(server: &MockServer) -> Vec<(String, String, Vec<String>)
 #[tokio::test]
 async fn plain_http_is_sent_and_read_as_reqwest_does() {
     let direct_server = server().await;
-    let (direct, direct_report) = run_both_ways(CHAIN, &direct_server.uri(), false);
+    let (direct, direct_report) = run_on(Route::Plain, CHAIN, &direct_server.uri(), &[]).await;
     let reqwest_server = server().await;
-    let (via_reqwest, reqwest_report) = run_both_ways(CHAIN, &reqwest_server.uri(), true);
-    assert_eq!(direct.code, 0, "{}", direct.stderr);
-    assert_eq!(via_reqwest.code, 0, "{}", via_reqwest.stderr);
+    let (via_reqwest, reqwest_report) =
+        run_on(Route::Reqwest, CHAIN, &reqwest_server.uri(), &[]).await;
+    assert_eq!(direct.status, RunStatus::Passed, "{}", failure(&direct));
+    assert_eq!(
+        via_reqwest.status,
+        RunStatus::Passed,
+        "{}",
+        failure(&via_reqwest)
+    );
 
     // What the user sees: the output, and every step of the report (the
     // request, the decoded body, the response's headers, the final URL).
-    assert_eq!(direct.stdout, via_reqwest.stdout);
-    let out: Value = serde_json::from_str(&direct.stdout).unwrap();
+    assert_eq!(direct.output, via_reqwest.output);
+    let out: &Value = direct.output.as_deref().unwrap();
     assert_eq!(out["n"], "1 2", "gzip and deflate bodies decoded");
     assert_eq!(out["done"], true);
     assert_eq!(out["status"], 201);
@@ -263,16 +317,15 @@ async fn plain_http_is_sent_and_read_as_reqwest_does() {
 async fn failures_read_the_same_both_ways() {
     let chain = "steps:\n  - {name: down, url: \"{{ base }}/x\"}\n";
     let base = format!("http://127.0.0.1:{}", closed_port());
-    let (direct, _) = run_both_ways(chain, &base, false);
-    let (via_reqwest, _) = run_both_ways(chain, &base, true);
-    assert_eq!(direct.code, 1);
-    assert_eq!(via_reqwest.code, 1);
+    let (direct, _) = run_on(Route::Plain, chain, &base, &[]).await;
+    let (via_reqwest, _) = run_on(Route::Reqwest, chain, &base, &[]).await;
+    assert_eq!(direct.status, RunStatus::Failed);
+    let message = failure(&direct);
     assert!(
-        direct.stderr.contains("could not connect") && direct.stderr.contains("refused"),
-        "{}",
-        direct.stderr
+        message.contains("could not connect") && message.contains("refused"),
+        "{message}"
     );
-    assert_eq!(direct.stderr, via_reqwest.stderr);
+    assert_eq!(message, failure(&via_reqwest));
 
     // A response slower than the step's timeout.
     let server = MockServer::start().await;
@@ -281,18 +334,14 @@ async fn failures_read_the_same_both_ways() {
         .mount(&server)
         .await;
     let chain = "steps:\n  - {name: slow, url: \"{{ base }}/x\", timeout: 200ms}\n";
-    let (direct, _) = run_both_ways(chain, &server.uri(), false);
-    let (via_reqwest, _) = run_both_ways(chain, &server.uri(), true);
-    assert_eq!(direct.code, 1);
+    let (direct, _) = run_on(Route::Plain, chain, &server.uri(), &[]).await;
+    let (via_reqwest, _) = run_on(Route::Reqwest, chain, &server.uri(), &[]).await;
     assert!(
-        direct.stderr.contains("no response within 200ms"),
+        failure(&direct).contains("no response within 200ms"),
         "{}",
-        direct.stderr
+        failure(&direct)
     );
-    assert_eq!(
-        scrub(&direct.stderr, &server.uri(), None),
-        scrub(&via_reqwest.stderr, &server.uri(), None)
-    );
+    assert_eq!(failure(&direct), failure(&via_reqwest));
 }
 
 #[tokio::test]
@@ -319,4 +368,223 @@ async fn a_proxy_in_the_environment_still_gets_plain_http_requests() {
     assert_eq!(body["via"], "proxy");
     let asked = &proxy.received_requests().await.unwrap()[0];
     assert_eq!(asked.url.path(), "/thing");
+}
+
+/// The issue's chain: `127.0.0.1` redirects to `localhost` (another origin
+/// on the same server), with a hand-written cookie and, optionally, an
+/// `auth:` scheme that adds a header and a query parameter.
+fn redirect_chain(status: u16, method: &str, with_auth: bool, tls: &str) -> String {
+    let auth = if with_auth {
+        "    auth: {type: api_key, in: query, name: api_key, key: \"{{ secret('tok') }}\"}\n"
+    } else {
+        ""
+    };
+    let extra = if with_auth {
+        "      X-Token: \"{{ secret('tok') }}\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "steps:\n  - name: R\n    method: {method}\n    url: \"{{{{ base }}}}/redirect-to\"\n    query_params: {{url: \"{{{{ there }}}}/anything?api_key=echoed\", status: {status}}}\n    headers:\n      Cookie: session=abc\n      Authorization: Basic aGFuZDp3cml0dGVu\n{extra}{auth}    body: {{\"a\": 1}}\n{tls}"
+    )
+}
+
+/// What the second origin received, for one combination.
+async fn landed(
+    route: Route,
+    server: &crate::support::recording::Recording,
+    chain: &str,
+) -> crate::support::recording::Seen {
+    let there = server.by_name();
+    let chain = chain.replace("{{ there }}", &there);
+    let before = server.seen().len();
+    let (report, _) = run_on(
+        route,
+        &chain,
+        &server.by_ip(),
+        &[("tok", "tok-3f9a-secret")],
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed, "{}", failure(&report));
+    let seen = server.seen();
+    assert_eq!(seen.len(), before + 2, "{seen:#?}");
+    assert!(
+        seen[before]
+            .header("host")
+            .unwrap()
+            .starts_with("127.0.0.1")
+    );
+    assert!(
+        seen[before + 1]
+            .header("host")
+            .unwrap()
+            .starts_with("localhost")
+    );
+    seen[before + 1].clone()
+}
+
+/// Item 1 of the architecture issue: one redirect policy on every route,
+/// with and without `auth:`, for every redirect status. The hand-written
+/// `Cookie` went to the other origin when the step had no `auth:`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_origin_carries_no_credential_on_any_route() {
+    let server = crate::support::recording::Recording::start(None);
+    for route in ROUTES {
+        for with_auth in [false, true] {
+            for (status, method, after) in [
+                (301, "POST", "GET"),
+                (302, "POST", "GET"),
+                (303, "PUT", "GET"),
+                (307, "POST", "POST"),
+                (308, "PUT", "PUT"),
+                (302, "DELETE", "DELETE"),
+                (303, "HEAD", "HEAD"),
+            ] {
+                let chain = redirect_chain(status, method, with_auth, "");
+                let seen = landed(route, &server, &chain).await;
+                let case = format!("{route:?} auth={with_auth} {method} {status}");
+                assert_eq!(seen.method, after, "{case}");
+                for h in ["cookie", "authorization", "x-token", "proxy-authorization"] {
+                    assert_eq!(seen.header(h), None, "{case}: {h} reached the other origin");
+                }
+                assert!(!seen.target.contains("tok-3f9a"), "{case}: {}", seen.target);
+                // A parameter named like the one `auth:` added is taken off
+                // the next URL too; without `auth:` it is just a parameter.
+                assert_eq!(
+                    seen.target.contains("api_key"),
+                    !with_auth,
+                    "{case}: {}",
+                    seen.target
+                );
+                // The origin alone; nothing when the URL held the key.
+                let referer = format!("{}/", server.by_ip());
+                let expected = (!with_auth).then_some(referer.as_str());
+                assert_eq!(seen.header("referer"), expected, "{case}");
+                // The body goes with a method change, and with any 303.
+                let keeps_body = after == method && status != 303;
+                assert_eq!(!seen.body.is_empty(), keeps_body, "{case}");
+            }
+        }
+    }
+}
+
+/// The same origin keeps what the request carried, and the cookies the
+/// redirect set reach it; another origin gets neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_stay_with_their_origin() {
+    let server = crate::support::recording::Recording::start(None);
+    for route in ROUTES {
+        let chain = "steps:\n  - name: R\n    url: \"{{ base }}/redirect-to\"\n    query_params: {url: /anything}\n    headers: {Authorization: Bearer hand-written}\n";
+        let before = server.seen().len();
+        let (report, _) = run_on(route, chain, &server.by_ip(), &[]).await;
+        assert_eq!(report.status, RunStatus::Passed, "{}", failure(&report));
+        let seen = &server.seen()[before + 1];
+        assert_eq!(
+            seen.header("cookie"),
+            Some("jar=from-redirect-to"),
+            "{route:?}"
+        );
+        assert_eq!(seen.header("authorization"), Some("Bearer hand-written"));
+        assert_eq!(
+            seen.header("referer").unwrap(),
+            format!("{}/redirect-to?url=%2Fanything", server.by_ip())
+        );
+        let chain = chain.replace("/anything", &format!("{}/anything", server.by_name()));
+        let before = server.seen().len();
+        run_on(route, &chain, &server.by_ip(), &[]).await;
+        let seen = &server.seen()[before + 1];
+        assert_eq!(
+            seen.header("cookie"),
+            None,
+            "{route:?}: the jar's cookie crossed origins"
+        );
+    }
+}
+
+/// Over HTTPS (reqwest's route, with a private CA) the policy is the same,
+/// and a client certificate is not offered to the other origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_holds_over_https() {
+    use crate::tls::{Ca, private_key, provider};
+    let ca = Ca::new("redirect test CA");
+    let cert = ca.server_cert();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der.clone()], private_key(&cert))
+        .unwrap();
+    let server = crate::support::recording::Recording::start(Some(config));
+    let dir = Scratch::new();
+    let ca_file = dir.file("ca.pem", &ca.pem);
+    let tls = format!(
+        "    tls: {{ca_cert: {:?}}}\n",
+        ca_file.display().to_string()
+    );
+    for with_auth in [false, true] {
+        for (status, method, after) in [(302, "POST", "GET"), (307, "POST", "POST")] {
+            let chain = redirect_chain(status, method, with_auth, &tls);
+            let seen = landed(Route::Reqwest, &server, &chain).await;
+            assert_eq!(seen.method, after);
+            for h in ["cookie", "authorization", "x-token"] {
+                assert_eq!(seen.header(h), None, "https auth={with_auth} {status}: {h}");
+            }
+            assert_eq!(
+                seen.target.contains("api_key"),
+                !with_auth,
+                "{}",
+                seen.target
+            );
+        }
+    }
+}
+
+/// Decompression stops at the response size limit: a small gzip body that
+/// inflates far beyond it fails the step with kind `body` (it aborted the
+/// process before), on both routes; a body exactly at the limit passes.
+#[tokio::test]
+async fn a_gzip_bomb_stops_at_the_limit() {
+    let server = MockServer::start().await;
+    let bomb = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            e.write_all(&zeros).unwrap();
+        }
+        e.finish().unwrap()
+    };
+    assert!(bomb.len() < 256 << 10, "{} bytes", bomb.len());
+    Mock::given(path("/bomb"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .insert_header("content-type", "application/octet-stream")
+                .set_body_bytes(bomb),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/exact"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 1024]))
+        .mount(&server)
+        .await;
+    for route in ROUTES {
+        let chain = "steps:\n  - {name: B, url: \"{{ base }}/bomb\", max_response_size: 1MiB}\n";
+        let (report, json) = run_on(route, chain, &server.uri(), &[]).await;
+        assert_eq!(report.status, RunStatus::Failed, "{route:?}");
+        assert_eq!(json["steps"][0]["error"]["kind"], "body", "{json}");
+        let message = failure(&report);
+        assert!(message.contains("larger than 1 MiB"), "{message}");
+        assert!(message.contains("max_response_size"), "{message}");
+
+        let at = "steps:\n  - {name: E, url: \"{{ base }}/exact\", max_response_size: 1024}\n";
+        let (report, _) = run_on(route, at, &server.uri(), &[]).await;
+        assert_eq!(report.status, RunStatus::Passed, "{}", failure(&report));
+        let over = at.replace("1024", "1023");
+        let (report, _) = run_on(route, &over, &server.uri(), &[]).await;
+        assert!(
+            failure(&report).contains("larger than 1023 bytes"),
+            "{}",
+            failure(&report)
+        );
+    }
 }

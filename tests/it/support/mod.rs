@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod recording;
+
 /// The `pytopus` binary, with a predictable environment.
 pub fn pytopus() -> Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));

@@ -1,0 +1,368 @@
+//! TLS for the live route: the default clients' configuration (the
+//! platform's verifier, created at the first handshake) and a step's `tls:`
+//! settings read from PEM files, with errors that name the file at fault.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use super::live::error_chain;
+use super::{TlsSettings, TransportError};
+
+/// The TLS settings of the default clients: what reqwest would build
+/// (aws-lc-rs, TLS 1.2 and 1.3, ALPN h2 then http/1.1, the platform's
+/// verifier over the system's roots), except that the verifier, and so the
+/// reading of the system's root certificates, waits for the first TLS
+/// handshake. Reading them was most of the work of a one-request run, and a
+/// chain that only speaks plain HTTP never needs them.
+pub(super) fn lazy_roots_tls_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(LazyPlatformVerifier {
+        provider: Arc::clone(&provider),
+        inner: OnceLock::new(),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| {
+            // aws-lc-rs supports both default versions; this is unreachable,
+            // and TLS 1.3 alone would still work.
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("aws-lc-rs supports TLS 1.3")
+        })
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
+
+/// `rustls_platform_verifier::Verifier`, created on first use.
+#[derive(Debug)]
+struct LazyPlatformVerifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    inner: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
+}
+
+impl LazyPlatformVerifier {
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.inner
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new(Arc::clone(&self.provider)).map(Arc::new)
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for LazyPlatformVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Adds a step's `tls:` settings: the client identity, extra trusted CAs
+/// (beside the system's, which stay trusted), and `verify: false`.
+pub(super) fn with_tls(
+    mut builder: reqwest::ClientBuilder,
+    tls: &TlsSettings,
+) -> Result<reqwest::ClientBuilder, TransportError> {
+    if let Some(cert) = &tls.client_cert {
+        builder = builder.identity(identity(cert, tls.client_key.as_deref())?);
+    }
+    if let Some(ca) = &tls.ca_cert {
+        builder = builder.tls_certs_merge(ca_certificates(ca)?);
+    }
+    if !tls.verify {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    Ok(builder)
+}
+
+/// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block of a PEM file.
+struct PemBlock {
+    label: String,
+    /// The block's text, BEGIN and END lines included.
+    text: String,
+}
+
+const KEY_LABELS: &[&str] = &["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"];
+
+fn tls_error(path: &Path, problem: impl std::fmt::Display) -> TransportError {
+    TransportError::Tls(format!("{}: {problem}", path.display()))
+}
+
+/// Reads a PEM file into its blocks, with an error that names the file and
+/// says what is wrong when it is not PEM at all.
+fn pem_blocks(path: &Path, expected: &str) -> Result<Vec<PemBlock>, TransportError> {
+    let bytes = std::fs::read(path).map_err(|e| tls_error(path, format!("cannot read: {e}")))?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        // A DER certificate or key is an ASN.1 SEQUENCE: it starts with 0x30.
+        let hint = if bytes.first() == Some(&0x30) {
+            " (it looks like binary DER: convert it with \
+             `openssl x509 -inform der -in FILE -out FILE.pem`, or `openssl pkey` for a key)"
+        } else {
+            ""
+        };
+        return Err(tls_error(
+            path,
+            format!("not a PEM file: expected {expected}{hint}"),
+        ));
+    };
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some((label, start, body)) = &mut open {
+            body.push_str(line);
+            body.push('\n');
+            if let Some(end) = line
+                .strip_prefix("-----END ")
+                .and_then(|l| l.strip_suffix("-----"))
+            {
+                if end != label {
+                    return Err(tls_error(
+                        path,
+                        format!(
+                            "the `{label}` block that starts on line {start} ends with `{end}`"
+                        ),
+                    ));
+                }
+                blocks.push(PemBlock {
+                    label: std::mem::take(label),
+                    text: std::mem::take(body),
+                });
+                open = None;
+            }
+        } else if let Some(label) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        {
+            open = Some((label.to_string(), n + 1, format!("{line}\n")));
+        }
+    }
+    if let Some((label, start, _)) = open {
+        return Err(tls_error(
+            path,
+            format!("the `{label}` block that starts on line {start} has no END line"),
+        ));
+    }
+    if blocks.is_empty() {
+        return Err(tls_error(
+            path,
+            format!("not a PEM file: expected {expected}, found no `-----BEGIN` line"),
+        ));
+    }
+    Ok(blocks)
+}
+
+/// The private key blocks of a file, refusing the kinds rustls cannot use.
+fn keys_in<'a>(path: &Path, blocks: &'a [PemBlock]) -> Result<Vec<&'a PemBlock>, TransportError> {
+    // PKCS#8 `ENCRYPTED PRIVATE KEY`, or the older OpenSSL `Proc-Type` header.
+    let encrypted = |b: &PemBlock| {
+        b.label == "ENCRYPTED PRIVATE KEY"
+            || (b.label.ends_with("PRIVATE KEY") && b.text.contains("Proc-Type: 4,ENCRYPTED"))
+    };
+    if blocks.iter().any(encrypted) {
+        return Err(tls_error(
+            path,
+            "the private key is encrypted with a passphrase, which pytopus cannot use: \
+             decrypt it with `openssl pkey -in KEY -out KEY.plain`",
+        ));
+    }
+    let keys: Vec<&PemBlock> = blocks
+        .iter()
+        .filter(|b| KEY_LABELS.contains(&b.label.as_str()))
+        .collect();
+    if keys.len() > 1 {
+        return Err(tls_error(
+            path,
+            format!("{} private keys found, expected one", keys.len()),
+        ));
+    }
+    Ok(keys)
+}
+
+/// The client identity: the certificate chain from `cert`, the key from
+/// `key` or, without one, from `cert` too.
+fn identity(cert: &Path, key: Option<&Path>) -> Result<reqwest::Identity, TransportError> {
+    let cert_blocks = pem_blocks(cert, "a PEM `CERTIFICATE` block")?;
+    let certs: Vec<&PemBlock> = cert_blocks
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .collect();
+    if certs.is_empty() {
+        return Err(tls_error(
+            cert,
+            "no certificate found (expected a PEM `CERTIFICATE` block)",
+        ));
+    }
+    // Checked here so that a broken certificate is blamed on its file, not on the key.
+    let chain: String = certs.iter().map(|b| b.text.as_str()).collect();
+    reqwest::Certificate::from_pem_bundle(chain.as_bytes()).map_err(|e| {
+        tls_error(
+            cert,
+            format!("a certificate is not valid: {}", local_error(&e)),
+        )
+    })?;
+    let key_blocks;
+    let (key_path, key_block) = match key {
+        Some(key) => {
+            key_blocks = pem_blocks(key, "a PEM `PRIVATE KEY` block")?;
+            let keys = keys_in(key, &key_blocks)?;
+            let Some(block) = keys.first() else {
+                return Err(tls_error(
+                    key,
+                    "no private key found (expected a PEM `PRIVATE KEY` block)",
+                ));
+            };
+            (key, *block)
+        }
+        None => {
+            let keys = keys_in(cert, &cert_blocks)?;
+            let Some(block) = keys.first() else {
+                return Err(tls_error(
+                    cert,
+                    "no private key found (expected a PEM `PRIVATE KEY` block, or set client_key)",
+                ));
+            };
+            (cert, *block)
+        }
+    };
+    // reqwest wants the chain and the key in one buffer; other blocks
+    // (`EC PARAMETERS` from `openssl ecparam`) would make it fail.
+    let pem = format!("{chain}{}", key_block.text);
+    reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+        tls_error(
+            key_path,
+            format!("the private key is not valid: {}", local_error(&e)),
+        )
+    })
+}
+
+/// Every certificate of a CA bundle.
+fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, TransportError> {
+    let blocks = pem_blocks(path, "PEM `CERTIFICATE` blocks")?;
+    let pem: String = blocks
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| b.text.as_str())
+        .collect();
+    if pem.is_empty() {
+        return Err(tls_error(
+            path,
+            "no certificate found (expected PEM `CERTIFICATE` blocks)",
+        ));
+    }
+    reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+        tls_error(
+            path,
+            format!("a certificate is not valid: {}", local_error(&e)),
+        )
+    })
+}
+
+/// Why a client with `tls:` settings could not be built, naming the file at
+/// fault. By then each file has been read and its PEM parsed, so what is
+/// left is DER that rustls refuses, or a key that does not match its
+/// certificate; rebuilding with the client identity alone tells the client
+/// files from the CA file (this runs only when something is wrong).
+pub(super) fn tls_build_error(tls: &TlsSettings, e: &reqwest::Error) -> String {
+    let why = local_error(e);
+    let key = tls.client_key.as_ref().or(tls.client_cert.as_ref());
+    if let (Some(cert), Some(key)) = (&tls.client_cert, key) {
+        if why.contains("KeyMismatch") {
+            return format!(
+                "{}: the private key does not belong to the certificate in {}",
+                key.display(),
+                cert.display()
+            );
+        }
+        if why.contains("private key") {
+            return format!("{}: the private key cannot be used: {why}", key.display());
+        }
+        let identity_alone = identity(cert, tls.client_key.as_deref())
+            .ok()
+            .and_then(|id| reqwest::Client::builder().identity(id).build().ok());
+        if identity_alone.is_none() {
+            return format!(
+                "{}: the certificate cannot be used: {why}{}",
+                cert.display(),
+                der_hint(&why)
+            );
+        }
+    }
+    match &tls.ca_cert {
+        Some(ca) => format!(
+            "{}: a CA certificate cannot be used: {why}{}",
+            ca.display(),
+            der_hint(&why)
+        ),
+        None => format!("the `tls:` settings cannot be used: {why}"),
+    }
+}
+
+/// A reqwest error about a local file, without the words that suit a
+/// handshake ("invalid peer certificate") or say nothing ("builder error").
+fn local_error(e: &reqwest::Error) -> String {
+    error_chain(e)
+        .replace("builder error: ", "")
+        .replace("invalid peer certificate: ", "")
+        .replace("unexpected error: ", "")
+}
+
+fn der_hint(why: &str) -> &'static str {
+    if why.contains("BadEncoding") {
+        " (the PEM block does not hold a valid X.509 certificate)"
+    } else {
+        ""
+    }
+}
