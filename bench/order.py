@@ -2,20 +2,25 @@
 """Writes bench/symbol-order.txt: the functions pytopus runs, for the linker.
 
 Usage: PYTOPUS_BIN=path/to/release/pytopus python3 bench/order.py
+       PYTOPUS_LINK_ORDER=bench/symbol-order.txt cargo build --release --locked
+
+An opt-in packaging step, like bench/pgo.py: the list is not kept in the
+repository (a stale one silently costs memory), and release builds use it
+only when PYTOPUS_LINK_ORDER names it.
 
 Runs the release binary under valgrind's callgrind on the bench's workloads
 (start-up, `validate`, one request, a 1000-step chain with and without its
 progress lines, the 10,000-item fan-out), against the bench's nginx, and
 lists every function of the binary that ran, the busiest first. build.rs
-hands the file to the linker (`--symbol-ordering-file`), which places those
+hands the file named by PYTOPUS_LINK_ORDER to the linker (`--symbol-ordering-file`), which places those
 functions side by side at the start of `.text`: the code a run needs then
 fills a few megabytes instead of being spread over all sixteen, so a run
 touches (and keeps resident) fewer pages. See bench/README.md, "Code layout".
 
 The names are mangled and carry hashes that change with the Rust toolchain
 and the dependencies' versions; names the linker does not find are skipped
-silently, so a stale file costs nothing but the benefit. Rerun this after a
-toolchain or Cargo.lock update, with a binary built from that tree.
+silently, so a stale file costs the benefit: make it from a binary of the
+very tree you then build.
 """
 
 from __future__ import annotations

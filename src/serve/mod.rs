@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use futures_util::FutureExt as _;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
@@ -253,6 +254,22 @@ impl RunOutcome {
         }
     }
 
+    /// A run that ended in a panic: a bug in pytopus, not in the chain. The
+    /// server goes on; the caller learns that much and no more.
+    fn panicked(id: String, why: &str, duration: Duration) -> RunOutcome {
+        RunOutcome {
+            id,
+            status: "failed",
+            http_status: 500,
+            output: Value::Null,
+            error: Some(format!(
+                "error: internal error in pytopus (a bug; please report it): {why}"
+            )),
+            report: Value::Null,
+            duration,
+        }
+    }
+
     fn new(id: String, chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> RunOutcome {
         let http_status = match report.status {
             RunStatus::Passed => 200,
@@ -390,17 +407,47 @@ impl Runner {
         let mut observers = Observers(vec![Box::new(
             self.shared.metrics.observer_labelled(&served.route),
         )]);
-        let report = engine::run_with_vars(
+        // Each run has a cookie jar of its own.
+        let client = Client::new(Arc::clone(&self.transport), self.redactor.clone());
+        let started = std::time::Instant::now();
+        // A panic is a bug in pytopus; it fails this run, never the server.
+        let run = std::panic::AssertUnwindSafe(engine::run_with_vars(
             chain,
             &vars,
-            // Each run has a cookie jar of its own.
-            &Client::new(Arc::clone(&self.transport), self.redactor.clone()),
+            &client,
             &mut observers,
             &opts,
             self.cancel.clone(),
-        )
+        ))
+        .catch_unwind()
         .await;
         drop(start.permit);
+        let report = match run {
+            Ok(report) => report,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                let why = self.redactor.redact(&why);
+                let outcome = Arc::new(RunOutcome::panicked(id, &why, started.elapsed()));
+                self.shared.log.line(
+                    "run",
+                    &[
+                        ("chain", served.route.clone().into()),
+                        ("id", outcome.id.clone().into()),
+                        ("trigger", start.kind.as_str().into()),
+                        ("status", "panicked".into()),
+                        ("error", why.into()),
+                    ],
+                );
+                self.shared.finish(&outcome);
+                let _ = reply.send(outcome);
+                self.running.send_modify(|n| *n -= 1);
+                return;
+            }
+        };
         // Served runs are recorded in the history like `pytopus run`'s.
         if self.history
             && let Ok(path) = std::fs::canonicalize(&chain.source.name)

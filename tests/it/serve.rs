@@ -20,7 +20,8 @@ use tokio::sync::{Notify, Semaphore};
 pub(crate) const HOOK_SECRET: &str = "hook-secret-4f9a2c";
 
 /// Answers every request with `{"url", "json"}` (the request's JSON body);
-/// `/fail` answers 500; `/slow` waits for a permit of `gate` first.
+/// `/fail` answers 500; `/slow` waits for a permit of `gate` first; `/panic`
+/// panics, as a bug in the engine would.
 #[derive(Clone)]
 pub(crate) struct Fake {
     pub(crate) sent: Arc<Mutex<Vec<HttpRequest>>>,
@@ -46,6 +47,8 @@ impl Transport for Fake {
     fn send<'a>(&'a self, req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
         self.sent.lock().unwrap().push(req.clone());
         Box::pin(async move {
+            // A bug inside a run, as a test double can make one.
+            assert!(!req.url.contains("/panic"), "a run hit a bug");
             if req.url.contains("/slow") {
                 let _permit = self.gate.acquire().await;
             }
@@ -855,4 +858,45 @@ output: {{ok: "{{{{ Slack.ok }}}}", event: "{{{{ trigger.headers['x-github-event
     assert!(all.contains(r#""event":"stopped""#), "{all}");
     assert!(!all.contains(HOOK_SECRET));
     slack.verify().await;
+}
+
+/// A bug that panics inside one run fails that run (500, said plainly) and
+/// nothing else: the server answers the next request and runs the next
+/// chain. Release builds used to abort the whole process on it.
+#[tokio::test]
+async fn a_panicking_run_does_not_stop_the_server() {
+    let buggy = "steps:\n  - {name: A, url: https://api.test/panic}\n";
+    let fine = "steps:\n  - {name: A, url: https://api.test/ok}\n";
+    let setup = Setup::new(vec![served("buggy", buggy), served("fine", fine)]);
+    let lines = Arc::clone(&setup.lines);
+    serve_while(setup, |base, _| async move {
+        let r = client()
+            .post(format!("{base}/chains/buggy/run"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 500);
+        let body: Value = r.json().await.unwrap();
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains("internal error"), "{error}");
+        assert!(error.contains("a run hit a bug"), "{error}");
+        for _ in 0..2 {
+            let r = client()
+                .post(format!("{base}/chains/fine/run"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        let health = client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+    })
+    .await;
+    let runs = events(&lines, "run");
+    assert_eq!(runs[0]["status"], "panicked", "{runs:?}");
+    assert_eq!(runs.len(), 3);
 }
