@@ -16,9 +16,7 @@ use crate::engine::outcome::{Limited, StepResult};
 use crate::engine::{RunReport, StepOutcome, StepStatus};
 use crate::secret::Redactor;
 
-/// Results larger than this (as JSON) are not kept; `--resume` reruns
-/// their step instead of reusing it.
-pub const MAX_RESULT_BYTES: usize = 1 << 20;
+pub use crate::engine::outcome::MAX_RESULT_BYTES;
 
 /// `PRAGMA user_version` of a database whose schema is made (1: the `runs`
 /// table and its two indexes; `report` and `results` hold gzip-compressed

@@ -13,6 +13,7 @@
 //! ```
 //!
 //! - [`chain`]: the file format: model, parsing with source positions, validation.
+//! - [`template`]: the minijinja environment, compiled templates ([`template::Tmpl`]) and their fast path.
 //! - [`engine`]: runs a [`chain::ValidChain`]; never prints, only emits [`engine::Event`]s.
 //! - [`transport`]: the network behind a trait: live (reqwest), recording, replaying.
 //! - [`connector`]: reusable API definitions (built-in and the user's), rate limits, OpenAPI import.
@@ -35,4 +36,5 @@ pub mod jsonpath;
 pub mod report;
 pub mod secret;
 pub mod serve;
+pub mod template;
 pub mod transport;

@@ -17,8 +17,8 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::chain::model::ApiKeyIn;
-use crate::engine::render::Tmpl;
 use crate::secret::Redactor;
+use crate::template::Tmpl;
 use crate::transport::{Client, HttpRequest};
 
 /// A step's `auth:`, compiled.
@@ -76,13 +76,20 @@ pub enum Credentials {
 
 pub use crate::transport::Added;
 
-/// Renders an `auth:` with `render(field, template)` → text.
-pub fn render(
+/// Credentials that cannot be made (a JWT that cannot be signed), as the
+/// message the step shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthError(pub String);
+
+/// Renders an `auth:` with `text(field, template)` and `value(field,
+/// template)`; their errors pass through, and a problem with the
+/// credentials themselves becomes an `E` from its message.
+pub fn render<E: From<AuthError>>(
     spec: &AuthSpec,
-    mut text: impl FnMut(&str, &Tmpl) -> Result<String, crate::engine::StepError>,
-    mut value: impl FnMut(&str, &Tmpl) -> Result<Value, crate::engine::StepError>,
+    mut text: impl FnMut(&str, &Tmpl) -> Result<String, E>,
+    mut value: impl FnMut(&str, &Tmpl) -> Result<Value, E>,
     redactor: &Redactor,
-) -> Result<Credentials, crate::engine::StepError> {
+) -> Result<Credentials, E> {
     let secret = |s: String| {
         redactor.add(&s);
         s
@@ -132,12 +139,13 @@ pub fn render(
                     let key = secret(text("auth.secret", key)?);
                     let claims = value("auth.claims", &j.claims)?;
                     jwt::sign(alg, &key, &claims, j.expires_in, SystemTime::now())
-                        .map_err(crate::engine::StepError::Auth)?
+                        .map_err(AuthError)?
                 }
                 _ => {
-                    return Err(crate::engine::StepError::Auth(
+                    return Err(AuthError(
                         "a JWT needs `token`, or `algorithm` with `secret`/`private_key`".into(),
-                    ));
+                    )
+                    .into());
                 }
             };
             let token = secret(token);
@@ -238,9 +246,9 @@ mod tests {
     }
 
     fn render_lit(spec: &AuthSpec, r: &Redactor) -> Credentials {
-        let t = crate::engine::render::Templates::new();
+        let t = crate::template::Templates::new();
         let ctx = minijinja::Value::from(());
-        render(
+        render::<AuthError>(
             spec,
             |_, x| Ok(t.render_string(x, &ctx).unwrap()),
             |_, x| Ok(t.render(x, &ctx).unwrap()),

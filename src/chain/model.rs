@@ -745,6 +745,13 @@ impl OneOrMany {
     }
 }
 
+/// A step or variable name: an ASCII identifier (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// A size: `"256MiB"`, `"512KiB"`, `"1GiB"`, or a number of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeSpec(pub u64);

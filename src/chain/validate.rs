@@ -11,15 +11,15 @@ use serde_json::Value;
 
 use super::model::{
     ApiKeyIn, Auth, Chain, GraphQl, OAuthGrant, OnError, Overlap, Paginate, Retry, RetryOn,
-    SignatureScheme, StatusPattern, StatusSpec, Step, Tls,
+    SignatureScheme, StatusPattern, StatusSpec, Step, Tls, is_identifier,
 };
 use super::parse::ParsedChain;
 use super::spans::{SpanMap, join_index, join_key};
 use crate::auth::{AuthSpec, JwtSpec, OAuth2Spec, jwt};
 use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Source, suggest};
-use crate::engine::render::{self, Templates, Tmpl};
 use crate::engine::retry::{RetryPolicy, idempotent_methods};
 use crate::jsonpath::JsonPath;
+use crate::template::{self as render, Templates, Tmpl};
 use crate::transport::TlsSettings;
 
 /// The default per-attempt timeout.
@@ -637,12 +637,6 @@ impl<'a> Links<'a> {
         }
         (self.deps, self.reads)
     }
-}
-
-pub(crate) fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// What a step is validated against: the step names, the variables, and the

@@ -377,7 +377,7 @@ fn connector_login(name: &str, secrets: &crate::secret::Secrets) -> Result<Conne
         ));
     };
     // Its fields are templates (`{{ secret('google_client_id') }}`).
-    let mut templates = crate::engine::render::Templates::new();
+    let mut templates = crate::template::Templates::new();
     templates.set_secrets(secrets.clone());
     let mut render = |field: &str, text: &str| -> Result<String, String> {
         let t = templates
@@ -389,7 +389,7 @@ fn connector_login(name: &str, secrets: &crate::secret::Secrets) -> Result<Conne
     };
     let store_as = refresh_token
         .as_deref()
-        .and_then(|r| crate::engine::render::secret_names(r).into_iter().next())
+        .and_then(|r| crate::template::secret_names(r).into_iter().next())
         .ok_or_else(|| {
             format!("connector `{name}` has no `refresh_token: \"{{{{ secret('NAME') }}}}\"` to store the login in")
         })?;

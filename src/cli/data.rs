@@ -15,8 +15,9 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::inputs::{is_var_name, typed_value};
+use super::inputs::typed_value;
 use crate::chain;
+use crate::chain::model::is_identifier as is_var_name;
 use crate::diagnostic::{Diagnostic, Loc, Source};
 
 /// One row: the variables of one run of the chain.

@@ -49,7 +49,7 @@ pub fn parse_var(arg: &str) -> Result<(String, Value), Diagnostic> {
             "--var `{arg}` has no name before `=`"
         )));
     }
-    if !is_var_name(k) {
+    if !crate::chain::model::is_identifier(k) {
         return Err(
             Diagnostic::new(format!("--var `{arg}`: `{k}` is not a valid variable name")).note(
                 "help: variable names are letters, digits and `_`, not starting with a digit",
@@ -57,15 +57,6 @@ pub fn parse_var(arg: &str) -> Result<(String, Value), Diagnostic> {
         );
     }
     Ok((k.to_string(), typed_value(v)))
-}
-
-/// Whether `name` can be a variable: letters, digits and `_`, not starting with a digit.
-pub(crate) fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A value given as text (`--var`, a CSV cell): a number, `true`, `false` or

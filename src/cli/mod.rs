@@ -11,8 +11,6 @@ mod inputs;
 pub(crate) mod run;
 mod serve;
 
-pub(crate) use inputs::is_var_name;
-
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 

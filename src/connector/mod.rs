@@ -27,7 +27,7 @@ use crate::chain::model::{Auth, DurationSpec, Retry, Scalar, Step, Tls};
 use crate::chain::parse::{read_document, shape_error};
 use crate::chain::spans::{SpanMap, join_key};
 use crate::diagnostic::{Diagnostic, Source, suggest};
-use crate::engine::render::{self, Templates};
+use crate::template::{self as render, Templates};
 pub use ratelimit::RateLimiter;
 
 /// A connector file (docs/connectors.md).
@@ -723,7 +723,7 @@ fn check(name: &str, doc: &Document) -> Result<Connector, Vec<Diagnostic>> {
     let mut templates = Templates::new();
     for (ename, e) in &file.endpoints {
         let key = join_key("endpoints", ename);
-        if !crate::chain::validate::is_identifier(ename) {
+        if !crate::chain::model::is_identifier(ename) {
             err(
                 &key,
                 format!("`{ename}` is not a valid endpoint name"),
@@ -738,7 +738,7 @@ fn check(name: &str, doc: &Document) -> Result<Connector, Vec<Diagnostic>> {
             );
         }
         for p in e.path_params() {
-            if !crate::chain::validate::is_identifier(&p) {
+            if !crate::chain::model::is_identifier(&p) {
                 err(
                     &join_key(&key, "path"),
                     format!("`{{{p}}}` in `{}` is not a parameter name", e.path),

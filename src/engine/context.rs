@@ -10,7 +10,7 @@ use minijinja::Value as MjValue;
 use minijinja::value::Object;
 use serde_json::Value;
 
-use super::render::{EnvVars, Placeholder, from_json};
+use crate::template::{EnvVars, Placeholder, from_json};
 
 /// Everything templates can read, as of the step about to run.
 #[derive(Debug, Clone, Default)]

@@ -6,7 +6,6 @@ pub mod check;
 pub mod context;
 pub mod event;
 pub mod outcome;
-pub mod render;
 pub mod retry;
 
 use std::sync::Arc;
@@ -18,13 +17,13 @@ use tokio::sync::watch;
 use crate::auth::{self, Credentials};
 use crate::chain::validate::{NextPage, Pager, Reads};
 use crate::chain::{BodySpec, ValidChain, ValidStep};
+use crate::template::{self as render, Templates, value_to_text};
 use crate::transport::{BodySink, Client, HttpRequest, HttpResponse, TransportError};
 use context::{Context, StepMeta};
 pub use event::{Emitter, Event, Observer, Observers};
 pub use outcome::{
     Mismatch, ResponseInfo, RunReport, RunStatus, StepError, StepOutcome, StepResult, StepStatus,
 };
-use render::{Templates, value_to_text};
 use retry::{Attempt, Decision};
 
 /// How much of a response body reports and errors keep.
@@ -122,6 +121,10 @@ pub async fn run_with_vars(
         .notify
         .clone()
         .unwrap_or_else(|| Arc::new(|_: &str| {}));
+    let notices = Notices {
+        notify: Arc::clone(&notify),
+        said: Default::default(),
+    };
     let session = auth::Session {
         tokens: auth::oauth2::Tokens::new(
             opts.secrets
@@ -136,6 +139,7 @@ pub async fn run_with_vars(
         client,
         opts,
         session: &session,
+        notices: &notices,
         emitter: &emitter,
         cancel,
     };
@@ -183,8 +187,43 @@ struct RunEnv<'a> {
     client: &'a Client,
     opts: &'a RunOptions,
     session: &'a auth::Session,
+    notices: &'a Notices,
     emitter: &'a Emitter<'a>,
     cancel: Cancel,
+}
+
+/// What the run tells the person through `RunOptions::notify`, each thing
+/// once.
+struct Notices {
+    notify: auth::oauth2::Notify,
+    said: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Notices {
+    /// `tls.verify: false` is said out loud once per host and run, whatever
+    /// the verbosity: it is the kind of setting that is added to get past an
+    /// error and then forgotten.
+    fn unverified(&self, request: &HttpRequest) {
+        if request.tls.as_ref().is_none_or(|t| t.verify) {
+            return;
+        }
+        let url = request
+            .parsed_url
+            .clone()
+            .or_else(|| url::Url::parse(&request.url).ok());
+        let host = match url.as_ref().map(|u| (u.host_str(), u.port())) {
+            Some((Some(h), Some(p))) => format!("{h}:{p}"),
+            Some((Some(h), None)) => h.to_string(),
+            _ => request.url.clone(),
+        };
+        let mut said = self.said.lock().unwrap_or_else(|e| e.into_inner());
+        if said.insert(format!("unverified {host}")) {
+            (self.notify)(&format!(
+                "warning: TLS certificate verification is off for {host} (tls.verify: false): \
+                 anyone on the network can read and change this traffic"
+            ));
+        }
+    }
 }
 
 impl RunEnv<'_> {
@@ -225,7 +264,7 @@ impl RunEnv<'_> {
                 let received = outcomes[i].text.take();
                 outcomes[i]
                     .result
-                    .compact(crate::history::MAX_RESULT_BYTES, received);
+                    .compact(outcome::MAX_RESULT_BYTES, received);
             }
             if !released.get(index).copied().unwrap_or(false)
                 && let Some(o) = outcomes.last_mut()
@@ -295,6 +334,7 @@ impl RunEnv<'_> {
             dry_run: self.opts.dry_run,
             redactor: &self.opts.redactor,
             session: self.session,
+            notices: self.notices,
             shard: self.opts.shard,
         };
         if let Some(when) = &step.when
@@ -435,6 +475,7 @@ struct StepRunner<'a> {
     dry_run: bool,
     redactor: &'a crate::secret::Redactor,
     session: &'a auth::Session,
+    notices: &'a Notices,
     shard: Option<(usize, usize)>,
 }
 
@@ -641,7 +682,7 @@ impl StepRunner<'_> {
             && !step.graphql
             && outcome.pages.is_none()
             && resp.saved_bytes.is_none()
-            && resp.body.len() <= crate::history::MAX_RESULT_BYTES
+            && resp.body.len() <= outcome::MAX_RESULT_BYTES
             && (decoded.value.is_object() || decoded.value.is_array());
         let (info, body) = response_info(resp, decoded.json_error.take());
         outcome.response = Some(info);
@@ -790,6 +831,7 @@ impl StepRunner<'_> {
             Ok(a) => a,
             Err(e) => return Exchange::failed(request, 0, StepError::Auth(e)),
         };
+        self.notices.unverified(&request);
         let mut attempt = 0u32;
         let mut renewed = false;
         let limiter = step

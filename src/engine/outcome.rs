@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::render::TemplateError;
+use crate::template::TemplateError;
 use crate::transport::{HttpRequest, TransportError};
 
 /// How a step ended.
@@ -249,6 +249,11 @@ pub struct Mismatch {
     pub actual: String,
 }
 
+/// Results larger than this (as JSON) are not kept once no later step
+/// reads them, nor in the history; `--resume` reruns their step instead of
+/// reusing it.
+pub const MAX_RESULT_BYTES: usize = 1 << 20;
+
 /// Why a step failed.
 #[derive(Debug, Clone)]
 pub enum StepError {
@@ -276,6 +281,12 @@ pub enum StepError {
     SubChain(String),
     /// Ctrl-C while the step was running.
     Interrupted,
+}
+
+impl From<crate::auth::AuthError> for StepError {
+    fn from(e: crate::auth::AuthError) -> StepError {
+        StepError::Auth(e.0)
+    }
 }
 
 impl StepError {

@@ -620,7 +620,7 @@ mod tests {
             dry_run: false,
             steps: vec![passed, failed, StepOutcome::not_run("Never")],
             output: Some(Arc::new(serde_json::json!({"x": [1, 2.5, "three"]}))),
-            output_error: Some(crate::engine::render::TemplateError {
+            output_error: Some(crate::template::TemplateError {
                 message: "undefined value `x`".into(),
                 template: "{{ x }}".into(),
             }),

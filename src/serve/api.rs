@@ -290,7 +290,7 @@ fn parse_vars(body: &[u8]) -> Result<IndexMap<String, Value>, String> {
         None | Some(Value::Null) => Ok(IndexMap::new()),
         Some(Value::Object(vars)) => {
             for k in vars.keys() {
-                if !crate::cli::is_var_name(k) || k == TRIGGER_VAR {
+                if !crate::chain::model::is_identifier(k) || k == TRIGGER_VAR {
                     return Err(format!("`{k}` cannot be a variable name"));
                 }
             }

@@ -8,7 +8,7 @@
 //! Redirects, cookies and limits are [`super::Client`]'s.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,8 +52,6 @@ pub struct LiveTransport {
     proxies: Matcher,
     /// For steps with `tls:`; each built on first use.
     tls_clients: Mutex<TlsClients>,
-    /// Hosts already warned about for `tls.verify: false` in this run.
-    unverified_hosts: Mutex<HashSet<String>>,
     opts: LiveOptions,
 }
 
@@ -65,22 +63,14 @@ impl LiveTransport {
             plain: (!opts.reqwest_only).then(|| Plain::new(opts.connect_timeout, USER_AGENT)),
             proxies: Matcher::from_system(),
             tls_clients: Mutex::new(HashMap::new()),
-            unverified_hosts: Mutex::new(HashSet::new()),
             opts: opts.clone(),
         })
     }
 
-    fn client_for(
-        &self,
-        req: &HttpRequest,
-        url: &reqwest::Url,
-    ) -> Result<Cow<'_, reqwest::Client>, TransportError> {
+    fn client_for(&self, req: &HttpRequest) -> Result<Cow<'_, reqwest::Client>, TransportError> {
         let Some(tls) = &req.tls else {
             return Ok(Cow::Borrowed(&self.client));
         };
-        if !tls.verify {
-            self.warn_unverified(url);
-        }
         // A poisoned lock only means another request panicked while
         // holding it; the map itself is still consistent.
         let mut clients = self.tls_clients.lock().unwrap_or_else(|e| e.into_inner());
@@ -91,27 +81,6 @@ impl LiveTransport {
             })
         });
         client.clone().map(Cow::Owned)
-    }
-
-    /// `tls.verify: false` is said out loud once per host and run, on stderr
-    /// whatever the verbosity: it is the kind of setting that is added to get
-    /// past an error and then forgotten.
-    fn warn_unverified(&self, url: &reqwest::Url) {
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => url.scheme().to_string(),
-        };
-        let mut warned = self
-            .unverified_hosts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if warned.insert(host.clone()) {
-            crate::report::to_stderr(&format!(
-                "warning: TLS certificate verification is off for {host} (tls.verify: false): \
-                 anyone on the network can read and change this traffic\n"
-            ));
-        }
     }
 
     /// The plain route and the URI it sends `url` to, when it may: plain
@@ -164,7 +133,7 @@ impl LiveTransport {
                 elapsed: None,
             });
         }
-        let client = self.client_for(req, &url)?;
+        let client = self.client_for(req)?;
         // Built in place rather than through `RequestBuilder`, which would
         // insert the headers one by one into a second map.
         let mut request = reqwest::Request::new(method, url);
