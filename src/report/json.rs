@@ -57,275 +57,21 @@ pub fn to_json_detail(report: &RunReport, output: Option<&Value>, detail: Detail
     serde_json::to_value(ReportView::new(report, output, detail)).unwrap_or(Value::Null)
 }
 
-/// The same JSON as [`to_json_detail`], written straight to `w`: no `Value`
-/// tree is built, copied or freed. The history uses it when no secret is
-/// known (with secrets, the `Value` path redacts string by string).
-///
-/// Written here rather than by serde_json's serializer, whose string
-/// escaping looks at one byte at a time: a 1000-step report is a megabyte
-/// of strings (body excerpts, headers, URLs), and their escaping was 10 M
-/// instructions of a 1000-step run (bench/README.md, session 10). The text
-/// is serde_json's, byte for byte (tested against the `Value` path).
+/// The same JSON as [`to_json_detail`], written straight to `w` by
+/// serde_json: no `Value` tree is built, copied or freed. The history uses
+/// it when no secret is known (with secrets, the `Value` path redacts
+/// string by string). `no_excerpt` names the steps whose body excerpt is
+/// left out (the history's stored results give it back).
 pub fn write_json(
     w: impl std::io::Write,
     report: &RunReport,
     output: Option<&Value>,
     detail: Detail,
-    // Steps whose body excerpt is left out (the history's results give it back).
     no_excerpt: &[bool],
 ) -> serde_json::Result<()> {
-    let view = ReportView::new(report, output, detail);
-    let mut out = Out(w);
-    out.raw(b"{\"chain\":")?;
-    out.str(view.chain)?;
-    out.raw(b",\"file\":")?;
-    out.str(view.file)?;
-    out.raw(b",\"status\":")?;
-    out.str(view.status)?;
-    out.raw(if view.dry_run {
-        b",\"dry_run\":true,\"started_at\":"
-    } else {
-        b",\"dry_run\":false,\"started_at\":"
-    })?;
-    out.str(&view.started_at)?;
-    out.raw(b",\"duration_ms\":")?;
-    out.num(view.duration_ms)?;
-    out.raw(b",\"steps\":[")?;
-    for (i, step) in report.steps.iter().enumerate() {
-        if i > 0 {
-            out.raw(b",")?;
-        }
-        let mut view = StepView::new(step, detail);
-        if no_excerpt.get(i).copied().unwrap_or(false)
-            && let Some(r) = &mut view.response
-        {
-            r.body_excerpt = None;
-        }
-        out.step(&view)?;
-    }
-    out.raw(b"],\"output\":")?;
-    out.value(&view.output)?;
-    out.raw(b",\"output_error\":")?;
-    match &view.output_error {
-        None => out.raw(b"null")?,
-        Some(e) => {
-            out.raw(b"{\"message\":")?;
-            out.str(e.message)?;
-            out.raw(b",\"template\":")?;
-            out.str(e.template)?;
-            out.raw(b"}")?;
-        }
-    }
-    if view.history_trimmed.is_some() {
-        out.raw(b",\"history_trimmed\":true")?;
-    }
-    out.raw(b"}")
-}
-
-/// A high bit for each byte of `x` that JSON escapes (a quote, a backslash
-/// or a byte below 0x20). The lowest one set is always exact; those above it may not be,
-/// so callers only trust the first.
-fn escapes(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    control | zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')))
-}
-
-/// Whether any byte of `bytes` needs an escape in a JSON string.
-fn needs_escape(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        if escapes(u64::from_le_bytes(w.try_into().unwrap_or_default())) != 0 {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
-/// Compact JSON text, as serde_json writes it.
-struct Out<W>(W);
-
-impl<W: std::io::Write> Out<W> {
-    fn raw(&mut self, text: &[u8]) -> serde_json::Result<()> {
-        self.0.write_all(text).map_err(serde_json::Error::io)
-    }
-
-    fn num(&mut self, n: impl itoa::Integer) -> serde_json::Result<()> {
-        self.raw(itoa::Buffer::new().format(n).as_bytes())
-    }
-
-    fn value<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> serde_json::Result<()> {
-        serde_json::to_writer(&mut self.0, v)
-    }
-
-    fn pairs<'p>(
-        &mut self,
-        pairs: impl Iterator<Item = (&'p str, &'p str)>,
-    ) -> serde_json::Result<()> {
-        self.raw(b"[")?;
-        for (i, (k, v)) in pairs.enumerate() {
-            self.raw(if i == 0 { b"[" } else { b",[" })?;
-            self.str(k)?;
-            self.raw(b",")?;
-            self.str(v)?;
-            self.raw(b"]")?;
-        }
-        self.raw(b"]")
-    }
-
-    /// A JSON string: `"` and `\` escaped, control characters as `\n`,
-    /// `\t`… or `\u00XX`, everything else as it is. The text is gathered
-    /// in a buffer on the stack, eight bytes at a time: each word is copied
-    /// whole, and only the bytes before the first one needing an escape
-    /// are kept, so JSON bodies (a quote every few bytes) cost no call per
-    /// quote.
-    fn str(&mut self, s: &str) -> serde_json::Result<()> {
-        /// The buffer is written out past this; above it there is room
-        /// for a word, the longest escape and the closing quote.
-        const FILL: usize = 256;
-        let bytes = s.as_bytes();
-        // Most strings of a report (names, URLs, header names and values)
-        // need no escape: checked a word at a time and written as they are,
-        // without the buffer's setup and the copy into it.
-        if !needs_escape(bytes) {
-            self.raw(b"\"")?;
-            self.raw(bytes)?;
-            return self.raw(b"\"");
-        }
-        let mut buf = [0u8; FILL + 8 + 6 + 1];
-        buf[0] = b'"';
-        let (mut n, mut i) = (1, 0);
-        while i < bytes.len() {
-            if n > FILL {
-                self.raw(&buf[..n])?;
-                n = 0;
-            }
-            // The next eight bytes; at the end, the string's last eight
-            // shifted down past those already written (strings shorter
-            // than a word go byte by byte).
-            let word = match bytes.get(i..i + 8) {
-                Some(w) => Some((w, 0)),
-                None => bytes
-                    .len()
-                    .checked_sub(8)
-                    .map(|from| (&bytes[from..], 8 - (bytes.len() - i))),
-            };
-            if let Some((word, skip)) = word {
-                let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) >> (8 * skip);
-                let real = 8 - skip;
-                let hits = escapes(x) & (u64::MAX >> (8 * skip));
-                buf[n..n + 8].copy_from_slice(&x.to_le_bytes());
-                if hits == 0 {
-                    n += real;
-                    i += real;
-                    continue;
-                }
-                let k = (hits.trailing_zeros() / 8) as usize;
-                n += k;
-                i += k;
-            }
-            let b = bytes[i];
-            i += 1;
-            let short: &[u8; 2] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\t' => b"\\t",
-                b'\r' => b"\\r",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                0..0x20 => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    buf[n..n + 6].copy_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[usize::from(b >> 4)],
-                        HEX[usize::from(b & 15)],
-                    ]);
-                    n += 6;
-                    continue;
-                }
-                _ => {
-                    buf[n] = b;
-                    n += 1;
-                    continue;
-                }
-            };
-            buf[n..n + 2].copy_from_slice(short);
-            n += 2;
-        }
-        buf[n] = b'"';
-        self.raw(&buf[..n + 1])
-    }
-
-    fn step(&mut self, step: &StepView<'_>) -> serde_json::Result<()> {
-        self.raw(b"{\"name\":")?;
-        self.str(step.name)?;
-        self.raw(b",\"status\":")?;
-        self.str(step.status)?;
-        self.raw(b",\"attempts\":")?;
-        self.num(step.attempts)?;
-        self.raw(b",\"elapsed_ms\":")?;
-        self.num(step.elapsed_ms)?;
-        match &step.request {
-            None => {}
-            Some(None) => self.raw(b",\"request\":null")?,
-            Some(Some(r)) => {
-                self.raw(b",\"request\":{\"method\":")?;
-                self.str(r.method)?;
-                self.raw(b",\"url\":")?;
-                self.str(r.url)?;
-                self.raw(b",\"headers\":")?;
-                self.pairs(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-                self.raw(b",\"body\":")?;
-                match &r.body {
-                    Some(b) => self.str(b)?,
-                    None => self.raw(b"null")?,
-                }
-                self.raw(b"}")?;
-            }
-        }
-        match &step.response {
-            None => self.raw(b",\"response\":null")?,
-            Some(r) => {
-                self.raw(b",\"response\":{\"status\":")?;
-                self.num(r.status)?;
-                self.raw(b",\"url\":")?;
-                self.str(r.url)?;
-                if let Some(h) = r.headers {
-                    self.raw(b",\"headers\":")?;
-                    self.pairs(h.entries())?;
-                }
-                self.raw(b",\"body_bytes\":")?;
-                self.num(r.body_bytes)?;
-                if let Some(e) = r.body_excerpt {
-                    self.raw(b",\"body_excerpt\":")?;
-                    self.str(e)?;
-                }
-                self.raw(b"}")?;
-            }
-        }
-        self.raw(b",\"outputs\":")?;
-        if step.outputs.is_empty() {
-            self.raw(b"{}")?;
-        } else {
-            self.value(step.outputs)?;
-        }
-        self.raw(b",\"error\":")?;
-        self.value(&step.error)?;
-        self.raw(if step.continued {
-            b",\"continued\":true}"
-        } else {
-            b",\"continued\":false}"
-        })
-    }
+    let mut view = ReportView::new(report, output, detail);
+    view.steps.no_excerpt = no_excerpt;
+    serde_json::to_writer(w, &view)
 }
 
 /// About how many bytes the steps of [`write_json`] take at `detail`,
@@ -412,6 +158,7 @@ impl<'a> ReportView<'a> {
             steps: StepsView {
                 steps: &report.steps,
                 detail,
+                no_excerpt: &[],
             },
             output,
             output_error: report.output_error.as_ref().map(|e| OutputErrorView {
@@ -428,11 +175,21 @@ impl<'a> ReportView<'a> {
 struct StepsView<'a> {
     steps: &'a [StepOutcome],
     detail: Detail,
+    /// Steps written without their body excerpt.
+    no_excerpt: &'a [bool],
 }
 
 impl serde::Serialize for StepsView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.steps.iter().map(|o| StepView::new(o, self.detail)))
+        s.collect_seq(self.steps.iter().enumerate().map(|(i, o)| {
+            let mut view = StepView::new(o, self.detail);
+            if self.no_excerpt.get(i).copied().unwrap_or(false)
+                && let Some(r) = &mut view.response
+            {
+                r.body_excerpt = None;
+            }
+            view
+        }))
     }
 }
 
@@ -515,60 +272,10 @@ mod tests {
         String::from_utf8(text).unwrap()
     }
 
-    /// Strings are escaped as serde_json escapes them: every ASCII
-    /// character at every position of strings around the 8-byte words the
-    /// escaping reads, and text beyond ASCII. Each length is tried with
-    /// nothing to escape (written as it is) and with one escape (through
-    /// the buffer).
+    /// What the history writes is the report `to_json` builds, byte for
+    /// byte, with passed steps trimmed at the lower details.
     #[test]
-    fn strings_are_escaped_like_serde_json() {
-        let mut cases: Vec<String> = Vec::new();
-        for len in 0..20 {
-            for at in 0..len.max(1) {
-                for c in (0u8..0x80)
-                    .map(char::from)
-                    .chain(['é', '€', '😀', '\u{2028}'])
-                {
-                    let mut text: String = "abcdefghijklmnopqrstuvwxyz"[..len].into();
-                    if len > 0 {
-                        text.replace_range(at..at + 1, c.encode_utf8(&mut [0; 4]));
-                    }
-                    cases.push(text);
-                }
-            }
-        }
-        cases.push("{\"id\": 7,\n\t\"path\": \"C:\\\\x\"}\r\n\u{0}\u{1f}\u{7f}".into());
-        cases.push("\"".repeat(17));
-        cases.push("\u{1}".repeat(9));
-        // Longer than the buffer the text is gathered in, whatever its
-        // escapes: written out in several pieces.
-        for unit in [
-            "a",
-            "\"",
-            "\u{1}",
-            "é",
-            "ab\"cd\\efgh\n",
-            "{\"id\": 1, \"tags\": [\"x\"]}\n",
-        ] {
-            for count in [37, 255, 256, 257, 1000] {
-                cases.push(unit.repeat(count));
-                cases.push(format!("x{}", unit.repeat(count)));
-            }
-        }
-        for text in cases {
-            let mut out = Out(Vec::new());
-            out.str(&text).unwrap();
-            assert_eq!(
-                String::from_utf8(out.0).unwrap(),
-                serde_json::to_string(&text).unwrap(),
-                "{text:?}"
-            );
-        }
-    }
-
-    /// The history's fast path writes what `to_json` would, byte for byte.
-    #[test]
-    fn the_text_writer_agrees_with_the_value_builder() {
+    fn the_text_written_is_the_report_and_trims_passed_steps() {
         let mut passed = StepOutcome::not_run("Get \"users\"");
         passed.status = StepStatus::Passed;
         passed.attempts = 2;
