@@ -147,8 +147,10 @@ fn api_token(args: &ServeArgs, secrets: &Secrets) -> Result<Option<Secret>, Diag
             .filter(|t| !t.is_empty())
             .map(Secret::new),
     };
+    // Compared trimmed, as callers' tokens are.
+    let token = token.map(|t| Secret::new(t.expose().trim()));
     if let Some(t) = &token {
-        if t.expose().trim().len() < 16 {
+        if t.expose().len() < 16 {
             return Err(Diagnostic::new("the API token is too short")
                 .note("help: use at least 16 characters, e.g. `openssl rand -hex 32`"));
         }

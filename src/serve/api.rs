@@ -80,11 +80,14 @@ async fn not_found(uri: Uri) -> Response {
 /// is set: `None` when the request may go on, else the 401 to answer.
 pub fn refuse_without_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let token = shared.token.as_ref()?;
+    // RFC 9110 §11.1: the scheme is case-insensitive; the token is compared
+    // without the spaces around it, as it was stored.
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.trim().split_once(char::is_whitespace))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let ok = given.is_some_and(|g| {
         aws_lc_rs::constant_time::verify_slices_are_equal(g.as_bytes(), token.expose().as_bytes())
             .is_ok()
@@ -164,6 +167,7 @@ pub async fn start_run(shared: &Arc<Shared>, mut start: Start, run_async: bool) 
     start.permit = Some(permit);
     let route = chain.route.clone();
     let timeout = chain.timeout;
+    let kind = start.kind;
     let (id, rx) = shared.submit(start);
     let run_header = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static(""));
     let status_url = format!("/runs/{id}");
@@ -179,6 +183,18 @@ pub async fn start_run(shared: &Arc<Shared>, mut start: Start, run_async: bool) 
             Ok(Ok(outcome)) if outcome.http_status == 200 => {
                 axum::Json(outcome.output.clone()).into_response()
             }
+            // A webhook's sender is not the chain's owner: it learns the
+            // run's id and status; the failure itself (what the chain's
+            // calls answered) stays behind the API token and the history.
+            Ok(Ok(outcome)) if kind == Kind::Webhook => (
+                StatusCode::from_u16(outcome.http_status).unwrap_or(StatusCode::BAD_GATEWAY),
+                axum::Json(json!({
+                    "run_id": outcome.id,
+                    "status": outcome.status,
+                    "status_url": status_url,
+                })),
+            )
+                .into_response(),
             Ok(Ok(outcome)) => (
                 StatusCode::from_u16(outcome.http_status).unwrap_or(StatusCode::BAD_GATEWAY),
                 axum::Json(outcome.error_json(&route)),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::api::{self, error_response};
 use super::signature::Verifier;
+use crate::chain::model::SignatureScheme;
 use super::{Kind, Shared, Start};
 
 pub async fn webhook(
@@ -33,7 +35,8 @@ pub async fn webhook(
                 tolerance: chain.tolerance,
             };
             let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-            if let Err(e) = verifier.verify(header, &body, shared.clock.now()) {
+            let now = shared.clock.now();
+            if let Err(e) = verifier.verify(header, &body, now) {
                 shared.log.line(
                     "rejected",
                     &[
@@ -42,6 +45,18 @@ pub async fn webhook(
                     ],
                 );
                 return error_response(StatusCode::UNAUTHORIZED, &e.to_string());
+            }
+            // A signed request seen before is a replay (or a redelivery of
+            // one that already ran): it does not run twice.
+            if let Some((key, keep)) = replay_key(*scheme, &header, chain.tolerance)
+                && !shared.first_sight(&name, key, now, keep)
+            {
+                let why = "this signed request was already received; it does not run twice";
+                shared.log.line(
+                    "rejected",
+                    &[("chain", name.clone().into()), ("reason", why.into())],
+                );
+                return error_response(StatusCode::CONFLICT, why);
             }
         }
         // Nothing on a public address runs unauthenticated: an unsigned
@@ -76,6 +91,34 @@ pub async fn webhook(
     .await
 }
 
+/// How long GitHub delivery ids are remembered: GitHub signs no timestamp,
+/// so a captured delivery could be sent again at any time.
+const GITHUB_DELIVERIES_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// What identifies a signed request, and how long to remember it: GitHub's
+/// delivery id; Stripe's and Slack's signed timestamp and signature, for as
+/// long as the timestamp is accepted. `hmac-sha256` signs no timestamp or
+/// id, so its repeats cannot be told from new events.
+fn replay_key<'h>(
+    scheme: SignatureScheme,
+    header: &impl Fn(&str) -> Option<&'h str>,
+    tolerance: Duration,
+) -> Option<(String, Duration)> {
+    match scheme {
+        SignatureScheme::Github => header("x-github-delivery")
+            .map(|id| (format!("github {}", id.trim()), GITHUB_DELIVERIES_KEPT)),
+        SignatureScheme::Stripe => {
+            header("stripe-signature").map(|v| (format!("stripe {}", v.trim()), tolerance * 2))
+        }
+        SignatureScheme::Slack => {
+            let ts = header("x-slack-request-timestamp")?;
+            let sig = header("x-slack-signature")?;
+            Some((format!("slack {} {}", ts.trim(), sig.trim()), tolerance * 2))
+        }
+        SignatureScheme::HmacSha256 => None,
+    }
+}
+
 /// The query string as a map (a repeated name keeps its last value).
 pub fn query_map(uri: &Uri) -> BTreeMap<String, String> {
     url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -83,10 +126,15 @@ pub fn query_map(uri: &Uri) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Header names in lower case; repeated headers joined with `, `.
+/// Header names in lower case; repeated headers joined with `, `; the
+/// headers that carry the caller's credentials left out, so a chain that
+/// forwards `trigger.headers` cannot send them on.
 fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in headers {
+        if is_credential(k.as_str()) {
+            continue;
+        }
         let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
         out.entry(k.as_str().to_string())
             .and_modify(|e| {
@@ -118,5 +166,47 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Value {
     match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
+    }
+}
+
+/// A header that authenticates its sender: `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, and any whose name says it holds a
+/// token, secret, key, password or session (`X-Gitlab-Token`, `X-Api-Key`).
+pub fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "cookie2"
+    ) || ["token", "secret", "api-key", "apikey", "password", "session"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_stay_out_of_trigger_headers() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("authorization", "Bearer serve-token"),
+            ("cookie", "sid=1"),
+            ("x-gitlab-token", "hook-secret"),
+            ("x-api-key", "k"),
+            ("x-github-event", "issues"),
+            ("content-type", "application/json"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ] {
+            h.append(
+                axum::http::HeaderName::from_static(k),
+                axum::http::HeaderValue::from_static(v),
+            );
+        }
+        let m = header_map(&h);
+        let names: Vec<&str> = m.keys().map(String::as_str).collect();
+        assert_eq!(names, ["accept", "content-type", "x-github-event"]);
+        assert_eq!(m["accept"], "a, b");
     }
 }

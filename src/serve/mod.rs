@@ -111,6 +111,18 @@ pub struct Shared {
     pub hosts: Option<Vec<String>>,
     /// Set when a stop signal came: new runs are refused.
     stopping: AtomicBool,
+    /// Signed requests already received (replay protection).
+    seen: Mutex<Seen>,
+}
+
+/// At most this many signed requests are remembered; the oldest go first.
+const SEEN_KEPT: usize = 50_000;
+
+/// Signed webhook requests already received, each until it expires.
+#[derive(Default)]
+struct Seen {
+    until: HashMap<String, SystemTime>,
+    order: VecDeque<(SystemTime, String)>,
 }
 
 impl Shared {
@@ -119,6 +131,31 @@ impl Shared {
             .iter()
             .enumerate()
             .find(|(_, c)| c.route == route)
+    }
+
+    /// Whether a signed request (`key`, for chain `route`) is new; it is
+    /// then remembered for `keep`.
+    pub fn first_sight(&self, route: &str, key: String, now: SystemTime, keep: Duration) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        while let Some((expires, _)) = seen.order.front()
+            && (*expires <= now || seen.order.len() >= SEEN_KEPT)
+        {
+            if let Some((at, key)) = seen.order.pop_front()
+                && seen.until.get(&key) == Some(&at)
+            {
+                seen.until.remove(&key);
+            }
+        }
+        let key = format!("{route} {key}");
+        if seen.until.get(&key).is_some_and(|t| *t > now) {
+            return false;
+        }
+        let expires = now.checked_add(keep).unwrap_or(now);
+        seen.until.insert(key.clone(), expires);
+        seen.order.push_back((expires, key));
+        true
     }
 
     pub fn stopping(&self) -> bool {
@@ -534,6 +571,7 @@ async fn serve_local(
         clock: server.clock,
         hosts,
         stopping: AtomicBool::new(false),
+        seen: Mutex::new(Seen::default()),
     });
     let (cancel_handle, cancel) = Cancel::new();
     let (running_tx, mut running_rx) = watch::channel(0usize);

@@ -406,3 +406,128 @@ fn a_redirect_to_another_origin_takes_no_cookie_and_no_secret_in_the_referer() {
         );
     }
 }
+
+/// Item 7: what flows back out of `serve`. A chain that forwards its
+/// trigger's headers sent the server's own API token downstream; a failed
+/// webhook run answered its caller with what the chain's calls answered.
+#[tokio::test]
+async fn webhooks_neither_forward_credentials_nor_tell_callers_why_a_run_failed() {
+    let forward = "trigger: {}\nsteps:\n  - name: Fwd\n    method: POST\n    url: https://downstream.test/in\n    body: {headers: \"{{ trigger.headers }}\"}\n";
+    let failing = "trigger: {}\nsteps:\n  - name: Down\n    url: https://api.test/fail\n";
+    let mut setup = Setup::new(vec![served("fwd", forward), served("failing", failing)]);
+    const TOKEN: &str = "serve-token-0123456789";
+    setup.token = Some(TOKEN);
+    setup.remote = true;
+    let fake = setup.fake.clone();
+    serve_while(setup, |base, _| async move {
+        let r = client()
+            .post(format!("{base}/hooks/fwd"))
+            .bearer_auth(TOKEN)
+            .header("x-gitlab-token", "gitlab-hook-secret")
+            .header("x-event", "push")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = client()
+            .post(format!("{base}/hooks/failing"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502);
+        let body: Value = r.json().await.unwrap();
+        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["run_id", "status", "status_url"], "{body}");
+        assert_eq!(body["status"], "failed");
+        // The detail is there for whoever holds the token.
+        let run = client()
+            .get(format!("{base}{}", body["status_url"].as_str().unwrap()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let run: Value = run.json().await.unwrap();
+        assert!(run["error"].as_str().unwrap().contains("500"), "{run}");
+    })
+    .await;
+    let sent = fake.sent.lock().unwrap();
+    let forwarded = String::from_utf8_lossy(sent[0].body.as_deref().unwrap()).to_string();
+    assert!(forwarded.contains("x-event"), "{forwarded}");
+    assert!(!forwarded.contains(TOKEN), "{forwarded}");
+    assert!(!forwarded.contains("gitlab-hook-secret"), "{forwarded}");
+    assert!(!forwarded.to_ascii_lowercase().contains("authorization"), "{forwarded}");
+}
+
+/// Item 8: a signed request sent again runs once (GitHub's delivery id;
+/// Stripe's signed timestamp and signature), and the API token is read as
+/// RFC 9110 reads it (scheme in any case, spaces around the token).
+#[tokio::test]
+async fn replayed_webhooks_run_once_and_the_bearer_scheme_is_case_insensitive() {
+    let github = "trigger: {secret: \"{{ secret('gh') }}\", signature: github}\nsteps: [{name: A, url: https://api.test/gh}]\n";
+    let mut setup = Setup::new(vec![served("gh", github), served("stripe", STRIPE)]);
+    const TOKEN: &str = "serve-token-0123456789";
+    setup.token = Some(TOKEN);
+    let fake = setup.fake.clone();
+    serve_while(setup, |base, _| async move {
+        let body = r#"{"action":"opened"}"#;
+        let sig = format!("sha256={}", sign_hex(HOOK_SECRET.as_bytes(), body.as_bytes()));
+        let send = |delivery: &'static str| {
+            client()
+                .post(format!("{base}/hooks/gh"))
+                .header("x-hub-signature-256", sig.clone())
+                .header("x-github-delivery", delivery)
+                .body(body)
+                .send()
+        };
+        assert_eq!(send("72d3162e-cc78-11e3-81ab-4c9367dc0958").await.unwrap().status(), 200);
+        let again = send("72d3162e-cc78-11e3-81ab-4c9367dc0958").await.unwrap();
+        assert_eq!(again.status(), 409);
+        assert_eq!(send("a-new-delivery").await.unwrap().status(), 200);
+
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let event = r#"{"type":"charge.succeeded"}"#;
+        let header = format!(
+            "t={now},v1={}",
+            sign_hex(HOOK_SECRET.as_bytes(), format!("{now}.{event}").as_bytes())
+        );
+        for expected in [200, 409] {
+            let r = client()
+                .post(format!("{base}/hooks/stripe"))
+                .header("stripe-signature", &header)
+                .body(event)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), expected);
+        }
+
+        for auth in [
+            format!("bearer {TOKEN}"),
+            format!("BEARER   {TOKEN}  "),
+            format!("Bearer\t{TOKEN}"),
+        ] {
+            let r = client()
+                .get(format!("{base}/chains"))
+                .header("authorization", auth.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{auth:?}");
+        }
+        for auth in [format!("Basic {TOKEN}"), TOKEN.to_string(), format!("Bearer{TOKEN}")] {
+            let r = client()
+                .get(format!("{base}/chains"))
+                .header("authorization", auth.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{auth:?}");
+        }
+    })
+    .await;
+    assert_eq!(fake.sent(), 3, "two deliveries and one Stripe event ran");
+}
