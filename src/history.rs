@@ -91,8 +91,18 @@ impl History {
 
     fn open_at(path: &std::path::Path) -> Result<History, String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        // Made owner-only before SQLite opens it (an empty file is an empty
+        // database); SQLite gives its log files the same permissions.
+        if !path.exists() {
+            crate::files::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         // Several runs may finish at once (CI matrix on one runner, `serve`):

@@ -21,6 +21,7 @@
 //! - [`secret`]: the `Secret` type, the keyring and `PYTOPUS_SECRET_*`, redaction.
 //! - [`jsonpath`]: RFC 9535 queries for `extract`, `expect` and `paginate`.
 //! - [`report`]: observers that turn events into progress lines, logs and reports.
+//! - [`files`]: the one way output files are written (whole, links followed, devices as they are, owner-only).
 //! - [`diagnostic`]: the one place that renders `file:line:col` with the source line.
 //! - [`serve`]: `pytopus serve`: webhooks, the HTTP API and schedules, running chains through the engine.
 //! - [`cli`]: the command line, a thin layer over the above.
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod connector;
 pub mod diagnostic;
 pub mod engine;
+pub mod files;
 pub mod history;
 pub mod jsonpath;
 pub mod report;

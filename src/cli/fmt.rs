@@ -173,7 +173,7 @@ fn one(path: &Path, args: &FmtArgs) -> Result<bool, Exit> {
         return Ok(false);
     }
     if !args.check {
-        write_atomically(path, &out).map_err(|e| {
+        crate::files::write(path, out.as_bytes()).map_err(|e| {
             to_stderr(&format!("error: cannot write {}: {e}\n", path.display()));
             Exit::StepFailed
         })?;
@@ -264,26 +264,6 @@ fn has_comments(text: &str) -> bool {
         }
     }
     false
-}
-
-/// Writes `text` to a temporary file beside `path`, then renames it over.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.pytopus-fmt.tmp"));
-    std::fs::write(&tmp, text)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 #[cfg(test)]

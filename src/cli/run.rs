@@ -897,8 +897,7 @@ impl Drop for RowLines {
 /// Writes `value` as pretty JSON to `path`, whole or not at all.
 fn write_json(path: &Path, value: &Value) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
-    let tmp = path.with_extension("pytopus-partial");
-    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path))
+    crate::files::write(path, text.as_bytes())
 }
 
 /// The rows' results as `--output` asks: a list for `json` and `yaml`, one
@@ -952,13 +951,10 @@ fn check_writable(path: &std::path::Path) -> Result<(), String> {
     if path.as_os_str() == "-" {
         return Err("give a file name; stdout carries only the result".into());
     }
-    if path.is_dir() {
-        return Err("is a directory".into());
-    }
-    let probe = path.with_extension("pytopus-partial");
-    std::fs::write(&probe, b"")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| format!("cannot be written ({e})"))
+    crate::files::check_writable(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        _ => format!("cannot be written ({e})"),
+    })
 }
 
 /// The result as `--output` asks.

@@ -87,7 +87,7 @@ impl Har {
     /// Writes the archive to `path`, whole or not at all.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(&self.json()).unwrap_or_default() + "\n";
-        super::write_whole(path, text.as_bytes())
+        crate::files::write(path, text.as_bytes())
     }
 
     fn add(&self, f: impl FnOnce(&mut Archive)) {

@@ -245,10 +245,7 @@ impl Observer for JsonReport {
             let value = to_json(report);
             let value = self.redactor.redact_json_cow(&value);
             let text = serde_json::to_string_pretty(&*value).unwrap_or_default() + "\n";
-            let tmp = self.path.with_extension("pytopus-partial");
-            if let Err(e) =
-                std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path))
-            {
+            if let Err(e) = crate::files::write(&self.path, text.as_bytes()) {
                 // Say so, and let the CLI fail the run: a CI job must not pass without its report.
                 super::to_stderr(&format!(
                     "error: cannot write the report to {}: {e}\n",

@@ -77,7 +77,7 @@ impl JUnit {
 
     /// Writes the document to `path`, whole or not at all.
     pub fn write(&self, path: &Path, redactor: &Redactor) -> std::io::Result<()> {
-        super::write_whole(path, self.xml(redactor).as_bytes())
+        crate::files::write(path, self.xml(redactor).as_bytes())
     }
 }
 

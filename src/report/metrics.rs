@@ -198,7 +198,7 @@ impl Metrics {
     /// Writes the metrics to `path` whole or not at all: a textfile
     /// collector reading the file mid-write must not see half of it.
     pub fn write(&self, path: &Path, redactor: &Redactor) -> std::io::Result<()> {
-        super::write_whole(path, self.text(redactor).as_bytes())
+        crate::files::write(path, self.text(redactor).as_bytes())
     }
 }
 

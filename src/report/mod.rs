@@ -27,16 +27,6 @@ pub fn to_stderr(text: &str) {
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
-/// Writes `bytes` to `path` whole or not at all: first to a temporary file
-/// beside it (same directory, so same file system), then renamed over it,
-/// so a reader (a textfile collector, a CI step) never sees half a file.
-pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".pytopus-partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path))
-}
-
 /// How much a person wants to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {

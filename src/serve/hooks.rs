@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::api::{self, error_response};
 use super::signature::Verifier;
-use crate::chain::model::SignatureScheme;
 use super::{Kind, Shared, Start};
+use crate::chain::model::SignatureScheme;
 
 pub async fn webhook(
     State(shared): State<Arc<Shared>>,
@@ -177,9 +177,11 @@ pub fn is_credential(name: &str) -> bool {
     matches!(
         name.as_str(),
         "authorization" | "proxy-authorization" | "cookie" | "cookie2"
-    ) || ["token", "secret", "api-key", "apikey", "password", "session"]
-        .iter()
-        .any(|w| name.contains(w))
+    ) || [
+        "token", "secret", "api-key", "apikey", "password", "session",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
 }
 
 #[cfg(test)]

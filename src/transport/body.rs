@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
+
+use crate::files::Target;
 use tokio::time::Instant;
 
 use super::TransportError;
@@ -169,22 +171,14 @@ pub fn size_text(n: u64) -> String {
     format!("{n} bytes")
 }
 
-/// The temporary file a download goes to before it is renamed into place.
-fn partial_path(path: &Path) -> std::path::PathBuf {
-    path.with_extension(format!(
-        "{}pytopus-partial",
-        path.extension()
-            .map(|e| format!("{}.", e.to_string_lossy()))
-            .unwrap_or_default()
-    ))
-}
-
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> TransportError + '_ {
     move |e| TransportError::Body(format!("writing {}: {e}", path.display()))
 }
 
-/// Streams the body into a temporary file beside `path`, then renames it, so
-/// a failed download never leaves a half-written file where the old one was.
+/// Streams the body to `path` the way [`crate::files`] writes every file:
+/// a regular file through a temporary one renamed into place, so a failed
+/// download never leaves half a file where the old one was; a device or a
+/// pipe as it is.
 async fn stream_to_file(
     body: &mut ReplyBody,
     path: &Path,
@@ -194,28 +188,33 @@ async fn stream_to_file(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(&io)?;
     }
-    let tmp = partial_path(path);
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(&io)?;
+    let target = crate::files::target(path).map_err(&io)?;
+    let (writing, done) = match &target {
+        Target::Direct(p) => (std::fs::OpenOptions::new().write(true).open(p), None),
+        Target::Replace { file, temp } => (crate::files::create(temp), Some((temp, file))),
+    };
+    let mut out = tokio::fs::File::from_std(writing.map_err(&io)?);
     let mut written = 0u64;
     let result: Result<(), TransportError> = async {
         while let Some(chunk) = next_in_time(body, how).await? {
-            file.write_all(&chunk).await.map_err(&io)?;
+            out.write_all(&chunk).await.map_err(&io)?;
             written += chunk.len() as u64;
         }
-        file.flush().await.map_err(&io)?;
+        out.flush().await.map_err(&io)?;
         Ok(())
     }
     .await;
-    drop(file);
-    match result {
-        Ok(()) => {
-            tokio::fs::rename(&tmp, path).await.map_err(&io)?;
-            Ok(written)
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
+    drop(out);
+    match (result, done) {
+        (Ok(()), Some((temp, file))) => crate::files::finish(temp, file)
+            .map(|()| written)
+            .map_err(&io),
+        (Ok(()), None) => Ok(written),
+        (Err(e), Some((temp, _))) => {
+            let _ = std::fs::remove_file(temp);
             Err(e)
         }
+        (Err(e), None) => Err(e),
     }
 }
 
@@ -225,9 +224,7 @@ async fn write_file(path: &Path, bytes: &[u8]) -> Result<u64, TransportError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(&io)?;
     }
-    let tmp = partial_path(path);
-    tokio::fs::write(&tmp, bytes).await.map_err(&io)?;
-    tokio::fs::rename(&tmp, path).await.map_err(&io)?;
+    crate::files::write(path, bytes).map_err(&io)?;
     Ok(bytes.len() as u64)
 }
 

@@ -164,9 +164,7 @@ impl Tape {
     /// Writes the tape atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("pytopus-partial");
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, path))
+        crate::files::write(path, (text + "\n").as_bytes())
             .map_err(|e| format!("cannot write tape {}: {e}", path.display()))
     }
 }

@@ -15,6 +15,7 @@ mod data;
 mod docs;
 mod engine;
 mod examples;
+mod first_hour;
 mod fmt;
 mod history;
 mod jsonpath_cts;

@@ -437,7 +437,12 @@ async fn webhooks_neither_forward_credentials_nor_tell_callers_why_a_run_failed(
             .unwrap();
         assert_eq!(r.status(), 502);
         let body: Value = r.json().await.unwrap();
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys, ["run_id", "status", "status_url"], "{body}");
         assert_eq!(body["status"], "failed");
         // The detail is there for whoever holds the token.
@@ -456,7 +461,10 @@ async fn webhooks_neither_forward_credentials_nor_tell_callers_why_a_run_failed(
     assert!(forwarded.contains("x-event"), "{forwarded}");
     assert!(!forwarded.contains(TOKEN), "{forwarded}");
     assert!(!forwarded.contains("gitlab-hook-secret"), "{forwarded}");
-    assert!(!forwarded.to_ascii_lowercase().contains("authorization"), "{forwarded}");
+    assert!(
+        !forwarded.to_ascii_lowercase().contains("authorization"),
+        "{forwarded}"
+    );
 }
 
 /// Item 8: a signed request sent again runs once (GitHub's delivery id;
@@ -471,7 +479,10 @@ async fn replayed_webhooks_run_once_and_the_bearer_scheme_is_case_insensitive() 
     let fake = setup.fake.clone();
     serve_while(setup, |base, _| async move {
         let body = r#"{"action":"opened"}"#;
-        let sig = format!("sha256={}", sign_hex(HOOK_SECRET.as_bytes(), body.as_bytes()));
+        let sig = format!(
+            "sha256={}",
+            sign_hex(HOOK_SECRET.as_bytes(), body.as_bytes())
+        );
         let send = |delivery: &'static str| {
             client()
                 .post(format!("{base}/hooks/gh"))
@@ -480,7 +491,13 @@ async fn replayed_webhooks_run_once_and_the_bearer_scheme_is_case_insensitive() 
                 .body(body)
                 .send()
         };
-        assert_eq!(send("72d3162e-cc78-11e3-81ab-4c9367dc0958").await.unwrap().status(), 200);
+        assert_eq!(
+            send("72d3162e-cc78-11e3-81ab-4c9367dc0958")
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
         let again = send("72d3162e-cc78-11e3-81ab-4c9367dc0958").await.unwrap();
         assert_eq!(again.status(), 409);
         assert_eq!(send("a-new-delivery").await.unwrap().status(), 200);
@@ -518,7 +535,11 @@ async fn replayed_webhooks_run_once_and_the_bearer_scheme_is_case_insensitive() 
                 .unwrap();
             assert_eq!(r.status(), 200, "{auth:?}");
         }
-        for auth in [format!("Basic {TOKEN}"), TOKEN.to_string(), format!("Bearer{TOKEN}")] {
+        for auth in [
+            format!("Basic {TOKEN}"),
+            TOKEN.to_string(),
+            format!("Bearer{TOKEN}"),
+        ] {
             let r = client()
                 .get(format!("{base}/chains"))
                 .header("authorization", auth.clone())
