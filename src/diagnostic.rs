@@ -64,7 +64,11 @@ impl Diagnostic {
             ("", "", "", "")
         };
         let mut out = String::new();
-        let _ = writeln!(out, "{red}error{reset}{bold}: {}{reset}", self.message);
+        let _ = writeln!(
+            out,
+            "{red}error{reset}{bold}: {}{reset}",
+            printable(&self.message)
+        );
         if let Some(source) = &self.source {
             match self.loc {
                 Some(loc) => {
@@ -73,10 +77,12 @@ impl Diagnostic {
                     let _ = writeln!(
                         out,
                         "{pad}{blue}-->{reset} {}:{}:{}",
-                        source.name, loc.line, loc.column
+                        printable(&source.name),
+                        loc.line,
+                        loc.column
                     );
                     if let Some(text) = source.text.lines().nth(loc.line.saturating_sub(1)) {
-                        let (text, column) = window(text.trim_end(), loc.column);
+                        let (text, column) = window(&printable(text.trim_end()), loc.column);
                         let loc = Loc::new(loc.line, column);
                         let text = text.as_str();
                         let _ = writeln!(out, "{pad} {blue}|{reset}");
@@ -92,16 +98,41 @@ impl Diagnostic {
                     }
                 }
                 None => {
-                    let _ = writeln!(out, " {blue}-->{reset} {}", source.name);
+                    let _ = writeln!(out, " {blue}-->{reset} {}", printable(&source.name));
                 }
             }
         }
         let pad = " ".repeat(self.loc.map_or(1, |l| l.line.to_string().len()));
         for note in &self.notes {
-            let _ = writeln!(out, "{pad} {blue}={reset} {note}");
+            let _ = writeln!(out, "{pad} {blue}={reset} {}", printable(note));
         }
         out
     }
+}
+
+/// `text` fit for a terminal: every control character but newline and tab
+/// (C0, DEL and C1, which a terminal would obey: retitle the window, move
+/// the cursor, clear the screen) shown as an escape (`\x1b`, `\u{9b}`).
+/// Everything pytopus writes to a terminal passes through here: what a
+/// server sent, or a chain file holds, is shown, never obeyed.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// At most ~100 characters of a long line (minified JSON), around `column`,

@@ -67,6 +67,13 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn print_stdout(text: &str) -> Exit {
     let mut out = std::io::stdout().lock();
+    // A result read by a person is shown, not obeyed; one read by a program
+    // (a pipe, a file) is passed on byte for byte.
+    let text = if out.is_terminal() {
+        crate::diagnostic::printable(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Exit::Success,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
@@ -83,5 +90,5 @@ pub fn stderr_color() -> bool {
 }
 
 fn print_diagnostics(d: &Diagnostics) {
-    crate::report::to_stderr(&d.render(stderr_color()));
+    crate::report::to_stderr_styled(&d.render(stderr_color()));
 }

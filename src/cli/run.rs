@@ -962,8 +962,10 @@ fn check_writable(path: &std::path::Path) -> Result<(), String> {
 /// buffered stdout rather than built as a string first: a 100 MB result
 /// would otherwise be in memory twice.
 fn print_output(value: &Value, format: OutputFormat) -> Exit {
-    use std::io::Write as _;
-    if format != OutputFormat::Json {
+    use std::io::{IsTerminal as _, Write as _};
+    // On a terminal, the text goes through `print_stdout`, which shows
+    // control characters instead of sending them.
+    if format != OutputFormat::Json || std::io::stdout().is_terminal() {
         return match format_output(value, format) {
             Ok(text) => print_stdout(&text),
             Err(e) => {

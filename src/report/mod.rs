@@ -19,12 +19,24 @@ use crate::engine::{RunReport, StepError, StepOutcome, StepStatus, show_duration
 use crate::secret::Redactor;
 use crate::transport::TransportError;
 
-/// Writes to stderr. A closed stderr (`2>&1 | head -1`) must not turn into a
-/// panic: what could not be said is dropped.
+/// Writes to stderr, control characters escaped (see
+/// [`crate::diagnostic::printable`]). A closed stderr (`2>&1 | head -1`)
+/// must not turn into a panic: what could not be said is dropped.
 pub fn to_stderr(text: &str) {
+    to_stderr_styled(&crate::diagnostic::printable(text));
+}
+
+/// Writes text pytopus styled itself (diagnostics with their colours, whose
+/// parts were escaped as they were put together) to stderr as it is.
+pub fn to_stderr_styled(text: &str) {
     use std::io::Write;
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// What a line about the run shows: secrets redacted, controls escaped.
+pub fn shown(redactor: &Redactor, text: &str) -> String {
+    crate::diagnostic::printable(&redactor.redact(text)).into_owned()
 }
 
 /// How much a person wants to see.

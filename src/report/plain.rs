@@ -25,7 +25,7 @@ impl<W: Write> PlainLog<W> {
     }
 
     fn line(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", self.redactor.redact(text));
+        let _ = writeln!(self.out, "{}", super::shown(&self.redactor, text));
     }
 }
 

@@ -54,14 +54,17 @@ impl Observer for Progress {
                     ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_message(self.redactor.redact(&format!(
-                    "[{}/{}] {} {} {}",
-                    index + 1,
-                    self.total,
-                    step.name,
-                    request.method,
-                    request.url
-                )));
+                bar.set_message(super::shown(
+                    &self.redactor,
+                    &format!(
+                        "[{}/{}] {} {} {}",
+                        index + 1,
+                        self.total,
+                        step.name,
+                        request.method,
+                        request.url
+                    ),
+                ));
                 bar.enable_steady_tick(Duration::from_millis(100));
                 if let Some(old) = self.running.insert(*index, bar) {
                     old.finish_and_clear();
@@ -76,13 +79,16 @@ impl Observer for Progress {
                 delay,
             } => {
                 if let Some(bar) = self.running.get(index) {
-                    bar.set_message(self.redactor.redact(&format!(
-                        "[{}/{}] {} attempt {attempt} failed ({reason}); retrying in {}",
-                        index + 1,
-                        self.total,
-                        step.name,
-                        show_duration(*delay)
-                    )));
+                    bar.set_message(super::shown(
+                        &self.redactor,
+                        &format!(
+                            "[{}/{}] {} attempt {attempt} failed ({reason}); retrying in {}",
+                            index + 1,
+                            self.total,
+                            step.name,
+                            show_duration(*delay)
+                        ),
+                    ));
                 }
             }
             Event::StepFinished {
@@ -97,15 +103,17 @@ impl Observer for Progress {
                     StepStatus::NotRun | StepStatus::Skipped => ("-", "90"),
                 };
                 let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
-                let line = format!(
-                    "{} [{}/{}] {} {}",
-                    self.paint(code, mark),
-                    index + 1,
-                    self.total,
-                    step.name,
-                    step_summary(&step.method, url, outcome)
+                let text = super::shown(
+                    &self.redactor,
+                    &format!(
+                        "[{}/{}] {} {}",
+                        index + 1,
+                        self.total,
+                        step.name,
+                        step_summary(&step.method, url, outcome)
+                    ),
                 );
-                let line = self.redactor.redact(&line);
+                let line = format!("{} {text}", self.paint(code, mark));
                 // The live area holds only the running step; a finished step
                 // becomes an ordinary line above it, so long chains neither
                 // redraw a growing area nor overflow the screen.
@@ -114,7 +122,7 @@ impl Observer for Progress {
                     self.multi.remove(&bar);
                 }
                 if self.multi.println(&line).is_err() {
-                    super::to_stderr(&format!("{line}\n"));
+                    super::to_stderr_styled(&format!("{line}\n"));
                 }
             }
             Event::RateLimited {

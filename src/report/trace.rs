@@ -123,7 +123,7 @@ pub fn init(verbose: u8) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Printable(std::io::stderr()))
         .with_ansi(false)
         .without_time();
     // With -v the lines read like curl's; a filter of one's own gets levels
@@ -133,4 +133,21 @@ pub fn init(verbose: u8) {
     } else {
         builder.with_target(false).with_level(false).try_init()
     };
+}
+
+/// Writes what tracing formats with control characters escaped: the lines
+/// carry URLs, headers and bodies as servers sent them.
+struct Printable<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::diagnostic::printable(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

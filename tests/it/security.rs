@@ -552,3 +552,48 @@ async fn replayed_webhooks_run_once_and_the_bearer_scheme_is_case_insensitive() 
     .await;
     assert_eq!(fake.sent(), 3, "two deliveries and one Stripe event ran");
 }
+
+/// Item 6: what a server sends, or a chain file holds, is shown on the
+/// terminal, never obeyed: the failure screen, `-vvv` and error messages
+/// printed an escape sequence that retitled the window and cleared it.
+#[tokio::test]
+async fn control_characters_from_outside_are_shown_not_obeyed() {
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const EVIL: &str = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\rgone\u{7f}";
+    let server = MockServer::start().await;
+    Mock::given(path("/evil"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_string(format!("{{\"message\": \"{EVIL}\"}}")),
+        )
+        .mount(&server)
+        .await;
+    let chain = "steps:\n  - {name: E, url: \"{{ base }}/evil\"}\n";
+    for args in [&["--no-history"][..], &["--no-history", "-vvv"]] {
+        let (out, _dir) = crate::support::run_chain(&server.uri(), chain, args);
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("]0;owned"), "{}", out.stderr);
+        for c in ['\u{1b}', '\u{7}', '\u{9b}', '\r', '\u{7f}'] {
+            assert!(
+                !out.stderr.contains(c),
+                "{args:?}: {c:?} in\n{}",
+                out.stderr
+            );
+        }
+        assert!(out.stderr.contains("\\x1b"), "{}", out.stderr);
+    }
+    // A chain file's own text, quoted back in an error.
+    let scratch = crate::support::Scratch::new();
+    let bad = scratch.file(
+        "bad.yaml",
+        "steps:\n  - name: \"A\u{1b}[2J\"\n    url: http://x.test/\n",
+    );
+    let out = crate::support::pytopus()
+        .args(["validate", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(stderr.contains("\\x1b"), "{stderr}");
+}
