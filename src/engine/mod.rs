@@ -907,7 +907,7 @@ impl StepRunner<'_> {
                     code: resp.status,
                     retry_after: resp.header("retry-after"),
                 },
-                Err(TransportError::Connect(_)) => Attempt::Connect,
+                Err(e) if e.is_network() => Attempt::Connect,
                 Err(TransportError::Timeout(_)) => Attempt::Timeout,
                 Err(_) => Attempt::Fatal,
             };

@@ -148,7 +148,7 @@ async fn next_in_time(
 }
 
 fn too_large(limit: u64) -> TransportError {
-    TransportError::Body(format!(
+    TransportError::TooLarge(format!(
         "the response body is larger than {}, the most kept in memory; raise `max_response_size` or stream it with `save_to`",
         size_text(limit)
     ))
@@ -172,7 +172,7 @@ pub fn size_text(n: u64) -> String {
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> TransportError + '_ {
-    move |e| TransportError::Body(format!("writing {}: {e}", path.display()))
+    move |e| TransportError::Write(format!("writing {}: {e}", path.display()))
 }
 
 /// Streams the body to `path` the way [`crate::files`] writes every file:

@@ -109,6 +109,7 @@ impl Client {
             BodySink::Memory => None,
             BodySink::File(path) => Some(path.as_path()),
         };
+        let status = reply.status;
         let (body, saved_bytes) = body::read(
             reply.body,
             Reading {
@@ -119,7 +120,14 @@ impl Client {
                 file,
             },
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // Say that an answer had begun: the status is all there is of it.
+            TransportError::Body(m) => {
+                TransportError::Body(format!("{m} (after status {status} arrived)"))
+            }
+            other => other,
+        })?;
         Ok(HttpResponse {
             status: reply.status,
             headers: reply.headers,

@@ -207,12 +207,21 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
     let lower = chain.to_ascii_lowercase();
     if e.is_timeout() {
         no_response(timeout)
+    } else if chain.contains("InvalidContentType") || lower.contains("corrupt message") {
+        // What rustls says when the server answers a ClientHello in plain
+        // text: an `https://` URL on a plain-HTTP port.
+        TransportError::Tls(format!(
+            "the server did not answer TLS — plain HTTP on this port? ({})",
+            without_byte_dumps(&chain)
+        ))
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
     {
         let hint = handshake_hint(&chain);
         TransportError::Tls(format!("{}{hint}", without_byte_dumps(&chain)))
     } else if e.is_connect() {
         TransportError::Connect(chain)
+    } else if broken(e) {
+        TransportError::Broken(chain)
     } else if e.is_builder() {
         TransportError::Request(chain)
     } else if e.is_redirect() && !lower.contains("too many redirects") {
@@ -220,6 +229,33 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
     } else {
         TransportError::Other(chain)
     }
+}
+
+/// The connection broke under an exchange: reset, aborted, or closed
+/// before the whole message arrived.
+pub(super) fn broken(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled())
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Drops the `{ signature_algorithm_id: [6, 9, 42, …] }` that some rustls

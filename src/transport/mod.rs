@@ -250,8 +250,15 @@ pub enum TransportError {
     Tls(String),
     /// The request could not be built (bad URL, bad header).
     Request(String),
-    /// Failed while reading the body or writing it to `save_to`.
+    /// The connection broke before the whole answer arrived (reset,
+    /// closed mid-message); retried like a refused connection.
+    Broken(String),
+    /// Failed while reading the body; retried like a refused connection.
     Body(String),
+    /// The body is larger than the step's `max_response_size`.
+    TooLarge(String),
+    /// Writing the body to `save_to` failed.
+    Write(String),
     /// Too many redirects, protocol errors and anything else.
     Other(String),
     /// `--replay` has no recorded answer for this request.
@@ -259,13 +266,25 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// The network failed under the request: what `retry: {on: [connect]}`
+    /// retries (with refused connections and DNS failures).
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Connect(_) | TransportError::Broken(_) | TransportError::Body(_)
+        )
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             TransportError::Connect(_) => "connect",
             TransportError::Timeout(_) => "timeout",
             TransportError::Tls(_) => "tls",
             TransportError::Request(_) => "request",
-            TransportError::Body(_) => "body",
+            TransportError::Broken(_) => "connection",
+            TransportError::Body(_) | TransportError::TooLarge(_) | TransportError::Write(_) => {
+                "body"
+            }
             TransportError::Other(_) => "http",
             TransportError::NotRecorded(_) => "replay",
         }
@@ -279,7 +298,9 @@ impl std::fmt::Display for TransportError {
             TransportError::Timeout(m) => write!(f, "timed out: {m}"),
             TransportError::Tls(m) => write!(f, "TLS error: {m}"),
             TransportError::Request(m) => write!(f, "invalid request: {m}"),
+            TransportError::Broken(m) => write!(f, "the connection broke: {m}"),
             TransportError::Body(m) => write!(f, "reading the response body failed: {m}"),
+            TransportError::TooLarge(m) | TransportError::Write(m) => write!(f, "{m}"),
             TransportError::Other(m) => write!(f, "{m}"),
             TransportError::NotRecorded(m) => write!(f, "{m}"),
         }

@@ -32,7 +32,7 @@ use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_service::Service;
 
 use super::TransportError;
-use super::live::{error_chain, no_response};
+use super::live::{broken, error_chain, no_response};
 
 type Pooled = Decompression<Client<HttpConnector, Full<Bytes>>>;
 
@@ -97,6 +97,7 @@ impl Plain {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if timed_out(&e) => Err(no_response(step_timeout)),
             Ok(Err(e)) if e.is_connect() => Err(TransportError::Connect(error_chain(&e))),
+            Ok(Err(e)) if broken(&e) => Err(TransportError::Broken(error_chain(&e))),
             Ok(Err(e)) => Err(TransportError::Other(error_chain(&e))),
             Err(_) => Err(no_response(step_timeout)),
         }

@@ -597,3 +597,87 @@ async fn control_characters_from_outside_are_shown_not_obeyed() {
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     assert!(stderr.contains("\\x1b"), "{stderr}");
 }
+
+/// A server that answers its connections in turn from `script`: each entry
+/// is what one connection gets (the bytes are written after the request's
+/// first bytes arrive, then the connection is closed); later connections get the
+/// last entry. Returns the base URL and the count of connections.
+fn scripted_server(script: Vec<&'static [u8]>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for mut sock in listener.incoming().flatten() {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = script[n.min(script.len() - 1)];
+            // One read: a request's head (or a TLS hello) arrives whole.
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(answer);
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    (base, count)
+}
+
+const WHOLE: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 8\r\nconnection: close\r\n\r\n{\"ok\":1}";
+
+/// Item 9: a connection that breaks — before the answer, or in the middle
+/// of its body — is retried for an idempotent request like a refused
+/// connection (it was one attempt, with `response: null` and no word of
+/// the status that had arrived); a POST is not retried.
+#[tokio::test]
+async fn a_broken_connection_is_retried_for_idempotent_requests() {
+    let truncated: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"ok\":";
+    for first in [&b""[..], truncated] {
+        let (base, count) = scripted_server(vec![first, WHOLE]);
+        let chain = "steps:\n  - {name: G, url: \"{{ base }}/x\"}\n";
+        let (out, _dir) = crate::support::run_chain(&base, chain, &["-q", "--no-history"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        let (base, count) = scripted_server(vec![first, WHOLE]);
+        let post = "steps:\n  - {name: P, method: POST, url: \"{{ base }}/x\"}\n";
+        let (out, _dir) = crate::support::run_chain(&base, post, &["--no-history"]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "a POST is sent once"
+        );
+        if first.is_empty() {
+            assert!(out.stderr.contains("connection broke"), "{}", out.stderr);
+        } else {
+            assert!(
+                out.stderr.contains("after status 200 arrived"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
+
+/// Item 8: `https://` to a plain-HTTP port is a TLS error that says so,
+/// and is not retried.
+#[tokio::test]
+async fn https_to_a_plain_port_says_so_once() {
+    let (base, count) = scripted_server(vec![WHOLE]);
+    let https = base.replace("http://", "https://");
+    let chain = "steps:\n  - {name: S, url: \"{{ base }}/x\", retry: {backoff: 10ms}}\n";
+    let (out, _dir) = crate::support::run_chain(&https, chain, &["--no-history"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("plain HTTP on this port?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "not retried"
+    );
+}
