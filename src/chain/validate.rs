@@ -248,22 +248,27 @@ pub fn validate(
     parsed: ParsedChain,
     vars: IndexMap<String, Value>,
 ) -> Result<ValidChain, Diagnostics> {
-    validate_nested(parsed, vars, Vec::new())
+    validate_nested(parsed, vars, Vec::new(), Vec::new())
 }
 
 /// Validates a chain that `stack` (the files including it, outermost first)
 /// runs as a sub-chain.
+/// `secret_vars`: the variables a parent chain passes secrets in (see
+/// `template::taint`).
 fn validate_nested(
     parsed: ParsedChain,
     vars: IndexMap<String, Value>,
     stack: Vec<(std::path::PathBuf, String)>,
+    secret_vars: Vec<String>,
 ) -> Result<ValidChain, Diagnostics> {
+    let mut templates = Templates::new();
+    templates.set_secret_vars(secret_vars);
     let mut v = Validator {
         stack,
         source: Arc::clone(&parsed.source),
         spans: &parsed.spans,
         diags: Vec::new(),
-        templates: Templates::new(),
+        templates,
         refs: Vec::new(),
         secret_names: Vec::new(),
         paging: Default::default(),
@@ -1388,7 +1393,12 @@ impl Validator<'_> {
         }
         let mut stack = self.stack.clone();
         stack.push((here, self.source.name.clone()));
-        match validate_nested(parsed, vars, stack) {
+        let secret_vars = with
+            .iter()
+            .filter(|(_, t)| t.bears_secret())
+            .map(|(name, _)| name.clone())
+            .collect();
+        match validate_nested(parsed, vars, stack, secret_vars) {
             Ok(chain) => Some(SubChain {
                 chain: Arc::new(chain),
                 with,

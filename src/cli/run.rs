@@ -295,6 +295,7 @@ async fn run_once(args: &RunArgs) -> Exit {
                 "warning: this run was not recorded in the history: {e}\n"
             )));
         }
+        report::warn_short_secrets(&redactor);
         exit
     });
     if args.every.is_none() {
@@ -688,6 +689,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
             }
         }
     };
+    report::warn_short_secrets(&redactor);
     if was_interrupted {
         Exit::Interrupted
     } else if !failed.is_empty() || !outputs_ok {
@@ -1053,7 +1055,7 @@ fn dry_run_text(report: &RunReport, label: &str) -> String {
             let url = unescape_for_display(&req.url);
             out.push_str(&format!("# {label}{title}\n{} {url}\n", req.method));
             for (k, v) in &req.headers {
-                out.push_str(&format!("{k}: {v}\n"));
+                out.push_str(&format!("{k}: {}\n", crate::secret::header_value(k, v)));
             }
             if let Some(body) = &req.body {
                 out.push('\n');

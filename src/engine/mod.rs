@@ -1257,10 +1257,16 @@ impl StepRunner<'_> {
         }
         let mut headers = Vec::with_capacity(step.headers.len() + 1);
         for (k, t) in &step.headers {
-            headers.push((
-                k.clone(),
-                self.render_text(&format!("headers.{k}"), t, ctx)?,
-            ));
+            let value = self.render_text(&format!("headers.{k}"), t, ctx)?;
+            // A credential is one whoever wrote it: hand-written in a
+            // sensitive header, it is redacted like a stored secret.
+            if crate::secret::sensitive_header(k) {
+                self.redactor.add(&value);
+                if let Some((_, credential)) = value.split_once(' ') {
+                    self.redactor.add(credential.trim());
+                }
+            }
+            headers.push((k.clone(), value));
         }
         let has = |headers: &Vec<(String, String)>, name: &str| {
             headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))

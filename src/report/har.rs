@@ -141,7 +141,7 @@ fn millis(d: Duration) -> f64 {
 
 fn pairs(list: &[(String, String)]) -> Vec<Value> {
     list.iter()
-        .map(|(k, v)| json!({"name": k, "value": v}))
+        .map(|(k, v)| json!({"name": k, "value": crate::secret::header_value(k, v)}))
         .collect()
 }
 

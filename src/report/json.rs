@@ -131,8 +131,33 @@ struct StepView<'a> {
 struct RequestView<'a> {
     method: &'a str,
     url: &'a str,
-    headers: &'a [(String, String)],
+    headers: Masked<'a>,
     body: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Headers as `[name, value]` pairs, credentials as `***`
+/// ([`crate::secret::header_value`]).
+#[derive(Clone, Copy)]
+enum Masked<'a> {
+    Pairs(&'a [(String, String)]),
+    Received(&'a crate::transport::Headers),
+}
+
+impl serde::Serialize for Masked<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let pair = |(k, v): (&str, &str)| {
+            [
+                k.to_string(),
+                crate::secret::header_value(k, v).into_owned(),
+            ]
+        };
+        match self {
+            Masked::Pairs(list) => {
+                s.collect_seq(list.iter().map(|(k, v)| pair((k.as_str(), v.as_str()))))
+            }
+            Masked::Received(h) => s.collect_seq(h.entries().map(pair)),
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -140,7 +165,7 @@ struct ResponseView<'a> {
     status: u16,
     url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<&'a crate::transport::Headers>,
+    headers: Option<Masked<'a>>,
     body_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     body_excerpt: Option<&'a str>,
@@ -210,14 +235,14 @@ impl<'a> StepView<'a> {
                 o.request.as_ref().map(|r| RequestView {
                     method: &r.method,
                     url: &r.url,
-                    headers: &r.headers,
+                    headers: Masked::Pairs(&r.headers),
                     body: r.body.as_ref().map(|b| String::from_utf8_lossy(b)),
                 })
             }),
             response: o.response.as_ref().map(|r| ResponseView {
                 status: r.status,
                 url: &r.url,
-                headers: (detail != Detail::NoHeaders).then_some(&r.headers),
+                headers: (detail != Detail::NoHeaders).then_some(Masked::Received(&r.headers)),
                 body_bytes: r.body_len,
                 body_excerpt: (detail == Detail::Full).then_some(r.body_excerpt.as_str()),
             }),

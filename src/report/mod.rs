@@ -34,6 +34,17 @@ pub fn to_stderr_styled(text: &str) {
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
+/// Says, once a run is over, that a secret too short to redact was used.
+pub fn warn_short_secrets(redactor: &Redactor) {
+    if redactor.short_secrets() {
+        to_stderr(&format!(
+            "warning: a secret shorter than {} characters was used and is not redacted \
+             (hiding every occurrence of so few characters would hide nothing); use a longer one\n",
+            crate::secret::SHORTEST
+        ));
+    }
+}
+
 /// What a line about the run shows: secrets redacted, controls escaped.
 pub fn shown(redactor: &Redactor, text: &str) -> String {
     crate::diagnostic::printable(&redactor.redact(text)).into_owned()

@@ -26,6 +26,7 @@ impl TraceLog {
         tracing::info!(target: "pytopus::http", step, "{line}");
         if tracing::enabled!(target: "pytopus::http", tracing::Level::DEBUG) {
             for (k, v) in &r.headers {
+                let v = crate::secret::header_value(k, v);
                 let h = self.redactor.redact(&format!("> {k}: {v}"));
                 tracing::debug!(target: "pytopus::http", step, "{h}");
             }
@@ -49,6 +50,7 @@ impl TraceLog {
         tracing::info!(target: "pytopus::http", step, "{line}");
         if tracing::enabled!(target: "pytopus::http", tracing::Level::DEBUG) {
             for (k, v) in &r.headers {
+                let v = crate::secret::header_value(k, v);
                 let h = self.redactor.redact(&format!("< {k}: {v}"));
                 tracing::debug!(target: "pytopus::http", step, "{h}");
             }

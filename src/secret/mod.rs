@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 #[cfg(target_os = "linux")]
 pub use keyring::open_keyutils;
 pub use keyring::{check_name, open_default};
-pub use redact::Redactor;
+pub use redact::{Redactor, SHORTEST, header_value, sensitive_header};
 
 /// A secret value. `Debug` never shows it and there is no `Display`: the one
 /// way to the text is [`Secret::expose`], so every use is easy to find.

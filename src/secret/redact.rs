@@ -1,33 +1,55 @@
 //! The redactor: replaces every known secret value with `***`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Replaces known secret values with `***`. Cheap to clone; clones share the set.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
+    /// Secrets too short to redact were seen (see [`Redactor::add`]).
+    short: Arc<AtomicBool>,
 }
 
+/// Secrets shorter than this are not redacted: hiding every "ab" would make
+/// output unreadable and protect nothing. [`Redactor::short_secrets`] says
+/// one was seen, so the user can be warned.
+pub const SHORTEST: usize = 4;
+
+/// A cut-off secret this long before a `…` is redacted as `***…`.
+const CUT_PREFIX: usize = 3;
+
 impl Redactor {
-    /// Adds a value to redact from now on. Very short values are ignored:
-    /// redacting every "a" would make output unreadable and protect nothing.
+    /// Adds a value to redact from now on, with the forms it takes on its
+    /// way out: in a URL or form (`%40`, `+`), inside JSON text (`\"`,
+    /// `\\`), and inside JSON text that is itself in a JSON string.
     pub fn add(&self, secret: &str) {
-        if secret.len() < 4 {
+        if secret.len() < SHORTEST {
+            // `***` is what a tape recorded of a secret: nothing to warn of.
+            if !secret.trim().is_empty() && !secret.chars().all(|c| c == '*') {
+                self.short.store(true, Ordering::Relaxed);
+            }
             return;
         }
-        // The forms a secret takes on its way out: in a URL or form
-        // (`%40`, `+`), and inside JSON text (`\"`, `\\`).
         let percent: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        let quoted = serde_json::to_string(secret).unwrap_or_default();
-        let json = quoted
-            .get(1..quoted.len().saturating_sub(1))
-            .unwrap_or(secret);
-        for variant in [percent.as_str(), &percent.replace('+', "%20"), json] {
+        let json = json_escaped(secret);
+        let double = json_escaped(&json);
+        for variant in [
+            percent.as_str(),
+            &percent.replace('+', "%20"),
+            &json,
+            &double,
+        ] {
             if variant != secret {
                 self.add_one(variant);
             }
         }
         self.add_one(secret);
+    }
+
+    /// A secret shorter than [`SHORTEST`] was given, and is not redacted.
+    pub fn short_secrets(&self) -> bool {
+        self.short.load(Ordering::Relaxed)
     }
 
     fn add_one(&self, secret: &str) {
@@ -47,7 +69,8 @@ impl Redactor {
             .is_ok_and(|list| list.iter().any(|s| text.contains(s.as_str())))
     }
 
-    /// `text` with every known secret replaced by `***`.
+    /// `text` with every known secret replaced by `***`, and the start of
+    /// one cut off by an excerpt's `…` too.
     pub fn redact(&self, text: &str) -> String {
         let Ok(list) = self.secrets.read() else {
             return text.to_string();
@@ -57,6 +80,9 @@ impl Redactor {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "***");
             }
+        }
+        if out.contains('…') {
+            out = cut_secrets(&out, &list);
         }
         out
     }
@@ -123,6 +149,79 @@ impl Redactor {
     }
 }
 
+/// `s` as it reads inside a JSON string (without the quotes).
+fn json_escaped(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or(s)
+        .to_string()
+}
+
+/// `text` with the start of a secret that an excerpt cut off (the end of a
+/// secret's first characters, right before `…`) replaced by `***`.
+fn cut_secrets(text: &str, secrets: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('…') {
+        let before = &rest[..at];
+        let cut = secrets
+            .iter()
+            .filter_map(|s| {
+                // The longest start of `s` that `before` ends with.
+                (CUT_PREFIX..s.len())
+                    .rev()
+                    .filter(|&n| s.is_char_boundary(n))
+                    .find(|&n| before.ends_with(&s[..n]))
+            })
+            .max();
+        match cut {
+            Some(n) => {
+                out.push_str(&before[..before.len() - n]);
+                out.push_str("***");
+            }
+            None => out.push_str(before),
+        }
+        out.push('…');
+        rest = &rest[at + '…'.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A header whose value is a credential whoever set it: `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie`, and any whose name says it
+/// holds a token, secret, key, password or session (`X-Api-Key`,
+/// `X-Gitlab-Token`). Every output shows its value as `***`.
+pub fn sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "cookie2" | "set-cookie"
+    ) || [
+        "token", "secret", "api-key", "apikey", "password", "session",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+}
+
+/// A header's value as every output shows it: a sensitive header's value
+/// as `***`, after its scheme for `Authorization` (`Bearer ***`).
+pub fn header_value<'v>(name: &str, value: &'v str) -> std::borrow::Cow<'v, str> {
+    if !sensitive_header(name) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let scheme = value.split_once(' ').map(|(s, _)| s).filter(|s| {
+        name.to_ascii_lowercase().ends_with("authorization")
+            && !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    std::borrow::Cow::Owned(match scheme {
+        Some(s) => format!("{s} ***"),
+        None => "***".into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +253,55 @@ mod tests {
         assert_eq!(*red, serde_json::json!({"a": ["x", {"b": "token ***"}]}));
         let in_key = serde_json::json!({"s3cret-value": 1});
         assert_eq!(*r.redact_json_cow(&in_key), serde_json::json!({"***": 1}));
+    }
+
+    #[test]
+    fn cut_and_double_escaped_secrets_are_redacted() {
+        let r = Redactor::default();
+        r.add("abcdefghijklmnop-secret");
+        // An excerpt that ends 14 characters into the secret.
+        assert_eq!(r.redact("token: abcdefghijklmn…"), "token: ***…");
+        assert_eq!(r.redact("x abc… y ab…"), "x ***… y ab…");
+        assert_eq!(r.redact("plain … text"), "plain … text");
+        r.add("q\"uote");
+        let once = serde_json::to_string("q\"uote").unwrap();
+        let twice = serde_json::to_string(&format!("{{\"v\": {once}}}")).unwrap();
+        assert!(!r.redact(&twice).contains("uote"), "{}", r.redact(&twice));
+    }
+
+    #[test]
+    fn short_secrets_are_noticed() {
+        let r = Redactor::default();
+        r.add("abcd");
+        assert!(!r.short_secrets());
+        r.add("abc");
+        assert!(r.short_secrets());
+        assert_eq!(r.redact("abc"), "abc");
+    }
+
+    #[test]
+    fn sensitive_headers_whoever_set_them() {
+        for name in [
+            "Authorization",
+            "set-cookie",
+            "X-Api-Key",
+            "x-gitlab-token",
+            "Cookie",
+        ] {
+            assert!(sensitive_header(name), "{name}");
+            assert_eq!(header_value(name, "v"), "***");
+            assert_eq!(
+                header_value(name, "a b"),
+                if name == "Authorization" {
+                    "a ***"
+                } else {
+                    "***"
+                }
+            );
+        }
+        for name in ["content-type", "accept", "x-request-id", "keep-alive"] {
+            assert!(!sensitive_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn query_map(uri: &Uri) -> BTreeMap<String, String> {
 fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in headers {
-        if is_credential(k.as_str()) {
+        if crate::secret::sensitive_header(k.as_str()) {
             continue;
         }
         let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
@@ -167,21 +167,6 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Value {
         Ok(v) => v,
         Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
     }
-}
-
-/// A header that authenticates its sender: `Authorization`,
-/// `Proxy-Authorization`, `Cookie`, and any whose name says it holds a
-/// token, secret, key, password or session (`X-Gitlab-Token`, `X-Api-Key`).
-pub fn is_credential(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "cookie2"
-    ) || [
-        "token", "secret", "api-key", "apikey", "password", "session",
-    ]
-    .iter()
-    .any(|w| name.contains(w))
 }
 
 #[cfg(test)]

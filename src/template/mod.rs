@@ -43,6 +43,9 @@ pub struct Templates {
     next_id: usize,
     /// Where `secret("NAME")` looks; set by whoever runs the chain.
     secrets: SecretsSlot,
+    /// Variables whose values are secrets (a sub-chain's `with:` values
+    /// computed from one): templates that read them are secret too.
+    secret_vars: HashSet<String>,
 }
 
 type SecretsSlot = Arc<std::sync::RwLock<Option<crate::secret::Secrets>>>;
@@ -104,6 +107,7 @@ impl Templates {
             env: RwLock::new(env),
             next_id: 0,
             secrets,
+            secret_vars: HashSet::new(),
         }
     }
 
@@ -154,10 +158,12 @@ impl Templates {
         }
         if let Some(expr) = single_expression(s) {
             if let Some(path) = simple_path(expr).filter(|_| simple) {
+                let names = vec![path.to_string()];
                 return Ok(Tmpl::Native(Arc::new(NativeExpr {
+                    secret: self.bears_secret(s, &names),
                     source: s.to_string(),
                     expr: expr.to_string(),
-                    names: vec![path.to_string()],
+                    names,
                     is_path: true,
                 })));
             }
@@ -167,11 +173,12 @@ impl Templates {
                 .unwrap_or_else(|p| p.into_inner())
                 .compile_expression(expr)
                 .map_err(|e| TemplateError::from_minijinja(&e, s))?;
-            let names = compiled.undeclared_variables(true);
+            let names: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
             return Ok(Tmpl::Native(Arc::new(NativeExpr {
+                secret: self.bears_secret(s, &names),
                 source: s.to_string(),
                 expr: expr.to_string(),
-                names: names.into_iter().collect(),
+                names,
                 is_path: false,
             })));
         }
@@ -180,20 +187,24 @@ impl Templates {
         if let Some((pieces, names)) = simple_pieces(s).filter(|_| simple) {
             return Ok(Tmpl::Text(Arc::new(TextTemplate {
                 id,
+                secret: self.bears_secret(s, &names),
                 source: s.to_string(),
                 names,
                 pieces: Some(pieces),
             })));
         }
         let env = self.env.get_mut().unwrap_or_else(|p| p.into_inner());
-        let names = env
+        let names: Vec<String> = env
             .template_from_str(s)
             .map_err(|e| TemplateError::from_minijinja(&e, s))?
-            .undeclared_variables(true);
+            .undeclared_variables(true)
+            .into_iter()
+            .collect();
         Ok(Tmpl::Text(Arc::new(TextTemplate {
             id,
+            secret: self.bears_secret(s, &names),
             source: s.to_string(),
-            names: names.into_iter().collect(),
+            names,
             pieces: None,
         })))
     }
@@ -204,6 +215,30 @@ impl Templates {
             Tmpl::Literal(v) => Ok((**v).clone()),
             Tmpl::Text(t) => self.render_text(t, ctx).map(Value::String),
             Tmpl::Native(n) => {
+                let v = self.render_native(n, ctx)?;
+                if n.secret {
+                    self.taint_value(&v);
+                }
+                Ok(v)
+            }
+            Tmpl::Array(items) => items
+                .iter()
+                .map(|i| self.render(i, ctx))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Tmpl::Object(entries) => {
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(k.clone(), self.render(v, ctx)?);
+                }
+                Ok(Value::Object(map))
+            }
+        }
+    }
+
+    fn render_native(&self, n: &NativeExpr, ctx: &MjValue) -> Result<Value, TemplateError> {
+        {
+            {
                 // A plain `{{ a.b }}`: look it up without compiling anything.
                 // Anything but a found value (an undefined name, say) goes
                 // the long way, so errors read exactly as minijinja words them.
@@ -226,18 +261,6 @@ impl Templates {
                     });
                 }
                 to_json(&v).map_err(|e| TemplateError::from_minijinja(&e, &n.source))
-            }
-            Tmpl::Array(items) => items
-                .iter()
-                .map(|i| self.render(i, ctx))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
-            Tmpl::Object(entries) => {
-                let mut map = serde_json::Map::with_capacity(entries.len());
-                for (k, v) in entries {
-                    map.insert(k.clone(), self.render(v, ctx)?);
-                }
-                Ok(Value::Object(map))
             }
         }
     }
@@ -270,6 +293,14 @@ impl Templates {
     }
 
     fn render_text(&self, t: &TextTemplate, ctx: &MjValue) -> Result<String, TemplateError> {
+        let text = self.render_text_plain(t, ctx)?;
+        if t.secret {
+            self.taint_text(&t.source, &text, ctx);
+        }
+        Ok(text)
+    }
+
+    fn render_text_plain(&self, t: &TextTemplate, ctx: &MjValue) -> Result<String, TemplateError> {
         if let Some(text) = t.pieces.as_deref().and_then(|p| render_pieces(t, p, ctx)) {
             return Ok(text);
         }
@@ -353,6 +384,8 @@ pub struct TextTemplate {
     names: Vec<String>,
     /// Set when the template is only text and `{{ a.b }}` lookups.
     pieces: Option<Vec<Piece>>,
+    /// It reads a secret: what it renders is one too (see taint.rs).
+    secret: bool,
 }
 
 impl TextTemplate {
@@ -368,6 +401,8 @@ pub struct NativeExpr {
     names: Vec<String>,
     /// The expression is a plain lookup like `a.b.c` (its one name).
     is_path: bool,
+    /// It reads a secret: what it renders is one too (see taint.rs).
+    secret: bool,
 }
 
 /// A part of a simple text template.
@@ -378,6 +413,8 @@ enum Piece {
     /// The value at the template's name with this index.
     Lookup(usize),
 }
+
+mod taint;
 
 // ------------------------------------------------------- simple templates
 //
@@ -570,6 +607,17 @@ impl Tmpl {
 
     pub fn is_literal(&self) -> bool {
         matches!(self, Tmpl::Literal(_))
+    }
+
+    /// Some part of it reads a secret, so what it renders is one.
+    pub fn bears_secret(&self) -> bool {
+        match self {
+            Tmpl::Literal(_) => false,
+            Tmpl::Text(t) => t.secret,
+            Tmpl::Native(n) => n.secret,
+            Tmpl::Array(items) => items.iter().any(Tmpl::bears_secret),
+            Tmpl::Object(entries) => entries.iter().any(|(_, v)| v.bears_secret()),
+        }
     }
 
     /// For a URL template: the roots of the names that can change where the

@@ -113,9 +113,12 @@ impl TapeBody {
     }
 }
 
+/// Headers as a tape keeps them: credentials as `***` (replay compares no
+/// header; a tape is a file people share).
 fn headers_to_map(headers: &[(String, String)]) -> IndexMap<String, HeaderValues> {
     let mut map: IndexMap<String, HeaderValues> = IndexMap::new();
     for (k, v) in headers {
+        let v = &crate::secret::header_value(k, v).into_owned();
         let k = k.to_ascii_lowercase();
         match map.get_mut(&k) {
             None => {

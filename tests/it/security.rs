@@ -681,3 +681,169 @@ async fn https_to_a_plain_port_says_so_once() {
         "not retried"
     );
 }
+
+/// Item 5: redaction by taint, in every channel. A secret transformed by a
+/// template (`b64encode`, `upper`, `urlencode`, a concatenation, JSON in
+/// JSON), read from `env.` under a secret's name, cut by the 2 KiB excerpt,
+/// or written by hand in a sensitive header went out in clear.
+#[tokio::test]
+async fn every_form_of_a_secret_is_redacted_in_every_channel() {
+    use base64::Engine as _;
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    const CANARY: &str = "CAN\"ARY-7f3a9c-qx-secret";
+    const ENV_TOKEN: &str = "env-token-5d1e77aa";
+    const HAND: &str = "hand-written-credential-99";
+    let server = MockServer::start().await;
+    // Echoes every header and the body back; the body first pads to put the
+    // canary across the 2 KiB excerpt's end.
+    let echo = |req: &Request| {
+        let headers: serde_json::Map<String, Value> = req
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Value::String(v.to_str().unwrap_or("").into()),
+                )
+            })
+            .collect();
+        let text = format!(
+            "{}{CANARY}{}",
+            "p".repeat(2048 - 14),
+            serde_json::json!({"headers": headers, "body": String::from_utf8_lossy(&req.body), "url": req.url.to_string()})
+        );
+        text
+    };
+    Mock::given(path("/echo"))
+        .respond_with(move |req: &Request| ResponseTemplate::new(200).set_body_string(echo(req)))
+        .mount(&server)
+        .await;
+    Mock::given(path("/fail"))
+        .respond_with(move |req: &Request| ResponseTemplate::new(500).set_body_string(echo(req)))
+        .mount(&server)
+        .await;
+    let chain = r#"
+steps:
+  - name: Echo
+    method: POST
+    url: "{{ base }}/echo?t={{ secret('canary') | urlencode }}"
+    headers:
+      X-B64: "{{ secret('canary') | b64encode }}"
+      X-Upper: "{{ secret('canary') | upper }}"
+      X-Env: "{{ env.PYTOPUS_SECRET_CANARY }}"
+      X-Other: "{{ env.MY_SERVICE_TOKEN }}"
+      Authorization: "Basic hand-written-credential-99"
+    body:
+      pair: "ann:{{ secret('canary') }}"
+      doubled: "{{ {'inner': secret('canary')} | tojson | tojson }}"
+  - name: Fail
+    method: POST
+    url: "{{ base }}/fail"
+    headers: {X-B64: "{{ secret('canary') | b64encode }}"}
+output: {echoed: "{{ Echo }}"}
+"#;
+    let dir = crate::support::Scratch::new();
+    let file = dir.file("c.yaml", chain);
+    let history = dir.path("history");
+    let outputs = [
+        "report.json",
+        "run.har",
+        "junit.xml",
+        "run.prom",
+        "tape.json",
+    ];
+    let mut cmd = crate::support::pytopus();
+    cmd.env("PYTOPUS_KEYRING", "off")
+        .env("PYTOPUS_SECRET_CANARY", CANARY)
+        .env("MY_SERVICE_TOKEN", ENV_TOKEN)
+        .env("PYTOPUS_HISTORY_DIR", &history)
+        .args(["run", file.to_str().unwrap(), "--var"])
+        .arg(format!("base={}", server.uri()))
+        .args(["-vvv", "--report"])
+        .arg(dir.path(outputs[0]))
+        .arg("--har")
+        .arg(dir.path(outputs[1]))
+        .arg("--junit")
+        .arg(dir.path(outputs[2]))
+        .arg("--metrics")
+        .arg(dir.path(outputs[3]))
+        .arg("--record")
+        .arg(dir.path(outputs[4]));
+    let out = crate::support::run_cmd(&mut cmd);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let shown = crate::support::run_cmd(
+        crate::support::pytopus()
+            .env("PYTOPUS_HISTORY_DIR", &history)
+            .args(["history", "show", "1"]),
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+
+    let b64 = base64::engine::general_purpose::STANDARD.encode(CANARY);
+    let quoted = serde_json::to_string(CANARY).unwrap();
+    let forms = [
+        ("the secret", CANARY.to_string()),
+        ("its base64", b64),
+        ("in upper case", CANARY.to_uppercase()),
+        (
+            "url-encoded",
+            url::form_urlencoded::byte_serialize(CANARY.as_bytes()).collect(),
+        ),
+        ("JSON-escaped", quoted[1..quoted.len() - 1].to_string()),
+        ("cut at the excerpt", CANARY[..14].to_string()),
+        ("the env token", ENV_TOKEN.to_string()),
+        ("the hand-written credential", HAND.to_string()),
+    ];
+    let mut channels = vec![
+        ("stdout".to_string(), out.stdout.clone()),
+        ("stderr".to_string(), out.stderr.clone()),
+        ("history show".to_string(), shown.stdout.clone()),
+    ];
+    for name in outputs {
+        channels.push((
+            name.to_string(),
+            std::fs::read_to_string(dir.path(name)).unwrap(),
+        ));
+    }
+    for (channel, text) in &channels {
+        for (form, value) in &forms {
+            assert!(
+                !text.contains(value.as_str()),
+                "{form} leaked into {channel}:\n{text}"
+            );
+        }
+    }
+    // The parts that are not secret still show.
+    let report = &channels[3].1;
+    assert!(report.contains("Basic ***"), "{report}");
+    assert!(out.stderr.contains("/echo?t=***"), "{}", out.stderr);
+}
+
+/// Item 5: a secret too short to redact is said so, not silently shown.
+#[test]
+fn a_secret_too_short_to_redact_is_warned_about() {
+    let dir = crate::support::Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - {name: A, url: \"http://127.0.0.1:9/?pin={{ secret('pin') }}\"}\n",
+    );
+    let out = crate::support::run_cmd(
+        crate::support::pytopus()
+            .env("PYTOPUS_KEYRING", "off")
+            .env("PYTOPUS_SECRET_PIN", "123")
+            .args([
+                "run",
+                chain.to_str().unwrap(),
+                "--dry-run",
+                "-q",
+                "--no-history",
+            ]),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("shorter than 4 characters was used and is not redacted"),
+        "{}",
+        out.stderr
+    );
+}
