@@ -163,14 +163,24 @@ fn window(line: &str, column: usize) -> (String, usize) {
 #[derive(Debug, Clone, Default)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
+/// At most this many problems are shown; the rest are counted.
+pub const SHOWN: usize = 50;
+
 impl Diagnostics {
     pub fn render(&self, color: bool) -> String {
         let mut out = String::new();
-        for (i, d) in self.0.iter().enumerate() {
+        for (i, d) in self.0.iter().take(SHOWN).enumerate() {
             if i > 0 {
                 out.push('\n');
             }
             out.push_str(&d.render(color));
+        }
+        if self.0.len() > SHOWN {
+            let _ = writeln!(
+                out,
+                "\n… and {} more problems not shown (the first {SHOWN} are above)",
+                self.0.len() - SHOWN
+            );
         }
         if self.0.len() > 1 {
             let name = self

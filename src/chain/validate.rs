@@ -223,6 +223,18 @@ pub enum BodySpec {
     },
 }
 
+/// What a JSON value is, in words: `a number`, `a map`.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
 /// Where an `extract` value comes from.
 #[derive(Debug, Clone)]
 pub enum Extractor {
@@ -405,6 +417,7 @@ fn validate_nested(
         extracted_by: &extracted_by,
         step_names: chain.steps.iter().map(|s| s.name.as_str()).collect(),
         triggered: chain.trigger.is_some() || chain.schedule.is_some(),
+        suggestions_left: std::cell::Cell::new(crate::diagnostic::SHOWN),
     };
     let refs = std::mem::take(&mut v.refs);
     // Every name a template reads, looked at once for its three uses: what
@@ -1068,16 +1081,23 @@ impl Validator<'_> {
                 let t = self.compile_text(&join_key(base, "url"), u, i);
                 if let Some(Tmpl::Literal(lit)) = &t
                     && let Value::String(lit) = &**lit
-                    && let Err(e) = url::Url::parse(lit)
                 {
-                    self.error_value(
-                        &join_key(base, "url"),
-                        format!("`{lit}` is not a valid URL: {e}"),
-                        Some(
-                            "help: URLs must be absolute, like https://api.example.com/users"
-                                .into(),
+                    match url::Url::parse(lit) {
+                        Err(e) => self.error_value(
+                            &join_key(base, "url"),
+                            format!("`{lit}` is not a valid URL: {e}"),
+                            Some(
+                                "help: URLs must be absolute, like https://api.example.com/users"
+                                    .into(),
+                            ),
                         ),
-                    );
+                        Ok(u) if !matches!(u.scheme(), "http" | "https") => self.error_value(
+                            &join_key(base, "url"),
+                            format!("`{}:` URLs cannot be sent: only http and https", u.scheme()),
+                            None,
+                        ),
+                        Ok(_) => {}
+                    }
                 }
                 t
             }
@@ -1117,8 +1137,10 @@ impl Validator<'_> {
             query.extend(own);
         }
         let mut headers = self.compile_map("defaults.headers", &chain.defaults.headers, i);
+        self.one_header_each("defaults.headers", &headers);
         if let Some(h) = &step.headers {
             let own = self.compile_map(&join_key(base, "headers"), h, i);
+            self.one_header_each(&join_key(base, "headers"), &own);
             headers.retain(|(k, _)| !own.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)));
             headers.extend(own);
         }
@@ -1182,6 +1204,18 @@ impl Validator<'_> {
             .for_each
             .as_ref()
             .and_then(|l| self.compile(&join_key(base, "for_each"), l, i));
+        if let Some(Tmpl::Literal(lit)) = &for_each
+            && !lit.is_array()
+        {
+            self.error_value(
+                &join_key(base, "for_each"),
+                format!("`for_each` needs a list, not {}", kind_of(lit)),
+                Some(
+                    "help: a list (`[1, 2, 3]`) or a template that gives one (`\"{{ Users }}\"`)"
+                        .into(),
+                ),
+            );
+        }
         if step.concurrency == Some(0) {
             self.error_value(
                 &join_key(base, "concurrency"),
@@ -1335,6 +1369,23 @@ impl Validator<'_> {
             sub: sub.map(Box::new),
             connector: None,
         })
+    }
+
+    /// Headers that differ only in case are one header: a map that names
+    /// one twice is an error.
+    fn one_header_each(&mut self, path: &str, headers: &[(String, Tmpl)]) {
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if let Some((first, _)) = headers[..i]
+                .iter()
+                .find(|(other, _)| other.eq_ignore_ascii_case(name))
+            {
+                self.error(
+                    &join_key(path, name),
+                    format!("header `{name}` is given twice (also as `{first}`): header names are case-insensitive"),
+                    Some("help: keep one of them".into()),
+                );
+            }
+        }
     }
 
     /// `chain: file` → the sub-chain, validated with the `with:` names as its
@@ -1908,6 +1959,10 @@ struct Scope<'a> {
     step_names: Vec<&'a str>,
     /// The chain has `trigger:` or `schedule:`: templates may read `trigger`.
     triggered: bool,
+    /// "Did you mean" is looked for this many more times: it compares the
+    /// name with every name defined, and only the first problems are shown
+    /// (a file with 20,000 of them took a minute to check).
+    suggestions_left: std::cell::Cell<usize>,
 }
 
 impl Scope<'_> {
@@ -1988,7 +2043,10 @@ impl Scope<'_> {
                     .filter(|(_, i)| **i < at)
                     .map(|(n, _)| n.as_str()),
             );
-        let hint = match suggest(root, known) {
+        let left = self.suggestions_left.get();
+        self.suggestions_left.set(left.saturating_sub(1));
+        let best = if left > 0 { suggest(root, known) } else { None };
+        let hint = match best {
             Some(best) => Some(format!("help: did you mean `{best}`?")),
             None => Some(format!(
                 "help: define it under `vars:` or pass it with `--var {root}=VALUE`"

@@ -847,3 +847,45 @@ fn a_secret_too_short_to_redact_is_warned_about() {
         out.stderr
     );
 }
+
+/// Item 8: what `validate` let through and how it reported many problems:
+/// a literal `ftp://` URL and `for_each: 5` failed only at run time,
+/// headers differing only in case were sent twice, and every one of
+/// thousands of problems was printed (20,000 took 37 s, a "did you mean"
+/// each compared against every name).
+#[test]
+fn validate_catches_what_runs_would_trip_on_and_shows_the_first_fifty() {
+    let dir = crate::support::Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - {name: A, url: \"ftp://example.com/f\"}\n  - {name: B, for_each: 5, url: \"http://x.test/{{ item }}\"}\n  - {name: C, url: \"http://x.test/\", headers: {Accept: a, accept: b}}\n",
+    );
+    let out = crate::support::run_cmd(
+        crate::support::pytopus().args(["validate", chain.to_str().unwrap()]),
+    );
+    assert_eq!(out.code, 2);
+    for expected in [
+        "`ftp:` URLs cannot be sent",
+        "`for_each` needs a list, not a number",
+        "header `accept` is given twice",
+    ] {
+        assert!(out.stderr.contains(expected), "{expected}:\n{}", out.stderr);
+    }
+
+    let mut many = String::from("steps:\n");
+    for i in 0..300 {
+        many.push_str(&format!("  - {{name: S{i}, url: \"{{{{ nope{i} }}}}\"}}\n"));
+    }
+    let chain = dir.file("many.yaml", &many);
+    let out = crate::support::run_cmd(
+        crate::support::pytopus().args(["validate", chain.to_str().unwrap()]),
+    );
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr.matches("error: ").count(), 50, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("… and 250 more problems not shown"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("300 problems in"), "{}", out.stderr);
+}
