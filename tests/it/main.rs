@@ -17,6 +17,7 @@ mod engine;
 mod examples;
 mod first_hour;
 mod fmt;
+mod fuzz;
 mod history;
 mod jsonpath_cts;
 #[cfg(target_os = "linux")]
