@@ -88,6 +88,30 @@ def nginx_bin() -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+def ensure_certs(root: Path) -> Path:
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl), made once:
+    the HTTPS workloads trust the CA (pytopus with `tls: {ca_cert}`, the
+    floor with FLOOR_CA)."""
+    tls = root / "tls"
+    if (tls / "server.pem").exists():
+        return tls
+    tls.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run(["openssl", "req", "-x509", *ec, "-keyout", str(tls / "ca.key"), "-out", str(tls / "ca.pem"),
+         "-days", "3650", "-subj", "/CN=pytopus bench CA"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    run(["openssl", "req", *ec, "-keyout", str(tls / "server.key"), "-out", str(tls / "server.csr"),
+         "-subj", "/CN=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (tls / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", str(tls / "server.csr"), "-CA", str(tls / "ca.pem"),
+         "-CAkey", str(tls / "ca.key"), "-CAcreateserial", "-out", str(tls / "server.pem"),
+         "-days", "3650", "-extfile", str(tls / "server.ext")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return tls
+
+
 # ---------------------------------------------------------------- data
 
 
@@ -157,6 +181,35 @@ def seq_chain(n: int, base: str, rich: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
+def with_ca(chain: str, ca: Path) -> str:
+    """The chain with `defaults: {tls: {ca_cert}}` after its `vars:` line."""
+    head, rest = chain.split("\nsteps:\n", 1)
+    return f"{head}\ndefaults: {{tls: {{ca_cert: {q(str(ca))}}}}}\nsteps:\n{rest}"
+
+
+def write_https_chains(chains: Path, bases: dict[str, str], ca: Path) -> dict[str, Path]:
+    """The HTTPS workloads' chains: `<name>_h1` over HTTP/1.1, `<name>_h2`
+    over HTTP/2, each trusting the bench's CA."""
+    chains.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for proto, base in bases.items():
+        for name, text in {
+            "one": "\n".join(["name: one", f"vars: {{base: {q(base)}}}", "steps:",
+                              "  - name: One", "    url: \"{{ base }}/s/0.json\"", ""]),
+            "seq1000": seq_chain(1000, base),
+            "fanout": "\n".join([
+                "name: fanout", f"vars: {{base: {q(base)}}}", "steps:",
+                "  - name: List", "    url: \"{{ base }}/list.json\"",
+                "  - name: Fan", "    for_each: \"{{ List }}\"",
+                f"    concurrency: {FANOUT_CONCURRENCY}",
+                "    url: \"{{ base }}/s/{{ item }}.json\"", ""]),
+        }.items():
+            p = chains / f"{name}_{proto}.yaml"
+            p.write_text(with_ca(text, ca))
+            paths[f"{name}_{proto}"] = p
+    return paths
+
+
 def write_chains(chains: Path, base: str, big_out: Path) -> dict[str, Path]:
     chains.mkdir(parents=True, exist_ok=True)
     files = {
@@ -200,9 +253,10 @@ def training(prefix: str):
     generate_data(www)
     work = Path(tempfile.mkdtemp(prefix=prefix))
     env = dict(os.environ, PYTOPUS_HISTORY_DIR=str(work / "history"))
-    nginx, port = start_nginx(BENCH_DIR, www)
+    nginx, ports = start_nginx(BENCH_DIR, www)
     try:
-        chains = write_chains(work / "chains", f"http://127.0.0.1:{port}", work / "big.json")
+        chains = write_chains(work / "chains", f"http://127.0.0.1:{ports['http']}",
+                              work / "big.json")
         runs = [
             ["--version"],
             ["validate", str(chains["validate50"])],
@@ -226,8 +280,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_nginx(root: Path, www: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start_nginx(root: Path, www: Path) -> tuple[subprocess.Popen, dict[str, int]]:
+    """nginx serving `www` on three ports of 127.0.0.1: plain HTTP (`http`),
+    HTTPS with HTTP/1.1 only (`h1`) and HTTPS with HTTP/2 (`h2`)."""
+    port, h1, h2 = free_port(), free_port(), free_port()
+    tls = ensure_certs(root)
     prefix = root / f"nginx-{os.getpid()}"  # several harnesses may run at once
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     user = "user root root;" if os.geteuid() == 0 else ""
@@ -254,8 +311,21 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
+    ssl_certificate {tls}/server.pem;
+    ssl_certificate_key {tls}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:1m;
+    http2_max_requests 1000000;
     server {{
         listen 127.0.0.1:{port};
+        root {www};
+    }}
+    server {{
+        listen 127.0.0.1:{h1} ssl;
+        root {www};
+    }}
+    server {{
+        listen 127.0.0.1:{h2} ssl http2;
         root {www};
     }}
 }}
@@ -265,7 +335,7 @@ http {{
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, port
+                return proc, {"http": port, "h1": h1, "h2": h2}
         except OSError:
             if proc.poll() is not None:
                 sys.exit(f"bench: nginx did not start: {proc.stderr.read().decode()}")
@@ -338,7 +408,7 @@ class Workload:
 
 
 def workloads(py: Path, fl: Path, chains: dict[str, Path], base: str,
-              big_out: Path) -> list[Workload]:
+              big_out: Path, https: dict[str, str]) -> list[Workload]:
     P, F = str(py), str(fl)
     run_ = [P, "run", "-q"]
     return [
@@ -366,6 +436,25 @@ def workloads(py: Path, fl: Path, chains: dict[str, Path], base: str,
                  [F, "fanout", base, "/list.json", str(FANOUT_CONCURRENCY)],
                  [F, "--mt", "fanout", base, "/list.json", str(FANOUT_CONCURRENCY)],
                  rounds=5, runs=4, warmup=1, time_target=("ratio", 1.25)),
+        Workload("one_h2", "one-request chain over HTTPS (HTTP/2)",
+                 run_ + [str(chains["one_h2"])], [F, "get", f"{https['h2']}/s/0.json"],
+                 rounds=5, runs=20, warmup=3, time_target=("ratio", 1.5)),
+        Workload("seq1000_h1", "1000-step sequential chain over HTTPS (HTTP/1.1)",
+                 run_ + [str(chains["seq1000_h1"])],
+                 [F, "seq", https["h1"], "/s/0.json", "1000"],
+                 rounds=5, runs=8, warmup=2, time_target=("ratio", 1.2)),
+        Workload("seq1000_h2", "1000-step sequential chain over HTTPS (HTTP/2)",
+                 run_ + [str(chains["seq1000_h2"])],
+                 [F, "seq", https["h2"], "/s/0.json", "1000"],
+                 rounds=5, runs=8, warmup=2, time_target=("ratio", 1.2)),
+        Workload("fanout_h1", f"for_each over {FANOUT_ITEMS} items over HTTPS (HTTP/1.1)",
+                 run_ + [str(chains["fanout_h1"])],
+                 [F, "fanout", https["h1"], "/list.json", str(FANOUT_CONCURRENCY)],
+                 rounds=5, runs=3, warmup=1, time_target=("ratio", 1.25)),
+        Workload("fanout_h2", f"for_each over {FANOUT_ITEMS} items over HTTPS (HTTP/2)",
+                 run_ + [str(chains["fanout_h2"])],
+                 [F, "fanout", https["h2"], "/list.json", str(FANOUT_CONCURRENCY)],
+                 rounds=5, runs=3, warmup=1, time_target=("ratio", 1.25)),
         Workload("big", "100 MB JSON body into memory (printed)",
                  run_ + [str(chains["big"])], [F, "get", f"{base}/big.json"],
                  rounds=3, runs=2, warmup=1, rss_target=("ratio", 1.2)),
@@ -516,8 +605,8 @@ def report(ws: list[Workload]) -> list[str]:
 
 
 def serve(www: Path) -> None:
-    nginx, port = start_nginx(BENCH_DIR, www)
-    base = f"http://127.0.0.1:{port}"
+    nginx, ports = start_nginx(BENCH_DIR, www)
+    base = f"http://127.0.0.1:{ports['http']}"
     (BENCH_DIR / "out").mkdir(exist_ok=True)
     chains = write_chains(BENCH_DIR / "chains", base, BENCH_DIR / "out" / "big.json")
     print(f"serving {www} on {base}; chains: {' '.join(str(p) for p in chains.values())}",
@@ -544,7 +633,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    names = ["version", "one", "validate50", "seq1000", "seq10000", "fanout", "big", "save"]
+    names = ["version", "one", "validate50", "seq1000", "seq10000", "fanout", "one_h2",
+             "seq1000_h1", "seq1000_h2", "fanout_h1", "fanout_h2", "big", "save"]
     if args.list:
         print("\n".join(names))
         return
@@ -568,13 +658,17 @@ def main() -> None:
         return
     pytopus, built_from = build_pytopus()
     floor = build_floor()
-    nginx, port = start_nginx(BENCH_DIR, www)
+    nginx, ports = start_nginx(BENCH_DIR, www)
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{ports['http']}"
+        https = {p: f"https://127.0.0.1:{ports[p]}" for p in ("h1", "h2")}
+        ca = BENCH_DIR / "tls" / "ca.pem"
+        os.environ["FLOOR_CA"] = str(ca)
         big_out = BENCH_DIR / "out" / "big.json"
         big_out.parent.mkdir(parents=True, exist_ok=True)
         chains = write_chains(BENCH_DIR / "chains", base, big_out)
-        ws = [w for w in workloads(pytopus, floor, chains, base, big_out)
+        chains.update(write_https_chains(BENCH_DIR / "chains", https, ca))
+        ws = [w for w in workloads(pytopus, floor, chains, base, big_out, https)
               if w.name in only]
         scratch = BENCH_DIR / "hyperfine"
         scratch.mkdir(exist_ok=True)

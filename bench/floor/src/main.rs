@@ -13,6 +13,9 @@
 //! ```
 //!
 //! `--mt` uses tokio's multi-thread runtime instead of the current-thread one.
+//! `FLOOR_CA=ca.pem` trusts that CA too (the bench's HTTPS server), as a
+//! pytopus chain's `tls: {ca_cert: ca.pem}` does; HTTP/2 is negotiated by
+//! ALPN when the server offers it, as pytopus does.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -52,7 +55,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: &[String]) -> Result<(), Error> {
-    let client = reqwest::Client::new();
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = std::env::var_os("FLOOR_CA") {
+        let pem = std::fs::read(ca)?;
+        builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
+    }
+    let client = builder.build()?;
     let arg = |i: usize| -> Result<&str, Error> {
         args.get(i)
             .map(String::as_str)
