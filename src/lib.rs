@@ -14,7 +14,7 @@
 //!
 //! - [`chain`]: the file format: model, parsing with source positions, validation.
 //! - [`template`]: the minijinja environment, compiled templates ([`template::Tmpl`]) and their fast path.
-//! - [`engine`]: runs a [`chain::ValidChain`]; never prints, only emits [`engine::Event`]s.
+//! - [`engine`]: runs a [`plan::ValidChain`]; never prints, only emits [`engine::Event`]s.
 //! - [`transport`]: the network behind a trait: live (reqwest), recording, replaying.
 //! - [`connector`]: reusable API definitions (built-in and the user's), rate limits, OpenAPI import.
 //! - [`auth`]: the `auth:` schemes, OAuth2 tokens, safe redirects for credentials.
@@ -29,12 +29,14 @@
 pub mod auth;
 pub mod chain;
 pub mod cli;
+pub mod compile;
 pub mod connector;
 pub mod diagnostic;
 pub mod engine;
 pub mod files;
 pub mod history;
 pub mod jsonpath;
+pub mod plan;
 pub mod report;
 pub mod secret;
 pub mod serve;

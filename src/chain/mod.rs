@@ -1,11 +1,9 @@
-//! Chain files: the model, parsing with positions, and validation.
+//! Chain files, the format: the model (plain data) and parsing with a
+//! position for every value. Nothing here knows how a chain is run.
 
-pub mod graph;
 pub mod model;
 pub mod parse;
 pub mod spans;
-pub mod validate;
 
 pub use model::Chain;
 pub use parse::{Format, ParsedChain, parse, read_document};
-pub use validate::{BodySpec, Expectations, Extractor, ValidChain, ValidStep, validate};

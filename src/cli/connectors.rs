@@ -214,7 +214,7 @@ async fn test(name: &str) -> Exit {
     });
     let chain = match chain::parse(source)
         .map_err(Diagnostics::from)
-        .and_then(|p| chain::validate(p, Default::default()))
+        .and_then(|p| crate::compile::validate(p, Default::default()))
     {
         Ok(c) => c,
         Err(d) => {

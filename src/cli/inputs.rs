@@ -8,8 +8,9 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::args::VarArgs;
-use crate::chain::{self, ValidChain};
+use crate::chain;
 use crate::diagnostic::{Diagnostic, Diagnostics, Source};
+use crate::plan::ValidChain;
 
 /// Reads a chain file, or stdin for `-`.
 pub fn read_source(arg: &str) -> Result<Arc<Source>, Diagnostic> {
@@ -175,7 +176,7 @@ const THREAD_FROM_BYTES: usize = 64 << 10;
 fn parse_and_validate(source: Arc<Source>, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
     let parsed = chain::parse(source)?;
     let merged = merge_vars(&parsed.chain.vars, vars)?;
-    chain::validate(parsed, merged)
+    crate::compile::validate(parsed, merged)
 }
 
 #[cfg(test)]

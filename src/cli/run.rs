@@ -47,8 +47,8 @@ pub fn validate(args: ValidateArgs) -> Exit {
                 to_stderr(&format!("{name}: ok ({n} {steps})\n"));
                 if args.graph {
                     let graph = match args.format {
-                        GraphFormat::Text => crate::chain::graph::text(&c),
-                        GraphFormat::Dot => crate::chain::graph::dot(&c),
+                        GraphFormat::Text => crate::plan::graph::text(&c),
+                        GraphFormat::Dot => crate::plan::graph::dot(&c),
                     };
                     if let Err(e) =
                         std::io::Write::write_all(&mut std::io::stdout(), graph.as_bytes())
@@ -704,9 +704,9 @@ fn validate_row(
     parsed: &ParsedChain,
     overrides: &VarOverrides,
     row: &Row,
-) -> Result<chain::ValidChain, Diagnostics> {
+) -> Result<crate::plan::ValidChain, Diagnostics> {
     let vars = overrides.merge(&parsed.chain.vars, &row.vars);
-    chain::validate(parsed.clone(), vars)
+    crate::compile::validate(parsed.clone(), vars)
 }
 
 /// Names the row a diagnostic is about.

@@ -222,7 +222,7 @@ fn load_all(paths: &[PathBuf], secrets: &Secrets) -> Result<Vec<ServedChain>, Di
             .and_then(|s| chain::parse(s).map_err(Diagnostics::from))
             .and_then(|p| {
                 let vars = p.chain.vars.clone();
-                chain::validate(p, vars)
+                crate::compile::validate(p, vars)
             });
         let valid = match loaded {
             Ok(c) => c,
@@ -292,7 +292,10 @@ fn load_all(paths: &[PathBuf], secrets: &Secrets) -> Result<Vec<ServedChain>, Di
 }
 
 /// `trigger.secret` rendered with the chain's variables and secrets.
-fn webhook_secret(chain: &chain::ValidChain, secrets: &Secrets) -> Result<Option<Secret>, String> {
+fn webhook_secret(
+    chain: &crate::plan::ValidChain,
+    secrets: &Secrets,
+) -> Result<Option<Secret>, String> {
     let Some(tmpl) = chain.trigger.as_ref().and_then(|t| t.secret.as_ref()) else {
         return Ok(None);
     };

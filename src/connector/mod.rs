@@ -172,7 +172,7 @@ impl Connector {
     /// The names its templates pass to `secret(...)`.
     pub fn secret_names(&self) -> Vec<String> {
         let mut names = Vec::new();
-        crate::chain::validate::collect_secret_names(&self.raw, &mut names);
+        crate::template::collect_secret_names(&self.raw, &mut names);
         names.sort();
         names.dedup();
         names

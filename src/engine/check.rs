@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::outcome::{Mismatch, StepError};
 use crate::chain::model::StatusPattern;
-use crate::chain::{Expectations, Extractor};
+use crate::plan::{Expectations, Extractor};
 use crate::transport::HttpResponse;
 
 /// The response body as a step result: JSON when it is JSON, else text.

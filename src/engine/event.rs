@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::outcome::{RunReport, StepOutcome};
-use crate::chain::{ValidChain, ValidStep};
+use crate::plan::{ValidChain, ValidStep};
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 
 /// Something that happened during a run.

@@ -6,7 +6,6 @@ pub mod check;
 pub mod context;
 pub mod event;
 pub mod outcome;
-pub mod retry;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,8 +14,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::auth::{self, Credentials};
-use crate::chain::validate::{NextPage, Pager, Reads};
-use crate::chain::{BodySpec, ValidChain, ValidStep};
+use crate::plan::retry::{self, Attempt, Decision};
+use crate::plan::{BodySpec, NextPage, Pager, Reads, ValidChain, ValidStep};
 use crate::template::{self as render, Templates, value_to_text};
 use crate::transport::{BodySink, Client, HttpRequest, HttpResponse, TransportError};
 use context::{Context, StepMeta};
@@ -24,7 +23,6 @@ pub use event::{Emitter, Event, Observer, Observers};
 pub use outcome::{
     Mismatch, ResponseInfo, RunReport, RunStatus, StepError, StepOutcome, StepResult, StepStatus,
 };
-use retry::{Attempt, Decision};
 
 /// How much of a response body reports and errors keep.
 pub(crate) const EXCERPT_BYTES: usize = 2048;
@@ -962,7 +960,7 @@ impl StepRunner<'_> {
     /// Runs a sub-chain with the step's `with:` values; its `output` is the result.
     async fn run_sub(
         &self,
-        sub: &crate::chain::validate::SubChain,
+        sub: &crate::plan::SubChain,
         ctx: &Arc<Context>,
         opts: &RunOptions,
         cancel: Cancel,

@@ -12,10 +12,10 @@ pub mod trace;
 
 use std::fmt::Write as _;
 
-use crate::chain::ValidChain;
 use crate::diagnostic::Diagnostic;
 use crate::engine::check::status_text;
 use crate::engine::{RunReport, StepError, StepOutcome, StepStatus, show_duration};
+use crate::plan::ValidChain;
 use crate::secret::Redactor;
 use crate::transport::TransportError;
 

@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use super::{Kind, Shared, Start, bare_trigger, hooks};
-use crate::chain::validate::TRIGGER_VAR;
+use crate::plan::TRIGGER_VAR;
 
 /// Every route, with the body limit, the token check on the API and one log
 /// line per request.

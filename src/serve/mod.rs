@@ -25,11 +25,11 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
-use crate::chain::ValidChain;
 use crate::chain::model::{Overlap, SignatureScheme};
-use crate::chain::validate::{TRIGGER_VAR, ValidTrigger};
 use crate::diagnostic::Diagnostics;
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepError};
+use crate::plan::ValidChain;
+use crate::plan::{TRIGGER_VAR, ValidTrigger};
 use crate::report::metrics::Metrics;
 use crate::secret::{Redactor, Secret, Secrets};
 use crate::transport::{Client, Transport};

@@ -1097,6 +1097,16 @@ pub fn secret_names(template: &str) -> Vec<String> {
     out
 }
 
+/// Names passed literally to `secret(...)` anywhere in a chain value.
+pub fn collect_secret_names(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.contains("secret") => out.extend(secret_names(s)),
+        Value::Array(items) => items.iter().for_each(|v| collect_secret_names(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_secret_names(v, out)),
+        _ => {}
+    }
+}
+
 /// The set of function names, for validation.
 pub fn function_names() -> HashSet<&'static str> {
     FUNCTIONS.iter().copied().collect()

@@ -78,14 +78,14 @@ impl Observer for Log {
     }
 }
 
-fn load(text: &str) -> chain::ValidChain {
+fn load(text: &str) -> pytopus::plan::ValidChain {
     let source = Arc::new(Source {
         name: "t.yaml".into(),
         text: text.into(),
     });
     let parsed = chain::parse(source).expect("parses");
     let vars = parsed.chain.vars.clone();
-    chain::validate(parsed, vars).expect("valid")
+    pytopus::compile::validate(parsed, vars).expect("valid")
 }
 
 const CHAIN: &str = r#"
@@ -258,7 +258,7 @@ async fn concurrent_requests_share_one_token_fetch() {
 /// result (by name), its `steps.<name>` metadata, both, or neither.
 #[test]
 fn the_chain_knows_what_later_templates_read_of_each_step() {
-    use pytopus::chain::validate::Reads;
+    use pytopus::plan::Reads;
     let chain = load(
         r#"
 steps:
@@ -300,7 +300,7 @@ output: {c: "{{ C.x }}", s: "{{ steps.C.attempts }}"}
 /// Runs `chain` against scripted answers; checks that it passed and returns
 /// the report with the URLs sent, in order.
 async fn run_passing(
-    chain: &chain::ValidChain,
+    chain: &pytopus::plan::ValidChain,
     answers: Vec<Result<(u16, &'static str), TransportError>>,
 ) -> (engine::RunReport, Vec<String>) {
     let sent = Arc::new(Mutex::new(Vec::new()));

@@ -186,7 +186,7 @@ fn read_chain(name: &str, text: &str) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(|| {
         if let Ok(parsed) = pytopus::chain::parse(source) {
             let vars = parsed.chain.vars.clone();
-            let _ = pytopus::chain::validate(parsed, vars).map_err(|d| d.render(false));
+            let _ = pytopus::compile::validate(parsed, vars).map_err(|d| d.render(false));
         }
     }))
     .map_err(|_| format!("panicked on a mutation of {name}:\n{text:?}"))

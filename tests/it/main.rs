@@ -7,6 +7,7 @@
 
 mod support;
 
+mod architecture;
 mod auth;
 mod cli;
 mod connectors;

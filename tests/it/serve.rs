@@ -75,7 +75,7 @@ pub(crate) fn served(route: &str, yaml: &str) -> ServedChain {
     });
     let parsed = chain::parse(source).expect("the test chain parses");
     let vars = parsed.chain.vars.clone();
-    let valid = chain::validate(parsed, vars)
+    let valid = pytopus::compile::validate(parsed, vars)
         .unwrap_or_else(|d| panic!("the test chain is valid: {}", d.render(false)));
     let webhook_secret = valid
         .trigger

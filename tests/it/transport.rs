@@ -108,7 +108,7 @@ const ROUTES: [Route; 2] = [Route::Plain, Route::Reqwest];
 
 /// A chain loaded from text with the variable `base` (its file name is
 /// `c.yaml` in `dir`, for relative paths).
-fn load(dir: &std::path::Path, text: &str, base: &str) -> pytopus::chain::ValidChain {
+fn load(dir: &std::path::Path, text: &str, base: &str) -> pytopus::plan::ValidChain {
     let source = std::sync::Arc::new(pytopus::diagnostic::Source {
         name: dir.join("c.yaml").display().to_string(),
         text: text.to_string(),
@@ -116,7 +116,7 @@ fn load(dir: &std::path::Path, text: &str, base: &str) -> pytopus::chain::ValidC
     let parsed = pytopus::chain::parse(source).expect("the test chain parses");
     let mut vars = parsed.chain.vars.clone();
     vars.insert("base".into(), Value::String(base.into()));
-    pytopus::chain::validate(parsed, vars)
+    pytopus::compile::validate(parsed, vars)
         .unwrap_or_else(|d| panic!("the test chain is valid: {}", d.render(false)))
 }
 
