@@ -127,6 +127,58 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// `256 MiB`, `1.5 GiB`, `512 KiB`, `100 bytes`.
+pub fn size_text(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size {
+            let whole = n / size;
+            let tenths = (n % size) * 10 / size;
+            return if tenths == 0 {
+                format!("{whole} {unit}")
+            } else {
+                format!("{whole}.{tenths} {unit}")
+            };
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// The most a chain file (or a sub-chain, a connector, a vars file, a
+/// GraphQL query, a key) may hold: a 10,000-step chain is about 1 MiB.
+pub const MAX_INPUT: u64 = 16 << 20;
+
+/// The most a `--data` file may hold: it is read whole.
+pub const MAX_DATA: u64 = 512 << 20;
+
+/// Reads a text input whole, at most `limit` bytes of it: `/dev/zero`, a
+/// stream that never ends, or a file far larger than any chain is an error,
+/// not a process that fills memory. `None` reads standard input.
+pub fn read_text(path: Option<&Path>, limit: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    let read = match path {
+        Some(p) => std::fs::File::open(p)?
+            .take(limit + 1)
+            .read_to_end(&mut bytes)?,
+        None => std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)?,
+    };
+    if read as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "it is larger than {}, the most pytopus reads",
+                size_text(limit)
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -179,6 +231,33 @@ mod tests {
                 .unwrap()
                 .file_type()
                 .is_symlink()
+        );
+    }
+
+    #[test]
+    fn sizes_read_plainly() {
+        assert_eq!(size_text(256 << 20), "256 MiB");
+        assert_eq!(size_text(1536 << 20), "1.5 GiB");
+        assert_eq!(size_text(512 << 10), "512 KiB");
+        assert_eq!(size_text(100), "100 bytes");
+    }
+
+    #[test]
+    fn inputs_are_read_up_to_their_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("at.yaml");
+        std::fs::write(&at, "x".repeat(100)).unwrap();
+        assert_eq!(read_text(Some(&at), 100).unwrap().len(), 100);
+        let err = read_text(Some(&at), 99).unwrap_err();
+        assert!(err.to_string().contains("larger than 99 bytes"), "{err}");
+        let err = read_text(Some(Path::new("/dev/zero")), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+        std::fs::write(&at, [0xff, 0xfe]).unwrap();
+        assert!(
+            read_text(Some(&at), 100)
+                .unwrap_err()
+                .to_string()
+                .contains("not UTF-8")
         );
     }
 

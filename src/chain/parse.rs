@@ -72,20 +72,6 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
             .at(&source, None)
             .note("help: a chain needs at least `steps:` with one step"));
     }
-    // Most YAML chains: straight from the block reader's data to the chain.
-    // Anything that does not fit (or does not read) takes the way below,
-    // which words the errors.
-    if Format::detect(&source.name, &source.text) == Format::Yaml
-        && let Some((data, spans)) = spans::read_yaml_data(&source.text)
-        && data.is_map()
-        && let Ok(chain) = Chain::deserialize(data)
-    {
-        return Ok(ParsedChain {
-            chain,
-            spans,
-            source,
-        });
-    }
     let (value, spans) = read_document(&source)?;
     if !value.is_object() {
         return Err(
@@ -94,18 +80,12 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
                 .note("help: start with `name:` and `steps:`; see docs/reference.md"),
         );
     }
-    // Plain serde first, taking the document apart as it goes: its strings
-    // move into the chain instead of being copied, and there is no second
-    // pass to free the tree.
-    // Only a chain that does not fit is read again, from the text, with its
-    // path tracked for the message (tracking cost 15% of loading).
-    let chain: Chain = match Chain::deserialize(value) {
+    // The document is read once; a chain that does not fit is deserialized
+    // again from it, with its path tracked for the message.
+    let chain: Chain = match Chain::deserialize(&value) {
         Ok(chain) => chain,
-        Err(_) => {
-            let (value, _) = read_document(&source)?;
-            serde_path_to_error::deserialize(&value)
-                .map_err(|e| shape_error(&source, &spans, &value, e, "the chain"))?
-        }
+        Err(_) => serde_path_to_error::deserialize(&value)
+            .map_err(|e| shape_error(&source, &spans, &value, e, "the chain"))?,
     };
     Ok(ParsedChain {
         chain,
@@ -230,37 +210,5 @@ mod tests {
     fn format_is_sniffed_for_stdin() {
         assert_eq!(Format::detect("<stdin>", "  {\"steps\": []}"), Format::Json);
         assert_eq!(Format::detect("<stdin>", "steps: []"), Format::Yaml);
-    }
-}
-
-/// The block reader's data and the `Value` path must make the same chain.
-#[cfg(test)]
-mod data_path {
-    use super::*;
-
-    #[test]
-    fn chains_from_block_data_equal_chains_from_values() {
-        let (mut read, mut failed) = (0, 0);
-        // Every YAML chain in the repository: files, and the YAML blocks of the docs.
-        for (name, text) in spans::repository_yaml(true) {
-            let Some((data, _)) = spans::read_yaml_data(&text) else {
-                continue;
-            };
-            let value = data.clone().into_value();
-            // Any value too: the chain's `vars`, `body` and the like are read as one.
-            assert_eq!(Value::deserialize(data.clone()).unwrap(), value, "{name}");
-            match (Chain::deserialize(data), Chain::deserialize(value)) {
-                (Ok(a), Ok(b)) => {
-                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}");
-                    read += 1;
-                }
-                (Ok(_), Err(e)) => panic!("{name}: read from the data, not from the value: {e}"),
-                (Err(_), Ok(_)) => panic!("{name}: read from the value, not from the data"),
-                (Err(_), Err(_)) => failed += 1,
-            }
-        }
-        // The repository's chains, and the invalid ones among its fixtures.
-        assert!(read > 30, "{read} chains read");
-        assert!(failed > 5, "{failed} chains refused");
     }
 }

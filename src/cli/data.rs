@@ -8,7 +8,6 @@
 //! Other names (and `-`, standard input) are told apart by their first
 //! character: `[` JSON, `{` JSON Lines, anything else CSV.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -76,14 +75,12 @@ pub fn read(path: &Path) -> Result<Data, Diagnostic> {
 
 fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
     let (name, text) = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
+        let text = crate::files::read_text(None, crate::files::MAX_DATA)
             .map_err(|e| Diagnostic::new(format!("cannot read --data from standard input: {e}")))?;
         ("<stdin>".to_string(), text)
     } else {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::files::read_text(Some(path), crate::files::MAX_DATA).map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::NotFound => "no such file".to_string(),
                 std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),

@@ -1,6 +1,5 @@
 //! Loading what a command needs: chain files (or stdin) and variables.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,8 +14,7 @@ use crate::plan::ValidChain;
 /// Reads a chain file, or stdin for `-`.
 pub fn read_source(arg: &str) -> Result<Arc<Source>, Diagnostic> {
     if arg == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        let text = crate::files::read_text(None, crate::files::MAX_INPUT).map_err(|e| {
             Diagnostic::new(format!("cannot read the chain from standard input: {e}"))
         })?;
         return Ok(Arc::new(Source {
@@ -24,14 +22,15 @@ pub fn read_source(arg: &str) -> Result<Arc<Source>, Diagnostic> {
             text,
         }));
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
-            _ => e.to_string(),
-        };
-        Diagnostic::new(format!("cannot read chain file `{arg}`: {why}"))
-    })?;
+    let text =
+        crate::files::read_text(Some(arg.as_ref()), crate::files::MAX_INPUT).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
+                _ => e.to_string(),
+            };
+            Diagnostic::new(format!("cannot read chain file `{arg}`: {why}"))
+        })?;
     Ok(Arc::new(Source {
         name: arg.to_string(),
         text,
@@ -120,7 +119,7 @@ impl VarOverrides {
 
 fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, Diagnostic> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(Some(path), crate::files::MAX_INPUT)
         .map_err(|e| Diagnostic::new(format!("cannot read vars file `{name}`: {e}")))?;
     let source = Arc::new(Source { name, text });
     let (value, spans) = chain::read_document(&source)?;

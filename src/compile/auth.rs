@@ -186,7 +186,7 @@ impl Validator<'_> {
             return Some(value.to_string());
         }
         let file = chain_dir(&self.source.name).join(value);
-        match std::fs::read_to_string(&file) {
+        match crate::files::read_text(Some(&file), crate::files::MAX_INPUT) {
             Ok(pem) => Some(pem),
             Err(e) => {
                 self.error_value(

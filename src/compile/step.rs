@@ -395,8 +395,9 @@ impl Validator<'_> {
         let here = std::fs::canonicalize(&self.source.name)
             .unwrap_or_else(|_| self.source.name.clone().into());
         // One read: the file's canonical path (for cycles) and its text.
-        let read = std::fs::canonicalize(&path)
-            .and_then(|t| std::fs::read_to_string(&t).map(|text| (t, text)));
+        let read = std::fs::canonicalize(&path).and_then(|t| {
+            crate::files::read_text(Some(&t), crate::files::MAX_INPUT).map(|text| (t, text))
+        });
         let (target, text) = match read {
             Ok(x) => x,
             Err(e) => {
@@ -536,7 +537,7 @@ impl Validator<'_> {
             (Some(q), None) => q.clone(),
             (None, Some(f)) => {
                 let file = chain_dir(&self.source.name).join(f);
-                match std::fs::read_to_string(&file) {
+                match crate::files::read_text(Some(&file), crate::files::MAX_INPUT) {
                     Ok(q) => q,
                     Err(e) => {
                         self.error_value(

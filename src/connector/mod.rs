@@ -370,7 +370,7 @@ fn read(source: Arc<Source>, origin: Origin) -> Result<Document, Diagnostic> {
 }
 
 fn read_file(path: &Path, origin: Origin) -> Result<Document, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_text(Some(path), crate::files::MAX_INPUT).map_err(|e| {
         Diagnostic::new(format!(
             "cannot read connector file {}: {e}",
             path.display()

@@ -150,25 +150,8 @@ async fn next_in_time(
 fn too_large(limit: u64) -> TransportError {
     TransportError::TooLarge(format!(
         "the response body is larger than {}, the most kept in memory; raise `max_response_size` or stream it with `save_to`",
-        size_text(limit)
+        crate::files::size_text(limit)
     ))
-}
-
-/// `256 MiB`, `1.5 GiB`, `512 KiB`, `100 bytes`.
-pub fn size_text(n: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if n >= size {
-            let whole = n / size;
-            let tenths = (n % size) * 10 / size;
-            return if tenths == 0 {
-                format!("{whole} {unit}")
-            } else {
-                format!("{whole}.{tenths} {unit}")
-            };
-        }
-    }
-    format!("{n} bytes")
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> TransportError + '_ {
@@ -193,7 +176,12 @@ async fn stream_to_file(
         Target::Direct(p) => (std::fs::OpenOptions::new().write(true).open(p), None),
         Target::Replace { file, temp } => (crate::files::create(temp), Some((temp, file))),
     };
-    let mut out = tokio::fs::File::from_std(writing.map_err(&io)?);
+    // Written in large pieces: a decoded body comes in frames of a few KB,
+    // and each write to a tokio file is a trip to its blocking pool.
+    let mut out = tokio::io::BufWriter::with_capacity(
+        256 << 10,
+        tokio::fs::File::from_std(writing.map_err(&io)?),
+    );
     let mut written = 0u64;
     let result: Result<(), TransportError> = async {
         while let Some(chunk) = next_in_time(body, how).await? {
@@ -250,13 +238,5 @@ mod tests {
         let err = over.unwrap_err();
         assert_eq!(err.kind(), "body");
         assert!(err.to_string().contains("larger than 100 bytes"), "{err}");
-    }
-
-    #[test]
-    fn sizes_read_plainly() {
-        assert_eq!(size_text(DEFAULT_BODY_LIMIT), "256 MiB");
-        assert_eq!(size_text(1536 << 20), "1.5 GiB");
-        assert_eq!(size_text(512 << 10), "512 KiB");
-        assert_eq!(size_text(100), "100 bytes");
     }
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use body::{DEFAULT_BODY_LIMIT, ReplyBody, size_text};
+pub use body::{DEFAULT_BODY_LIMIT, ReplyBody};
 pub use client::Client;
 pub use live::{LiveOptions, LiveTransport};
 pub use redirect::MAX_REDIRECTS;

@@ -889,3 +889,41 @@ fn validate_catches_what_runs_would_trip_on_and_shows_the_first_fifty() {
     );
     assert!(out.stderr.contains("300 problems in"), "{}", out.stderr);
 }
+
+/// Item 3: inputs have limits too. `/dev/zero` as a chain, as stdin or as a
+/// vars file grew memory without end (to 2.1 GB before it was stopped).
+#[test]
+fn endless_inputs_are_refused_not_read_forever() {
+    let dir = crate::support::Scratch::new();
+    let chain = dir.file("c.yaml", "steps: [{name: A, url: \"http://x.test/\"}]\n");
+    for args in [
+        vec!["validate", "/dev/zero"],
+        vec![
+            "validate",
+            chain.to_str().unwrap(),
+            "--vars-file",
+            "/dev/zero",
+        ],
+    ] {
+        let out = crate::support::run_cmd(crate::support::pytopus().args(&args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("larger than 16 MiB"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
+    crate::support::isolate(&mut cmd);
+    let out = cmd
+        .args(["run", "-", "--dry-run"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("standard input: it is larger than 16 MiB"),
+        "{stderr}"
+    );
+}
