@@ -38,6 +38,7 @@ pub mod history;
 pub mod jsonpath;
 pub mod plan;
 pub mod report;
+pub mod resolve;
 pub mod secret;
 pub mod serve;
 pub mod template;

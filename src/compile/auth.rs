@@ -186,8 +186,8 @@ impl Validator<'_> {
             return Some(value.to_string());
         }
         let file = chain_dir(&self.source.name).join(value);
-        match crate::files::read_text(Some(&file), crate::files::MAX_INPUT) {
-            Ok(pem) => Some(pem),
+        match self.resolved.text(&file) {
+            Ok(pem) => Some(pem.to_string()),
             Err(e) => {
                 self.error_value(
                     path,
@@ -215,7 +215,7 @@ impl Validator<'_> {
         let mut path_of = |field: &str, value: Option<String>| -> Option<std::path::PathBuf> {
             let v = value?;
             let p = dir.join(&v);
-            if !p.is_file() {
+            if !self.resolved.is_file(&p) {
                 let at = if own.is_some_and(|t| tls_field(t, field).is_some()) {
                     join_key(&join_key(base, "tls"), field)
                 } else {

@@ -5,28 +5,20 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Known, Validator, chain_dir};
+use super::{Known, Validator};
 use crate::chain::model::{Chain, Step};
 use crate::chain::spans::join_key;
 use crate::plan::{ConnectorUse, ValidStep};
 use crate::template::Tmpl;
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     /// The connectors this chain can use, when it uses any (errors in its
     /// `connectors:` are reported here).
-    pub(super) fn library(&mut self, chain: &Chain) -> Option<crate::connector::Library> {
-        if chain.connectors.is_none() && chain.steps.iter().all(|s| s.connector.is_none()) {
-            return None;
-        }
-        match crate::connector::Library::for_chain(
-            chain.connectors.as_ref(),
-            &chain_dir(&self.source.name),
-            &self.source,
-            self.spans,
-        ) {
+    pub(super) fn library(&mut self, _chain: &Chain) -> Option<&'a crate::connector::Library> {
+        match self.resolved.library.as_ref()? {
             Ok(lib) => Some(lib),
             Err(errors) => {
-                self.diags.extend(errors);
+                self.diags.extend(errors.iter().cloned());
                 None
             }
         }
@@ -50,8 +42,9 @@ impl Validator<'_> {
             self.error_value(&key, "`connector` must be a connector's name", None);
             return None;
         };
-        let library = library?;
-        let connector = match library.get(name) {
+        library?;
+        // Resolved with the library: every connector a step names.
+        let connector = match self.resolved.connectors.get(name)?.clone() {
             Ok(c) => c,
             Err(errors) => {
                 for d in errors {

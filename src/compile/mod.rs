@@ -24,6 +24,7 @@ use crate::chain::parse::ParsedChain;
 use crate::chain::spans::{SpanMap, join_index, join_key};
 use crate::diagnostic::{Diagnostic, Diagnostics, Source, suggest};
 use crate::plan::{TRIGGER_VAR, ValidChain};
+use crate::resolve::{Resolved, chain_dir};
 use crate::template::{self as render, Templates, Tmpl};
 
 /// Names a step or variable may not take: they mean something else in templates.
@@ -37,7 +38,18 @@ pub fn validate(
     parsed: ParsedChain,
     vars: IndexMap<String, Value>,
 ) -> Result<ValidChain, Diagnostics> {
-    validate_nested(parsed, vars, Vec::new(), Vec::new())
+    let resolved = crate::resolve::resolve(&parsed);
+    compile(parsed, &resolved, vars)
+}
+
+/// Builds the plan of `parsed` from what [`crate::resolve`] read for it;
+/// reads no file.
+pub fn compile(
+    parsed: ParsedChain,
+    resolved: &Resolved,
+    vars: IndexMap<String, Value>,
+) -> Result<ValidChain, Diagnostics> {
+    validate_nested(parsed, resolved, vars, Vec::new(), Vec::new())
 }
 
 /// Validates a chain that `stack` (the files including it, outermost first)
@@ -46,6 +58,7 @@ pub fn validate(
 /// `template::taint`).
 fn validate_nested(
     parsed: ParsedChain,
+    resolved: &Resolved,
     vars: IndexMap<String, Value>,
     stack: Vec<(std::path::PathBuf, String)>,
     secret_vars: Vec<String>,
@@ -54,6 +67,7 @@ fn validate_nested(
     templates.set_secret_vars(secret_vars);
     let mut v = Validator {
         stack,
+        resolved,
         source: Arc::clone(&parsed.source),
         spans: &parsed.spans,
         diags: Vec::new(),
@@ -168,7 +182,7 @@ fn validate_nested(
                 }
                 v.step(&chain, step, i, &base, &known)
             }
-            Some(c) => v.connector_step(&chain, step, c, library.as_ref(), i, &base, &known),
+            Some(c) => v.connector_step(&chain, step, c, library, i, &base, &known),
         };
         if let Some(s) = valid {
             steps.push(s);
@@ -333,6 +347,8 @@ struct Validator<'a> {
     /// The chain files that include this one (to refuse cycles): canonical
     /// path, and the name to show.
     stack: Vec<(std::path::PathBuf, String)>,
+    /// The files the chain needs, read before.
+    resolved: &'a Resolved,
     source: Arc<Source>,
     spans: &'a SpanMap,
     diags: Vec<Diagnostic>,
@@ -443,13 +459,72 @@ impl Validator<'_> {
     }
 }
 
-/// The directory relative paths in a chain are resolved against.
-fn chain_dir(source_name: &str) -> std::path::PathBuf {
-    if source_name.starts_with('<') {
-        return std::path::PathBuf::new();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(name: &str, text: &str) -> ParsedChain {
+        crate::chain::parse(Arc::new(Source {
+            name: name.into(),
+            text: text.into(),
+        }))
+        .unwrap()
     }
-    std::path::Path::new(source_name)
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default()
+
+    /// Compiling reads what resolving read, not the disk: a query file that
+    /// exists only in the resolved files compiles, and one that could not
+    /// be read is reported where the chain names it.
+    #[test]
+    fn compiles_from_what_was_resolved() {
+        let chain = parsed(
+            "/nowhere/c.yaml",
+            "steps:\n  - name: Q\n    url: http://x.test/graphql\n    graphql: {query_file: q.graphql}\n",
+        );
+        let mut resolved = Resolved::default();
+        resolved.texts.insert(
+            "/nowhere/q.graphql".into(),
+            Ok("query { me { id } }".into()),
+        );
+        let plan = compile(chain.clone(), &resolved, IndexMap::new()).unwrap();
+        let Some(crate::plan::BodySpec::GraphQl { query, .. }) = plan.steps[0].body.as_deref()
+        else {
+            panic!("a GraphQL body");
+        };
+        assert_eq!(query, "query { me { id } }");
+
+        resolved
+            .texts
+            .insert("/nowhere/q.graphql".into(), Err("permission denied".into()));
+        let errors = compile(chain, &resolved, IndexMap::new()).unwrap_err();
+        let text = errors.render(false);
+        assert!(
+            text.contains("cannot read /nowhere/q.graphql: permission denied"),
+            "{text}"
+        );
+        assert!(text.contains("c.yaml:4"), "{text}");
+    }
+
+    #[test]
+    fn a_sub_chain_that_includes_itself_is_refused() {
+        let outer = parsed("/x/a.yaml", "steps:\n  - {name: S, chain: a.yaml}\n");
+        let mut resolved = Resolved {
+            here: "/x/a.yaml".into(),
+            ..Resolved::default()
+        };
+        resolved.sub_chains.insert(
+            "/x/a.yaml".into(),
+            Ok(crate::resolve::SubChainFile {
+                canonical: "/x/a.yaml".into(),
+                parsed: Ok(outer.clone()),
+                resolved: None,
+            }),
+        );
+        let text = compile(outer, &resolved, IndexMap::new())
+            .unwrap_err()
+            .render(false);
+        assert!(
+            text.contains("sub-chains include each other in a cycle"),
+            "{text}"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Known, RESERVED, Validator, chain_dir, validate_nested};
 use crate::chain::model::{Chain, GraphQl, OnError, Paginate, StatusSpec, Step, is_identifier};
 use crate::chain::spans::{join_index, join_key};
-use crate::diagnostic::{Diagnostics, Source};
+use crate::diagnostic::Diagnostics;
 use crate::jsonpath::JsonPath;
 use crate::plan::{
     BodySpec, DEFAULT_TIMEOUT, Expectations, Extractor, NextPage, Pager, SubChain, TRIGGER_VAR,
@@ -392,15 +392,10 @@ impl Validator<'_> {
         at: usize,
     ) -> Option<SubChain> {
         let path = chain_dir(&self.source.name).join(file);
-        let here = std::fs::canonicalize(&self.source.name)
-            .unwrap_or_else(|_| self.source.name.clone().into());
-        // One read: the file's canonical path (for cycles) and its text.
-        let read = std::fs::canonicalize(&path).and_then(|t| {
-            crate::files::read_text(Some(&t), crate::files::MAX_INPUT).map(|text| (t, text))
-        });
-        let (target, text) = match read {
-            Ok(x) => x,
-            Err(e) => {
+        let here = self.resolved.here.clone();
+        let sub = match self.resolved.sub_chains.get(&path) {
+            Some(Ok(sub)) => sub,
+            Some(Err(e)) => {
                 self.error_value(
                     &join_key(base, "chain"),
                     format!("cannot read sub-chain {}: {e}", path.display()),
@@ -408,7 +403,9 @@ impl Validator<'_> {
                 );
                 return None;
             }
+            None => return None,
         };
+        let target = sub.canonical.clone();
         if target == here || self.stack.iter().any(|(p, _)| *p == target) {
             let mut cycle: Vec<String> = self.stack.iter().map(|(_, n)| n.clone()).collect();
             cycle.push(self.source.name.clone());
@@ -427,16 +424,15 @@ impl Validator<'_> {
             Some(w) => self.compile_map(&join_key(base, "with"), w, at),
             None => Vec::new(),
         };
-        let source = Arc::new(Source {
-            name: path.display().to_string(),
-            text,
-        });
-        let parsed = match crate::chain::parse::parse(source) {
-            Ok(p) => p,
+        let parsed = match &sub.parsed {
+            Ok(p) => p.clone(),
             Err(d) => {
-                self.diags.push(d);
+                self.diags.push(d.clone());
                 return None;
             }
+        };
+        let Some(resolved) = sub.resolved.as_deref() else {
+            return None;
         };
         // The sub-chain's own vars, then the names `with` sets (values come at run time).
         let mut vars = parsed.chain.vars.clone();
@@ -450,7 +446,7 @@ impl Validator<'_> {
             .filter(|(_, t)| t.bears_secret())
             .map(|(name, _)| name.clone())
             .collect();
-        match validate_nested(parsed, vars, stack, secret_vars) {
+        match validate_nested(parsed, resolved, vars, stack, secret_vars) {
             Ok(chain) => Some(SubChain {
                 chain: Arc::new(chain),
                 with,
@@ -537,8 +533,8 @@ impl Validator<'_> {
             (Some(q), None) => q.clone(),
             (None, Some(f)) => {
                 let file = chain_dir(&self.source.name).join(f);
-                match crate::files::read_text(Some(&file), crate::files::MAX_INPUT) {
-                    Ok(q) => q,
+                match self.resolved.text(&file) {
+                    Ok(q) => q.to_string(),
                     Err(e) => {
                         self.error_value(
                             &join_key(path, "query_file"),

@@ -186,3 +186,31 @@ fn the_scanner_finds_what_files_name() {
     let found: Vec<String> = named_modules(text).into_iter().collect();
     assert_eq!(found, ["chain", "engine", "report"]);
 }
+
+/// Compiling is pure: every file a chain needs is read by `resolve`, so
+/// nothing under src/compile/ opens, reads or looks for a file.
+#[test]
+fn compile_reads_no_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/compile");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(!files.is_empty());
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for word in [
+            "std::fs",
+            "read_text",
+            "File::open",
+            "canonicalize",
+            ".is_file()",
+            ".exists()",
+            "Library::for_chain",
+        ] {
+            if text.contains(word) {
+                found.push(format!("{} uses {word}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

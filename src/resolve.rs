@@ -1,0 +1,207 @@
+//! Every file a chain needs, read once, before it is compiled: the
+//! connectors it names (from its `connectors:`, `./connectors/`, the user's
+//! directory and the built-ins), its sub-chains (parsed, and resolved in
+//! turn), GraphQL query files, JWT key files, and whether its certificate
+//! files exist. [`crate::compile`] then builds the plan from the chain and
+//! this, and touches no file itself.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::chain::model::{Auth, Step, Tls};
+use crate::chain::parse::ParsedChain;
+use crate::connector::{Connector, Library};
+use crate::diagnostic::{Diagnostic, Source};
+use crate::files::{MAX_INPUT, read_text};
+
+/// What [`resolve`] read for one chain file.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// The chain file's own path, resolved (to tell sub-chain cycles).
+    pub here: PathBuf,
+    /// The connector library, when the chain uses connectors: the library,
+    /// or the problems of its `connectors:`.
+    pub library: Option<Result<Library, Vec<Diagnostic>>>,
+    /// Each connector a step names, as the library gives it.
+    pub connectors: HashMap<String, Result<Arc<Connector>, Vec<Diagnostic>>>,
+    /// Sub-chains, by their path as written joined to the chain's directory.
+    pub sub_chains: HashMap<PathBuf, Result<SubChainFile, String>>,
+    /// Text files (GraphQL queries, keys), by path; a read error as text.
+    pub texts: HashMap<PathBuf, Result<String, String>>,
+    /// Whether each certificate path names a file.
+    pub exists: HashMap<PathBuf, bool>,
+}
+
+/// A sub-chain file, read.
+#[derive(Debug)]
+pub struct SubChainFile {
+    /// Its path, resolved.
+    pub canonical: PathBuf,
+    /// Its text, parsed.
+    pub parsed: Result<ParsedChain, Diagnostic>,
+    /// What it needs in turn; `None` when it is a chain already being
+    /// resolved (a cycle, which compiling reports).
+    pub resolved: Option<Box<Resolved>>,
+}
+
+impl Resolved {
+    /// The text read from `path`.
+    pub fn text(&self, path: &Path) -> Result<&str, String> {
+        match self.texts.get(path) {
+            Some(Ok(t)) => Ok(t),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(not_resolved(path)),
+        }
+    }
+
+    /// Whether `path` names a file.
+    pub fn is_file(&self, path: &Path) -> bool {
+        self.exists.get(path).copied().unwrap_or(false)
+    }
+}
+
+fn not_resolved(path: &Path) -> String {
+    format!(
+        "{} was not read before the chain was checked (a bug in pytopus)",
+        path.display()
+    )
+}
+
+/// The directory a chain's relative paths start from.
+pub fn chain_dir(source_name: &str) -> PathBuf {
+    if source_name.starts_with('<') {
+        return PathBuf::new();
+    }
+    Path::new(source_name)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Reads every file `parsed` needs.
+pub fn resolve(parsed: &ParsedChain) -> Resolved {
+    resolve_nested(parsed, &mut Vec::new())
+}
+
+fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
+    let source = &parsed.source;
+    let chain = &parsed.chain;
+    let dir = chain_dir(&source.name);
+    let mut out = Resolved {
+        here: std::fs::canonicalize(&source.name).unwrap_or_else(|_| source.name.clone().into()),
+        ..Resolved::default()
+    };
+    if chain.connectors.is_some() || chain.steps.iter().any(|s| s.connector.is_some()) {
+        let library = Library::for_chain(chain.connectors.as_ref(), &dir, source, &parsed.spans);
+        if let Ok(lib) = &library {
+            for name in chain
+                .steps
+                .iter()
+                .filter_map(|s| s.connector.as_deref().and_then(Value::as_str))
+            {
+                if !out.connectors.contains_key(name) {
+                    out.connectors.insert(name.to_string(), lib.get(name));
+                }
+            }
+        }
+        out.library = Some(library);
+    }
+    let mut steps: Vec<Step> = chain.steps.clone();
+    // A connector step stands for the step its endpoint makes: its files too.
+    for step in &chain.steps {
+        if let Some(Ok(connector)) = step
+            .connector
+            .as_deref()
+            .and_then(Value::as_str)
+            .and_then(|n| out.connectors.get(n))
+            && let Ok((expanded, _)) = crate::connector::expand_step(step, connector)
+        {
+            steps.push(expanded);
+        }
+    }
+    stack.push(out.here.clone());
+    for auth in chain
+        .defaults
+        .auth
+        .iter()
+        .chain(steps.iter().filter_map(|s| s.auth.as_deref()))
+    {
+        key_file(auth, &dir, &mut out);
+    }
+    for tls in chain
+        .defaults
+        .tls
+        .iter()
+        .chain(steps.iter().filter_map(|s| s.tls.as_deref()))
+    {
+        certificates(tls, &dir, &mut out);
+    }
+    for step in &steps {
+        if let Some(file) = step.graphql.as_ref().and_then(|g| g.query_file.as_ref()) {
+            read_into(&dir.join(file), &mut out);
+        }
+        if let Some(file) = &step.chain {
+            let path = dir.join(file);
+            if !out.sub_chains.contains_key(&path) {
+                let sub = sub_chain(&path, stack);
+                out.sub_chains.insert(path, sub);
+            }
+        }
+    }
+    stack.pop();
+    out
+}
+
+/// A sub-chain's file, read, parsed and resolved, unless it is one of the
+/// chains being resolved already.
+fn sub_chain(path: &Path, stack: &mut Vec<PathBuf>) -> Result<SubChainFile, String> {
+    let canonical = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
+    let text = read_text(Some(&canonical), MAX_INPUT).map_err(|e| e.to_string())?;
+    let parsed = crate::chain::parse::parse(Arc::new(Source {
+        name: path.display().to_string(),
+        text,
+    }));
+    let resolved = match &parsed {
+        Ok(p) if !stack.contains(&canonical) => Some(Box::new(resolve_nested(p, stack))),
+        _ => None,
+    };
+    Ok(SubChainFile {
+        canonical,
+        parsed,
+        resolved,
+    })
+}
+
+/// A JWT's private key given as a file (not PEM text, not a template).
+fn key_file(auth: &Auth, dir: &Path, out: &mut Resolved) {
+    if let Auth::Jwt {
+        private_key: Some(key),
+        ..
+    } = auth
+        && !key.contains("-----BEGIN")
+        && !key.contains("{{")
+    {
+        read_into(&dir.join(key), out);
+    }
+}
+
+fn certificates(tls: &Tls, dir: &Path, out: &mut Resolved) {
+    for file in [&tls.client_cert, &tls.client_key, &tls.ca_cert]
+        .into_iter()
+        .flatten()
+    {
+        let path = dir.join(file);
+        let is_file = path.is_file();
+        out.exists.insert(path, is_file);
+    }
+}
+
+fn read_into(path: &Path, out: &mut Resolved) {
+    if !out.texts.contains_key(path) {
+        let text = read_text(Some(path), MAX_INPUT).map_err(|e| e.to_string());
+        out.texts.insert(path.to_path_buf(), text);
+    }
+}
