@@ -145,9 +145,9 @@ fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
         }
         if let Some(file) = &step.chain {
             let path = dir.join(file);
-            if !out.sub_chains.contains_key(&path) {
-                let sub = sub_chain(&path, stack);
-                out.sub_chains.insert(path, sub);
+            if let std::collections::hash_map::Entry::Vacant(e) = out.sub_chains.entry(path) {
+                let sub = sub_chain(e.key(), stack);
+                e.insert(sub);
             }
         }
     }

@@ -431,9 +431,7 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let Some(resolved) = sub.resolved.as_deref() else {
-            return None;
-        };
+        let resolved = sub.resolved.as_deref()?;
         // The sub-chain's own vars, then the names `with` sets (values come at run time).
         let mut vars = parsed.chain.vars.clone();
         for (name, _) in &with {
