@@ -9,12 +9,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use base64::Engine as _;
-use minijinja::value::{Object, ObjectRepr};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as MjValue};
 use serde_json::Value;
-
-use crate::jsonpath::JsonPath;
 
 /// Names that templates may call as functions; never treated as variables.
 pub const FUNCTIONS: &[&str] = &[
@@ -405,151 +401,18 @@ pub struct NativeExpr {
     secret: bool,
 }
 
-/// A part of a simple text template.
-#[derive(Debug, PartialEq)]
-enum Piece {
-    /// Text of the source, from and to these byte offsets.
-    Text(usize, usize),
-    /// The value at the template's name with this index.
-    Lookup(usize),
-}
-
+mod functions;
+mod json;
+mod names;
+mod simple;
 mod taint;
 
-// ------------------------------------------------------- simple templates
-//
-// Most chain strings are text with a few `{{ step.field }}` lookups. Those
-// are read here, without minijinja's compiler (which costs tens of
-// microseconds and ~12 KB per template), and rendered by looking the names
-// up in the context the way minijinja's `Lookup` and `GetAttr` instructions
-// do. Whenever the result would not be a plain value found by that lookup,
-// rendering falls back to minijinja, so output and errors stay minijinja's.
-
-/// Words the expression syntax gives a meaning of their own.
-const RESERVED: &[&str] = &[
-    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
-    "loop", "self", "super", "caller", "varargs", "kwargs",
-];
-
-/// `name(.attr)*` with ASCII identifiers and optional spaces around it:
-/// the path without the spaces.
-fn simple_path(expr: &str) -> Option<&str> {
-    let expr = expr.trim_matches(' ');
-    // At the start of a segment; where the first segment ends.
-    let mut start = true;
-    let mut first_end = expr.len();
-    for (i, b) in expr.bytes().enumerate() {
-        if b == b'.' {
-            if start {
-                return None;
-            }
-            first_end = first_end.min(i);
-            start = true;
-        } else if start {
-            if !(b.is_ascii_alphabetic() || b == b'_') {
-                return None;
-            }
-            start = false;
-        } else if !(b.is_ascii_alphanumeric() || b == b'_') {
-            return None;
-        }
-    }
-    if start || RESERVED.contains(&&expr[..first_end]) {
-        return None;
-    }
-    Some(expr)
-}
-
-/// Where the first `{` followed by one of `next` is: `{{`, `{%` and `{#`
-/// found in one pass over the text (validation compiles every string).
-fn find_open(s: &str, next: &[u8]) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut from = 0;
-    while let Some(p) = s[from..].find('{') {
-        let at = from + p;
-        if bytes.get(at + 1).is_some_and(|b| next.contains(b)) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
-
-/// Splits `text {{ a.b }} text` into pieces and the names they read (each
-/// once, in order), or `None` if anything in it needs the real template
-/// engine (filters, blocks, comments, whitespace control).
-fn simple_pieces(s: &str) -> Option<(Vec<Piece>, Vec<String>)> {
-    let mut pieces = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut at = 0;
-    while let Some(open) = find_open(&s[at..], b"{%#") {
-        let open = at + open;
-        if s.as_bytes()[open + 1] != b'{' {
-            // `{%` or `{#` before any further `{{`.
-            return None;
-        }
-        if open > at {
-            pieces.push(Piece::Text(at, open));
-        }
-        let after = &s[open + 2..];
-        let close = after.find("}}")?;
-        let inner = &after[..close];
-        if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
-            return None;
-        }
-        let path = simple_path(inner)?;
-        let index = match names.iter().position(|n| n == path) {
-            Some(i) => i,
-            None => {
-                names.push(path.to_string());
-                names.len() - 1
-            }
-        };
-        pieces.push(Piece::Lookup(index));
-        at = open + 2 + close + 2;
-    }
-    if at < s.len() {
-        pieces.push(Piece::Text(at, s.len()));
-    }
-    Some((pieces, names))
-}
-
-/// The value at `path`, if every step of the way finds one.
-fn lookup(ctx: &MjValue, path: &str) -> Option<MjValue> {
-    let mut segments = path.split('.');
-    let mut v = ctx.get_attr(segments.next()?).ok()?;
-    for seg in segments {
-        if v.is_undefined() {
-            return None;
-        }
-        v = v.get_attr(seg).ok()?;
-    }
-    (!v.is_undefined()).then_some(v)
-}
-
-/// Renders simple pieces the way minijinja prints values without
-/// auto-escaping; `None` for anything else (minijinja then renders it).
-fn render_pieces(t: &TextTemplate, pieces: &[Piece], ctx: &MjValue) -> Option<String> {
-    use minijinja::value::ValueKind;
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for piece in pieces {
-        match piece {
-            Piece::Text(from, to) => out.push_str(&t.source[*from..*to]),
-            Piece::Lookup(i) => {
-                let v = lookup(ctx, &t.names[*i])?;
-                match v.kind() {
-                    ValueKind::String => out.push_str(v.as_str()?),
-                    ValueKind::Number | ValueKind::Bool | ValueKind::None => {
-                        write!(out, "{v}").ok()?;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-    }
-    Some(out)
-}
+pub use functions::{EnvVars, Placeholder};
+use functions::{b64decode, b64encode, fromjson, jsonpath_filter, path_segment};
+pub use json::{from_json, from_shared_json, to_json};
+pub use names::{collect_secret_names, function_names, is_guarded, root_and_child, secret_names};
+use names::{has_word, origin_blocks};
+use simple::{Piece, find_open, lookup, render_pieces, simple_path, simple_pieces};
 
 /// The names one template string reads, with its text: shared with the
 /// compiled template rather than copied (validation keeps them for every
@@ -650,54 +513,6 @@ impl Tmpl {
     }
 }
 
-/// The template blocks (`{{ … }}`, `{% … %}`) of a URL template that come
-/// before its path: before the first `/`, `\`, `?` or `#` of the literal text
-/// that is not part of `://`.
-fn origin_blocks(source: &str) -> Vec<&str> {
-    let mut blocks = Vec::new();
-    let mut rest = source;
-    loop {
-        let open = find_open(rest, b"{%#").unwrap_or(rest.len());
-        let text = &rest[..open];
-        let mut from = 0;
-        while let Some(i) = text[from..].find(['/', '\\', '?', '#']) {
-            let at = from + i;
-            if text[..at].ends_with(':') && text[at..].starts_with("//") {
-                from = at + 2;
-                continue;
-            }
-            return blocks;
-        }
-        if open == rest.len() {
-            return blocks;
-        }
-        let close = match rest.as_bytes()[open + 1] {
-            b'{' => "}}",
-            b'%' => "%}",
-            _ => "#}",
-        };
-        let Some(end) = rest[open + 2..].find(close) else {
-            // Not closed: all of it may be the origin.
-            blocks.push(&rest[open..]);
-            return blocks;
-        };
-        let end = open + 2 + end + 2;
-        if close != "#}" {
-            blocks.push(&rest[open..end]);
-        }
-        rest = &rest[end..];
-    }
-}
-
-/// `word` stands in `text` as a whole identifier.
-fn has_word(text: &str, word: &str) -> bool {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(at, _)| {
-        !text[..at].chars().next_back().is_some_and(is_ident)
-            && !text[at + word.len()..].chars().next().is_some_and(is_ident)
-    })
-}
-
 /// A template that failed to compile or render, as plain data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateError {
@@ -773,343 +588,6 @@ fn undefined_name(e: &Error, template: &str) -> Option<String> {
     }
     let found = text.get(start..range.end)?.trim();
     (!found.is_empty()).then(|| found.to_string())
-}
-
-/// minijinja value → JSON, refusing values JSON cannot hold.
-pub fn to_json(v: &MjValue) -> Result<Value, Error> {
-    if let Some(p) = v.downcast_object_ref::<Placeholder>() {
-        return Ok(Value::String(p.to_string()));
-    }
-    serde_json::to_value(v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-}
-
-/// JSON → minijinja value.
-///
-/// Built directly rather than through serde (`minijinja::value::Serde`),
-/// which was most of the cost of binding a step's result; a test checks the
-/// two give the same values.
-pub fn from_json(v: &Value) -> MjValue {
-    match v {
-        Value::Null => MjValue::from(()),
-        Value::Bool(b) => MjValue::from(*b),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                MjValue::from(u)
-            } else if let Some(i) = n.as_i64() {
-                MjValue::from(i)
-            } else {
-                MjValue::from(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Value::String(s) => MjValue::from(s.as_str()),
-        Value::Array(items) => MjValue::from(items.iter().map(from_json).collect::<Vec<_>>()),
-        Value::Object(map) => {
-            let mut out = indexmap::IndexMap::with_capacity(map.len());
-            for (k, v) in map {
-                out.insert(MjValue::from(k.as_str()), from_json(v));
-            }
-            MjValue::from(out)
-        }
-    }
-}
-
-/// A step's decoded result as templates see it. An array or object is read
-/// in place, through the `Arc` the step's outcome holds, instead of being
-/// converted to minijinja values when the step ends: templates read a field
-/// or two of most results, and converting whole trees (then dropping them)
-/// was about 6% of a 1000-step chain's engine instructions (bench/README.md,
-/// session 9). Scalars are converted as [`from_json`] does.
-pub fn from_shared_json(v: Arc<Value>) -> MjValue {
-    if v.is_array() || v.is_object() {
-        MjValue::from_object(JsonNode {
-            root: v,
-            path: Box::new([]),
-        })
-    } else {
-        from_json(&v)
-    }
-}
-
-/// One step from a container to a child.
-#[derive(Clone)]
-enum Seg {
-    Key(Box<str>),
-    Index(usize),
-}
-
-/// An array or object inside a shared JSON tree: the root and the way down.
-struct JsonNode {
-    root: Arc<Value>,
-    path: Box<[Seg]>,
-}
-
-impl JsonNode {
-    fn node(&self) -> &Value {
-        static NULL: Value = Value::Null;
-        let mut v = &*self.root;
-        for seg in &*self.path {
-            // The tree never changes, so the path always leads somewhere.
-            v = match (seg, v) {
-                (Seg::Key(k), Value::Object(m)) => m.get(&**k).unwrap_or(&NULL),
-                (Seg::Index(i), Value::Array(a)) => a.get(*i).unwrap_or(&NULL),
-                _ => &NULL,
-            };
-        }
-        v
-    }
-
-    fn child(&self, seg: Seg, v: &Value) -> MjValue {
-        if v.is_array() || v.is_object() {
-            let mut path = Vec::with_capacity(self.path.len() + 1);
-            path.extend_from_slice(&self.path);
-            path.push(seg);
-            MjValue::from_object(JsonNode {
-                root: Arc::clone(&self.root),
-                path: path.into_boxed_slice(),
-            })
-        } else {
-            from_json(v)
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self.node() {
-            Value::Array(a) => a.len(),
-            Value::Object(m) => m.len(),
-            _ => 0,
-        }
-    }
-}
-
-/// Printed as the converted value prints, so messages do not change.
-impl std::fmt::Debug for JsonNode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&from_json(self.node()), f)
-    }
-}
-
-impl Object for JsonNode {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        match self.node() {
-            Value::Array(_) => ObjectRepr::Seq,
-            _ => ObjectRepr::Map,
-        }
-    }
-
-    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        match self.node() {
-            Value::Object(_) => self.get_value_by_str(key.as_str()?),
-            Value::Array(a) => {
-                let i = key.as_usize()?;
-                Some(self.child(Seg::Index(i), a.get(i)?))
-            }
-            _ => None,
-        }
-    }
-
-    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<MjValue> {
-        let Value::Object(m) = self.node() else {
-            return None;
-        };
-        let v = m.get(key)?;
-        Some(self.child(Seg::Key(key.into()), v))
-    }
-
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        use minijinja::value::Enumerator;
-        match self.node() {
-            Value::Array(a) => Enumerator::Seq(a.len()),
-            Value::Object(m) => {
-                Enumerator::Values(m.keys().map(|k| MjValue::from(k.as_str())).collect())
-            }
-            _ => Enumerator::Empty,
-        }
-    }
-
-    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.len())
-    }
-}
-
-/// Percent-encodes a value as one URL path segment: everything but
-/// unreserved characters (RFC 3986), so `/`, `?` and `#` cannot change the path.
-fn path_segment(v: MjValue) -> String {
-    let text = match v.as_str() {
-        Some(s) => s.to_string(),
-        None => v.to_string(),
-    };
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn b64encode(v: MjValue) -> Result<String, Error> {
-    let bytes = match v.as_bytes() {
-        Some(b) => b.to_vec(),
-        None => v.to_string().into_bytes(),
-    };
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
-fn b64decode(s: &str) -> Result<String, Error> {
-    let t = s.trim();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(t)
-        .or_else(|_| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))
-        })
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("b64decode: {e}")))?;
-    String::from_utf8(bytes).map_err(|_| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            "b64decode: the decoded bytes are not UTF-8 text",
-        )
-    })
-}
-
-fn fromjson(s: &str) -> Result<MjValue, Error> {
-    let v: Value = serde_json::from_str(s)
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))?;
-    Ok(from_json(&v))
-}
-
-fn jsonpath_filter(v: MjValue, path: &str) -> Result<MjValue, Error> {
-    if let Some(p) = v.downcast_object_ref::<Placeholder>() {
-        let rest = path.trim_start_matches('$');
-        return Ok(MjValue::from_object(Placeholder(format!("{}{rest}", p.0))));
-    }
-    let p = JsonPath::compile(path).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
-    let doc = to_json(&v)?;
-    let out = p
-        .extract(&doc)
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
-    Ok(from_json(&out))
-}
-
-/// Stands in for a value that only a response would give (used by `--dry-run`).
-/// Reading a field of it gives another placeholder; it prints as `<GetUser.id>`.
-#[derive(Debug)]
-pub struct Placeholder(pub String);
-
-impl std::fmt::Display for Placeholder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{}>", self.0)
-    }
-}
-
-impl Object for Placeholder {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        let seg = match key.as_str() {
-            Some(s) => format!("{}.{s}", self.0),
-            None => format!("{}[{key}]", self.0),
-        };
-        Some(MjValue::from_object(Placeholder(seg)))
-    }
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{}>", self.0)
-    }
-}
-
-/// Environment variables, looked up when a template reads `env.NAME`.
-#[derive(Debug)]
-pub struct EnvVars;
-
-impl Object for EnvVars {
-    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        std::env::var(key.as_str()?).ok().map(MjValue::from)
-    }
-}
-
-/// Splits a variable path from `undeclared_variables` into its first two segments.
-pub fn root_and_child(path: &str) -> (&str, Option<&str>) {
-    match path.split_once('.') {
-        None => (path, None),
-        Some((root, rest)) => (root, Some(rest.split_once('.').map_or(rest, |(c, _)| c))),
-    }
-}
-
-/// Whether `template` reads `name` only behind a guard somewhere: `name |
-/// default(…)`, `name | d(…)` or `name is [not] defined`. Such a variable is
-/// optional, so validation must not demand that it exists.
-pub fn is_guarded(template: &str, name: &str) -> bool {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    let mut from = 0;
-    while let Some(pos) = template[from..].find(name) {
-        let start = from + pos;
-        let end = start + name.len();
-        from = end;
-        let before_ok = !template[..start].chars().next_back().is_some_and(is_ident);
-        let after_ok = !template[end..].chars().next().is_some_and(is_ident);
-        if !(before_ok && after_ok) {
-            continue;
-        }
-        // Skip the rest of the path (`.a['b']`) and spaces.
-        let rest = template[end..]
-            .trim_start_matches(|c: char| is_ident(c) || matches!(c, '.' | '[' | ']' | '\'' | '"'))
-            .trim_start();
-        if let Some(filter) = rest.strip_prefix('|') {
-            let filter = filter.trim_start();
-            let word: String = filter.chars().take_while(|c| is_ident(*c)).collect();
-            if word == "default" || word == "d" {
-                return true;
-            }
-        } else if let Some(test) = rest.strip_prefix("is") {
-            let test = test.trim_start();
-            let test = test.strip_prefix("not").map_or(test, str::trim_start);
-            let word: String = test.chars().take_while(|c| is_ident(*c)).collect();
-            if matches!(word.as_str(), "defined" | "undefined" | "none") {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// Names passed literally to `secret(...)` in `template`: `secret("gh")`, `secret('gh')`.
-pub fn secret_names(template: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(i) = rest.find("secret(") {
-        let before_ok = !rest[..i]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        rest = &rest[i + "secret(".len()..];
-        let arg = rest.trim_start();
-        let Some(q) = arg.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            continue;
-        };
-        if let Some(end) = arg[1..].find(q)
-            && before_ok
-        {
-            out.push(arg[1..1 + end].to_string());
-        }
-    }
-    out
-}
-
-/// Names passed literally to `secret(...)` anywhere in a chain value.
-pub fn collect_secret_names(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) if s.contains("secret") => out.extend(secret_names(s)),
-        Value::Array(items) => items.iter().for_each(|v| collect_secret_names(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_secret_names(v, out)),
-        _ => {}
-    }
-}
-
-/// The set of function names, for validation.
-pub fn function_names() -> HashSet<&'static str> {
-    FUNCTIONS.iter().copied().collect()
 }
 
 #[cfg(test)]
@@ -1295,6 +773,97 @@ mod tests {
         assert!(
             matches!(t.compile_str("{{ a | e }}x").unwrap(), Tmpl::Text(ref x) if x.pieces.is_none())
         );
+    }
+
+    /// Every template string of the repository — examples, test chains,
+    /// the docs' YAML blocks — reads the same names and renders the same
+    /// (value or error) through the fast path and through minijinja alone,
+    /// with its names bound and with them missing.
+    #[test]
+    fn every_template_of_the_repository_renders_the_same_both_ways() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        let mut dirs = vec![
+            root.join("examples"),
+            root.join("tests/chains"),
+            root.join("docs"),
+        ];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = path.display().to_string();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                    texts.push(std::fs::read_to_string(&path).unwrap());
+                } else if name.ends_with(".md") {
+                    let md = std::fs::read_to_string(&path).unwrap();
+                    for block in md.split("```yaml\n").skip(1) {
+                        texts.push(block.split("```").next().unwrap_or("").to_string());
+                    }
+                }
+            }
+        }
+        let mut templates = std::collections::BTreeSet::new();
+        for text in &texts {
+            for line in text.lines() {
+                // Every quoted or plain value holding `{{`.
+                for piece in line.split(['"', '\'']).filter(|p| p.contains("{{")) {
+                    let piece = piece.trim().trim_start_matches(|c: char| {
+                        c != '{' && !c.is_alphanumeric() && c != '/' && c != 'h'
+                    });
+                    templates.insert(piece.trim().to_string());
+                }
+            }
+        }
+        assert!(templates.len() > 80, "found {} templates", templates.len());
+        let mut compared = 0;
+        for t in &templates {
+            let mut fast = Templates::new();
+            let mut slow = Templates::new();
+            let (Ok(f), Ok(s)) = (
+                fast.compile_str_with(t, true),
+                slow.compile_str_with(t, false),
+            ) else {
+                continue;
+            };
+            let mut fnames = f.names();
+            let mut snames = s.names();
+            fnames.sort();
+            snames.sort();
+            assert_eq!(fnames, snames, "names of {t}");
+            // Every name bound (to text, so lookups and filters both work),
+            // then nothing bound.
+            let mut bound = serde_json::Map::new();
+            for (name, _) in &fnames {
+                let mut at = &mut bound;
+                let segs: Vec<&str> = name.split('.').collect();
+                for (i, seg) in segs.iter().enumerate() {
+                    if i + 1 == segs.len() {
+                        at.entry(seg.to_string()).or_insert(json!("v1"));
+                    } else {
+                        let next = at.entry(seg.to_string()).or_insert(json!({}));
+                        if !next.is_object() {
+                            *next = json!({});
+                        }
+                        at = next.as_object_mut().unwrap();
+                    }
+                }
+            }
+            // `now()` and `uuid()` differ from call to call: those only
+            // succeed or fail alike.
+            let varies = t.contains("now(") || t.contains("uuid(");
+            for c in [ctx(Value::Object(bound)), ctx(json!({}))] {
+                let (a, b) = (fast.render(&f, &c), slow.render(&s, &c));
+                if varies {
+                    assert_eq!(a.is_ok(), b.is_ok(), "{t}");
+                } else {
+                    assert_eq!(a, b, "{t}");
+                }
+            }
+            compared += 1;
+        }
+        assert!(compared > 80, "compared {compared}");
     }
 
     #[test]
