@@ -73,3 +73,51 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::diagnostic::Source;
+
+    /// The first step's retry policy, or the rendered errors.
+    fn policy(yaml: &str) -> Result<crate::plan::retry::RetryPolicy, String> {
+        let parsed = crate::chain::parse(Arc::new(Source {
+            name: "t.yaml".into(),
+            text: yaml.into(),
+        }))
+        .unwrap();
+        let vars = parsed.chain.vars.clone();
+        crate::compile::validate(parsed, vars)
+            .map(|c| c.steps[0].retry.clone())
+            .map_err(|d| d.render(false))
+    }
+
+    #[test]
+    fn the_step_wins_field_by_field_over_defaults() {
+        let p = policy(
+            "defaults: {retry: {attempts: 5, backoff: 1s}}\nsteps:\n  - {name: A, url: http://x.test/, retry: {backoff: 10ms}}\n",
+        )
+        .unwrap();
+        assert_eq!(p.attempts, 5);
+        assert_eq!(p.backoff, std::time::Duration::from_millis(10));
+        // A `retry:` on the step is the chain asking: any method retries.
+        assert!(p.methods.is_none());
+        let p = policy(
+            "defaults: {retry: {attempts: 2}}\nsteps:\n  - {name: A, url: http://x.test/}\n",
+        )
+        .unwrap();
+        assert_eq!(p.attempts, 2);
+        assert!(p.methods.unwrap().iter().any(|m| m == "GET"));
+    }
+
+    #[test]
+    fn impossible_policies_are_errors() {
+        let e = policy("steps:\n  - {name: A, url: http://x.test/, retry: {attempts: 0}}\n")
+            .unwrap_err();
+        assert!(e.contains("must be at least 1"), "{e}");
+        let e = policy("steps:\n  - {name: A, url: http://x.test/, retry: {factor: 0.5}}\n")
+            .unwrap_err();
+        assert!(e.contains("`factor` must be a number of at least 1"), "{e}");
+    }
+}

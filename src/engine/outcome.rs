@@ -86,6 +86,13 @@ pub struct StepOutcome {
 }
 
 impl StepOutcome {
+    /// This outcome, failed with `error`.
+    pub fn failed(mut self, error: StepError) -> StepOutcome {
+        self.status = StepStatus::Failed;
+        self.error = Some(error);
+        self
+    }
+
     pub fn not_run(name: &str) -> Self {
         StepOutcome {
             name: name.to_string(),
