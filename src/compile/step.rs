@@ -16,7 +16,21 @@ use crate::plan::{
 };
 use crate::template::Tmpl;
 
+/// How a step runs, compiled.
+struct Flow {
+    when: Option<Tmpl>,
+    paginate: Option<Pager>,
+    for_each: Option<Tmpl>,
+    timeout: std::time::Duration,
+    body_limit: u64,
+    retry: crate::plan::retry::RetryPolicy,
+}
+
 impl Validator<'_> {
+    /// One step, checked and compiled: what it sends (method, URL, query,
+    /// headers, body), how it runs (`when`, `for_each`, `paginate`, limits,
+    /// retries), what it checks and keeps (`expect`, `extract`, `save_to`),
+    /// its credentials. Every problem is reported; `None` if there was one.
     pub(super) fn step(
         &mut self,
         chain: &Chain,
@@ -25,14 +39,68 @@ impl Validator<'_> {
         base: &str,
         known: &Known<'_>,
     ) -> Option<ValidStep> {
-        let Known {
-            step_index,
-            vars,
-            default_auth,
-        } = *known;
         let errors_before = self.diags.len();
+        let method = self.step_method(step, base);
+        let sub = match &step.chain {
+            Some(file) => self.sub_chain(file, step, base, i),
+            None => {
+                if step.with.is_some() {
+                    self.error(
+                        &join_key(base, "with"),
+                        "`with` gives variables to a sub-chain: add `chain:`",
+                        None,
+                    );
+                }
+                None
+            }
+        };
+        let url = self.step_url(step, i, base);
+        let (query, headers) = self.step_query_and_headers(chain, step, i, base);
+        let body = self.step_body(step, i, base);
+        let flow = self.step_flow(chain, step, i, base);
+        let extract = self.step_extract(step, base, known);
+        let expect = self.step_expect(step, i, base);
+        let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_deref(), base);
+        let auth = match &step.auth {
+            Some(a) => self.auth(a, &join_key(base, "auth"), i).map(Arc::new),
+            None => known.default_auth.clone(),
+        };
+        let save_to = self.step_save_to(step, i, base, &extract, &expect);
+        if self.diags.len() > errors_before {
+            return None;
+        }
+        Some(ValidStep {
+            name: step.name.clone(),
+            loc: self.spans.value(base),
+            path: base.to_string(),
+            method,
+            url: url?,
+            query,
+            headers,
+            body: body.map(Box::new),
+            timeout: flow.timeout,
+            body_limit: flow.body_limit,
+            retry: flow.retry,
+            extract,
+            expect,
+            save_to,
+            follow_redirects: step.follow_redirects.unwrap_or(true),
+            tls,
+            auth,
+            when: flow.when,
+            continue_on_error: step.on_error == Some(OnError::Continue),
+            graphql: step.graphql.is_some(),
+            for_each: flow.for_each,
+            concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
+            paginate: flow.paginate.map(Box::new),
+            sub: sub.map(Box::new),
+            connector: None,
+        })
+    }
 
-        // A GraphQL request is a POST unless the step says otherwise.
+    /// The method, upper case: POST for a GraphQL step that names none,
+    /// else GET.
+    fn step_method(&mut self, step: &Step, base: &str) -> String {
         let default_method = if step.graphql.is_some() {
             "POST"
         } else {
@@ -54,54 +122,12 @@ impl Validator<'_> {
                 None,
             );
         }
+        method
+    }
 
-        let sub = match &step.chain {
-            Some(file) => self.sub_chain(file, step, base, i),
-            None => {
-                if step.with.is_some() {
-                    self.error(
-                        &join_key(base, "with"),
-                        "`with` gives variables to a sub-chain: add `chain:`",
-                        None,
-                    );
-                }
-                None
-            }
-        };
-        let url = match &step.url {
-            Some(u) => {
-                let t = self.compile_text(&join_key(base, "url"), u, i);
-                if let Some(Tmpl::Literal(lit)) = &t
-                    && let Value::String(lit) = &**lit
-                {
-                    match url::Url::parse(lit) {
-                        Err(e) => self.error_value(
-                            &join_key(base, "url"),
-                            format!("`{lit}` is not a valid URL: {e}"),
-                            Some(
-                                "help: URLs must be absolute, like https://api.example.com/users"
-                                    .into(),
-                            ),
-                        ),
-                        Ok(u) if !matches!(u.scheme(), "http" | "https") => self.error_value(
-                            &join_key(base, "url"),
-                            format!("`{}:` URLs cannot be sent: only http and https", u.scheme()),
-                            None,
-                        ),
-                        Ok(_) => {}
-                    }
-                }
-                t
-            }
-            // A sub-chain step sends nothing itself.
-            None if step.chain.is_some() => {
-                Some(Tmpl::Literal(Box::new(Value::String(String::new()))))
-            }
-            None => {
-                self.error(base, format!("step `{}` has no `url`", step.name), None);
-                None
-            }
-        };
+    /// The URL: a template; written out, an absolute http or https URL. A
+    /// sub-chain step has none (it sends nothing itself).
+    fn step_url(&mut self, step: &Step, i: usize, base: &str) -> Option<Tmpl> {
         if step.chain.is_some()
             && (step.url.is_some() || step.body.is_some() || step.graphql.is_some())
         {
@@ -111,8 +137,44 @@ impl Validator<'_> {
                 None,
             );
         }
+        let Some(u) = &step.url else {
+            if step.chain.is_some() {
+                return Some(Tmpl::Literal(Box::new(Value::String(String::new()))));
+            }
+            self.error(base, format!("step `{}` has no `url`", step.name), None);
+            return None;
+        };
+        let t = self.compile_text(&join_key(base, "url"), u, i);
+        if let Some(Tmpl::Literal(lit)) = &t
+            && let Value::String(lit) = &**lit
+        {
+            match url::Url::parse(lit) {
+                Err(e) => self.error_value(
+                    &join_key(base, "url"),
+                    format!("`{lit}` is not a valid URL: {e}"),
+                    Some("help: URLs must be absolute, like https://api.example.com/users".into()),
+                ),
+                Ok(u) if !matches!(u.scheme(), "http" | "https") => self.error_value(
+                    &join_key(base, "url"),
+                    format!("`{}:` URLs cannot be sent: only http and https", u.scheme()),
+                    None,
+                ),
+                Ok(_) => {}
+            }
+        }
+        t
+    }
 
-        // Defaults first, the step's own values win (header names case-insensitively).
+    /// Query parameters and headers: `defaults` first, the step's own win
+    /// (header names case-insensitively).
+    #[allow(clippy::type_complexity)]
+    fn step_query_and_headers(
+        &mut self,
+        chain: &Chain,
+        step: &Step,
+        i: usize,
+        base: &str,
+    ) -> (Vec<(String, Tmpl)>, Vec<(String, Tmpl)>) {
         let mut query = if chain.defaults.query_params.is_empty() {
             Vec::new()
         } else {
@@ -145,7 +207,11 @@ impl Validator<'_> {
                 );
             }
         }
+        (query, headers)
+    }
 
+    /// The body: `body`, `form` or `graphql`, one at most.
+    fn step_body(&mut self, step: &Step, i: usize, base: &str) -> Option<BodySpec> {
         let body = match (&step.body, &step.form) {
             (Some(_), Some(_)) => {
                 self.error(
@@ -165,7 +231,7 @@ impl Validator<'_> {
             ))),
             (None, None) => None,
         };
-        let body = match &step.graphql {
+        match &step.graphql {
             None => body,
             Some(_) if body.is_some() => {
                 self.error(
@@ -176,7 +242,12 @@ impl Validator<'_> {
                 None
             }
             Some(g) => self.graphql(g, &join_key(base, "graphql"), i),
-        };
+        }
+    }
+
+    /// How the step runs: `when`, `for_each` and `concurrency`, `paginate`,
+    /// its timeout, response size limit and retry policy.
+    fn step_flow(&mut self, chain: &Chain, step: &Step, i: usize, base: &str) -> Flow {
         let when = step
             .when
             .as_ref()
@@ -222,7 +293,6 @@ impl Validator<'_> {
                 Some("help: add `for_each:` or remove `concurrency`".into()),
             );
         }
-
         let timeout = step
             .timeout
             .or(chain.defaults.timeout)
@@ -235,14 +305,26 @@ impl Validator<'_> {
                 None,
             );
         }
+        Flow {
+            when,
+            paginate,
+            for_each,
+            timeout,
+            body_limit: step
+                .max_response_size
+                .or(chain.defaults.max_response_size)
+                .map_or(crate::transport::DEFAULT_BODY_LIMIT, |s| s.0),
+            retry: self.retry_policy(chain.defaults.retry.as_ref(), step.retry.as_deref(), base),
+        }
+    }
 
-        let body_limit = step
-            .max_response_size
-            .or(chain.defaults.max_response_size)
-            .map_or(crate::transport::DEFAULT_BODY_LIMIT, |s| s.0);
-
-        let retry = self.retry_policy(chain.defaults.retry.as_ref(), step.retry.as_deref(), base);
-
+    /// `extract:`: names that can be variables, and what each reads.
+    fn step_extract(
+        &mut self,
+        step: &Step,
+        base: &str,
+        known: &Known<'_>,
+    ) -> Vec<(String, Extractor)> {
         let mut extract = Vec::new();
         for (name, spec) in step.extract.iter().flat_map(|m| m.iter()) {
             let path = join_key(&join_key(base, "extract"), name);
@@ -250,7 +332,7 @@ impl Validator<'_> {
                 self.error(&path, format!("`{name}` cannot be a variable name"), None);
                 continue;
             }
-            if vars.contains_key(name) {
+            if known.vars.contains_key(name) {
                 self.error(
                     &path,
                     format!("`{name}` is both a variable and extracted here"),
@@ -258,7 +340,7 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            if step_index.contains_key(name.as_str()) {
+            if known.step_index.contains_key(name.as_str()) {
                 self.error(
                     &path,
                     format!("`{name}` is already a step name"),
@@ -271,98 +353,76 @@ impl Validator<'_> {
                 Err(msg) => self.error_value(&path, msg, None),
             }
         }
+        extract
+    }
 
+    /// `expect:`: statuses, JSONPath values, headers, body text.
+    fn step_expect(&mut self, step: &Step, i: usize, base: &str) -> Expectations {
         let mut expect = Expectations::default();
-        if let Some(e) = &step.expect {
-            let epath = join_key(base, "expect");
-            expect.status = match &e.status {
-                None => Vec::new(),
-                Some(StatusSpec::One(p)) => vec![*p],
-                Some(StatusSpec::Many(list)) => list.clone(),
-            };
-            for (jp, want) in &e.json {
-                let p = join_key(&join_key(&epath, "json"), jp);
-                match JsonPath::compile(jp) {
-                    Ok(compiled) => {
-                        if let Some(t) = self.compile(&p, want, i) {
-                            expect.json.push((compiled, t));
-                        }
+        let Some(e) = &step.expect else {
+            return expect;
+        };
+        let epath = join_key(base, "expect");
+        expect.status = match &e.status {
+            None => Vec::new(),
+            Some(StatusSpec::One(p)) => vec![*p],
+            Some(StatusSpec::Many(list)) => list.clone(),
+        };
+        for (jp, want) in &e.json {
+            let p = join_key(&join_key(&epath, "json"), jp);
+            match JsonPath::compile(jp) {
+                Ok(compiled) => {
+                    if let Some(t) = self.compile(&p, want, i) {
+                        expect.json.push((compiled, t));
                     }
-                    Err(msg) => self.error(&p, msg, None),
                 }
+                Err(msg) => self.error(&p, msg, None),
             }
-            expect.headers = self.compile_map(&join_key(&epath, "headers"), &e.headers, i);
-            if let Some(bc) = &e.body_contains {
-                let texts = bc.clone().into_vec();
-                for (k, text) in texts.iter().enumerate() {
-                    let p = if texts.len() == 1
-                        && matches!(bc, crate::chain::model::OneOrMany::One(_))
-                    {
-                        join_key(&epath, "body_contains")
-                    } else {
-                        join_index(&join_key(&epath, "body_contains"), k)
-                    };
-                    if let Some(t) = self.compile_text(&p, text, i) {
-                        expect.body_contains.push(t);
-                    }
+        }
+        expect.headers = self.compile_map(&join_key(&epath, "headers"), &e.headers, i);
+        if let Some(bc) = &e.body_contains {
+            let texts = bc.clone().into_vec();
+            for (k, text) in texts.iter().enumerate() {
+                let p = if texts.len() == 1 && matches!(bc, crate::chain::model::OneOrMany::One(_))
+                {
+                    join_key(&epath, "body_contains")
+                } else {
+                    join_index(&join_key(&epath, "body_contains"), k)
+                };
+                if let Some(t) = self.compile_text(&p, text, i) {
+                    expect.body_contains.push(t);
                 }
             }
         }
+        expect
+    }
 
-        let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_deref(), base);
-        let auth = match &step.auth {
-            Some(a) => self.auth(a, &join_key(base, "auth"), i).map(Arc::new),
-            None => default_auth.clone(),
-        };
+    /// `save_to:`, which nothing may then read the body of.
+    fn step_save_to(
+        &mut self,
+        step: &Step,
+        i: usize,
+        base: &str,
+        extract: &[(String, Extractor)],
+        expect: &Expectations,
+    ) -> Option<Tmpl> {
         let save_to = step
             .save_to
             .as_ref()
             .and_then(|s| self.compile_text(&join_key(base, "save_to"), s, i));
-        if step.save_to.is_some() {
-            let reads_body = extract
-                .iter()
-                .any(|(_, x)| matches!(x, Extractor::Path(_) | Extractor::Body))
-                || !expect.json.is_empty()
-                || !expect.body_contains.is_empty();
-            if reads_body {
-                self.error(
-                    &join_key(base, "save_to"),
-                    "`save_to` writes the body to a file, so no JSONPath `extract`, `expect.json` or `expect.body_contains` can read it",
-                    Some("help: extract headers or the status instead, or drop `save_to` to keep the body in memory".into()),
-                );
-            }
+        let reads_body = extract
+            .iter()
+            .any(|(_, x)| matches!(x, Extractor::Path(_) | Extractor::Body))
+            || !expect.json.is_empty()
+            || !expect.body_contains.is_empty();
+        if step.save_to.is_some() && reads_body {
+            self.error(
+                &join_key(base, "save_to"),
+                "`save_to` writes the body to a file, so no JSONPath `extract`, `expect.json` or `expect.body_contains` can read it",
+                Some("help: extract headers or the status instead, or drop `save_to` to keep the body in memory".into()),
+            );
         }
-
-        if self.diags.len() > errors_before {
-            return None;
-        }
-        Some(ValidStep {
-            name: step.name.clone(),
-            loc: self.spans.value(base),
-            path: base.to_string(),
-            method,
-            url: url?,
-            query,
-            headers,
-            body: body.map(Box::new),
-            timeout,
-            body_limit,
-            retry,
-            extract,
-            expect,
-            save_to,
-            follow_redirects: step.follow_redirects.unwrap_or(true),
-            tls,
-            auth,
-            when,
-            continue_on_error: step.on_error == Some(OnError::Continue),
-            graphql: step.graphql.is_some(),
-            for_each,
-            concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
-            paginate: paginate.map(Box::new),
-            sub: sub.map(Box::new),
-            connector: None,
-        })
+        save_to
     }
 
     /// Headers that differ only in case are one header: a map that names
