@@ -5,6 +5,7 @@ pub mod args;
 mod auth;
 mod connectors;
 mod data;
+mod fail;
 mod fmt;
 mod history;
 mod inputs;
@@ -42,26 +43,31 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
             };
         }
     };
-    match cli.command {
+    let outcome = match cli.command {
         Command::Run(a) => run::run(*a).await,
-        Command::Validate(a) => run::validate(a),
-        Command::Fmt(a) => fmt::run(a),
-        Command::History(a) => history::run(a),
-        Command::Serve(a) => serve::serve(a).await,
-        Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
-        Command::Auth(a) => auth::run(a),
-        Command::Connectors(c) => connectors::run(c).await,
+        Command::Validate(a) => Ok(run::validate(a)),
+        Command::Fmt(a) => Ok(fmt::run(a)),
+        Command::History(a) => Ok(history::run(a)),
+        Command::Serve(a) => Ok(serve::serve(a).await),
+        Command::Auth(args::AuthCommand::Login(l)) => Ok(auth::login(l).await),
+        Command::Auth(a) => Ok(auth::run(a)),
+        Command::Connectors(c) => Ok(connectors::run(c).await),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();
-            print_stdout(&format!("{text}\n"))
+            Ok(print_stdout(&format!("{text}\n")))
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pytopus", &mut out);
-            print_stdout(&String::from_utf8_lossy(&out))
+            Ok(print_stdout(&String::from_utf8_lossy(&out)))
         }
-    }
+    };
+    // The one place a failure is said and becomes an exit code.
+    outcome.unwrap_or_else(|fail| {
+        fail.print();
+        fail.exit()
+    })
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.

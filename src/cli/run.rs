@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::args::{GraphFormat, OutputFormat, RunArgs, ValidateArgs};
+use super::fail::{Fail, Outcome};
 use super::inputs::{VarOverrides, load_chain, read_source};
 use super::{Exit, print_diagnostics, print_stdout, stderr_color};
 use crate::chain::{self, ParsedChain};
@@ -79,22 +80,20 @@ struct Network {
     recorder: Option<Arc<Recorder>>,
 }
 
-fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, Exit)> {
+fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, Fail> {
     let base: Box<dyn Transport> = match &args.replay {
         Some(path) => {
-            let tape = Tape::load(path).map_err(|e| (Diagnostic::new(e), Exit::Usage))?;
+            let tape = Tape::load(path).map_err(Fail::usage)?;
             Box::new(Replayer::new(
                 tape,
                 path.display().to_string(),
                 redactor.clone(),
             ))
         }
-        None => Box::new(LiveTransport::new(&LiveOptions::default()).map_err(|e| {
-            (
-                Diagnostic::new(format!("cannot start the HTTP client: {e}")),
-                Exit::StepFailed,
-            )
-        })?),
+        None => Box::new(
+            LiveTransport::new(&LiveOptions::default())
+                .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?,
+        ),
     };
     let (route, recorder): (Arc<dyn Transport>, _) = match &args.record {
         Some(_) => {
@@ -109,7 +108,7 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, (Diagnostic, 
     })
 }
 
-pub async fn run(args: RunArgs) -> Exit {
+pub async fn run(args: RunArgs) -> Outcome {
     match args.every {
         Some(every) => run_every(&args, every).await,
         None => run_once(&args).await,
@@ -119,12 +118,9 @@ pub async fn run(args: RunArgs) -> Exit {
 /// `--every`: the chain again and again, each run starting `every` after the
 /// one before started, until Ctrl-C or SIGTERM (exit 130). A failed run is
 /// reported like any run and does not stop the next one.
-async fn run_every(args: &RunArgs, every: std::time::Duration) -> Exit {
+async fn run_every(args: &RunArgs, every: std::time::Duration) -> Outcome {
     // A chain that cannot load will not load on the next round either.
-    if let Err(d) = load_chain(&args.chain, &args.vars) {
-        print_diagnostics(&d);
-        return Exit::Usage;
-    }
+    load_chain(&args.chain, &args.vars)?;
     let mut round: u64 = 0;
     loop {
         round += 1;
@@ -134,37 +130,28 @@ async fn run_every(args: &RunArgs, every: std::time::Duration) -> Exit {
             to_stderr(&format!("run {round} at {now}\n"));
         }
         match run_once(args).await {
-            Exit::Interrupted => return Exit::Interrupted,
-            // The file changed into something invalid: stop, it will not heal.
-            Exit::Usage => return Exit::Usage,
-            Exit::Success | Exit::StepFailed => {}
+            // A failed run is reported and the next one still starts.
+            Ok(_) | Err(Fail::Failed(_)) => {}
+            // The file changed into something invalid: stop, it will not
+            // heal. Interrupted: stop.
+            Err(stop @ (Fail::Usage(_) | Fail::Interrupted)) => return Err(stop),
         }
         tokio::select! {
             _ = tokio::time::sleep_until(started + every) => {}
-            _ = interrupted() => return Exit::Interrupted,
+            _ = interrupted() => return Err(Fail::Interrupted),
         }
     }
 }
 
-async fn run_once(args: &RunArgs) -> Exit {
+async fn run_once(args: &RunArgs) -> Outcome {
     if let Some(path) = &args.data {
         return run_rows(args, path).await;
     }
-    let chain = match load_chain(&args.chain, &args.vars) {
-        Ok(c) => c,
-        Err(d) => {
-            print_diagnostics(&d);
-            return Exit::Usage;
-        }
-    };
-    if let Err(exit) = check_outputs(args) {
-        return exit;
-    }
+    let chain = load_chain(&args.chain, &args.vars)?;
+    check_outputs(args)?;
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    if let Err(exit) = check_secrets(args, &secrets, &chain.secret_names) {
-        return exit;
-    }
+    check_secrets(args, &secrets, &chain.secret_names)?;
     // History: the chain by its full path and the hash of its text.
     let chain_path = if args.chain == "-" {
         None
@@ -175,20 +162,11 @@ async fn run_once(args: &RunArgs) -> Exit {
     };
     let content_hash = crate::history::content_hash(&chain.source.text);
     let resume = if args.resume {
-        match resume_from(args, chain_path.as_deref(), &content_hash) {
-            Ok(r) => Some(r),
-            Err(exit) => return exit,
-        }
+        Some(resume_from(args, chain_path.as_deref(), &content_hash)?)
     } else {
         None
     };
-    let net = match network(args, &redactor) {
-        Ok(n) => n,
-        Err((d, exit)) => {
-            print_diagnostics(&d.into());
-            return exit;
-        }
-    };
+    let net = network(args, &redactor)?;
 
     let verbosity = verbosity(args);
     let mut observers = Observers::default();
@@ -305,7 +283,7 @@ async fn run_once(args: &RunArgs) -> Exit {
         std::mem::forget(report);
         std::mem::forget(chain);
     }
-    exit
+    Ok(exit)
 }
 
 /// `--resume`: the outcomes of the last failed run of this chain to reuse.
@@ -313,36 +291,35 @@ fn resume_from(
     args: &RunArgs,
     path: Option<&str>,
     content_hash: &str,
-) -> Result<Vec<Option<crate::engine::StepOutcome>>, Exit> {
-    let fail = |msg: String| {
-        to_stderr(&msg);
-        Exit::Usage
-    };
+) -> Result<Vec<Option<crate::engine::StepOutcome>>, Fail> {
     let Some(path) = path else {
-        return Err(fail(
-            "error: --resume needs a chain file (the history knows chains by their path)\n".into(),
+        return Err(Fail::usage(
+            "--resume needs a chain file (the history knows chains by their path)",
         ));
     };
     if args.no_history || !crate::history::enabled_by_env() {
-        return Err(fail(
-            "error: --resume needs the history, which --no-history or PYTOPUS_HISTORY=off turns off\n"
-                .into(),
+        return Err(Fail::usage(
+            "--resume needs the history, which --no-history or PYTOPUS_HISTORY=off turns off",
         ));
     }
     let stored = crate::history::History::open()
         .and_then(|h| h.last_failed(path))
-        .map_err(|e| fail(format!("error: cannot read the history: {e}\n")))?;
+        .map_err(|e| Fail::usage(format!("cannot read the history: {e}")))?;
     let Some(stored) = stored else {
-        return Err(fail(format!(
-            "error: the last run of {} in the history did not fail (or there is none): nothing to resume\n  = help: `pytopus history` lists the runs\n",
+        return Err(Diagnostic::new(format!(
+            "the last run of {} in the history did not fail (or there is none): nothing to resume",
             args.chain
-        )));
+        ))
+        .note("help: `pytopus history` lists the runs")
+        .into());
     };
     if stored.content_hash != content_hash && !args.force {
-        return Err(fail(format!(
-            "error: {} changed since run {} failed, so its recorded results may not fit it any more\n  = help: run it from the start, or pass --resume --force to reuse them anyway\n",
+        return Err(Diagnostic::new(format!(
+            "{} changed since run {} failed, so its recorded results may not fit it any more",
             args.chain, stored.summary.id
-        )));
+        ))
+        .note("help: run it from the start, or pass --resume --force to reuse them anyway")
+        .into());
     }
     let reuse = crate::history::reusable(&stored);
     let n = reuse.iter().filter(|o| o.is_some()).count();
@@ -420,7 +397,7 @@ impl FileOutputs {
 
 /// Files the run will write are checked before anything is sent: a CI job
 /// must not make its requests and then lose the report or the tape.
-fn check_outputs(args: &RunArgs) -> Result<(), Exit> {
+fn check_outputs(args: &RunArgs) -> Result<(), Fail> {
     for (flag, path) in [
         ("--report", &args.report),
         ("--record", &args.record),
@@ -431,21 +408,17 @@ fn check_outputs(args: &RunArgs) -> Result<(), Exit> {
         if let Some(p) = path
             && let Err(e) = check_writable(p)
         {
-            print_diagnostics(&Diagnostic::new(format!("{flag} {}: {e}", p.display())).into());
-            return Err(Exit::Usage);
+            return Err(Fail::usage(format!("{flag} {}: {e}", p.display())));
         }
     }
     Ok(())
 }
 
 /// Every secret the chain names is looked up before anything is sent.
-fn check_secrets(args: &RunArgs, secrets: &Secrets, names: &[String]) -> Result<(), Exit> {
+fn check_secrets(args: &RunArgs, secrets: &Secrets, names: &[String]) -> Result<(), Fail> {
     if !args.dry_run {
         for name in names {
-            if let Err(e) = secrets.get(name) {
-                print_diagnostics(&Diagnostic::new(e.to_string()).into());
-                return Err(Exit::Usage);
-            }
+            secrets.get(name).map_err(|e| Fail::usage(e.to_string()))?;
         }
     }
     Ok(())
@@ -475,37 +448,18 @@ fn verbosity(args: &RunArgs) -> Verbosity {
 /// `--data`: the chain once per row (of this `--shard`), at most `--parallel`
 /// rows at once. Every row is validated before anything is sent; stdout is
 /// the list of the rows' results in row order, `null` for a row that failed.
-async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
+async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
     tracing_wanted(args);
     if data_path.as_os_str() == "-" && args.chain == "-" {
-        print_diagnostics(
-            &Diagnostic::new("--data - and the chain `-` cannot both read standard input")
+        return Err(
+            Diagnostic::new("--data - and the chain `-` cannot both read standard input")
                 .note("help: give the chain or the data as a file")
                 .into(),
         );
-        return Exit::Usage;
     }
-    let data = match data::read(data_path) {
-        Ok(d) => d,
-        Err(d) => {
-            print_diagnostics(&d.into());
-            return Exit::Usage;
-        }
-    };
-    let parsed = match read_source(&args.chain).and_then(chain::parse) {
-        Ok(p) => p,
-        Err(d) => {
-            print_diagnostics(&d.into());
-            return Exit::Usage;
-        }
-    };
-    let overrides = match VarOverrides::read(&args.vars) {
-        Ok(o) => o,
-        Err(d) => {
-            print_diagnostics(&d.into());
-            return Exit::Usage;
-        }
-    };
+    let data = data::read(data_path)?;
+    let parsed = read_source(&args.chain).and_then(chain::parse)?;
+    let overrides = VarOverrides::read(&args.vars)?;
     let total = data.rows.len();
     let rows: Vec<Row> = data
         .rows
@@ -541,23 +495,15 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         to_stderr(&format!("error: {} {verb} invalid too\n", row_list(more)));
     }
     if !invalid.is_empty() {
-        return Exit::Usage;
+        // Said above as the rows were checked: the first in full, the
+        // others by number.
+        return Ok(Exit::Usage);
     }
-    if let Err(exit) = check_outputs(args) {
-        return exit;
-    }
+    check_outputs(args)?;
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    if let Err(exit) = check_secrets(args, &secrets, &secret_names) {
-        return exit;
-    }
-    let net = match network(args, &redactor) {
-        Ok(n) => n,
-        Err((d, exit)) => {
-            print_diagnostics(&d.into());
-            return exit;
-        }
-    };
+    check_secrets(args, &secrets, &secret_names)?;
+    let net = network(args, &redactor)?;
     let verbosity = verbosity(args);
     if rows.is_empty() && verbosity > Verbosity::Quiet {
         let why = match args.shard {
@@ -690,13 +636,13 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Exit {
         }
     };
     report::warn_short_secrets(&redactor);
-    if was_interrupted {
+    Ok(if was_interrupted {
         Exit::Interrupted
     } else if !failed.is_empty() || !outputs_ok {
         Exit::StepFailed
     } else {
         printed
-    }
+    })
 }
 
 /// The chain, validated with a row's variables.
