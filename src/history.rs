@@ -150,8 +150,8 @@ impl History {
         }
         // One short write per process, and waiting for the disk was most of
         // its cost: a rollback journal synced the journal and the database
-        // and truncated the journal on every run (1.6-2.7 ms of a
-        // 1000-step run's 45). In WAL mode a commit only appends to the log; `record`
+        // and truncated the journal on every run (bench/README.md, session
+        // 12). In WAL mode a commit only appends to the log; `record`
         // copies the log into the database (a checkpoint, with its syncs)
         // once it passes `WAL_CHECKPOINT_BYTES`, so one run in many pays.
         // SQLite would checkpoint whenever the last connection closes, i.e.
@@ -206,8 +206,8 @@ impl History {
         let keep = env_number("PYTOPUS_HISTORY_KEEP", KEEP_RUNS);
         let days = env_number("PYTOPUS_HISTORY_DAYS", KEEP_DAYS);
         // Two statements, each on an index: with `OR`, SQLite scanned the
-        // table, reading every stored report to reach `recorded_at` (300 ms
-        // a run with a 900 MB database).
+        // table, reading every stored report to reach `recorded_at`, a cost
+        // that grew with the database.
         let pruned = tx
             .execute(
                 "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Two cores and mostly sequential I/O: the current-thread runtime is the
-    // faster one here (measured in the performance issue).
+    // Mostly sequential I/O: the current-thread runtime (bench/README.md
+    // compares it with the multi-thread one as `floor --mt`).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

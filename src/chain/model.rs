@@ -175,9 +175,8 @@ pub struct Defaults {
     pub tls: Option<Tls>,
 }
 
-/// A chain's steps are read into one list: at 2 KB a step (every optional
-/// part inline), a 1000-step chain wrote 2 MB of fresh memory there, a
-/// quarter of a run's page faults (bench/README.md, session 10). Parts most
+/// A chain's steps are read into one list, so the size of a step is paid
+/// once per step in fresh memory (bench/README.md, session 10). Parts most
 /// steps leave out are boxed.
 const _: () = assert!(std::mem::size_of::<Step>() <= 512);
 
@@ -911,9 +910,9 @@ pub fn json_schema() -> Value {
 }
 
 /// The steps, in a list sized once: serde's own list reader trusts a length
-/// only up to 1 MiB of elements (3,276 steps) and then doubles, copying
-/// 4 MB of steps three times on a 10,000-step chain. The documents chains
-/// are read from are in memory, so their lengths are exact.
+/// only up to 1 MiB of elements and then grows by doubling, copying every
+/// step read so far each time. The documents chains are read from are in
+/// memory, so their lengths are exact.
 fn all_steps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
     struct Steps;
     impl<'de> serde::de::Visitor<'de> for Steps {

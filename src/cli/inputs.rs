@@ -142,7 +142,7 @@ fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, Diagnostic> {
 /// length (bench/README.md, session 13). A thread's allocations come from
 /// an arena of its own, so the run's heap starts small and stays hot. A
 /// short chain leaves too little behind to matter, and starting the thread
-/// and its arena costs ~0.2 ms, so it is loaded where it is read.
+/// and its arena costs more than it saves, so it is loaded where it is read.
 pub fn load_chain(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
     let source = read_source(arg)?;
     if source.text.len() < THREAD_FROM_BYTES {
@@ -168,8 +168,8 @@ pub fn load_chain(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> 
     })
 }
 
-/// Chain files at least this long are loaded on a thread of their own (a
-/// 1000-step chain is ~50 KB; at that length both ways take the same time).
+/// Chain files at least this long are loaded on a thread of their own
+/// (about where both ways cost the same; bench/README.md, session 13).
 const THREAD_FROM_BYTES: usize = 64 << 10;
 
 fn parse_and_validate(source: Arc<Source>, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {

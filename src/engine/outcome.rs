@@ -122,8 +122,8 @@ pub enum StepResult {
     /// Decoded, as templates read it.
     Value(Arc<Value>),
     /// Its compact JSON text, once no later template reads it: a decoded
-    /// 250-byte body takes ten times that as a tree of maps and strings,
-    /// and a 1000-step chain kept 2.8 MB of them (bench/README.md, session 8).
+    /// body takes several times its size as a tree of maps and strings
+    /// (bench/README.md, session 8).
     Json(Box<str>),
 }
 

@@ -51,8 +51,7 @@ pub fn from_json(v: &Value) -> MjValue {
 /// in place, through the `Arc` the step's outcome holds, instead of being
 /// converted to minijinja values when the step ends: templates read a field
 /// or two of most results, and converting whole trees (then dropping them)
-/// was about 6% of a 1000-step chain's engine instructions (bench/README.md,
-/// session 9). Scalars are converted as [`from_json`] does.
+/// was measurable on long chains (bench/README.md, session 9). Scalars are converted as [`from_json`] does.
 pub fn from_shared_json(v: Arc<Value>) -> MjValue {
     if v.is_array() || v.is_object() {
         MjValue::from_object(JsonNode {

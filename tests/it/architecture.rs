@@ -184,10 +184,9 @@ fn the_layers_point_one_way() {
 /// The table in docs/architecture.md is the one this test enforces.
 #[test]
 fn the_documented_layers_are_the_checked_ones() {
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"),
-    )
-    .unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .unwrap();
     for (n, modules) in LAYERS.iter().enumerate() {
         let row = doc
             .lines()
