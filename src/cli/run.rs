@@ -981,16 +981,15 @@ fn dry_run_text(report: &RunReport, label: &str) -> String {
             continue;
         }
         let requests: Vec<(String, &crate::transport::HttpRequest)> =
-            if step.item_requests.is_empty() {
+            if step.dry_requests.is_empty() {
                 step.request
                     .iter()
                     .map(|r| (step.name.clone(), r))
                     .collect()
             } else {
-                step.item_requests
+                step.dry_requests
                     .iter()
-                    .enumerate()
-                    .map(|(i, r)| (format!("{} [{i}]", step.name), r))
+                    .map(|(what, r)| (format!("{}{what}", step.name), r))
                     .collect()
             };
         for (title, req) in requests {
@@ -1008,6 +1007,9 @@ fn dry_run_text(report: &RunReport, label: &str) -> String {
                 out.push_str(&String::from_utf8_lossy(body));
                 out.push('\n');
             }
+        }
+        for note in &step.dry_notes {
+            out.push_str(&format!("# {label}{}: {note}\n", step.name));
         }
     }
     out

@@ -28,7 +28,30 @@ impl StepRunner<'_> {
         let step = self.step;
         let mut outcome = StepOutcome::not_run(&step.name);
         let base = ctx.value();
-        let items: Vec<Value> = match self.templates.render(list, &base) {
+        let rendered = self.templates.render(list, &base);
+        // A dry run sent nothing, so a list that comes from a response is
+        // not known: one request stands for every item.
+        if self.dry_run && !matches!(rendered, Ok(Value::Array(_) | Value::Object(_))) {
+            let of = list.string_names().map_or_else(
+                || "the list".to_string(),
+                |n| format!("`{}`", n.source().trim()),
+            );
+            outcome.dry_notes.push(format!(
+                "one request per item of {of}; how many comes from a response, unknown in a dry run"
+            ));
+            let item = render::Placeholder("item".into());
+            let scope = context::with_item(&base, minijinja::Value::from_object(item), 0);
+            let mut one = self.run(scope, emitter, cancel.clone(), Some(0)).await;
+            outcome.status = one.status;
+            outcome.error = one.error.take();
+            if let Some(r) = one.request.take() {
+                outcome.dry_requests.push((" [<item>]".into(), r.clone()));
+                outcome.request = Some(r);
+            }
+            outcome.elapsed = clock.elapsed();
+            return outcome;
+        }
+        let items: Vec<Value> = match rendered {
             Ok(Value::Array(items)) => items,
             // An object: its entries, as {key, value}.
             Ok(Value::Object(map)) => map
@@ -101,7 +124,7 @@ impl StepRunner<'_> {
             if self.dry_run
                 && let Some(r) = &one.request
             {
-                outcome.item_requests.push(r.clone());
+                outcome.dry_requests.push((format!(" [{i}]"), r.clone()));
             }
             // The step's request and response are its last item's: moved, not copied.
             if one.request.is_some() {

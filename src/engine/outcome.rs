@@ -75,8 +75,13 @@ pub struct StepOutcome {
     /// For a `for_each` step that failed: the position of the item that did,
     /// and how many items there were.
     pub item: Option<(usize, usize)>,
-    /// `--dry-run` of a `for_each` step: every item's request, in order.
-    pub item_requests: Vec<HttpRequest>,
+    /// `--dry-run` of a `for_each` step or a sub-chain: the requests it
+    /// would send, in order, each with what tells it apart (`[2]`,
+    /// `[<item>]`, ` › GetUser`).
+    pub dry_requests: Vec<(String, HttpRequest)>,
+    /// `--dry-run`: what the printed requests cannot show (how many items
+    /// a fan-out has, the pages after the first).
+    pub dry_notes: Vec<String>,
     /// A `for_each` step: how many items it had.
     pub items: Option<usize>,
     /// A `paginate` step: how many pages it read.
@@ -107,7 +112,8 @@ impl StepOutcome {
             error: None,
             continued: false,
             item: None,
-            item_requests: Vec::new(),
+            dry_requests: Vec::new(),
+            dry_notes: Vec::new(),
             items: None,
             pages: None,
             reused: false,

@@ -38,6 +38,22 @@ struct Prepared<'s> {
     creds: Credentials,
 }
 
+/// How `paginate` finds the next page, in words for a dry run.
+fn next_page_words(next: &crate::plan::NextPage) -> String {
+    use crate::plan::NextPage;
+    match next {
+        NextPage::Link => "the `Link: rel=\"next\"` header of each response".into(),
+        NextPage::Url(p) => format!("the URL at `{}` in each response", p.as_str()),
+        NextPage::Cursor { path, param } => {
+            format!(
+                "`{param}` set to the cursor at `{}` in each response",
+                path.as_str()
+            )
+        }
+        NextPage::Counter { param, .. } => format!("`{param}` counting up"),
+    }
+}
+
 /// What [`StepRunner::announce`] decided.
 enum Announced {
     Send,
@@ -77,6 +93,13 @@ impl StepRunner<'_> {
             Ok(Announced::DryRun(shown)) => {
                 outcome.status = StepStatus::DryRun;
                 outcome.request = Some(*shown);
+                if let Some(pager) = &self.step.paginate {
+                    outcome.dry_notes.push(format!(
+                        "the first page; `paginate` then follows {}, up to {} pages",
+                        next_page_words(&pager.next),
+                        pager.max_pages
+                    ));
+                }
                 return outcome;
             }
             Err((e, shown)) => {

@@ -53,6 +53,25 @@ impl StepRunner<'_> {
         .await;
         outcome.elapsed = clock.elapsed();
         outcome.attempts = report.steps.iter().map(|s| s.attempts).sum();
+        if report.dry_run {
+            // What the sub-chain would send, under the step's name.
+            for s in &report.steps {
+                let inner = s.request.iter().map(|r| (String::new(), r));
+                let listed = s.dry_requests.iter().map(|(what, r)| (what.clone(), r));
+                let listed: Vec<_> = if s.dry_requests.is_empty() {
+                    inner.collect()
+                } else {
+                    listed.collect()
+                };
+                for (what, r) in listed {
+                    outcome
+                        .dry_requests
+                        .push((format!(" › {}{what}", s.name), r.clone()));
+                }
+                let notes = s.dry_notes.iter().map(|n| format!("{}: {n}", s.name));
+                outcome.dry_notes.extend(notes);
+            }
+        }
         outcome.status = match report.status {
             RunStatus::Passed if report.dry_run => StepStatus::DryRun,
             RunStatus::Passed => StepStatus::Passed,

@@ -1159,6 +1159,47 @@ fn dry_run_shows_what_needs_a_response_as_written() {
     );
 }
 
+#[test]
+fn dry_run_of_a_fan_out_over_a_response_shows_one_request_for_every_item() {
+    let chain = "steps:\n  - name: Users\n    url: https://api.test/users\n  - name: Posts\n    for_each: \"{{ Users }}\"\n    url: https://api.test/posts\n    query_params: {user: \"{{ item.id }}\"}\n  - name: Known\n    for_each: [a, b]\n    url: https://api.test/k/{{ item }}\n";
+    let out = run_cmd(
+        pytopus()
+            .args(["run", "-", "--dry-run", "--no-progress"])
+            .write_stdin(chain),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "# Users\nGET https://api.test/users\n\n\
+         # Posts [<item>]\nGET https://api.test/posts?user=<item.id>\n\
+         # Posts: one request per item of `{{ Users }}`; how many comes from a response, unknown in a dry run\n\n\
+         # Known [0]\nGET https://api.test/k/a\n\n\
+         # Known [1]\nGET https://api.test/k/b\n"
+    );
+    assert!(!out.stderr.contains("FAIL"), "{}", out.stderr);
+}
+
+#[test]
+fn dry_run_shows_a_sub_chains_requests_and_what_paginate_will_follow() {
+    let dir = Scratch::new();
+    dir.file(
+        "lib.yaml",
+        "vars: {id: 0}\nsteps:\n  - name: One\n    url: https://api.test/one/{{ id }}\n",
+    );
+    let main = dir.file(
+        "main.yaml",
+        "steps:\n  - name: Sub\n    chain: lib.yaml\n    with: {id: 7}\n  - name: All\n    url: https://api.test/all\n    paginate: {next_url: \"$.next\", max_pages: 5}\n",
+    );
+    let out = run_cmd(pytopus().args(["run", main.to_str().unwrap(), "--dry-run", "-q"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "# Sub › One\nGET https://api.test/one/7\n\n\
+         # All\nGET https://api.test/all\n\
+         # All: the first page; `paginate` then follows the URL at `$.next` in each response, up to 5 pages\n"
+    );
+}
+
 #[tokio::test]
 async fn verbose_levels_show_lines_then_headers_then_bodies() {
     let server = MockServer::start().await;
