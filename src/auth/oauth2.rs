@@ -5,7 +5,7 @@
 //! One fetch at a time per token, however many requests want it.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -69,21 +69,87 @@ impl From<Option<ClientAuth>> for ClientAuthKind {
 }
 
 impl Config {
-    /// Names the token in caches: the same endpoint, client, grant, user and
-    /// scope share a token; secrets are not part of the name.
+    /// Names the token in the keyring: a hash of what identifies the grant
+    /// without its secrets (endpoint, client, grant, scope, audience, user,
+    /// how the client authenticates). A rotated secret then replaces the
+    /// cached token instead of adding one, and the name shows nothing a
+    /// guess could be checked against.
     pub fn cache_key(&self) -> String {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (
+        let grant = format!("{:?}/{:?}", self.grant, self.client_auth);
+        let digest = hash_fields(&[
+            "pytopus oauth2 token",
             &self.token_url,
             &self.client_id,
-            self.grant,
-            &self.scope,
-            &self.audience,
-            &self.username,
-        )
-            .hash(&mut h);
-        format!("oauth2-token-{:016x}", h.finish())
+            &grant,
+            self.scope.as_deref().unwrap_or("\0"),
+            self.audience.as_deref().unwrap_or("\0"),
+            self.username.as_deref().unwrap_or("\0"),
+            self.device_url.as_deref().unwrap_or("\0"),
+        ]);
+        format!("{TOKEN_PREFIX}{}", &digest[..16])
     }
+
+    /// A hash of the grant's secrets (client secret, password, the refresh
+    /// token the chain gives). Kept with the cached token, inside the
+    /// keyring: a token obtained with other credentials is not used, so a
+    /// wrong, rotated or revoked secret is noticed at once.
+    pub fn credentials_hash(&self) -> String {
+        hash_fields(&[
+            "pytopus oauth2 credentials",
+            &self.cache_key(),
+            self.client_secret.as_deref().unwrap_or("\0"),
+            self.password.as_deref().unwrap_or("\0"),
+            self.refresh_token.as_deref().unwrap_or("\0"),
+        ])
+    }
+
+    /// What the cached token is for, in words (`auth list`), without secrets.
+    fn describe(&self) -> String {
+        let mut text = format!(
+            "{} for client `{}` at {}",
+            grant_words(self.grant),
+            self.client_id,
+            self.token_url
+        );
+        if let Some(s) = &self.scope {
+            text.push_str(&format!(", scope `{s}`"));
+        }
+        if let Some(a) = &self.audience {
+            text.push_str(&format!(", audience `{a}`"));
+        }
+        if let Some(u) = &self.username {
+            text.push_str(&format!(", user `{u}`"));
+        }
+        text
+    }
+}
+
+/// Names of cached tokens in the keyring start with this.
+pub const TOKEN_PREFIX: &str = "oauth2-token-";
+
+fn grant_words(g: GrantKind) -> &'static str {
+    match g {
+        GrantKind::ClientCredentials => "client credentials",
+        GrantKind::RefreshToken => "refresh token",
+        GrantKind::AuthorizationCode => "authorization code",
+        GrantKind::DeviceCode => "device code",
+        GrantKind::Password => "password",
+    }
+}
+
+/// SHA-256 of the fields, each length-prefixed (so no two lists collide),
+/// in hex.
+fn hash_fields(fields: &[&str]) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for f in fields {
+        ctx.update(&(f.len() as u64).to_be_bytes());
+        ctx.update(f.as_bytes());
+    }
+    ctx.finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// An access token and what came with it.
@@ -92,6 +158,44 @@ struct Token {
     access_token: String,
     expires_at: Option<u64>,
     refresh_token: Option<String>,
+}
+
+/// A token as the keyring keeps it: with the hash of the credentials that
+/// obtained it and, for `auth list`, what it is for.
+#[derive(Debug)]
+pub struct CachedToken {
+    token: Token,
+    credentials: String,
+    /// What the token is for, in words, without secrets.
+    pub about: String,
+    /// When it expires (Unix seconds), if the server said.
+    pub expires_at: Option<u64>,
+}
+
+impl CachedToken {
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "access_token": self.token.access_token,
+            "expires_at": self.token.expires_at,
+            "refresh_token": self.token.refresh_token,
+            "credentials": self.credentials,
+            "about": self.about,
+        })
+        .to_string()
+    }
+
+    /// Reads a cached token; `None` for anything else, including entries
+    /// written before the credentials were part of them.
+    pub fn from_json(text: &str) -> Option<CachedToken> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let token = Token::from_value(&v)?;
+        Some(CachedToken {
+            expires_at: token.expires_at,
+            token,
+            credentials: v["credentials"].as_str()?.to_string(),
+            about: v["about"].as_str().unwrap_or("").to_string(),
+        })
+    }
 }
 
 impl Token {
@@ -106,17 +210,7 @@ impl Token {
         }
     }
 
-    fn to_json(&self) -> String {
-        serde_json::json!({
-            "access_token": self.access_token,
-            "expires_at": self.expires_at,
-            "refresh_token": self.refresh_token,
-        })
-        .to_string()
-    }
-
-    fn from_json(text: &str) -> Option<Token> {
-        let v: Value = serde_json::from_str(text).ok()?;
+    fn from_value(v: &Value) -> Option<Token> {
         Some(Token {
             access_token: v["access_token"].as_str()?.to_string(),
             expires_at: v["expires_at"].as_u64(),
@@ -171,7 +265,10 @@ impl Tokens {
         renew: bool,
     ) -> Result<String, String> {
         let key = cfg.cache_key();
-        let slot = self.slot(&key);
+        let credentials = cfg.credentials_hash();
+        // In memory, two steps with the same client and different secrets
+        // keep a token each.
+        let slot = self.slot(&credentials);
         // Held across the fetch: concurrent requests wait for one fetch.
         let mut guard = slot.lock().await;
         let now = now_secs();
@@ -179,8 +276,10 @@ impl Tokens {
             && let Some(secrets) = &self.secrets
             && let Ok(store) = secrets.store()
             && let Ok(Some(saved)) = store.get(&key)
-            && let Some(token) = Token::from_json(saved.expose())
+            && let Some(cached) = CachedToken::from_json(saved.expose())
+            && cached.credentials == credentials
         {
+            let token = cached.token;
             self.redact(&token);
             let lifetime = token.expires_at.map_or(0, |at| at.saturating_sub(now));
             *guard = Some((token, lifetime));
@@ -213,7 +312,13 @@ impl Tokens {
             && let Ok(store) = secrets.store()
         {
             // Best effort: a keyring that cannot store only costs a fetch next run.
-            let _ = store.set(&key, &Secret::new(token.to_json()));
+            let cached = CachedToken {
+                token: token.clone(),
+                credentials,
+                about: cfg.describe(),
+                expires_at: None,
+            };
+            let _ = store.set(&key, &Secret::new(cached.to_json()));
         }
         let access = token.access_token.clone();
         *guard = Some((token, lifetime));

@@ -254,6 +254,91 @@ async fn concurrent_requests_share_one_token_fetch() {
     );
 }
 
+/// A token endpoint that answers only the right client secret, counting calls.
+struct StrictTokenEndpoint(Arc<Mutex<usize>>);
+
+impl Transport for StrictTokenEndpoint {
+    fn send<'a>(&'a self, req: &'a HttpRequest, _left: Duration) -> SendFuture<'a> {
+        let n = {
+            let mut calls = self.0.lock().unwrap();
+            *calls += 1;
+            *calls
+        };
+        // Basic c:right
+        let good = req
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Basic YzpyaWdodA==");
+        let (status, body) = if good {
+            (
+                200,
+                format!(r#"{{"access_token": "tok-{n}", "expires_in": 3600}}"#),
+            )
+        } else {
+            (401, r#"{"error": "invalid_client"}"#.to_string())
+        };
+        Box::pin(async move {
+            Ok(Reply::full(
+                status,
+                vec![("content-type".into(), "application/json".into())].into(),
+                body.into_bytes(),
+                req.url.clone(),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_cached_token_is_not_used_with_other_credentials() {
+    use pytopus::auth::oauth2::{ClientAuthKind, Config, GrantKind, Tokens};
+    use pytopus::secret::{MemoryStore, Redactor, SecretStore, Secrets};
+    let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
+    let calls = Arc::new(Mutex::new(0));
+    let client = client(StrictTokenEndpoint(Arc::clone(&calls)));
+    // A new run each time: the cache between them is the keyring.
+    let fetch = |secret: &str| {
+        let store = Arc::clone(&store);
+        let tokens = Tokens::new(
+            Some(Secrets::new(
+                move || Ok(Arc::clone(&store)),
+                Redactor::default(),
+            )),
+            Redactor::default(),
+            Arc::new(|_: &str| {}),
+        );
+        let cfg = Config {
+            grant: GrantKind::ClientCredentials,
+            token_url: "http://auth.test/token".into(),
+            client_id: "c".into(),
+            client_secret: Some(secret.into()),
+            scope: None,
+            audience: None,
+            client_auth: ClientAuthKind::Basic,
+            refresh_token: None,
+            username: None,
+            password: None,
+            device_url: None,
+        };
+        let client = &client;
+        async move { tokens.access_token(&cfg, client, false).await }
+    };
+    assert_eq!(fetch("right").await.as_deref(), Ok("tok-1"));
+    // The secret was rotated or mistyped: the cached token must not hide it.
+    let wrong = fetch("wrong").await;
+    assert!(
+        wrong.as_ref().is_err_and(|e| e.contains("invalid_client")),
+        "{wrong:?}"
+    );
+    assert_eq!(*calls.lock().unwrap(), 2);
+    // The right secret again: the token cached by the first run.
+    assert_eq!(fetch("right").await.as_deref(), Ok("tok-1"));
+    assert_eq!(*calls.lock().unwrap(), 2);
+    // One entry per grant, whatever the secret; its name holds no secret.
+    let names = store.list().unwrap();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("oauth2-token-"), "{names:?}");
+}
+
 /// Only what later templates read is bound into their context: a step's
 /// result (by name), its `steps.<name>` metadata, both, or neither.
 #[test]
