@@ -54,8 +54,35 @@ pub fn read_document(source: &Arc<Source>) -> Result<(Value, SpanMap), Diagnosti
         Format::Yaml => spans::read_yaml(&source.text),
     };
     read.map_err(|SyntaxError { message, loc }| {
-        Diagnostic::new(format!("invalid {}: {message}", format_name(source))).at(source, loc)
+        let d = Diagnostic::new(format!("invalid {}: {message}", format_name(source)));
+        match loc.and_then(|l| unquoted_template(&source.text, l.line)) {
+            Some(line) => d.at(source, loc).note(format!(
+                "help: quote a value that starts with `{{{{`, or YAML reads it as a map: {line}"
+            )),
+            None => d.at(source, loc),
+        }
     })
+}
+
+/// Line `line` (1-based) with its value quoted, when that value is a
+/// template written without quotes (`url: {{ base }}/x`).
+fn unquoted_template(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let body = l.trim_start();
+    let indent = &l[..l.len() - body.len()];
+    let (lead, value) = match body.strip_prefix("- ") {
+        Some(rest) if rest.trim_start().starts_with("{{") => ("- ".to_string(), rest.trim_start()),
+        _ => {
+            let (key, value) = body.split_once(": ")?;
+            (format!("{key}: "), value.trim_start())
+        }
+    };
+    if !value.starts_with("{{") {
+        return None;
+    }
+    let value = value.trim_end();
+    let quoted = format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
+    Some(format!("`{}{lead}{quoted}`", indent.trim_start()))
 }
 
 fn format_name(source: &Source) -> &'static str {

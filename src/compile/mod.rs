@@ -223,7 +223,22 @@ fn validate_nested(
         for (name, template) in names.pairs() {
             let (root, child) = render::root_and_child(name);
             links.add(root, child, *at);
-            if let Err((msg, hint)) = scope.check(name, *at) {
+            if let Err((mut msg, mut hint)) = scope.check(name, *at) {
+                // `nosuch(1)`: a function, not a variable.
+                if child.is_none() && render::is_called(template, root) {
+                    msg = format!("unknown function `{root}`");
+                    hint = Some(match suggest(root, render::FUNCTIONS.iter().copied()) {
+                        Some(best) => format!("help: did you mean `{best}`?"),
+                        None => format!(
+                            "help: the functions are {}",
+                            render::FUNCTIONS
+                                .iter()
+                                .map(|f| format!("`{f}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
                 // `x | default(…)` and `x is defined` make `x` optional.
                 let optional = !scope.steps.contains_key(root)
                     && root != "steps"
@@ -418,7 +433,8 @@ impl Validator<'_> {
                 // Find the exact string that failed, for the position.
                 let inner =
                     find_string_path(value, &e.template, path).unwrap_or_else(|| path.to_string());
-                self.error_value(&inner, format!("{} in `{}`", e.message, e.template), None);
+                let help = e.help.map(|h| format!("help: {h}"));
+                self.error_value(&inner, format!("{} in `{}`", e.message, e.template), help);
                 None
             }
         }
@@ -438,7 +454,8 @@ impl Validator<'_> {
                 Some(t)
             }
             Err(e) => {
-                self.error_value(path, format!("{} in `{}`", e.message, e.template), None);
+                let help = e.help.map(|h| format!("help: {h}"));
+                self.error_value(path, format!("{} in `{}`", e.message, e.template), help);
                 None
             }
         }

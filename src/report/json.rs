@@ -352,6 +352,7 @@ mod tests {
             output_error: Some(crate::template::TemplateError {
                 message: "undefined value `x`".into(),
                 template: "{{ x }}".into(),
+                help: None,
             }),
             started: std::time::SystemTime::UNIX_EPOCH
                 + std::time::Duration::from_secs(1_700_000_000),

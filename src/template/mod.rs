@@ -6,7 +6,7 @@
 //! came from responses or the environment are data and never rendered again:
 //! only strings from the chain file are ever compiled.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as MjValue};
@@ -42,6 +42,8 @@ pub struct Templates {
     /// Variables whose values are secrets (a sub-chain's `with:` values
     /// computed from one): templates that read them are secret too.
     secret_vars: HashSet<String>,
+    /// Filters and tests looked up so far, and whether the environment has them.
+    known_calls: HashMap<calls::Call, bool>,
 }
 
 type SecretsSlot = Arc<std::sync::RwLock<Option<crate::secret::Secrets>>>;
@@ -104,6 +106,7 @@ impl Templates {
             next_id: 0,
             secrets,
             secret_vars: HashSet::new(),
+            known_calls: HashMap::new(),
         }
     }
 
@@ -147,6 +150,62 @@ impl Templates {
         self.compile_str_with(s, true)
     }
 
+    /// Every filter and test `s` names exists: minijinja would only find
+    /// out while rendering, after earlier steps were sent.
+    fn check_calls(&mut self, s: &str) -> Result<(), TemplateError> {
+        if !s.contains('|') && !s.contains(" is ") {
+            return Ok(());
+        }
+        for call in calls::calls(s) {
+            if self.has(&call) {
+                continue;
+            }
+            let (what, name, names) = match &call {
+                calls::Call::Filter(n) => ("filter", n, calls::FILTER_NAMES),
+                calls::Call::Test(n) => ("test", n, calls::TEST_NAMES),
+            };
+            let message = format!("unknown {what} `{name}`");
+            let known: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|c| {
+                    let c = c.to_string();
+                    self.has(&match &call {
+                        calls::Call::Filter(_) => calls::Call::Filter(c),
+                        calls::Call::Test(_) => calls::Call::Test(c),
+                    })
+                })
+                .collect();
+            let help = crate::diagnostic::suggest(name, known.iter().copied())
+                .map(|best| format!("did you mean `{best}`?"));
+            return Err(TemplateError {
+                message,
+                template: s.to_string(),
+                help,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the environment has this filter or test: applied to `none`,
+    /// it fails with anything but "unknown filter/test".
+    fn has(&mut self, call: &calls::Call) -> bool {
+        if let Some(known) = self.known_calls.get(call) {
+            return *known;
+        }
+        let env = self.env.get_mut().unwrap_or_else(|p| p.into_inner());
+        let (probe, unknown) = match call {
+            calls::Call::Filter(n) => (format!("{{{{ none | {n} }}}}"), ErrorKind::UnknownFilter),
+            calls::Call::Test(n) => (format!("{{{{ none is {n} }}}}"), ErrorKind::UnknownTest),
+        };
+        let known = match env.render_str(&probe, ()) {
+            Ok(_) => true,
+            Err(e) => e.kind() != unknown,
+        };
+        self.known_calls.insert(call.clone(), known);
+        known
+    }
+
     /// `simple: false` always goes through minijinja (tests compare the two).
     fn compile_str_with(&mut self, s: &str, simple: bool) -> Result<Tmpl, TemplateError> {
         if find_open(s, b"{%#").is_none() {
@@ -163,6 +222,7 @@ impl Templates {
                     is_path: true,
                 })));
             }
+            self.check_calls(s)?;
             let compiled = self
                 .env
                 .get_mut()
@@ -189,6 +249,7 @@ impl Templates {
                 pieces: Some(pieces),
             })));
         }
+        self.check_calls(s)?;
         let env = self.env.get_mut().unwrap_or_else(|p| p.into_inner());
         let names: Vec<String> = env
             .template_from_str(s)
@@ -254,6 +315,7 @@ impl Templates {
                     return Err(TemplateError {
                         message: format!("undefined value `{}`", n.expr.trim()),
                         template: n.source.clone(),
+                        help: None,
                     });
                 }
                 to_json(&v).map_err(|e| TemplateError::from_minijinja(&e, &n.source))
@@ -401,6 +463,7 @@ pub struct NativeExpr {
     secret: bool,
 }
 
+mod calls;
 mod functions;
 mod json;
 mod names;
@@ -410,7 +473,9 @@ mod taint;
 pub use functions::{EnvVars, Placeholder};
 use functions::{b64decode, b64encode, fromjson, jsonpath_filter, path_segment};
 pub use json::{from_json, from_shared_json, to_json};
-pub use names::{collect_secret_names, function_names, is_guarded, root_and_child, secret_names};
+pub use names::{
+    collect_secret_names, function_names, is_called, is_guarded, root_and_child, secret_names,
+};
 use names::{has_word, origin_blocks};
 use simple::{Piece, find_open, lookup, render_pieces, simple_path, simple_pieces};
 
@@ -520,6 +585,8 @@ pub struct TemplateError {
     pub message: String,
     /// The template text as written in the chain file.
     pub template: String,
+    /// What to do about it (`did you mean `int`?`), when there is something.
+    pub help: Option<String>,
 }
 
 impl TemplateError {
@@ -541,6 +608,7 @@ impl TemplateError {
         TemplateError {
             message,
             template: template.to_string(),
+            help: None,
         }
     }
 }
@@ -597,6 +665,26 @@ mod tests {
 
     fn ctx(v: Value) -> MjValue {
         from_json(&v)
+    }
+
+    #[test]
+    fn every_suggested_filter_and_test_exists_and_typos_do_not() {
+        let mut t = Templates::new();
+        for f in calls::FILTER_NAMES {
+            assert!(t.has(&calls::Call::Filter(f.to_string())), "filter {f}");
+        }
+        for x in calls::TEST_NAMES {
+            assert!(t.has(&calls::Call::Test(x.to_string())), "test {x}");
+        }
+        assert!(!t.has(&calls::Call::Filter("intt".into())));
+        assert!(!t.has(&calls::Call::Test("evenn".into())));
+        let e = t.compile_str("{{ a | lenght }}").unwrap_err();
+        assert_eq!(e.message, "unknown filter `lenght`");
+        assert_eq!(e.help.as_deref(), Some("did you mean `length`?"));
+        assert!(
+            t.compile_str("x {{ a | length }} {{ b is defined }}")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -46,6 +46,16 @@ pub(super) fn origin_blocks(source: &str) -> Vec<&str> {
     }
 }
 
+/// `name(` stands in `text` as a call (not a method: no `.` before it).
+pub fn is_called(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].trim_end().chars().next_back();
+        !before.is_some_and(|c| is_ident(c) || c == '.')
+            && text[at + name.len()..].trim_start().starts_with('(')
+    })
+}
+
 /// `word` stands in `text` as a whole identifier.
 pub(super) fn has_word(text: &str, word: &str) -> bool {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
