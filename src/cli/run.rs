@@ -247,6 +247,9 @@ async fn run_once(args: &RunArgs) -> Outcome {
         if let Some(d) = report::failure(&chain, &report, &redactor) {
             print_diagnostics(&d.into());
         }
+        if verbosity != Verbosity::Quiet {
+            report::print_summary(&report, &redactor, stderr_color());
+        }
         let exit = match report.status {
             RunStatus::Interrupted => Exit::Interrupted,
             RunStatus::Failed => Exit::StepFailed,

@@ -10,6 +10,7 @@ pub mod plain;
 pub mod progress;
 pub mod trace;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::diagnostic::Diagnostic;
@@ -56,6 +57,101 @@ pub enum Verbosity {
     Quiet,
     Normal,
     Verbose,
+}
+
+/// Prints [`run_summary`] on stderr, with a coloured mark when `color`.
+pub fn print_summary(report: &RunReport, redactor: &Redactor, color: bool) {
+    use crate::engine::RunStatus;
+    let text = shown(redactor, &run_summary(report));
+    let (mark, code) = match report.status {
+        RunStatus::Passed if report.dry_run => ("·", "36"),
+        RunStatus::Passed => ("✓", "32"),
+        _ => ("✗", "31"),
+    };
+    let mark = if color {
+        format!("\x1b[{code}m{mark}\x1b[0m")
+    } else {
+        mark.to_string()
+    };
+    to_stderr_styled(&format!("{mark} {text}"));
+}
+
+/// The last lines of a run on stderr: how it ended, how many steps did
+/// what, the time, then each failure `on_error: continue` let pass.
+pub fn run_summary(report: &RunReport) -> String {
+    use crate::engine::RunStatus;
+    let count = |f: &dyn Fn(&StepOutcome) -> bool| report.steps.iter().filter(|s| f(s)).count();
+    let parts = [
+        (
+            count(&|s| s.status == StepStatus::Passed && !s.reused),
+            "ok",
+        ),
+        (count(&|s| s.reused), "reused from the history"),
+        (
+            count(&|s| s.status == StepStatus::DryRun),
+            "shown, not sent",
+        ),
+        (
+            count(&|s| s.status == StepStatus::Failed && !s.continued),
+            "failed",
+        ),
+        (
+            count(&|s| s.status == StepStatus::Failed && s.continued),
+            "failed and continued (on_error)",
+        ),
+        (count(&|s| s.status == StepStatus::Skipped), "skipped"),
+        (count(&|s| s.status == StepStatus::NotRun), "not run"),
+    ];
+    let counted: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let how = match report.status {
+        RunStatus::Passed if report.dry_run => "dry run".to_string(),
+        RunStatus::Passed => "passed".to_string(),
+        RunStatus::Interrupted => "interrupted".to_string(),
+        RunStatus::Failed => match report.failed_step() {
+            Some(s) => format!("failed at `{}`", s.name),
+            None => "failed".to_string(),
+        },
+    };
+    let mut out = format!(
+        "{how}: {} in {}\n",
+        counted.join(", "),
+        show_duration(report.elapsed)
+    );
+    for s in report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed && s.continued)
+    {
+        let why = s
+            .error
+            .as_ref()
+            .map_or_else(|| "failed".to_string(), StepError::summary);
+        let _ = writeln!(out, "  continued after `{}`: {why}", s.name);
+    }
+    out
+}
+
+/// The URL a finished step's line shows: for a `for_each` step, its URL as
+/// written (each item had its own), else the URL sent.
+pub fn shown_url<'a>(step: &'a crate::plan::ValidStep, o: &'a StepOutcome) -> Cow<'a, str> {
+    use crate::template::Tmpl;
+    let sent = || o.request.as_ref().map_or("", |r| r.url.as_str());
+    if o.items.is_none() || o.status == StepStatus::DryRun {
+        return Cow::Borrowed(sent());
+    }
+    match &step.url {
+        Tmpl::Literal(v) => v
+            .as_str()
+            .map_or_else(|| Cow::Borrowed(sent()), Cow::Borrowed),
+        t => t.string_names().map_or_else(
+            || Cow::Borrowed(sent()),
+            |n| Cow::Owned(n.source().to_string()),
+        ),
+    }
 }
 
 /// `GET https://… → 200 OK (12ms, 2 retries)` for a finished step.

@@ -82,13 +82,13 @@ impl<W: Write> Observer for PlainLog<W> {
                     StepStatus::NotRun => "skip",
                     StepStatus::Skipped => "skip",
                 };
-                let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
+                let url = super::shown_url(step, outcome);
                 let text = format!(
                     "[{}/{}] {mark} {} {}",
                     index + 1,
                     self.total,
                     step.name,
-                    step_summary(&step.method, url, outcome)
+                    step_summary(&step.method, &url, outcome)
                 );
                 self.line(&text);
             }

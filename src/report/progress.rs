@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::step_summary;
 use crate::engine::{Event, Observer, StepStatus, show_duration};
@@ -37,6 +37,20 @@ impl Progress {
         } else {
             text.to_string()
         }
+    }
+}
+
+/// Items a second, to one decimal (`2.5/s`); nothing before the first.
+fn rate(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    if state.pos() > 0 {
+        let _ = write!(w, "{:.1}/s", state.per_sec());
+    }
+}
+
+/// The time left, once an item is done to estimate it from.
+fn left(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    if state.pos() > 0 && state.pos() < state.len().unwrap_or(0) {
+        let _ = write!(w, "ETA {}", show_duration(state.eta()));
     }
 }
 
@@ -102,7 +116,7 @@ impl Observer for Progress {
                     StepStatus::Failed => ("✗", "31"),
                     StepStatus::NotRun | StepStatus::Skipped => ("-", "90"),
                 };
-                let url = outcome.request.as_ref().map_or("", |r| r.url.as_str());
+                let url = super::shown_url(step, outcome);
                 let text = super::shown(
                     &self.redactor,
                     &format!(
@@ -110,7 +124,7 @@ impl Observer for Progress {
                         index + 1,
                         self.total,
                         step.name,
-                        step_summary(&step.method, url, outcome)
+                        step_summary(&step.method, &url, outcome)
                     ),
                 );
                 let line = format!("{} {text}", self.paint(code, mark));
@@ -150,8 +164,9 @@ impl Observer for Progress {
                 bar.set_position(0);
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{spinner} {msg} {bar:30} {pos}/{len} {per_sec} ETA {eta} [{elapsed}]",
+                        "{spinner} {msg} {bar:30} {pos}/{len} {rate} {left} [{elapsed}]",
                     )
+                    .map(|s| s.with_key("rate", rate).with_key("left", left))
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 bar.set_message(format!("[{}/{}] {}", index + 1, self.total, step.name));

@@ -28,7 +28,7 @@ impl TraceLog {
             for (k, v) in &r.headers {
                 let v = crate::secret::header_value(k, v);
                 let h = self.redactor.redact(&format!("> {k}: {v}"));
-                tracing::debug!(target: "pytopus::http", step, "{h}");
+                tracing::debug!(target: "pytopus::http", "{h}");
             }
         }
         if let Some(body) = &r.body
@@ -36,7 +36,7 @@ impl TraceLog {
         {
             let text = String::from_utf8_lossy(&body[..body.len().min(BODY_SHOWN)]);
             let shown = self.redactor.redact(&excerpt(&text, body.len()));
-            tracing::trace!(target: "pytopus::http", step, "> {shown}");
+            tracing::trace!(target: "pytopus::http", "> {shown}");
         }
     }
 
@@ -52,7 +52,7 @@ impl TraceLog {
             for (k, v) in &r.headers {
                 let v = crate::secret::header_value(k, v);
                 let h = self.redactor.redact(&format!("< {k}: {v}"));
-                tracing::debug!(target: "pytopus::http", step, "{h}");
+                tracing::debug!(target: "pytopus::http", "{h}");
             }
         }
         if tracing::enabled!(target: "pytopus::http", tracing::Level::TRACE) {
@@ -64,7 +64,7 @@ impl TraceLog {
                 }
             };
             let shown = self.redactor.redact(&shown);
-            tracing::trace!(target: "pytopus::http", step, "< {shown}");
+            tracing::trace!(target: "pytopus::http", "< {shown}");
         }
     }
 }

@@ -119,6 +119,7 @@ async fn runs_a_chain_feeding_each_step_from_the_ones_before() {
     [1/3] ok GetUser GET http://SERVER/users/1 → 200 OK ([T])
     [2/3] ok GetPosts GET http://SERVER/posts?userId=1 → 200 OK ([T])
     [3/3] ok Create POST http://SERVER/posts → 201 Created ([T])
+    ✓ passed: 3 ok in [T]
     ");
 }
 
@@ -260,6 +261,7 @@ async fn a_failed_status_shows_the_request_and_the_response_body() {
       = response: 404 Not Found (application/json, 25 bytes)
       = body:
         {"error": "no such user"}
+    ✗ failed at `GetUser`: 1 failed, 1 not run in [T]
     "#);
     let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["status"], "failed");
@@ -438,6 +440,7 @@ async fn a_503_then_200_succeeds_on_the_second_attempt() {
     insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), None), @r"
     [1/1] Flaky attempt 1 failed (503 Service Unavailable); retrying in [T]
     [1/1] ok Flaky GET http://SERVER/flaky → 200 OK ([T], 1 retry)
+    ✓ passed: 1 ok in [T]
     ");
 }
 
@@ -1293,4 +1296,56 @@ async fn verbose_traces_every_attempt() {
         out.stderr
     );
     assert!(out.stderr.contains("< 200 OK"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn the_last_line_sums_the_run_up_and_repeats_what_on_error_let_pass() {
+    let server = MockServer::start().await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([1, 2, 3])))
+        .mount(&server)
+        .await;
+    let chain = "steps:\n  - name: Flaky\n    url: \"{{ base }}/down\"\n    on_error: continue\n  - name: List\n    url: \"{{ base }}/ok\"\n  - name: Each\n    for_each: \"{{ List }}\"\n    url: \"{{ base }}/ok?n={{ item }}\"\n  - name: Never\n    when: \"{{ false }}\"\n    url: \"{{ base }}/ok\"\n";
+    let (out, dir) = run_chain(&server.uri(), chain, &["--no-progress"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!(scrub(&out.stderr, &server.uri(), Some(dir.dir.path())), @r#"
+    [1/4] FAIL (continued) Flaky GET http://SERVER/down → 500 Internal Server Error ([T])
+    [2/4] ok List GET http://SERVER/ok → 200 OK ([T])
+    [3/4] ok Each GET {{ base }}/ok?n={{ item }} → 3 items ([T])
+    [4/4] skip Never GET (skipped: `when` is false)
+    ✓ passed: 2 ok, 1 failed and continued (on_error), 1 skipped in [T]
+      continued after `Flaky`: expected status 2xx, got 500 Internal Server Error
+    "#);
+    // -q: nothing but the result.
+    let (quiet, _dir) = run_chain(&server.uri(), chain, &["-q"]);
+    assert_eq!(quiet.stderr, "");
+}
+
+#[tokio::test]
+async fn header_lines_of_a_trace_do_not_repeat_the_step() {
+    let server = MockServer::start().await;
+    Mock::given(path("/h"))
+        .respond_with(ResponseTemplate::new(200).insert_header("x-one", "1"))
+        .mount(&server)
+        .await;
+    let chain = "steps:\n  - name: H\n    url: \"{{ base }}/h\"\n    headers: {X-Asked: yes}\n";
+    let (out, _dir) = run_chain(&server.uri(), chain, &["-vv", "--no-progress"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let headers: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("> X-Asked") || l.starts_with("< x-one"))
+        .collect();
+    assert_eq!(headers, ["> X-Asked: yes", "< x-one: 1"], "{}", out.stderr);
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("> GET ") && l.ends_with("step=\"H\"")),
+        "{}",
+        out.stderr
+    );
 }
