@@ -389,8 +389,15 @@ impl FileOutputs {
             check("HAR archive", path, h.write(path));
         }
         // A dry run sends nothing, the push included.
+        let mut group: Vec<(&str, String)> = Vec::new();
+        if let Some(s) = args.shard {
+            group.push(("shard", format!("{}-of-{}", s.index, s.count)));
+        }
+        if let Some(d) = &args.data {
+            group.push(("data", d.display().to_string()));
+        }
         if let (Some(m), Some(url), false) = (&self.metrics, &args.pushgateway, args.dry_run)
-            && let Err(why) = metrics::push(m, url, redactor).await
+            && let Err(why) = metrics::push(m, url, &group, redactor).await
         {
             to_stderr(&format!("warning: {why}\n"));
         }

@@ -203,27 +203,39 @@ impl Metrics {
 }
 
 /// The Pushgateway URL of this chain's group:
-/// `URL/metrics/job/pytopus/chain/<name>`. A name with a `/` (a chain
-/// without `name:` is named by its file path) cannot be a path segment even
-/// escaped, so it goes as `chain@base64/<base64url>`, as the Pushgateway
-/// documents; an empty one is `chain@base64/=`.
-pub fn push_url(base: &url::Url, chain: &str) -> url::Url {
+/// `URL/metrics/job/pytopus/chain/<name>`, then each of `extra` as a
+/// `label/value` pair (`shard/1-of-2`, `data/rows.csv`), so runs that split
+/// the work (`--shard`, different `--data` files) each keep their own
+/// group instead of replacing each other's. A value with a `/` (a chain
+/// without `name:` is named by its file path) cannot be a path segment
+/// even escaped, so it goes as `label@base64/<base64url>`, as the
+/// Pushgateway documents; an empty one is `label@base64/=`.
+pub fn push_url(base: &url::Url, chain: &str, extra: &[(&str, String)]) -> url::Url {
     use base64::Engine as _;
-    let mut url = base.clone();
-    let (key, value) = if chain.contains('/') || chain.is_empty() {
-        let encoded = base64::engine::general_purpose::URL_SAFE.encode(chain);
-        let encoded = if encoded.is_empty() {
-            "=".to_string()
+    let pair = |label: &str, value: &str| -> (String, String) {
+        if value.contains('/') || value.is_empty() {
+            let encoded = base64::engine::general_purpose::URL_SAFE.encode(value);
+            let encoded = if encoded.is_empty() {
+                "=".to_string()
+            } else {
+                encoded
+            };
+            (format!("{label}@base64"), encoded)
         } else {
-            encoded
-        };
-        ("chain@base64", encoded)
-    } else {
-        ("chain", chain.to_string())
+            (label.to_string(), value.to_string())
+        }
     };
+    let mut url = base.clone();
+    let mut segments = vec!["metrics".to_string(), "job".into(), "pytopus".into()];
+    for (label, value) in
+        std::iter::once(("chain", chain)).chain(extra.iter().map(|(l, v)| (*l, v.as_str())))
+    {
+        let (k, v) = pair(label, value);
+        segments.push(k);
+        segments.push(v);
+    }
     if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty()
-            .extend(["metrics", "job", "pytopus", key, value.as_str()]);
+        path.pop_if_empty().extend(&segments);
     }
     url
 }
@@ -231,11 +243,16 @@ pub fn push_url(base: &url::Url, chain: &str) -> url::Url {
 /// Pushes the metrics to a Pushgateway with PUT, which replaces the
 /// group's metrics: each `pytopus run` pushes its whole set. The error is a
 /// sentence for a warning, redacted.
-pub async fn push(metrics: &Metrics, base: &url::Url, redactor: &Redactor) -> Result<(), String> {
+pub async fn push(
+    metrics: &Metrics,
+    base: &url::Url,
+    extra: &[(&str, String)],
+    redactor: &Redactor,
+) -> Result<(), String> {
     use crate::transport::{
         Added, BodySink, Client, DEFAULT_BODY_LIMIT, HttpRequest, LiveOptions, LiveTransport,
     };
-    let url = push_url(base, &metrics.chain().unwrap_or_default());
+    let url = push_url(base, &metrics.chain().unwrap_or_default(), extra);
     let request = HttpRequest {
         method: "PUT".into(),
         url: url.to_string(),
@@ -419,21 +436,29 @@ mod tests {
     fn push_urls_name_the_chain_or_its_base64() {
         let base = url::Url::parse("http://127.0.0.1:9091/").unwrap();
         assert_eq!(
-            push_url(&base, "Get users").as_str(),
+            push_url(&base, "Get users", &[]).as_str(),
             "http://127.0.0.1:9091/metrics/job/pytopus/chain/Get%20users"
         );
         assert_eq!(
-            push_url(&base, "chains/a.yaml").as_str(),
+            push_url(&base, "chains/a.yaml", &[]).as_str(),
             "http://127.0.0.1:9091/metrics/job/pytopus/chain@base64/Y2hhaW5zL2EueWFtbA=="
         );
         assert_eq!(
-            push_url(&base, "").as_str(),
+            push_url(&base, "", &[]).as_str(),
             "http://127.0.0.1:9091/metrics/job/pytopus/chain@base64/="
         );
         let prefixed = url::Url::parse("https://gw.example/push").unwrap();
         assert_eq!(
-            push_url(&prefixed, "x").as_str(),
+            push_url(&prefixed, "x", &[]).as_str(),
             "https://gw.example/push/metrics/job/pytopus/chain/x"
+        );
+        let split = [
+            ("shard", "2-of-3".to_string()),
+            ("data", "rows/eu.csv".to_string()),
+        ];
+        assert_eq!(
+            push_url(&base, "x", &split).as_str(),
+            "http://127.0.0.1:9091/metrics/job/pytopus/chain/x/shard/2-of-3/data@base64/cm93cy9ldS5jc3Y="
         );
     }
 

@@ -667,6 +667,51 @@ async fn metrics_are_pushed_to_the_pushgateway_group_of_the_chain() {
 }
 
 #[tokio::test]
+async fn shards_push_to_groups_of_their_own() {
+    let gateway = MockServer::start().await;
+    for k in [1, 2] {
+        Mock::given(method("PUT"))
+            .and(path(format!(
+                "/metrics/job/pytopus/chain/Split/shard/{k}-of-2"
+            )))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&gateway)
+            .await;
+    }
+    let api = MockServer::start().await;
+    Mock::given(path_regex("^/i/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    let chain = "name: Split\nsteps:\n  - name: A\n    for_each: [1, 2, 3, 4]\n    url: \"{{ base }}/i/{{ item }}\"\n";
+    for shard in ["1/2", "2/2"] {
+        let (out, _d) = run_with(
+            &api.uri(),
+            chain,
+            &["--pushgateway", &gateway.uri(), "--shard", shard],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    }
+    // Each shard replaced only its own group (the mocks expect one PUT each).
+    let paths: Vec<String> = gateway
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/metrics/job/pytopus/chain/Split/shard/1-of-2",
+            "/metrics/job/pytopus/chain/Split/shard/2-of-2"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_failed_push_is_a_warning_and_the_run_still_passes() {
     let gateway = MockServer::start().await;
     Mock::given(method("PUT"))
