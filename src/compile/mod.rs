@@ -280,6 +280,9 @@ fn validate_nested(
     if !v.diags.is_empty() {
         return Err(Diagnostics(v.diags));
     }
+    // Writes keep their place: `parallel: auto` must not move a DELETE
+    // before the POST it followed, which no template reference shows.
+    crate::plan::graph::order_writes(&steps, &mut deps);
     let origin_vars = origin_vars(&steps, &vars);
     if let Some(t) = &trigger {
         for (i, name) in t.origin_vars.iter().enumerate() {

@@ -3,7 +3,57 @@
 
 use std::fmt::Write;
 
-use super::ValidChain;
+use super::{BodySpec, ValidChain, ValidStep};
+
+/// Whether a step may change something on a server: any method but GET,
+/// HEAD, OPTIONS and TRACE (a GraphQL query sent with POST is a read, a
+/// mutation a write), and any sub-chain, whose steps are not looked into.
+pub fn writes(step: &ValidStep) -> bool {
+    if step.sub.is_some() {
+        return true;
+    }
+    if let Some(body) = &step.body
+        && let BodySpec::GraphQl { query, .. } = body.as_ref()
+    {
+        return query_is_mutation(query);
+    }
+    !matches!(
+        step.method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE"
+    )
+}
+
+/// A GraphQL document whose operation is a mutation (comments skipped).
+fn query_is_mutation(query: &str) -> bool {
+    query
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| l.starts_with("mutation"))
+}
+
+/// Adds the order writes need to the steps' dependencies (`deps[i]`: the
+/// earlier steps step `i` waits for): a write waits for every step since
+/// the write before it, and every step waits for the last write before it.
+/// Reads between two writes still run together.
+pub fn order_writes(steps: &[ValidStep], deps: &mut [Vec<usize>]) {
+    let mut last_write: Option<usize> = None;
+    for (i, step) in steps.iter().enumerate() {
+        let Some(list) = deps.get_mut(i) else { break };
+        let since = last_write.map_or(0, |w| w + 1);
+        if writes(step) {
+            list.extend(since..i);
+        }
+        if let Some(w) = last_write {
+            list.push(w);
+        }
+        list.sort_unstable();
+        list.dedup();
+        if writes(step) {
+            last_write = Some(i);
+        }
+    }
+}
 
 /// Each step's wave: 1 for steps that wait for nothing, else one more than
 /// the latest step it waits for. Under `parallel: auto` the steps of one
@@ -21,16 +71,33 @@ pub fn waves(chain: &ValidChain) -> Vec<usize> {
 /// The dependency graph as lines a person reads.
 pub fn text(chain: &ValidChain) -> String {
     let wave = waves(chain);
-    let mode = if chain.parallel {
-        "parallel: auto"
-    } else {
-        "sequential (set `parallel: auto` to run independent steps at once)"
+    let count = wave.iter().max().copied().unwrap_or(0);
+    // The waves with more than one step: what would run at the same time.
+    let together: Vec<String> = (1..=count)
+        .filter_map(|w| {
+            let names: Vec<&str> = chain
+                .steps
+                .iter()
+                .zip(&wave)
+                .filter(|(_, x)| **x == w)
+                .map(|(s, _)| s.name.as_str())
+                .collect();
+            (names.len() > 1).then(|| names.join(" + "))
+        })
+        .collect();
+    let mode = match (chain.parallel, together.is_empty()) {
+        (true, true) => "parallel: auto, but every step waits for one before it".to_string(),
+        (true, false) => format!("parallel: auto; together: {}", together.join("; ")),
+        (false, true) => "sequential; `parallel: auto` would change nothing".to_string(),
+        (false, false) => format!(
+            "sequential; `parallel: auto` would run together: {}",
+            together.join("; ")
+        ),
     };
     let mut out = format!(
-        "{} — {} steps, {} waves, {mode}\n",
+        "{} — {} steps, {count} waves, {mode}\n",
         chain.name,
         chain.steps.len(),
-        wave.iter().max().unwrap_or(&0)
     );
     let width = chain
         .steps

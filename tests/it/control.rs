@@ -597,6 +597,59 @@ steps:
         assert_eq!(statuses, ["failed", "passed", "not_run"], "{report}");
     }
 
+    /// A CRUD chain: the reads between writes run together, the writes
+    /// keep their place (a DELETE once ran before the POSTs it followed).
+    #[test]
+    fn writes_keep_their_place_under_parallel_auto() {
+        let dir = crate::support::Scratch::new();
+        let chain = r#"name: crud
+parallel: auto
+steps:
+  - {name: CreateUser, method: POST, url: "https://api.test/users"}
+  - {name: ListUsers, url: "https://api.test/users"}
+  - {name: Status, url: "https://api.test/status"}
+  - {name: CreatePosts, method: POST, url: "https://api.test/posts", body: {user: "{{ CreateUser.id }}"}}
+  - {name: DeleteUser, method: DELETE, url: "https://api.test/users/{{ CreateUser.id }}"}
+  - {name: Gone, url: "https://api.test/users/{{ CreateUser.id }}"}
+  - {name: Query, method: POST, url: "https://api.test/gql", graphql: {query: "query { me { id } }"}}
+"#;
+        let path = dir.file("c.yaml", chain);
+        let out = crate::support::run(&["validate", "--graph", path.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.stdout,
+            "crud — 7 steps, 5 waves, parallel: auto; together: ListUsers + Status; Gone + Query\n\
+             \x20 1  CreateUser\n\
+             \x20 2  ListUsers    after CreateUser\n\
+             \x20 2  Status       after CreateUser\n\
+             \x20 3  CreatePosts  after CreateUser, ListUsers, Status\n\
+             \x20 4  DeleteUser   after CreateUser, CreatePosts\n\
+             \x20 5  Gone         after CreateUser, DeleteUser\n\
+             \x20 5  Query        after DeleteUser\n"
+        );
+        // Sequential, the same chain says what `parallel: auto` would do.
+        let seq = dir.file("s.yaml", &chain.replace("parallel: auto\n", ""));
+        let out = crate::support::run(&["validate", "--graph", seq.to_str().unwrap()]);
+        assert!(
+            out.stdout.starts_with(
+                "crud — 7 steps, 5 waves, sequential; `parallel: auto` would run together: ListUsers + Status; Gone + Query\n"
+            ),
+            "{}",
+            out.stdout
+        );
+        let only_writes = dir.file(
+            "w.yaml",
+            "steps:\n  - {name: A, method: POST, url: 'https://api.test/a'}\n  - {name: B, method: PUT, url: 'https://api.test/b'}\n",
+        );
+        let out = crate::support::run(&["validate", "--graph", only_writes.to_str().unwrap()]);
+        assert!(
+            out.stdout
+                .contains("sequential; `parallel: auto` would change nothing"),
+            "{}",
+            out.stdout
+        );
+    }
+
     #[test]
     fn validate_graph_prints_the_waves_as_text_and_dot() {
         let dir = crate::support::Scratch::new();
@@ -609,7 +662,7 @@ steps:
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(
             out.stdout,
-            "demo — 5 steps, 2 waves, parallel: auto\n  1  a\n  1  b\n  1  c\n  2  d  after a, b, c\n  2  e  after b\n"
+            "demo — 5 steps, 2 waves, parallel: auto; together: a + b + c; d + e\n  1  a\n  1  b\n  1  c\n  2  d  after a, b, c\n  2  e  after b\n"
         );
         let out = crate::support::run(&[
             "validate",
