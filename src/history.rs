@@ -763,6 +763,7 @@ mod tests {
             status: crate::engine::RunStatus::Failed,
             dry_run: false,
             steps: outcomes,
+            teardown: Vec::new(),
             output: None,
             output_error: None,
             started: std::time::SystemTime::UNIX_EPOCH,

@@ -49,6 +49,12 @@ pub struct Chain {
     /// The HTTP calls, run in order. `api_chain` is accepted as an alias.
     #[serde(alias = "api_chain", deserialize_with = "all_steps")]
     pub steps: Vec<Step>,
+    /// Teardown: steps that always run after `steps`, even when a step
+    /// failed or the run was interrupted (Ctrl-C), e.g. to delete what the
+    /// run created. They may read every step of `steps`; one that reads a
+    /// step that did not pass is skipped. Their failure fails the run.
+    #[serde(default)]
+    pub finally: Vec<Step>,
     /// What the run prints on stdout: any JSON value whose strings are templates.
     /// Without it, the last step's result is printed.
     #[serde(default)]

@@ -200,9 +200,12 @@ async fn run_once(args: &RunArgs) -> Outcome {
     // Ctrl-C or SIGTERM stops the run between (or during) requests; the
     // report and the tape are still written.
     let (handle, cancel) = Cancel::new();
+    // A second one stops the `finally` steps the first let run.
     let signals = tokio::spawn(async move {
-        interrupted().await;
-        handle.cancel();
+        loop {
+            interrupted().await;
+            handle.cancel();
+        }
     });
     let opts = RunOptions {
         dry_run: args.dry_run,
@@ -530,9 +533,11 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
     let signals = tokio::spawn({
         let stop = Arc::clone(&stop);
         async move {
-            interrupted().await;
-            stop.store(true, Ordering::Relaxed);
-            handle.cancel();
+            loop {
+                interrupted().await;
+                stop.store(true, Ordering::Relaxed);
+                handle.cancel();
+            }
         }
     });
     let opts = RunOptions {
@@ -986,7 +991,7 @@ fn unescape_for_display(url: &str) -> String {
 /// each title starts with `label` (a `--data` row's `[row 3] `).
 fn dry_run_text(report: &RunReport, label: &str) -> String {
     let mut out = String::new();
-    for step in &report.steps {
+    for step in report.steps.iter().chain(&report.teardown) {
         if step.status != StepStatus::DryRun {
             continue;
         }
@@ -1002,6 +1007,11 @@ fn dry_run_text(report: &RunReport, label: &str) -> String {
                     .map(|(what, r)| (format!("{}{what}", step.name), r))
                     .collect()
             };
+        let label = if step.teardown {
+            format!("{label}finally ")
+        } else {
+            label.to_string()
+        };
         for (title, req) in requests {
             if !out.is_empty() {
                 out.push('\n');

@@ -77,16 +77,28 @@ fn validate_nested(
         paging: Default::default(),
         with_params: Default::default(),
     };
-    let chain = parsed.chain;
+    let mut chain = parsed.chain;
     let steps_key = if parsed.spans.value("steps").is_some() {
         "steps"
     } else {
         "api_chain"
     };
+    // `finally` steps are compiled as steps after the others (they may read
+    // any of them, and none may read them), at their own place in the file.
+    let teardown_from = chain.steps.len();
+    let teardown = std::mem::take(&mut chain.finally);
+    chain.steps.extend(teardown);
+    let step_key = |i: usize| -> String {
+        if i < teardown_from {
+            join_index(steps_key, i)
+        } else {
+            join_index("finally", i - teardown_from)
+        }
+    };
 
     v.unsupported(&chain);
     let (trigger, schedule) = v.triggers(&chain);
-    if chain.steps.is_empty() {
+    if teardown_from == 0 {
         v.error(steps_key, "the chain has no steps", None);
     }
 
@@ -94,7 +106,7 @@ fn validate_nested(
     let mut step_index: HashMap<&str, usize> = HashMap::with_capacity(chain.steps.len());
     for (i, step) in chain.steps.iter().enumerate() {
         // Built only for a message: most chains have none.
-        let path = || join_key(&join_index(steps_key, i), "name");
+        let path = || join_key(&step_key(i), "name");
         if !is_identifier(&step.name) {
             v.error_value(
                 &path(),
@@ -111,9 +123,7 @@ fn validate_nested(
                 None,
             );
         } else if let Some(&first) = step_index.get(step.name.as_str()) {
-            let first_loc = parsed
-                .spans
-                .value(&join_key(&join_index(steps_key, first), "name"));
+            let first_loc = parsed.spans.value(&join_key(&step_key(first), "name"));
             v.error_value(
                 &path(),
                 format!("duplicate step name `{}`", step.name),
@@ -168,7 +178,7 @@ fn validate_nested(
     let library = v.library(&chain);
     let mut steps = Vec::with_capacity(chain.steps.len());
     for (i, step) in chain.steps.iter().enumerate() {
-        let base = join_index(steps_key, i);
+        let base = step_key(i);
         let valid = match &step.connector {
             None => {
                 let keys = ["endpoint", "params"];
@@ -194,6 +204,7 @@ fn validate_nested(
         .and_then(|o| v.compile("output", o, chain.steps.len()));
 
     let scope = Scope {
+        teardown_from,
         paging: v.paging.clone(),
         with_params: v.with_params.clone(),
         loops: chain
@@ -223,7 +234,13 @@ fn validate_nested(
         for (name, template) in names.pairs() {
             let (root, child) = render::root_and_child(name);
             links.add(root, child, *at);
-            if let Err((mut msg, mut hint)) = scope.check(name, *at) {
+            // `output` is rendered before the `finally` steps run.
+            let check_at = if *at == chain.steps.len() {
+                teardown_from
+            } else {
+                *at
+            };
+            if let Err((mut msg, mut hint)) = scope.check(name, check_at) {
                 // `nosuch(1)`: a function, not a variable.
                 if child.is_none() && render::is_called(template, root) {
                     msg = format!("unknown function `{root}`");
@@ -249,10 +266,15 @@ fn validate_nested(
             }
         }
     }
-    let (mut deps, read_later) = links.finish(chain.output.is_none());
+    let (mut deps, read_later) = links.finish(
+        chain
+            .output
+            .is_none()
+            .then(|| teardown_from.saturating_sub(1)),
+    );
     for (i, step) in chain.steps.iter().enumerate() {
         for (k, need) in step.needs.iter().enumerate() {
-            let path = join_index(&join_key(&join_index(steps_key, i), "needs"), k);
+            let path = join_index(&join_key(&step_key(i), "needs"), k);
             match step_index.get(need.as_str()) {
                 Some(&j) if j < i => deps[i].push(j),
                 Some(_) => v.error_value(
@@ -280,6 +302,13 @@ fn validate_nested(
     if !v.diags.is_empty() {
         return Err(Diagnostics(v.diags));
     }
+    // What each `finally` step reads of the others: it is skipped when one
+    // of those did not pass.
+    let teardown_reads: Vec<Vec<usize>> = deps
+        .iter()
+        .skip(teardown_from)
+        .map(|d| d.iter().copied().filter(|&j| j < teardown_from).collect())
+        .collect();
     // Writes keep their place: `parallel: auto` must not move a DELETE
     // before the POST it followed, which no template reference shows.
     crate::plan::graph::order_writes(&steps, &mut deps);
@@ -305,6 +334,8 @@ fn validate_nested(
     secret_names.dedup();
     let templates = v.templates;
     Ok(ValidChain {
+        teardown_from,
+        teardown_reads,
         name: chain
             .name
             .clone()

@@ -129,9 +129,14 @@ impl<'a> Links<'a> {
     }
 
     /// The dependencies (unsorted) and the reads.
-    pub(super) fn finish(mut self, implicit_output: bool) -> (Vec<Vec<usize>>, Vec<Reads>) {
+    /// `implicit_output`: the step whose result is the run's output when
+    /// the chain has no `output:` (the last of `steps`).
+    pub(super) fn finish(
+        mut self,
+        implicit_output: Option<usize>,
+    ) -> (Vec<Vec<usize>>, Vec<Reads>) {
         let steps = self.reads.len();
-        if implicit_output && let Some(last) = self.reads.last_mut() {
+        if let Some(last) = implicit_output.and_then(|i| self.reads.get_mut(i)) {
             last.last = steps;
         }
         (self.deps, self.reads)
@@ -150,6 +155,8 @@ pub(super) struct Scope<'a> {
     pub(super) vars: &'a IndexMap<String, Value>,
     pub(super) extracted_by: &'a HashMap<String, usize>,
     pub(super) step_names: Vec<&'a str>,
+    /// Where the `finally` steps start.
+    pub(super) teardown_from: usize,
     /// The chain has `trigger:` or `schedule:`: templates may read `trigger`.
     pub(super) triggered: bool,
     /// "Did you mean" is looked for this many more times: it compares the
@@ -256,6 +263,12 @@ impl Scope<'_> {
     ) -> Result<(), (String, Option<String>)> {
         match self.steps.get(step) {
             Some(&j) if j < at => Ok(()),
+            Some(&j) if j >= self.teardown_from && at <= self.teardown_from => Err((
+                format!(
+                    "`{shown}` refers to `{step}`, a `finally` step, which runs after every step and `output`"
+                ),
+                Some("help: `finally` steps may read the steps, not the other way round".into()),
+            )),
             Some(&j) if j == at => Err((
                 format!(
                     "`{shown}` refers to the step it is in; a step can only use the results of steps before it"

@@ -56,38 +56,56 @@ pub struct RunOptions {
     pub resume: Option<Vec<Option<StepOutcome>>>,
 }
 
-/// A signal that the run should stop (Ctrl-C). Cheap to clone.
+/// A signal that the run should stop (Ctrl-C). Cheap to clone. Each
+/// [`CancelHandle::cancel`] raises the level; the steps stop at the first,
+/// the `finally` steps only at the second (a second Ctrl-C).
 #[derive(Debug, Clone)]
-pub struct Cancel(watch::Receiver<bool>);
+pub struct Cancel {
+    rx: watch::Receiver<u32>,
+    /// The level this signal fires at.
+    at: u32,
+}
 
 /// The sending half of [`Cancel`].
 #[derive(Debug)]
-pub struct CancelHandle(watch::Sender<bool>);
+pub struct CancelHandle(watch::Sender<u32>);
 
 impl Cancel {
     pub fn new() -> (CancelHandle, Cancel) {
-        let (tx, rx) = watch::channel(false);
-        (CancelHandle(tx), Cancel(rx))
+        let (tx, rx) = watch::channel(0);
+        (CancelHandle(tx), Cancel { rx, at: 1 })
     }
 
     /// A signal that never fires.
     pub fn never() -> Cancel {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(0);
         std::mem::forget(tx);
-        Cancel(rx)
+        Cancel { rx, at: 1 }
+    }
+
+    /// The signal for `finally` steps, made as they start: they run after
+    /// the Ctrl-C that stopped the steps, and stop at the next one.
+    pub fn for_teardown(&self) -> Cancel {
+        let level = *self.rx.borrow();
+        Cancel {
+            rx: self.rx.clone(),
+            at: level + 1,
+        }
     }
 
     pub(super) async fn cancelled(&mut self) {
+        let at = self.at;
         // An error means the sender is gone: nobody can cancel any more.
-        if self.0.wait_for(|c| *c).await.is_err() {
+        if self.rx.wait_for(|c| *c >= at).await.is_err() {
             std::future::pending::<()>().await;
         }
     }
 }
 
 impl CancelHandle {
+    /// Stops what runs at the next level (steps, then `finally` steps).
     pub fn cancel(&self) {
-        let _ = self.0.send(true);
+        self.0.send_modify(|level| *level += 1);
     }
 }
 
@@ -171,12 +189,15 @@ pub async fn run_with_vars(
         (None, None)
     };
 
+    let teardown = env.teardown(&mut ctx, &mut status, &outcomes).await;
+
     let report = RunReport {
         chain: chain.name.clone(),
         file: chain.source.name.clone(),
         status,
         dry_run: opts.dry_run,
         steps: outcomes,
+        teardown,
         output,
         output_error,
         started,
@@ -234,7 +255,7 @@ impl Notices {
 impl RunEnv<'_> {
     /// The default: one step after another; after a failure the rest do not run.
     async fn in_order(&self, ctx: &mut Arc<Context>, status: &mut RunStatus) -> Vec<StepOutcome> {
-        let steps = &self.chain.steps;
+        let steps = &self.chain.steps[..self.chain.teardown_from];
         let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(steps.len());
         // After the last step that reads a result, only the history needs
         // it: it leaves the template context and is kept as JSON text.
@@ -290,7 +311,7 @@ impl RunEnv<'_> {
         status: &mut RunStatus,
     ) -> Vec<StepOutcome> {
         use futures_util::stream::{FuturesUnordered, StreamExt};
-        let steps = &self.chain.steps;
+        let steps = &self.chain.steps[..self.chain.teardown_from];
         let mut done: Vec<Option<StepOutcome>> = steps.iter().map(|_| None).collect();
         let mut started = vec![false; steps.len()];
         let mut running = FuturesUnordered::new();
@@ -324,9 +345,72 @@ impl RunEnv<'_> {
             .collect()
     }
 
+    /// The `finally` steps, in order, whatever happened before: after a
+    /// failure and after a Ctrl-C too (a second one stops them). One that
+    /// reads a step that did not pass is skipped; one that fails fails the
+    /// run, and the others still run.
+    async fn teardown(
+        &self,
+        ctx: &mut Arc<Context>,
+        status: &mut RunStatus,
+        outcomes: &[StepOutcome],
+    ) -> Vec<StepOutcome> {
+        let chain = self.chain;
+        if chain.teardown_from == chain.steps.len() {
+            return Vec::new();
+        }
+        let env = RunEnv {
+            cancel: self.cancel.for_teardown(),
+            ..*self
+        };
+        let mut out = Vec::with_capacity(chain.steps.len() - chain.teardown_from);
+        let mut stopped = false;
+        for (k, index) in (chain.teardown_from..chain.steps.len()).enumerate() {
+            if stopped {
+                let mut outcome = StepOutcome::not_run(&chain.steps[index].name);
+                outcome.teardown = true;
+                env.settle(index, &outcome, ctx, &mut RunStatus::Passed);
+                out.push(outcome);
+                continue;
+            }
+            let missing = chain.teardown_reads[k].iter().find(|&&j| {
+                outcomes
+                    .get(j)
+                    .is_none_or(|o| !matches!(o.status, StepStatus::Passed | StepStatus::DryRun))
+            });
+            let mut outcome = match missing {
+                Some(&j) => {
+                    let mut o = StepOutcome::not_run(&chain.steps[index].name);
+                    o.status = StepStatus::Skipped;
+                    o.skipped_because = Some(format!("`{}` did not pass", chain.steps[j].name));
+                    o
+                }
+                None => env.step(index, ctx).await,
+            };
+            outcome.teardown = true;
+            let mut own = RunStatus::Passed;
+            env.settle(index, &outcome, ctx, &mut own);
+            match own {
+                RunStatus::Passed => {}
+                RunStatus::Interrupted => {
+                    // The second Ctrl-C: nothing more starts.
+                    *status = RunStatus::Interrupted;
+                    stopped = true;
+                }
+                RunStatus::Failed if *status == RunStatus::Passed => *status = RunStatus::Failed,
+                RunStatus::Failed => {}
+            }
+            out.push(outcome);
+        }
+        out
+    }
+
     /// Runs one step against `ctx` (its `when:`, its request or items or sub-chain).
     async fn step(&self, index: usize, ctx: &Arc<Context>) -> StepOutcome {
-        if let Some(Some(done)) = self.opts.resume.as_ref().and_then(|r| r.get(index)) {
+        // `finally` steps always run again.
+        if index < self.chain.teardown_from
+            && let Some(Some(done)) = self.opts.resume.as_ref().and_then(|r| r.get(index))
+        {
             return done.clone();
         }
         let chain = self.chain;

@@ -88,6 +88,11 @@ pub struct StepOutcome {
     pub pages: Option<u32>,
     /// Taken from an earlier run's history (`--resume`), not sent again.
     pub reused: bool,
+    /// A `finally` step.
+    pub teardown: bool,
+    /// Why a step was skipped other than its `when` (a `finally` step
+    /// reading a step that did not pass).
+    pub skipped_because: Option<String>,
 }
 
 impl StepOutcome {
@@ -117,6 +122,8 @@ impl StepOutcome {
             items: None,
             pages: None,
             reused: false,
+            teardown: false,
+            skipped_because: None,
         }
     }
 }
@@ -398,6 +405,8 @@ pub struct RunReport {
     pub status: RunStatus,
     pub dry_run: bool,
     pub steps: Vec<StepOutcome>,
+    /// The `finally` steps', in order (empty when the chain has none).
+    pub teardown: Vec<StepOutcome>,
     /// What stdout gets: the `output` template, else the last step's result.
     pub output: Option<Arc<Value>>,
     /// Set when `output` itself could not be rendered.
@@ -407,10 +416,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The step that failed the run, if any.
+    /// The step that failed the run, if any (a `finally` step when only
+    /// one of those failed).
     pub fn failed_step(&self) -> Option<&StepOutcome> {
         self.steps
             .iter()
+            .chain(&self.teardown)
             .find(|s| s.status == StepStatus::Failed && !s.continued)
     }
 }

@@ -41,7 +41,14 @@ pub struct ValidChain {
     pub templates: Templates,
     /// Chain `vars`, then `--vars-file`, then `--var`.
     pub vars: IndexMap<String, Value>,
+    /// `steps`, then the `finally` steps (from [`Self::teardown_from`]).
     pub steps: Vec<ValidStep>,
+    /// Where the `finally` steps start in `steps` (`steps.len()` when the
+    /// chain has none).
+    pub teardown_from: usize,
+    /// For each `finally` step, the steps of `steps` it reads (or `needs`):
+    /// it is skipped when one of them did not pass.
+    pub teardown_reads: Vec<Vec<usize>>,
     pub output: Option<Tmpl>,
     /// Positions in the chain file, for errors found while running.
     pub spans: SpanMap,

@@ -100,6 +100,9 @@ struct ReportView<'a> {
     started_at: String,
     duration_ms: u64,
     steps: StepsView<'a>,
+    /// The `finally` steps (absent when the chain has none).
+    #[serde(skip_serializing_if = "is_empty")]
+    teardown: StepsView<'a>,
     output: Option<&'a Value>,
     output_error: Option<OutputErrorView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +188,11 @@ impl<'a> ReportView<'a> {
                 detail,
                 no_excerpt: &[],
             },
+            teardown: StepsView {
+                steps: &report.teardown,
+                detail,
+                no_excerpt: &[],
+            },
             output,
             output_error: report.output_error.as_ref().map(|e| OutputErrorView {
                 message: &e.message,
@@ -193,6 +201,10 @@ impl<'a> ReportView<'a> {
             history_trimmed: (detail != Detail::Full).then_some(true),
         }
     }
+}
+
+fn is_empty(v: &StepsView<'_>) -> bool {
+    v.steps.is_empty()
 }
 
 /// The steps, each viewed as it is written: a 1000-step report does not
@@ -348,6 +360,7 @@ mod tests {
             status: RunStatus::Failed,
             dry_run: false,
             steps: vec![passed, failed, StepOutcome::not_run("Never")],
+            teardown: Vec::new(),
             output: Some(Arc::new(serde_json::json!({"x": [1, 2.5, "three"]}))),
             output_error: Some(crate::template::TemplateError {
                 message: "undefined value `x`".into(),

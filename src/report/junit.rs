@@ -109,14 +109,22 @@ fn suite(report: &RunReport, row: Option<usize>) -> Suite {
         chain: report.chain.clone(),
         started: report.started,
         time: report.elapsed,
-        cases: report.steps.iter().map(case).collect(),
+        cases: report
+            .steps
+            .iter()
+            .chain(&report.teardown)
+            .map(case)
+            .collect(),
     }
 }
 
 fn case(o: &StepOutcome) -> Case {
     let verdict = match o.status {
         StepStatus::Passed => Verdict::Passed,
-        StepStatus::Skipped => Verdict::Skipped("`when` was false".into()),
+        StepStatus::Skipped => Verdict::Skipped(match &o.skipped_because {
+            Some(why) => why.clone(),
+            None => "`when` was false".into(),
+        }),
         StepStatus::NotRun => Verdict::Skipped("not run: an earlier step failed".into()),
         StepStatus::DryRun => Verdict::Skipped("dry run: rendered, not sent".into()),
         StepStatus::Failed => {
@@ -143,7 +151,12 @@ fn case(o: &StepOutcome) -> Case {
         }
     };
     Case {
-        name: o.name.clone(),
+        // Teardown is told apart from the steps it cleans up after.
+        name: if o.teardown {
+            format!("finally: {}", o.name)
+        } else {
+            o.name.clone()
+        },
         time: o.elapsed,
         verdict,
     }

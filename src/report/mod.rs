@@ -80,7 +80,37 @@ pub fn print_summary(report: &RunReport, redactor: &Redactor, color: bool) {
 /// what, the time, then each failure `on_error: continue` let pass.
 pub fn run_summary(report: &RunReport) -> String {
     use crate::engine::RunStatus;
-    let count = |f: &dyn Fn(&StepOutcome) -> bool| report.steps.iter().filter(|s| f(s)).count();
+    let how = match report.status {
+        RunStatus::Passed if report.dry_run => "dry run".to_string(),
+        RunStatus::Passed => "passed".to_string(),
+        RunStatus::Interrupted => "interrupted".to_string(),
+        RunStatus::Failed => match report.failed_step() {
+            Some(s) => format!("failed at `{}`", s.name),
+            None => "failed".to_string(),
+        },
+    };
+    let mut out = format!("{how}: {}", counts(&report.steps));
+    if !report.teardown.is_empty() {
+        let _ = write!(out, "; finally: {}", counts(&report.teardown));
+    }
+    let _ = writeln!(out, " in {}", show_duration(report.elapsed));
+    for s in report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed && s.continued)
+    {
+        let why = s
+            .error
+            .as_ref()
+            .map_or_else(|| "failed".to_string(), StepError::summary);
+        let _ = writeln!(out, "  continued after `{}`: {why}", s.name);
+    }
+    out
+}
+
+/// `2 ok, 1 failed, 3 not run`: how many steps ended each way.
+fn counts(steps: &[StepOutcome]) -> String {
+    let count = |f: &dyn Fn(&StepOutcome) -> bool| steps.iter().filter(|s| f(s)).count();
     let parts = [
         (
             count(&|s| s.status == StepStatus::Passed && !s.reused),
@@ -102,37 +132,12 @@ pub fn run_summary(report: &RunReport) -> String {
         (count(&|s| s.status == StepStatus::Skipped), "skipped"),
         (count(&|s| s.status == StepStatus::NotRun), "not run"),
     ];
-    let counted: Vec<String> = parts
+    parts
         .iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
-        .collect();
-    let how = match report.status {
-        RunStatus::Passed if report.dry_run => "dry run".to_string(),
-        RunStatus::Passed => "passed".to_string(),
-        RunStatus::Interrupted => "interrupted".to_string(),
-        RunStatus::Failed => match report.failed_step() {
-            Some(s) => format!("failed at `{}`", s.name),
-            None => "failed".to_string(),
-        },
-    };
-    let mut out = format!(
-        "{how}: {} in {}\n",
-        counted.join(", "),
-        show_duration(report.elapsed)
-    );
-    for s in report
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Failed && s.continued)
-    {
-        let why = s
-            .error
-            .as_ref()
-            .map_or_else(|| "failed".to_string(), StepError::summary);
-        let _ = writeln!(out, "  continued after `{}`: {why}", s.name);
-    }
-    out
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The URL a finished step's line shows: for a `for_each` step, its URL as
@@ -168,7 +173,8 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
         return format!("sub-chain → ok ({})", show_duration(o.elapsed));
     }
     if o.status == StepStatus::Skipped {
-        return format!("{method} (skipped: `when` is false)");
+        let why = o.skipped_because.as_deref().unwrap_or("`when` is false");
+        return format!("{method} (skipped: {why})");
     }
     let mut s = if url.is_empty() {
         format!("{method} (request not sent)")
@@ -231,24 +237,27 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
             .note(format!("template: {}", e.template));
         return Some(d);
     }
+    // `finally` steps come after the others, as in the chain's plan.
     let (index, o) = report
         .steps
         .iter()
+        .chain(&report.teardown)
         .enumerate()
         .find(|(_, s)| s.status == StepStatus::Failed && !s.continued)?;
-    let step = &chain.steps[index];
+    let step = chain.steps.get(index)?;
+    let kind = if o.teardown { "finally step" } else { "step" };
     let headline = match &o.error {
-        Some(StepError::Interrupted) => format!("step `{}` was interrupted", o.name),
+        Some(StepError::Interrupted) => format!("{kind} `{}` was interrupted", o.name),
         Some(e) => match o.item {
             Some((i, n)) => format!(
-                "step `{}` failed on item {} of {n} (index {i}): {}",
+                "{kind} `{}` failed on item {} of {n} (index {i}): {}",
                 o.name,
                 i + 1,
                 e.summary()
             ),
-            None => format!("step `{}` failed: {}", o.name, e.summary()),
+            None => format!("{kind} `{}` failed: {}", o.name, e.summary()),
         },
-        None => format!("step `{}` failed", o.name),
+        None => format!("{kind} `{}` failed", o.name),
     };
     // Point at what failed: the field whose template broke, the expectation
     // that did not hold, the extract that could not apply, the URL that did

@@ -84,9 +84,10 @@ impl<W: Write> Observer for PlainLog<W> {
                 };
                 let url = super::shown_url(step, outcome);
                 let text = format!(
-                    "[{}/{}] {mark} {} {}",
+                    "[{}/{}] {mark} {}{} {}",
                     index + 1,
                     self.total,
+                    if outcome.teardown { "finally " } else { "" },
                     step.name,
                     step_summary(&step.method, &url, outcome)
                 );

@@ -120,9 +120,10 @@ impl Observer for Progress {
                 let text = super::shown(
                     &self.redactor,
                     &format!(
-                        "[{}/{}] {} {}",
+                        "[{}/{}] {}{} {}",
                         index + 1,
                         self.total,
+                        if outcome.teardown { "finally " } else { "" },
                         step.name,
                         step_summary(&step.method, &url, outcome)
                     ),

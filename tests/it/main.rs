@@ -28,6 +28,7 @@ mod observability;
 mod run;
 mod security;
 mod serve;
+mod teardown;
 mod tls;
 mod transport;
 mod validate;
