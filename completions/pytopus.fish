@@ -48,6 +48,9 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l replay -d 'Answe
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l output -d 'How to print the result on stdout' -r -f -a "json\t'Pretty-printed JSON'
 yaml\t'YAML'
 raw\t'Strings without quotes; anything else as compact JSON (for shell scripts)'"
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l step -d 'Run only this step, reusing the results of the steps before it from the last recorded run of this chain' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l from -d 'Start at this step, reusing the results of the steps before it from the last recorded run of this chain' -r
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l until -d 'Stop after this step; the result printed is its result, and `finally` steps do not run' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l data -d 'Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)' -r -F
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l parallel -d 'With --data: run at most N rows at once' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l shard -d 'Run only shard K of N: the --data rows (or else the `for_each` items) whose 0-based index i has i mod N = K-1' -r

@@ -294,6 +294,14 @@ impl History {
         )
     }
 
+    /// The newest run of the chain at `path`.
+    pub fn last_run(&self, path: &str) -> Result<Option<Stored>, String> {
+        self.one(
+            "SELECT id, chain, path, content_hash, started, duration_ms, status, report, results FROM runs WHERE path = ?1 ORDER BY id DESC LIMIT 1",
+            &path,
+        )
+    }
+
     /// The newest run of the chain at `path`, if it failed.
     pub fn last_failed(&self, path: &str) -> Result<Option<Stored>, String> {
         let last = self.one(

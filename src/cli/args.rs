@@ -306,6 +306,15 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
     /// With --resume: resume even though the chain file changed since that run
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Run only this step, reusing the results of the steps before it from the last recorded run of this chain
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["from", "until", "resume", "data", "every"])]
+    pub step: Option<String>,
+    /// Start at this step, reusing the results of the steps before it from the last recorded run of this chain
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "data", "every"])]
+    pub from: Option<String>,
+    /// Stop after this step; the result printed is its result, and `finally` steps do not run
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "data", "every"])]
+    pub until: Option<String>,
     /// Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)
     #[arg(
         long,

@@ -239,6 +239,7 @@ async fn test(name: &str) -> Exit {
         notify: Some(Arc::new(|m: &str| to_stderr(&format!("{m}\n")))),
         shard: None,
         resume: None,
+        only: None,
     };
     let mut quiet = engine::Observers::default();
     let report = engine::run(

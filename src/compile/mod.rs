@@ -302,13 +302,10 @@ fn validate_nested(
     if !v.diags.is_empty() {
         return Err(Diagnostics(v.diags));
     }
-    // What each `finally` step reads of the others: it is skipped when one
-    // of those did not pass.
-    let teardown_reads: Vec<Vec<usize>> = deps
-        .iter()
-        .skip(teardown_from)
-        .map(|d| d.iter().copied().filter(|&j| j < teardown_from).collect())
-        .collect();
+    // What each step reads (or `needs`), before the order writes add: a
+    // `finally` step is skipped when one of those did not pass, and a part
+    // of a chain (`--from`) needs their results.
+    let reads: Vec<Vec<usize>> = deps.clone();
     // Writes keep their place: `parallel: auto` must not move a DELETE
     // before the POST it followed, which no template reference shows.
     crate::plan::graph::order_writes(&steps, &mut deps);
@@ -335,7 +332,7 @@ fn validate_nested(
     let templates = v.templates;
     Ok(ValidChain {
         teardown_from,
-        teardown_reads,
+        reads,
         name: chain
             .name
             .clone()

@@ -54,6 +54,10 @@ pub struct RunOptions {
     /// `--resume`: the outcomes of an earlier run to reuse, by step index
     /// (`None`: run that step).
     pub resume: Option<Vec<Option<StepOutcome>>>,
+    /// `--from`/`--until`/`--step`: only the steps of this range run; those
+    /// before it are taken from `resume` (or not run), those after it and
+    /// the `finally` steps do not run.
+    pub only: Option<std::ops::RangeInclusive<usize>>,
 }
 
 /// A signal that the run should stop (Ctrl-C). Cheap to clone. Each
@@ -173,8 +177,20 @@ pub async fn run_with_vars(
         env.in_order(&mut ctx, &mut status).await
     };
 
+    // A part of the chain that stops early (`--until`): its last step's result.
+    let stopped_at = opts
+        .only
+        .as_ref()
+        .map(|r| *r.end())
+        .filter(|&end| end + 1 < chain.teardown_from);
     let (output, output_error) = if status == RunStatus::Passed && !opts.dry_run {
         match &chain.output {
+            _ if stopped_at.is_some() => (
+                stopped_at
+                    .and_then(|i| outcomes.get(i))
+                    .map(|o| o.result.shared()),
+                None,
+            ),
             Some(t) => match chain.templates.render(t, &ctx.value()) {
                 Ok(v) => (Some(Arc::new(v)), None),
                 Err(e) => {
@@ -356,7 +372,9 @@ impl RunEnv<'_> {
         outcomes: &[StepOutcome],
     ) -> Vec<StepOutcome> {
         let chain = self.chain;
-        if chain.teardown_from == chain.steps.len() {
+        // A part of a chain is for looking at what it does: its cleanup
+        // would undo what the part was run to see.
+        if chain.teardown_from == chain.steps.len() || self.opts.only.is_some() {
             return Vec::new();
         }
         let env = RunEnv {
@@ -365,7 +383,7 @@ impl RunEnv<'_> {
         };
         let mut out = Vec::with_capacity(chain.steps.len() - chain.teardown_from);
         let mut stopped = false;
-        for (k, index) in (chain.teardown_from..chain.steps.len()).enumerate() {
+        for index in chain.teardown_from..chain.steps.len() {
             if stopped {
                 let mut outcome = StepOutcome::not_run(&chain.steps[index].name);
                 outcome.teardown = true;
@@ -373,10 +391,11 @@ impl RunEnv<'_> {
                 out.push(outcome);
                 continue;
             }
-            let missing = chain.teardown_reads[k].iter().find(|&&j| {
-                outcomes
-                    .get(j)
-                    .is_none_or(|o| !matches!(o.status, StepStatus::Passed | StepStatus::DryRun))
+            let missing = chain.reads[index].iter().find(|&&j| {
+                j < chain.teardown_from
+                    && outcomes.get(j).is_none_or(|o| {
+                        !matches!(o.status, StepStatus::Passed | StepStatus::DryRun)
+                    })
             });
             let mut outcome = match missing {
                 Some(&j) => {
@@ -412,6 +431,11 @@ impl RunEnv<'_> {
             && let Some(Some(done)) = self.opts.resume.as_ref().and_then(|r| r.get(index))
         {
             return done.clone();
+        }
+        if let Some(only) = &self.opts.only
+            && !only.contains(&index)
+        {
+            return StepOutcome::not_run(&self.chain.steps[index].name);
         }
         let chain = self.chain;
         let step = &chain.steps[index];

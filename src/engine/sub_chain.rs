@@ -40,6 +40,7 @@ impl StepRunner<'_> {
         let opts = &RunOptions {
             shard: None,
             resume: None,
+            only: None,
             ..opts.clone()
         };
         let report = Box::pin(run_with_vars(

@@ -46,9 +46,9 @@ pub struct ValidChain {
     /// Where the `finally` steps start in `steps` (`steps.len()` when the
     /// chain has none).
     pub teardown_from: usize,
-    /// For each `finally` step, the steps of `steps` it reads (or `needs`):
-    /// it is skipped when one of them did not pass.
-    pub teardown_reads: Vec<Vec<usize>>,
+    /// For each step, the earlier steps its templates read or it `needs`
+    /// (sorted): `deps` without the order writes keep.
+    pub reads: Vec<Vec<usize>>,
     pub output: Option<Tmpl>,
     /// Positions in the chain file, for errors found while running.
     pub spans: SpanMap,

@@ -438,6 +438,7 @@ impl Runner {
             })),
             shard: None,
             resume: None,
+            only: None,
         };
         // The same observer as `--metrics`, so `GET /metrics` has the same
         // names and labels: runs, steps, requests, retries, waits, failures.

@@ -1349,3 +1349,109 @@ async fn header_lines_of_a_trace_do_not_repeat_the_step() {
         out.stderr
     );
 }
+
+/// `--step`, `--from`, `--until`: part of a chain, the earlier results it
+/// reads taken from the last recorded run.
+#[tokio::test]
+async fn part_of_a_chain_runs_with_earlier_results_from_the_history() {
+    let server = MockServer::start().await;
+    Mock::given(path("/a"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/b/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"n": 2})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/c/2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"done": true})))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - {name: A, url: \"{{ base }}/a\"}\n  - {name: B, url: \"{{ base }}/b/{{ A.id }}\"}\n  - {name: C, url: \"{{ base }}/c/{{ B.n }}\"}\n",
+    );
+    let base = format!("base={}", server.uri());
+    let part = |flags: &[&str]| {
+        let mut args = vec![
+            "run",
+            chain.to_str().unwrap(),
+            "--var",
+            &base,
+            "--no-progress",
+        ];
+        args.extend_from_slice(flags);
+        run(&args)
+    };
+    let hits = || async {
+        let all = server.received_requests().await.unwrap();
+        let paths: Vec<String> = all.iter().map(|r| r.url.path().to_string()).collect();
+        server.reset().await;
+        paths
+    };
+    // Nothing recorded yet: B cannot run alone.
+    let out = part(&["--step", "B"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`B` reads `A`, and the history has no run of"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--until A`"), "{}", out.stderr);
+    // --until needs nothing earlier, and prints the result of where it stopped.
+    let out = part(&["--until", "A"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "{\n  \"id\": 1\n}\n");
+    assert!(out.stderr.contains("1 ok, 2 not run"), "{}", out.stderr);
+    let _ = hits().await;
+    // The last run (the part above) has A: B runs alone with it.
+    for m in [
+        ("/a", json!({"id": 1})),
+        ("/b/1", json!({"n": 2})),
+        ("/c/2", json!({"done": true})),
+    ] {
+        Mock::given(path(m.0))
+            .respond_with(ResponseTemplate::new(200).set_body_json(m.1))
+            .mount(&server)
+            .await;
+    }
+    let out = part(&["--step", "B"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "{\n  \"n\": 2\n}\n");
+    assert!(
+        out.stderr.contains("the results of `A` are taken from run"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(hits().await, ["/b/1"]);
+    for m in [("/c/2", json!({"done": true}))] {
+        Mock::given(path(m.0))
+            .respond_with(ResponseTemplate::new(200).set_body_json(m.1))
+            .mount(&server)
+            .await;
+    }
+    // --from C: B's result from the last run (the --step B run).
+    let out = part(&["--from", "C"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "{\n  \"done\": true\n}\n");
+    assert_eq!(hits().await, ["/c/2"]);
+    // Names are checked.
+    let out = part(&["--from", "Bb"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("error: --from Bb: the chain has no step `Bb`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean `B`?"), "{}", out.stderr);
+    let out = part(&["--from", "C", "--until", "A"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--from C comes after --until A"),
+        "{}",
+        out.stderr
+    );
+}
