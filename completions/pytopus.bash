@@ -1001,7 +1001,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --no-history --resume --force --step --from --until --data --parallel --shard --every --help"
+            opts="-v -q -H -k -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --header --insecure --no-history --resume --force --step --from --until --data --parallel --shard --every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1045,6 +1045,14 @@ _pytopus() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "json yaml raw" -- "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --step)

@@ -48,6 +48,7 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l replay -d 'Answe
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l output -d 'How to print the result on stdout' -r -f -a "json\t'Pretty-printed JSON'
 yaml\t'YAML'
 raw\t'Strings without quotes; anything else as compact JSON (for shell scripts)'"
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s H -l header -d 'Send this header with every request (\'Name: value\', as curl\'s -H), replacing a header of the same name the chain sets; repeatable' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l step -d 'Run only this step, reusing the results of the steps before it from the last recorded run of this chain' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l from -d 'Start at this step, reusing the results of the steps before it from the last recorded run of this chain' -r
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l until -d 'Stop after this step; the result printed is its result, and `finally` steps do not run' -r
@@ -59,6 +60,7 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l dry-run -d 'Rend
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 'Show each request and response: -v the request and status lines, -vv also headers, -vvv also bodies (cut at 2 KiB, with the size); secrets redacted'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-progress -d 'Print one plain line per step even on a terminal'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s k -l insecure -d 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-history -d 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l resume -d 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l force -d 'With --resume: resume even though the chain file changed since that run'

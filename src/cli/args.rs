@@ -297,6 +297,12 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
     /// Print one plain line per step even on a terminal
     #[arg(long)]
     pub no_progress: bool,
+    /// Send this header with every request ('Name: value', as curl's -H), replacing a header of the same name the chain sets; repeatable
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    pub header: Vec<(String, String)>,
+    /// Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
     /// Do not record this run in the history (also PYTOPUS_HISTORY=off)
     #[arg(long)]
     pub no_history: bool,
@@ -432,6 +438,23 @@ pub enum LogFormat {
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let n = crate::chain::model::parse_size(s)?;
     usize::try_from(n).map_err(|_| format!("`{s}` is too large"))
+}
+
+/// `-H 'Name: value'`: a header name (a token) and its value.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err("expected 'Name: value'".into());
+    };
+    let name = name.trim();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("`{name}` is not a header name"));
+    }
+    let value = value.trim();
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("a header value cannot hold control characters or line breaks".into());
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// `--shard K/N`: this machine's share of a run split over N.

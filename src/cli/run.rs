@@ -147,7 +147,8 @@ async fn run_once(args: &RunArgs) -> Outcome {
     if let Some(path) = &args.data {
         return run_rows(args, path).await;
     }
-    let chain = load_chain(&args.chain, &args.vars)?;
+    let mut chain = load_chain(&args.chain, &args.vars)?;
+    from_command_line(&mut chain, args);
     check_outputs(args)?;
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
@@ -629,7 +630,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
     let mut secret_names: Vec<String> = Vec::new();
     let mut invalid: Vec<usize> = Vec::new();
     for row in &rows {
-        match validate_row(&parsed, &overrides, row) {
+        match validate_row(&parsed, &overrides, row, args) {
             Ok(chain) => {
                 for name in chain.secret_names {
                     if !secret_names.contains(&name) {
@@ -707,6 +708,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
         redactor: &redactor,
         data_name: &data_name,
         keep_report: args.report.is_some(),
+        args,
     };
     // Rows start in order; a row that finishes frees its place at once (a
     // slow row 1 does not hold back rows 5, 6, …), and the results are put
@@ -809,9 +811,42 @@ fn validate_row(
     parsed: &ParsedChain,
     overrides: &VarOverrides,
     row: &Row,
+    args: &RunArgs,
 ) -> Result<crate::plan::ValidChain, Diagnostics> {
     let vars = overrides.merge(&parsed.chain.vars, &row.vars);
-    crate::compile::validate(parsed.clone(), vars)
+    let mut chain = crate::compile::validate(parsed.clone(), vars)?;
+    from_command_line(&mut chain, args);
+    Ok(chain)
+}
+
+/// What flags add to every step of the plan: `-H` headers (replacing the
+/// chain's of the same name; sent as written, never rendered) and
+/// `--insecure`.
+fn from_command_line(chain: &mut crate::plan::ValidChain, args: &RunArgs) {
+    if args.header.is_empty() && !args.insecure {
+        return;
+    }
+    for step in &mut chain.steps {
+        for (name, value) in &args.header {
+            step.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            let literal = crate::template::Tmpl::Literal(Box::new(Value::String(value.clone())));
+            step.headers.push((name.clone(), literal));
+        }
+        if args.insecure {
+            let mut tls = step
+                .tls
+                .as_deref()
+                .cloned()
+                .unwrap_or(crate::transport::TlsSettings {
+                    client_cert: None,
+                    client_key: None,
+                    ca_cert: None,
+                    verify: false,
+                });
+            tls.verify = false;
+            step.tls = Some(Arc::new(tls));
+        }
+    }
 }
 
 /// Names the row a diagnostic is about.
@@ -876,6 +911,7 @@ struct RowRunner<'a> {
     redactor: &'a Redactor,
     data_name: &'a str,
     keep_report: bool,
+    args: &'a RunArgs,
 }
 
 impl RowRunner<'_> {
@@ -898,7 +934,7 @@ impl RowRunner<'_> {
             done.report = Value::Object(entry);
             return done;
         }
-        let chain = match validate_row(self.parsed, self.overrides, row) {
+        let chain = match validate_row(self.parsed, self.overrides, row, self.args) {
             Ok(c) => c,
             // Checked before the first row started; kept for safety.
             Err(d) => {

@@ -261,7 +261,7 @@ impl Notices {
         let mut said = self.said.lock().unwrap_or_else(|e| e.into_inner());
         if said.insert(format!("unverified {host}")) {
             (self.notify)(&format!(
-                "warning: TLS certificate verification is off for {host} (tls.verify: false): \
+                "warning: TLS certificate verification is off for {host} (tls.verify: false or --insecure): \
                  anyone on the network can read and change this traffic"
             ));
         }

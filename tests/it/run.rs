@@ -1455,3 +1455,34 @@ async fn part_of_a_chain_runs_with_earlier_results_from_the_history() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn headers_from_the_command_line_replace_the_chains() {
+    let server = MockServer::start().await;
+    Mock::given(path("/h"))
+        .and(wiremock::matchers::header("x-env", "staging"))
+        .and(wiremock::matchers::header("x-extra", "1"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let chain = "defaults: {headers: {X-Env: prod}}\nsteps:\n  - {name: A, url: \"{{ base }}/h\"}\n  - {name: B, url: \"{{ base }}/h\", headers: {x-env: prod2}}\n";
+    let (out, _d) = run_chain(
+        &server.uri(),
+        chain,
+        &["-q", "-H", "x-env: staging", "--header", "X-Extra:1"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Sent as written: a template in a -H value is not rendered.
+    let (out, _d) = run_chain(
+        &server.uri(),
+        chain,
+        &["-q", "--dry-run", "-H", "X-T: {{ base }}"],
+    );
+    assert!(out.stdout.contains("X-T: {{ base }}\n"), "{}", out.stdout);
+    for bad in ["NoColon", "Bad Name: x", "X: a\nb"] {
+        let (out, _d) = run_chain(&server.uri(), chain, &["-H", bad]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains("'--header"), "{}", out.stderr);
+    }
+}

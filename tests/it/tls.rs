@@ -449,10 +449,30 @@ fn verify_false_accepts_any_server_certificate_and_says_so() {
     assert!(out.stdout.contains("\"client_cn\": null"), "{}", out.stdout);
     let host = url.trim_start_matches("https://");
     let warning = format!(
-        "warning: TLS certificate verification is off for {host} (tls.verify: false): \
+        "warning: TLS certificate verification is off for {host} (tls.verify: false or --insecure): \
          anyone on the network can read and change this traffic\n"
     );
     assert_eq!(out.stderr, warning, "one warning per host and run");
+}
+
+#[test]
+fn insecure_on_the_command_line_is_verify_false_for_every_step() {
+    let pki = Pki::new();
+    let url = pki.rogue_server();
+    let chain = format!("steps:\n  - name: First\n    url: {url}/one\n");
+    let refused = pki.run(&chain, &["-q"]);
+    assert_eq!(
+        refused.code, 1,
+        "the rogue certificate is refused by default"
+    );
+    let out = pki.run(&chain, &["-q", "--insecure"]);
+    assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("(tls.verify: false or --insecure)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(pki.run(&chain, &["-q", "-k"]).code, 0);
 }
 
 #[test]
