@@ -34,6 +34,9 @@ _pytopus() {
             pytopus,history)
                 cmd="pytopus__subcmd__history"
                 ;;
+            pytopus,man)
+                cmd="pytopus__subcmd__man"
+                ;;
             pytopus,run)
                 cmd="pytopus__subcmd__run"
                 ;;
@@ -130,6 +133,9 @@ _pytopus() {
             pytopus__subcmd__help,history)
                 cmd="pytopus__subcmd__help__subcmd__history"
                 ;;
+            pytopus__subcmd__help,man)
+                cmd="pytopus__subcmd__help__subcmd__man"
+                ;;
             pytopus__subcmd__help,run)
                 cmd="pytopus__subcmd__help__subcmd__run"
                 ;;
@@ -191,7 +197,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate fmt history connectors serve schema auth completions help"
+            opts="-h -V --help --version run validate fmt history connectors serve schema auth completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -633,7 +639,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate fmt history connectors serve schema auth completions help"
+            opts="run validate fmt history connectors serve schema auth completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,6 +876,20 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -989,6 +1009,20 @@ _pytopus() {
         pytopus__subcmd__history__subcmd__show)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__man)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

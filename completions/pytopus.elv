@@ -31,6 +31,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
+            cand man 'Print a manual page (roff): `pytopus man run | man -l -`; the pages are also in the source''s man/'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'pytopus;run'= {
@@ -230,6 +231,10 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'pytopus;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'pytopus;help'= {
             cand run 'Run a chain file and print its result on stdout'
             cand validate 'Check chain files without sending anything'
@@ -240,6 +245,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
+            cand man 'Print a manual page (roff): `pytopus man run | man -l -`; the pages are also in the source''s man/'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'pytopus;help;run'= {
@@ -289,6 +295,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;auth;login'= {
         }
         &'pytopus;help;completions'= {
+        }
+        &'pytopus;help;man'= {
         }
         &'pytopus;help;help'= {
         }

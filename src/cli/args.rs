@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Run API chains: sequences of HTTP calls where each step is templated from the ones before it",
     long_about = None,
-    after_help = "Exit status: 0 success, 1 a step failed, 2 bad usage or invalid chain file, 130 interrupted.\nDocs: docs/reference.md"
+    after_help = "Exit status: 0 success, 1 a step failed, 2 bad usage or invalid chain file, 130 interrupted.\nDocs: `man pytopus` (or `pytopus man | man -l -`); every key and flag: docs/reference.md in the source"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,6 +46,11 @@ pub enum Command {
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff): `pytopus man run | man -l -`; the pages are also in the source's man/
+    Man {
+        /// The command whose page to print (`run`, `auth login`); none for pytopus(1)
+        command: Vec<String>,
     },
 }
 

@@ -57,6 +57,10 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
                 .unwrap_or_default();
             Ok(print_stdout(&format!("{text}\n")))
         }
+        Command::Man { command } => match man_page(&command) {
+            Ok(page) => Ok(print_stdout(&page)),
+            Err(e) => Err(fail::Fail::usage(e)),
+        },
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pytopus", &mut out);
@@ -68,6 +72,28 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         fail.print();
         fail.exit()
     })
+}
+
+/// The manual page of `pytopus` or of one of its commands (`["auth",
+/// "login"]` is pytopus-auth-login(1)), as clap_mangen renders it.
+pub fn man_page(path: &[String]) -> Result<String, String> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    for name in path {
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        cmd = cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| format!("no command `{name}`; pages exist for: {}", names.join(", ")))?;
+    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(|e| format!("cannot render the manual page: {e}"))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.

@@ -115,3 +115,66 @@ fn schema_describes_chain_files_including_aliases() {
     }
     assert_eq!(schema["additionalProperties"], false);
 }
+
+/// The manual pages in man/ are what `pytopus man [COMMAND]` prints:
+/// checked in, so a package installs them without building anything.
+/// `UPDATE_GENERATED=1 cargo test --test it cli::` rewrites them.
+#[test]
+fn the_man_pages_are_up_to_date() {
+    fn commands(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(path.clone());
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            commands(sub, p, out);
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let update = std::env::var_os("UPDATE_GENERATED").is_some();
+    let mut cmd = pytopus::cli::Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut all = Vec::new();
+    commands(&cmd, Vec::new(), &mut all);
+    let mut stale = Vec::new();
+    let mut files = Vec::new();
+    for path in &all {
+        let mut args = vec!["man"];
+        args.extend(path.iter().map(String::as_str));
+        let printed = run(&args);
+        assert_eq!(printed.code, 0, "{args:?}: {}", printed.stderr);
+        assert!(printed.stdout.contains(".TH "), "{args:?}: roff");
+        let name = std::iter::once("pytopus")
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("-");
+        let file = dir.join(format!("{name}.1"));
+        files.push(format!("{name}.1"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &printed.stdout).unwrap();
+        }
+        if std::fs::read_to_string(&file).unwrap_or_default() != printed.stdout {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "man/ is out of date for {stale:?}: run `UPDATE_GENERATED=1 cargo test --test it cli::`"
+    );
+    // No page left for a command that is gone.
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    files.sort();
+    assert_eq!(on_disk, files);
+    let bad = run(&["man", "nope"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("no command `nope`; pages exist for: run, "),
+        "{}",
+        bad.stderr
+    );
+}
