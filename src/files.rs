@@ -151,30 +151,48 @@ pub const MAX_INPUT: u64 = 16 << 20;
 /// The most a `--data` file may hold: it is read whole.
 pub const MAX_DATA: u64 = 512 << 20;
 
+/// Reads a file whole, at most `limit` bytes of it (more is an error).
+pub fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if read as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(limit: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!(
+            "it is larger than {}, the most pytopus reads",
+            size_text(limit)
+        ),
+    )
+}
+
 /// Reads a text input whole, at most `limit` bytes of it: `/dev/zero`, a
 /// stream that never ends, or a file far larger than any chain is an error,
 /// not a process that fills memory. `None` reads standard input.
 pub fn read_text(path: Option<&Path>, limit: u64) -> std::io::Result<String> {
     use std::io::Read as _;
-    let mut bytes = Vec::new();
-    let read = match path {
-        Some(p) => std::fs::File::open(p)?
-            .take(limit + 1)
-            .read_to_end(&mut bytes)?,
-        None => std::io::stdin()
-            .lock()
-            .take(limit + 1)
-            .read_to_end(&mut bytes)?,
+    let bytes = match path {
+        Some(p) => read_bytes(p, limit)?,
+        None => {
+            let mut bytes = Vec::new();
+            let read = std::io::stdin()
+                .lock()
+                .take(limit + 1)
+                .read_to_end(&mut bytes)?;
+            if read as u64 > limit {
+                return Err(too_large(limit));
+            }
+            bytes
+        }
     };
-    if read as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::FileTooLarge,
-            format!(
-                "it is larger than {}, the most pytopus reads",
-                size_text(limit)
-            ),
-        ));
-    }
     String::from_utf8(bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }

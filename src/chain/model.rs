@@ -302,6 +302,10 @@ pub struct Tls {
     /// `false` accepts any server certificate (a warning is printed every run). Default true.
     #[serde(default)]
     pub verify: Option<bool>,
+    /// The password of a PKCS#12 (`.p12`/`.pfx`) `client_cert`: a template,
+    /// usually `"{{ secret('name') }}"`.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// `auth:` — how a step proves who it is. Every text field is a template, so

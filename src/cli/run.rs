@@ -842,6 +842,7 @@ fn from_command_line(chain: &mut crate::plan::ValidChain, args: &RunArgs) {
                     client_key: None,
                     ca_cert: None,
                     verify: false,
+                    password: None,
                 });
             tls.verify = false;
             step.tls = Some(Arc::new(tls));

@@ -237,6 +237,8 @@ impl Validator<'_> {
                 .and_then(|t| t.verify)
                 .or_else(|| defaults.and_then(|t| t.verify))
                 .unwrap_or(true),
+            // Rendered for each request (see `ValidStep::tls_password`).
+            password: None,
         };
         if settings.client_key.is_some() && settings.client_cert.is_none() {
             self.error(
@@ -246,6 +248,19 @@ impl Validator<'_> {
             );
         }
         Some(Arc::new(settings))
+    }
+}
+
+/// `tls.password` of the step, else of `defaults`, compiled as a template.
+pub(super) fn tls_password<'a>(
+    defaults: Option<&'a Tls>,
+    own: Option<&'a Tls>,
+) -> Option<(&'a str, bool)> {
+    match own.and_then(|t| t.password.as_deref()) {
+        Some(p) => Some((p, true)),
+        None => defaults
+            .and_then(|t| t.password.as_deref())
+            .map(|p| (p, false)),
     }
 }
 

@@ -61,6 +61,18 @@ impl Validator<'_> {
         let extract = self.step_extract(step, base, known);
         let expect = self.step_expect(step, i, base);
         let tls = self.tls(chain.defaults.tls.as_ref(), step.tls.as_deref(), base);
+        let tls_password =
+            match super::auth::tls_password(chain.defaults.tls.as_ref(), step.tls.as_deref()) {
+                Some((p, own)) => {
+                    let at = if own {
+                        join_key(&join_key(base, "tls"), "password")
+                    } else {
+                        "defaults.tls.password".to_string()
+                    };
+                    self.compile_text(&at, p, i)
+                }
+                None => None,
+            };
         let auth = match &step.auth {
             Some(a) => self.auth(a, &join_key(base, "auth"), i).map(Arc::new),
             None => known.default_auth.clone(),
@@ -86,6 +98,7 @@ impl Validator<'_> {
             save_to,
             follow_redirects: step.follow_redirects.unwrap_or(true),
             tls,
+            tls_password,
             auth,
             when: flow.when,
             continue_on_error: step.on_error == Some(OnError::Continue),

@@ -412,6 +412,17 @@ impl StepRunner<'_> {
             Some(t) => Some(self.render_text("save_to", t, ctx)?),
             None => None,
         };
+        let tls = match (&step.tls, &step.tls_password) {
+            (Some(tls), Some(p)) => Some(std::sync::Arc::new(crate::transport::TlsSettings {
+                password: Some(crate::transport::Password(self.render_text(
+                    "tls.password",
+                    p,
+                    ctx,
+                )?)),
+                ..crate::transport::TlsSettings::clone(tls)
+            })),
+            (tls, _) => tls.clone(),
+        };
         Ok((
             HttpRequest {
                 method: step.method.clone(),
@@ -421,7 +432,7 @@ impl StepRunner<'_> {
                 body,
                 timeout: step.timeout,
                 follow_redirects: step.follow_redirects,
-                tls: step.tls.clone(),
+                tls,
                 body_limit: step.body_limit,
             },
             save_to,

@@ -146,6 +146,8 @@ pub struct ValidStep {
     pub save_to: Option<Tmpl>,
     pub follow_redirects: bool,
     pub tls: Option<Arc<TlsSettings>>,
+    /// `tls.password`: rendered into the request's TLS settings.
+    pub tls_password: Option<Tmpl>,
     /// `auth:` of the step, else of `defaults`; `None` when neither has one.
     pub auth: Option<Arc<AuthSpec>>,
     /// Run only when this renders to something true.

@@ -71,6 +71,19 @@ pub struct TlsSettings {
     pub ca_cert: Option<PathBuf>,
     /// `false` accepts any server certificate.
     pub verify: bool,
+    /// The password of a PKCS#12 `client_cert`, rendered for the request.
+    pub password: Option<Password>,
+}
+
+/// A PKCS#12 password: compared and hashed (a client per distinct value),
+/// never shown.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
 }
 
 /// Where the response body goes.

@@ -125,6 +125,7 @@ pub fn follow(
             hop.tls = Some(Arc::new(TlsSettings {
                 client_cert: None,
                 client_key: None,
+                password: None,
                 ..TlsSettings::clone(tls)
             }));
         }
@@ -182,6 +183,7 @@ mod tests {
                 client_key: None,
                 ca_cert: Some("ca.pem".into()),
                 verify: true,
+                password: None,
             })),
             stripped: false,
         }

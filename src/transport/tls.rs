@@ -116,7 +116,8 @@ pub(super) fn with_tls(
     tls: &TlsSettings,
 ) -> Result<reqwest::ClientBuilder, TransportError> {
     if let Some(cert) = &tls.client_cert {
-        builder = builder.identity(identity(cert, tls.client_key.as_deref())?);
+        let password = tls.password.as_ref().map(|p| p.0.as_str());
+        builder = builder.identity(identity(cert, tls.client_key.as_deref(), password)?);
     }
     if let Some(ca) = &tls.ca_cert {
         builder = builder.tls_certs_merge(ca_certificates(ca)?);
@@ -231,9 +232,99 @@ fn keys_in<'a>(path: &Path, blocks: &'a [PemBlock]) -> Result<Vec<&'a PemBlock>,
     Ok(keys)
 }
 
+/// Whether `path` holds PKCS#12 rather than PEM: named `.p12`/`.pfx`, or
+/// binary DER (a PFX is an ASN.1 SEQUENCE, as DER certificates are; those
+/// are told apart by trying).
+fn is_pkcs12(path: &Path, bytes: &[u8]) -> bool {
+    let named = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"));
+    named || (bytes.first() == Some(&0x30) && std::str::from_utf8(bytes).is_err())
+}
+
+/// The largest PKCS#12 file read: a certificate chain and a key are a few KB.
+const MAX_PKCS12: u64 = 1 << 20;
+
+/// The identity in a PKCS#12 file: its private key and the certificates
+/// that go with it, opened with `password` (none: the empty password).
+fn pkcs12_identity(
+    path: &Path,
+    bytes: &[u8],
+    password: Option<&str>,
+) -> Result<reqwest::Identity, TransportError> {
+    use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+    let store = KeyStore::from_pkcs12(bytes, password.unwrap_or(""), Pkcs12ImportPolicy::Strict)
+        .map_err(|e| {
+            let why = e.to_string();
+            let mac = why.to_ascii_lowercase().contains("mac");
+            tls_error(
+                path,
+                match (mac, password) {
+                    (true, None) => "the PKCS#12 file needs a password: set `tls.password`, e.g. \
+                                     \"{{ secret('client-p12') }}\""
+                        .to_string(),
+                    (true, Some(_)) => {
+                        "cannot open the PKCS#12 file: wrong `tls.password`".to_string()
+                    }
+                    (false, _) => format!("not a PKCS#12 file pytopus can read ({why})"),
+                },
+            )
+        })?;
+    let Some((_, chain)) = store.private_key_chain() else {
+        return Err(tls_error(
+            path,
+            "the PKCS#12 file holds no private key with its certificate",
+        ));
+    };
+    use base64::Engine as _;
+    let pem = |label: &str, der: &[u8]| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let mut text: String = chain
+        .certs()
+        .iter()
+        .map(|c| pem("CERTIFICATE", c.as_der()))
+        .collect();
+    text.push_str(&pem("PRIVATE KEY", chain.key().as_der()));
+    reqwest::Identity::from_pem(text.as_bytes()).map_err(|e| {
+        tls_error(
+            path,
+            format!(
+                "the key or certificate in the PKCS#12 file cannot be used: {}",
+                local_error(&e)
+            ),
+        )
+    })
+}
+
 /// The client identity: the certificate chain from `cert`, the key from
-/// `key` or, without one, from `cert` too.
-fn identity(cert: &Path, key: Option<&Path>) -> Result<reqwest::Identity, TransportError> {
+/// `key` or, without one, from `cert` too; or both from a PKCS#12 `cert`.
+fn identity(
+    cert: &Path,
+    key: Option<&Path>,
+    password: Option<&str>,
+) -> Result<reqwest::Identity, TransportError> {
+    let head = crate::files::read_bytes(cert, MAX_PKCS12)
+        .map_err(|e| tls_error(cert, format!("cannot read: {e}")))?;
+    if is_pkcs12(cert, &head) {
+        if let Some(k) = key {
+            return Err(tls_error(
+                k,
+                "`client_key` is not used with a PKCS#12 `client_cert`, which holds the key",
+            ));
+        }
+        return pkcs12_identity(cert, &head, password);
+    }
     let cert_blocks = pem_blocks(cert, "a PEM `CERTIFICATE` block")?;
     let certs: Vec<&PemBlock> = cert_blocks
         .iter()
@@ -329,7 +420,8 @@ pub(super) fn tls_build_error(tls: &TlsSettings, e: &reqwest::Error) -> String {
         if why.contains("private key") {
             return format!("{}: the private key cannot be used: {why}", key.display());
         }
-        let identity_alone = identity(cert, tls.client_key.as_deref())
+        let password = tls.password.as_ref().map(|p| p.0.as_str());
+        let identity_alone = identity(cert, tls.client_key.as_deref(), password)
             .ok()
             .and_then(|id| reqwest::Client::builder().identity(id).build().ok());
         if identity_alone.is_none() {

@@ -100,6 +100,22 @@ impl Pki {
             "client-combined.pem",
             &format!("{}{}", client.cert_pem, client.key.serialize_pem()),
         );
+        // The same identity as PKCS#12, with a password.
+        let mut store = p12_keystore::KeyStore::new();
+        let chain = p12_keystore::PrivateKeyChain::new(
+            b"client".to_vec(),
+            p12_keystore::PrivateKey::from_der(&client.key.serialize_der()).expect("PKCS#8 key"),
+            [
+                p12_keystore::Certificate::from_der(&client.der).expect("client cert"),
+                p12_keystore::Certificate::from_der(&ca.der).expect("CA cert"),
+            ],
+        );
+        store.add_entry(
+            "client",
+            p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
+        );
+        let p12 = store.writer(P12_PASSWORD).write().expect("PKCS#12");
+        std::fs::write(dir.path("client.p12"), &p12).expect("write p12");
         Pki {
             server: ca.server_cert(),
             rogue_server: rogue.server_cert(),
@@ -473,6 +489,59 @@ fn insecure_on_the_command_line_is_verify_false_for_every_step() {
         out.stderr
     );
     assert_eq!(pki.run(&chain, &["-q", "-k"]).code, 0);
+}
+
+const P12_PASSWORD: &str = "p12-canary-password-81";
+
+#[test]
+fn a_pkcs12_client_certificate_opens_with_its_password_from_a_secret() {
+    let pki = Pki::new();
+    let url = pki.mtls_server();
+    let tls = format!(
+        "{{client_cert: {}, password: \"{{{{ secret('p12') }}}}\", ca_cert: {}}}",
+        pki.path("client.p12"),
+        pki.path("ca.pem")
+    );
+    let run = |password: Option<&str>| {
+        let path = pki.dir.file("chain.yaml", &chain(&url, &tls));
+        let mut cmd = pytopus();
+        cmd.arg("run").arg(&path).args(["--no-progress"]);
+        cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+        match password {
+            Some(p) => cmd.env("PYTOPUS_SECRET_P12", p),
+            None => cmd.env_remove("PYTOPUS_SECRET_P12"),
+        };
+        run_cmd(&mut cmd)
+    };
+    let out = run(Some(P12_PASSWORD));
+    assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
+    assert!(out.stdout.contains(CLIENT_CN), "stdout:\n{}", out.stdout);
+    let wrong = run(Some("not-the-password-1"));
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains("client.p12: cannot open the PKCS#12 file: wrong `tls.password`"),
+        "{}",
+        wrong.stderr
+    );
+    for out in [&out, &wrong] {
+        assert!(!out.stderr.contains(P12_PASSWORD) && !out.stdout.contains(P12_PASSWORD));
+    }
+    // Without `password`, the file says it needs one.
+    let plain = format!(
+        "{{client_cert: {}, ca_cert: {}}}",
+        pki.path("client.p12"),
+        pki.path("ca.pem")
+    );
+    let out = pki.run(&chain(&url, &plain), &["-q"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the PKCS#12 file needs a password: set `tls.password`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
