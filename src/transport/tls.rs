@@ -232,15 +232,17 @@ fn keys_in<'a>(path: &Path, blocks: &'a [PemBlock]) -> Result<Vec<&'a PemBlock>,
     Ok(keys)
 }
 
-/// Whether `path` holds PKCS#12 rather than PEM: named `.p12`/`.pfx`, or
-/// binary DER (a PFX is an ASN.1 SEQUENCE, as DER certificates are; those
-/// are told apart by trying).
-fn is_pkcs12(path: &Path, bytes: &[u8]) -> bool {
-    let named = path
-        .extension()
+/// Whether `path` is named as PKCS#12 (`.p12`, `.pfx`).
+fn named_pkcs12(path: &Path) -> bool {
+    path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"));
-    named || (bytes.first() == Some(&0x30) && std::str::from_utf8(bytes).is_err())
+        .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"))
+}
+
+/// Binary DER: a PFX, or a DER certificate (both ASN.1 SEQUENCEs; told
+/// apart by trying).
+fn is_der(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&0x30) && std::str::from_utf8(bytes).is_err()
 }
 
 /// The largest PKCS#12 file read: a certificate chain and a key are a few KB.
@@ -316,14 +318,21 @@ fn identity(
 ) -> Result<reqwest::Identity, TransportError> {
     let head = crate::files::read_bytes(cert, MAX_PKCS12)
         .map_err(|e| tls_error(cert, format!("cannot read: {e}")))?;
-    if is_pkcs12(cert, &head) {
-        if let Some(k) = key {
-            return Err(tls_error(
-                k,
-                "`client_key` is not used with a PKCS#12 `client_cert`, which holds the key",
-            ));
+    if named_pkcs12(cert) || is_der(&head) {
+        let pfx = pkcs12_identity(cert, &head, password);
+        // Binary that is not PKCS#12 at all (a DER certificate) is told
+        // what to convert it to, below.
+        let not_pfx =
+            matches!(&pfx, Err(TransportError::Tls(m)) if m.contains("not a PKCS#12 file"));
+        if named_pkcs12(cert) || !not_pfx {
+            if let Some(k) = key {
+                return Err(tls_error(
+                    k,
+                    "`client_key` is not used with a PKCS#12 `client_cert`, which holds the key",
+                ));
+            }
+            return pfx;
         }
-        return pkcs12_identity(cert, &head, password);
     }
     let cert_blocks = pem_blocks(cert, "a PEM `CERTIFICATE` block")?;
     let certs: Vec<&PemBlock> = cert_blocks
