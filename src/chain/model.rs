@@ -267,6 +267,10 @@ pub struct Step {
     /// Follow the next page until done; the result is every page's items.
     #[serde(default)]
     pub paginate: Option<Box<Paginate>>,
+    /// Send the request again until `until` holds over the response (a job
+    /// that finishes later): interval, backoff and a deadline.
+    #[serde(default)]
+    pub poll: Option<Box<Poll>>,
     /// `continue`: a failure of this step does not stop the chain (its error is
     /// in `steps.<name>.error`); `fail` (default) stops it.
     #[serde(default)]
@@ -408,6 +412,31 @@ pub enum OAuthGrant {
 pub enum ClientAuth {
     Basic,
     Body,
+}
+
+/// `poll:` — the request again until a condition holds over the response.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    /// A template over the latest response, true when done: it sees the
+    /// step's own name (the decoded body) and `poll` (`count`, `status`,
+    /// `headers`, `elapsed_ms`). E.g. `"{{ Job.state == 'done' }}"`.
+    pub until: Value,
+    /// Wait between polls. Default 1s.
+    #[serde(default)]
+    pub interval: Option<DurationSpec>,
+    /// Each wait is the one before times this (1 = fixed). Default 1.
+    #[serde(default)]
+    pub backoff: Option<f64>,
+    /// The longest wait, `Retry-After` included. Default 60s.
+    #[serde(default)]
+    pub max_interval: Option<DurationSpec>,
+    /// Give up when this much time has passed since the first request.
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+    /// Give up after this many requests. Default 60 without `timeout`.
+    #[serde(default)]
+    pub max_polls: Option<u32>,
 }
 
 /// `paginate:` — how to find the next page (one of `link`, `next_url`,

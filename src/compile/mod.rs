@@ -75,6 +75,7 @@ fn validate_nested(
         refs: Vec::new(),
         secret_names: Vec::new(),
         paging: Default::default(),
+        polling: Default::default(),
         with_params: Default::default(),
     };
     let mut chain = parsed.chain;
@@ -234,6 +235,13 @@ fn validate_nested(
         for (name, template) in names.pairs() {
             let (root, child) = render::root_and_child(name);
             links.add(root, child, *at);
+            // `poll.until` reads the response it is polling.
+            if path.ends_with(".poll.until")
+                && v.polling.contains(at)
+                && (root == "poll" || chain.steps.get(*at).is_some_and(|s| s.name == root))
+            {
+                continue;
+            }
             // `output` is rendered before the `finally` steps run.
             let check_at = if *at == chain.steps.len() {
                 teardown_from
@@ -403,6 +411,8 @@ struct Validator<'a> {
     secret_names: Vec<String>,
     /// Steps with `paginate`: their `until` may read `page` and `pages`.
     paging: std::collections::HashSet<usize>,
+    /// Steps with `poll`: its `until` may read the step's own name and `poll`.
+    polling: std::collections::HashSet<usize>,
     /// Steps with `connector`: their templates may read `params`.
     with_params: std::collections::HashSet<usize>,
 }

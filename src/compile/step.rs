@@ -2,6 +2,7 @@
 //! `graphql`, `extract`, `expect`, sub-chains.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -20,8 +21,9 @@ use crate::template::Tmpl;
 struct Flow {
     when: Option<Tmpl>,
     paginate: Option<Pager>,
+    poll: Option<crate::plan::Poll>,
     for_each: Option<Tmpl>,
-    timeout: std::time::Duration,
+    timeout: Duration,
     body_limit: u64,
     retry: crate::plan::retry::RetryPolicy,
 }
@@ -106,6 +108,7 @@ impl Validator<'_> {
             for_each: flow.for_each,
             concurrency: step.concurrency.unwrap_or(1).max(1) as usize,
             paginate: flow.paginate.map(Box::new),
+            poll: flow.poll.map(Box::new),
             sub: sub.map(Box::new),
             connector: None,
         })
@@ -269,6 +272,23 @@ impl Validator<'_> {
             .paginate
             .as_ref()
             .and_then(|p| self.paginate(p, &join_key(base, "paginate"), i));
+        let poll = step
+            .poll
+            .as_ref()
+            .and_then(|p| self.poll(p, &join_key(base, "poll"), i));
+        for (other, what) in [
+            (step.paginate.is_some(), "paginate"),
+            (step.save_to.is_some(), "save_to"),
+            (step.chain.is_some(), "chain"),
+        ] {
+            if other && step.poll.is_some() {
+                self.error(
+                    &join_key(base, "poll"),
+                    format!("`poll` cannot go with `{what}`"),
+                    Some("help: poll in a step of its own".into()),
+                );
+            }
+        }
         if step.paginate.is_some() && step.save_to.is_some() {
             self.error(
                 &join_key(base, "paginate"),
@@ -321,6 +341,7 @@ impl Validator<'_> {
         Flow {
             when,
             paginate,
+            poll,
             for_each,
             timeout,
             body_limit: step
@@ -535,6 +556,57 @@ impl Validator<'_> {
     }
 
     /// `paginate:` → a [`Pager`]: exactly one way to find the next page.
+    /// `poll:`: the condition (which may read the step's own name and
+    /// `poll`) and the pace, with a bound on how long it may go on.
+    pub(super) fn poll(
+        &mut self,
+        p: &crate::chain::model::Poll,
+        path: &str,
+        at: usize,
+    ) -> Option<crate::plan::Poll> {
+        let until_path = join_key(path, "until");
+        let until = self.compile(&until_path, &p.until, at)?;
+        self.polling.insert(at);
+        let interval = p.interval.map_or(Duration::from_secs(1), |d| d.0);
+        let max_interval = p.max_interval.map_or(Duration::from_secs(60), |d| d.0);
+        let backoff = p.backoff.unwrap_or(1.0);
+        if !(1.0..=10.0).contains(&backoff) {
+            self.error_value(
+                &join_key(path, "backoff"),
+                "`backoff` multiplies each wait: a number from 1 (fixed) to 10",
+                None,
+            );
+        }
+        if p.max_polls == Some(0) {
+            self.error_value(
+                &join_key(path, "max_polls"),
+                "`max_polls` must be at least 1",
+                None,
+            );
+        }
+        if max_interval < interval {
+            self.error_value(
+                &join_key(path, "max_interval"),
+                "`max_interval` is shorter than `interval`",
+                None,
+            );
+        }
+        Some(crate::plan::Poll {
+            until,
+            until_text: match &p.until {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            interval,
+            backoff,
+            max_interval,
+            timeout: p.timeout.map(|d| d.0),
+            max_polls: p
+                .max_polls
+                .unwrap_or(if p.timeout.is_some() { u32::MAX } else { 60 }),
+        })
+    }
+
     pub(super) fn paginate(&mut self, p: &Paginate, path: &str, at: usize) -> Option<Pager> {
         let ways = [
             p.link == Some(true),

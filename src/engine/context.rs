@@ -160,6 +160,35 @@ impl Object for PageScope {
     }
 }
 
+/// The scope of `poll.until`: the step's own name (the latest response's
+/// body) and `poll`, then everything else.
+pub fn with_poll(base: &MjValue, name: &str, result: MjValue, meta: MjValue) -> MjValue {
+    MjValue::from_object(PollScope {
+        base: base.clone(),
+        name: name.to_string(),
+        result,
+        meta,
+    })
+}
+
+#[derive(Debug)]
+struct PollScope {
+    base: MjValue,
+    name: String,
+    result: MjValue,
+    meta: MjValue,
+}
+
+impl Object for PollScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match key.as_str()? {
+            "poll" => Some(self.meta.clone()),
+            k if k == self.name => Some(self.result.clone()),
+            k => self.base.get_attr(k).ok().filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
 /// The scope of one `for_each` item: `item` and `index`, then everything else.
 pub fn with_item(base: &MjValue, item: MjValue, index: usize) -> MjValue {
     MjValue::from_object(ItemScope {

@@ -29,6 +29,15 @@ pub enum Event<'a> {
         reason: String,
         delay: Duration,
     },
+    /// `poll:`: the condition did not hold yet; the request goes again
+    /// after `delay`.
+    Polling {
+        index: usize,
+        step: &'a ValidStep,
+        /// Requests so far (1-based).
+        count: u32,
+        delay: Duration,
+    },
     /// One attempt of a request is over: it got a response, or failed to.
     /// Every attempt has one (retries, `for_each` items, pages), so outputs
     /// that list every exchange (`--har`) or count them (`--metrics`) need

@@ -10,6 +10,7 @@ pub mod outcome;
 mod each;
 mod exchange;
 mod pages;
+mod poll;
 mod step;
 mod sub_chain;
 

@@ -86,6 +86,8 @@ pub struct StepOutcome {
     pub items: Option<usize>,
     /// A `paginate` step: how many pages it read.
     pub pages: Option<u32>,
+    /// A `poll` step: how many requests it sent before it stopped.
+    pub polls: Option<u32>,
     /// Taken from an earlier run's history (`--resume`), not sent again.
     pub reused: bool,
     /// A `finally` step.
@@ -118,6 +120,7 @@ impl StepOutcome {
             continued: false,
             item: None,
             dry_requests: Vec::new(),
+            polls: None,
             dry_notes: Vec::new(),
             items: None,
             pages: None,
@@ -299,6 +302,14 @@ pub enum StepError {
     GraphQl(Vec<String>),
     /// A sub-chain (`chain:`) failed: which file, which step, why.
     SubChain(String),
+    /// `poll.until` never held before the deadline or the count ran out.
+    Poll {
+        condition: String,
+        polls: u32,
+        elapsed: Duration,
+        /// What ran out: "`max_polls: 60`", "the 5m `timeout`".
+        limit: String,
+    },
     /// Ctrl-C while the step was running.
     Interrupted,
 }
@@ -321,6 +332,7 @@ impl StepError {
             StepError::Auth(_) => "auth",
             StepError::GraphQl(_) => "graphql",
             StepError::SubChain(_) => "sub_chain",
+            StepError::Poll { .. } => "poll",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -347,6 +359,7 @@ impl StepError {
             StepError::Auth(_) => "authentication failed",
             StepError::GraphQl(_) => "GraphQL errors",
             StepError::SubChain(_) => "sub-chain failed",
+            StepError::Poll { .. } => "poll ran out",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -374,6 +387,16 @@ impl StepError {
                 [one] => format!("GraphQL error: {one}"),
                 many => format!("{} GraphQL errors: {}", many.len(), many.join("; ")),
             },
+            StepError::Poll {
+                condition,
+                polls,
+                elapsed,
+                limit,
+            } => format!(
+                "`{condition}` was still false after {polls} request{} in {} ({limit})",
+                if *polls == 1 { "" } else { "s" },
+                super::show_duration(*elapsed)
+            ),
             StepError::Interrupted => "interrupted".to_string(),
         }
     }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::event::{Emitter, Event};
 use super::outcome::{ResponseInfo, StepError, StepOutcome, StepResult, StepStatus};
 use super::pages::{Pages, with_param};
+use super::poll::Polled;
 use super::{Cancel, EXCERPT_BYTES, Notices, check, context, outcome};
 use crate::auth;
 use crate::auth::Credentials;
@@ -36,6 +37,32 @@ struct Prepared<'s> {
     save_to: Option<String>,
     expect: check::RenderedExpect<'s>,
     creds: Credentials,
+}
+
+/// What `poll` would do, in words for a dry run.
+fn poll_words(poll: &crate::plan::Poll) -> String {
+    let mut text = format!(
+        "then again every {}",
+        crate::engine::show_duration(poll.interval)
+    );
+    if poll.backoff > 1.0 {
+        text.push_str(&format!(
+            " (times {} each time, at most {})",
+            poll.backoff,
+            crate::engine::show_duration(poll.max_interval)
+        ));
+    }
+    text.push_str(&format!(" until `{}`", poll.until_text));
+    if let Some(t) = poll.timeout {
+        text.push_str(&format!(
+            ", for at most {}",
+            crate::engine::show_duration(t)
+        ));
+    }
+    if poll.max_polls != u32::MAX {
+        text.push_str(&format!(", at most {} requests", poll.max_polls));
+    }
+    text
 }
 
 /// How `paginate` finds the next page, in words for a dry run.
@@ -100,6 +127,9 @@ impl StepRunner<'_> {
                         pager.max_pages
                     ));
                 }
+                if let Some(poll) = &self.step.poll {
+                    outcome.dry_notes.push(poll_words(poll));
+                }
                 return outcome;
             }
             Err((e, shown)) => {
@@ -118,10 +148,42 @@ impl StepRunner<'_> {
             Some(p) => BodySink::File(p.into()),
             None => BodySink::Memory,
         };
+        let again = self.step.poll.as_ref().map(|_| request.clone());
         let ex = self
             .exchange(request, &creds, &sink, emitter, &mut cancel, item)
             .await;
+        let (ex, ran_out, polls) = match (&self.step.poll, again) {
+            (Some(poll), Some(request)) => {
+                let status_ok = |code: u16| {
+                    if expect.spec.status.is_empty() {
+                        (200..300).contains(&code)
+                    } else {
+                        check::status_expected(expect.spec, code)
+                    }
+                };
+                let polled = self
+                    .poll(
+                        poll,
+                        ex,
+                        &request,
+                        &creds,
+                        &sink,
+                        &ctx_value,
+                        &status_ok,
+                        emitter,
+                        &mut cancel,
+                        item,
+                    )
+                    .await;
+                match polled {
+                    Polled::Done(ex, n) => (ex, None, Some(n)),
+                    Polled::RanOut(ex, n, e) => (ex, Some(e), Some(n)),
+                }
+            }
+            _ => (ex, None, None),
+        };
         outcome.attempts = ex.attempts;
+        outcome.polls = polls;
         // Kept for reports until the run ends; the parsed URL only served
         // the sending (a second copy of the URL for every step kept).
         let mut request = ex.request;
@@ -144,6 +206,11 @@ impl StepRunner<'_> {
         self.receive(&mut outcome, resp, &checking, emitter, &mut cancel, item)
             .await;
         outcome.elapsed = clock.elapsed();
+        // Polling ran out: that is why the step failed, whatever the last
+        // response's checks said.
+        if let Some(e) = ran_out {
+            outcome = outcome.failed(e);
+        }
         outcome
     }
 

@@ -161,6 +161,8 @@ pub struct ValidStep {
     /// How many `for_each` items run at once (≥ 1).
     pub concurrency: usize,
     pub paginate: Option<Box<Pager>>,
+    /// `poll:` — the request again until a condition holds.
+    pub poll: Option<Box<Poll>>,
     /// `chain:` — another chain run as this step, with its `with:` values.
     pub sub: Option<Box<SubChain>>,
     /// `connector:` — which one, its rate limiter, and the step's `params`
@@ -184,6 +186,20 @@ pub struct ConnectorUse {
 pub struct SubChain {
     pub chain: Arc<ValidChain>,
     pub with: Vec<(String, Tmpl)>,
+}
+
+/// `poll:`, checked and compiled.
+#[derive(Debug)]
+pub struct Poll {
+    /// True when done; reads the step's own name and `poll`.
+    pub until: Tmpl,
+    /// The template as written, for messages.
+    pub until_text: String,
+    pub interval: Duration,
+    pub backoff: f64,
+    pub max_interval: Duration,
+    pub timeout: Option<Duration>,
+    pub max_polls: u32,
 }
 
 /// `paginate:`, checked and compiled.

@@ -209,9 +209,12 @@ pub fn step_summary(method: &str, url: &str, o: &StepOutcome) -> String {
                 status_text(r.status),
                 show_duration(o.elapsed)
             );
-            let sent = o.pages.unwrap_or(1);
+            let sent = o.pages.or(o.polls).unwrap_or(1);
             if let Some(p) = o.pages {
                 let _ = write!(s, ", {p} {}", if p == 1 { "page" } else { "pages" });
+            }
+            if let Some(p) = o.polls {
+                let _ = write!(s, ", {p} {}", if p == 1 { "poll" } else { "polls" });
             }
             if o.attempts > sent {
                 let n = o.attempts - sent;
@@ -267,6 +270,7 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         Some(StepError::Transport { .. }) | Some(StepError::Request(_)) => "url".into(),
         Some(StepError::Extract { name, .. }) => format!("extract.{name}"),
         Some(StepError::Auth(_)) => "auth".into(),
+        Some(StepError::Poll { .. }) => "poll.until".into(),
         Some(StepError::Expectations { mismatches, .. }) => match mismatches.first() {
             Some(m) if m.what == "status" => "expect.status".into(),
             Some(m) if m.what.starts_with('$') => format!("expect.json.{}", m.what),

@@ -53,6 +53,21 @@ impl<W: Write> Observer for PlainLog<W> {
                 );
                 self.line(&text);
             }
+            Event::Polling {
+                index,
+                step,
+                count,
+                delay,
+            } => {
+                let text = format!(
+                    "[{}/{}] {} poll {count}: not done yet; again in {}",
+                    index + 1,
+                    self.total,
+                    step.name,
+                    show_duration(*delay)
+                );
+                self.line(&text);
+            }
             // Short waits are the limiter doing its job; long ones deserve a line.
             Event::RateLimited {
                 index,

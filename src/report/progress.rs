@@ -140,6 +140,22 @@ impl Observer for Progress {
                     super::to_stderr_styled(&format!("{line}\n"));
                 }
             }
+            Event::Polling {
+                index,
+                step,
+                count,
+                delay,
+            } => {
+                if let Some(bar) = self.running.get(index) {
+                    bar.set_message(format!(
+                        "[{}/{}] {} poll {count}: not done yet; again in {}",
+                        index + 1,
+                        self.total,
+                        step.name,
+                        show_duration(*delay)
+                    ));
+                }
+            }
             Event::RateLimited {
                 index,
                 step,

@@ -65,6 +65,7 @@ impl Observer for Log {
             Event::RateLimited {
                 step, connector, ..
             } => format!("wait {} {connector}", step.name),
+            Event::Polling { step, count, .. } => format!("poll {} {count}", step.name),
             Event::Exchange {
                 step,
                 attempt,

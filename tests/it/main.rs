@@ -25,6 +25,7 @@ mod jsonpath_cts;
 mod keyring;
 mod login;
 mod observability;
+mod poll;
 mod run;
 mod security;
 mod serve;
