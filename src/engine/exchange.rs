@@ -13,6 +13,20 @@ use crate::plan::retry::{Attempt, Decision};
 use crate::transport::{BodySink, HttpRequest, HttpResponse, TransportError};
 
 impl StepRunner<'_> {
+    /// Waits `delay` before a request goes again (none when replaying: a
+    /// tape answers at once); `false` when Ctrl-C came first.
+    pub(super) async fn pause(&self, delay: Duration, cancel: &mut Cancel) -> bool {
+        let wait = if self.client.is_replay() {
+            Duration::ZERO
+        } else {
+            delay
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = cancel.cancelled() => false,
+        }
+    }
+
     /// Sends one request: credentials applied, redirects followed safely,
     /// retried per the step's policy, an OAuth2 token renewed once on 401.
     pub(super) async fn exchange(
@@ -138,15 +152,8 @@ impl StepRunner<'_> {
                         reason,
                         delay,
                     });
-                    // A replayed exchange answers at once: waiting would only slow tests.
-                    let wait = if self.client.is_replay() {
-                        Duration::ZERO
-                    } else {
-                        delay
-                    };
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = cancel.cancelled() => return Exchange::failed(request, attempt, StepError::Interrupted),
+                    if !self.pause(delay, cancel).await {
+                        return Exchange::failed(request, attempt, StepError::Interrupted);
                     }
                 }
                 Decision::Stop(note) => {

@@ -87,19 +87,10 @@ impl StepRunner<'_> {
                 count,
                 delay,
             });
-            // A replayed exchange answers at once: waiting would only slow tests.
-            let pause = if self.client.is_replay() {
-                Duration::ZERO
-            } else {
-                delay
-            };
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = cancel.cancelled() => {
-                    ex.response = Err(StepError::Interrupted);
-                    ex.attempts = attempts;
-                    return Polled::Done(ex, count);
-                }
+            if !self.pause(delay, cancel).await {
+                ex.response = Err(StepError::Interrupted);
+                ex.attempts = attempts;
+                return Polled::Done(ex, count);
             }
             wait = wait.mul_f64(poll.backoff).min(poll.max_interval);
             count += 1;

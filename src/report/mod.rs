@@ -140,6 +140,21 @@ fn counts(steps: &[StepOutcome]) -> String {
         .join(", ")
 }
 
+/// `[2/3] Job poll 3: not done yet; again in 2s`.
+pub fn poll_line(
+    index: usize,
+    total: usize,
+    step: &str,
+    count: u32,
+    delay: std::time::Duration,
+) -> String {
+    format!(
+        "[{}/{total}] {step} poll {count}: not done yet; again in {}",
+        index + 1,
+        show_duration(delay)
+    )
+}
+
 /// The URL a finished step's line shows: for a `for_each` step, its URL as
 /// written (each item had its own), else the URL sent.
 pub fn shown_url<'a>(step: &'a crate::plan::ValidStep, o: &'a StepOutcome) -> Cow<'a, str> {

@@ -59,13 +59,7 @@ impl<W: Write> Observer for PlainLog<W> {
                 count,
                 delay,
             } => {
-                let text = format!(
-                    "[{}/{}] {} poll {count}: not done yet; again in {}",
-                    index + 1,
-                    self.total,
-                    step.name,
-                    show_duration(*delay)
-                );
+                let text = super::poll_line(*index, self.total, &step.name, *count, *delay);
                 self.line(&text);
             }
             // Short waits are the limiter doing its job; long ones deserve a line.

@@ -147,12 +147,8 @@ impl Observer for Progress {
                 delay,
             } => {
                 if let Some(bar) = self.running.get(index) {
-                    bar.set_message(format!(
-                        "[{}/{}] {} poll {count}: not done yet; again in {}",
-                        index + 1,
-                        self.total,
-                        step.name,
-                        show_duration(*delay)
+                    bar.set_message(super::poll_line(
+                        *index, self.total, &step.name, *count, *delay,
                     ));
                 }
             }

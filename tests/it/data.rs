@@ -539,20 +539,18 @@ async fn an_interrupt_stops_the_rows_and_still_writes_the_report() {
     let chain = dir.file("c.yaml", ECHO);
     let data = dir.file("rows.csv", "id,name\n1,a\n2,b\n3,c\n");
     let report = dir.path("r.json");
-    let bin = assert_cmd::cargo::cargo_bin("pytopus");
-    let child = crate::support::isolate(&mut std::process::Command::new(bin))
-        .args([
-            "run",
-            chain.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .args(["--var", &format!("base={}", server.uri())])
-        .args(["--report", report.to_str().unwrap(), "-q"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let base = format!("base={}", server.uri());
+    let child = crate::support::spawn(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--var",
+        &base,
+        "--report",
+        report.to_str().unwrap(),
+        "-q",
+    ]);
     crate::support::signal_when_busy(&server, child.id(), "TERM").await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));

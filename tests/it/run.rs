@@ -784,18 +784,16 @@ async fn interrupt_with(signal: &str) {
         "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n",
     );
     let report = dir.path("r.json");
-    let bin = assert_cmd::cargo::cargo_bin("pytopus");
-    let child = crate::support::isolate(&mut std::process::Command::new(bin))
-        .args([
-            "run",
-            chain.to_str().unwrap(),
-            "--var",
-            &format!("base={}", server.uri()),
-        ])
-        .args(["--report", report.to_str().unwrap(), "-q"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let base = format!("base={}", server.uri());
+    let child = crate::support::spawn(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &base,
+        "--report",
+        report.to_str().unwrap(),
+        "-q",
+    ]);
     crate::support::signal_when_busy(&server, child.id(), signal).await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));

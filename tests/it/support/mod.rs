@@ -155,6 +155,18 @@ pub fn run_chain(base: &str, chain: &str, args: &[&str]) -> (Output, Scratch) {
 /// Waits until `server` has received a request (the run is in flight), then
 /// sends `signal` (`INT`, `TERM`) to the process `pid` with the shell's
 /// builtin `kill`, so no extra package is needed on a fresh machine.
+/// Starts `pytopus` with `args` (isolated like every test's), stdout and
+/// stderr captured, to be signalled while it runs.
+pub fn spawn(args: &[&str]) -> std::process::Child {
+    let bin = assert_cmd::cargo::cargo_bin("pytopus");
+    isolate(&mut std::process::Command::new(bin))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pytopus starts")
+}
+
 pub async fn signal_when_busy(server: &wiremock::MockServer, pid: u32, signal: &str) {
     for _ in 0..100 {
         if !server
