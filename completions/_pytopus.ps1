@@ -69,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--no-history', '--no-history', [CompletionResultType]::ParameterName, 'Do not record this run in the history (also PYTOPUS_HISTORY=off)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --resume: resume even though the chain file changed since that run')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Run again whenever the chain or a file it reads changes (sub-chains, connectors, vars and data files), until Ctrl-C')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

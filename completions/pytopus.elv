@@ -65,6 +65,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --no-history 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
             cand --resume 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
             cand --force 'With --resume: resume even though the chain file changed since that run'
+            cand --watch 'Run again whenever the chain or a file it reads changes (sub-chains, connectors, vars and data files), until Ctrl-C'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -65,6 +65,7 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s k -l insecure -d
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-history -d 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l resume -d 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l force -d 'With --resume: resume even though the chain file changed since that run'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l watch -d 'Run again whenever the chain or a file it reads changes (sub-chains, connectors, vars and data files), until Ctrl-C'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pytopus -n "__fish_pytopus_using_subcommand validate" -l format -d 'How `--graph` is printed: `text`, or `dot` for Graphviz (`| dot -Tsvg > graph.svg`)' -r -f -a "text\t'One line per step with its wave and the steps it waits for'
 dot\t'Graphviz DOT'"

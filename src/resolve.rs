@@ -63,6 +63,32 @@ impl Resolved {
     }
 }
 
+impl Resolved {
+    /// Every file this chain reads, its sub-chains' too: the chain itself,
+    /// sub-chains, query and key files, certificates, and the `connectors/`
+    /// directory beside each chain (for `run --watch`).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = vec![self.here.clone()];
+        if let Some(dir) = self.here.parent() {
+            out.push(dir.join("connectors"));
+        }
+        out.extend(self.texts.keys().cloned());
+        out.extend(self.exists.keys().cloned());
+        for (path, sub) in &self.sub_chains {
+            out.push(path.clone());
+            if let Ok(SubChainFile {
+                resolved: Some(r), ..
+            }) = sub
+            {
+                out.extend(r.files());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 fn not_resolved(path: &Path) -> String {
     format!(
         "{} was not read before the chain was checked (a bug in pytopus)",

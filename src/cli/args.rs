@@ -359,6 +359,9 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
         long_help = "Run the chain again every DURATION (\"5m\", \"30s\") in the foreground until Ctrl-C or SIGTERM. Each run prints its result on stdout; a failed run is reported and the next one still starts. The next run starts DURATION after the previous one started (at once if it took longer). The exit status after an interrupt is 130."
     )]
     pub every: Option<std::time::Duration>,
+    /// Run again whenever the chain or a file it reads changes (sub-chains, connectors, vars and data files), until Ctrl-C
+    #[arg(long, conflicts_with_all = ["every", "resume", "record", "replay"])]
+    pub watch: bool,
 }
 
 /// `--every`: a duration of at least one second.

@@ -11,6 +11,7 @@ mod history;
 mod inputs;
 pub(crate) mod run;
 mod serve;
+mod watch;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};

@@ -109,6 +109,9 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, Fail> {
 }
 
 pub async fn run(args: RunArgs) -> Outcome {
+    if args.watch {
+        return super::watch::watch(&args).await;
+    }
     match args.every {
         Some(every) => run_every(&args, every).await,
         None => run_once(&args).await,
@@ -143,7 +146,7 @@ async fn run_every(args: &RunArgs, every: std::time::Duration) -> Outcome {
     }
 }
 
-async fn run_once(args: &RunArgs) -> Outcome {
+pub(super) async fn run_once(args: &RunArgs) -> Outcome {
     if let Some(path) = &args.data {
         return run_rows(args, path).await;
     }
@@ -208,12 +211,12 @@ async fn run_once(args: &RunArgs) -> Outcome {
     // report and the tape are still written.
     let (handle, cancel) = Cancel::new();
     // A second one stops the `finally` steps the first let run.
-    let signals = tokio::spawn(async move {
+    let signals = AbortOnDrop(tokio::spawn(async move {
         loop {
             interrupted().await;
             handle.cancel();
         }
-    });
+    }));
     let opts = RunOptions {
         dry_run: args.dry_run,
         redactor: redactor.clone(),
@@ -225,7 +228,7 @@ async fn run_once(args: &RunArgs) -> Outcome {
         only,
     };
     let report = engine::run(&chain, &net.client, &mut observers, &opts, cancel).await;
-    signals.abort();
+    drop(signals);
     drop(observers);
     let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
     outputs_ok &= files.finish(args, &redactor).await;
@@ -674,7 +677,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
     // more; the report and the tape are still written.
     let (handle, cancel) = Cancel::new();
     let stop = Arc::new(AtomicBool::new(false));
-    let signals = tokio::spawn({
+    let signals = AbortOnDrop(tokio::spawn({
         let stop = Arc::clone(&stop);
         async move {
             loop {
@@ -683,7 +686,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
                 handle.cancel();
             }
         }
-    });
+    }));
     let opts = RunOptions {
         dry_run: args.dry_run,
         redactor: redactor.clone(),
@@ -718,7 +721,7 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
         .collect()
         .await;
     runs.sort_by_key(|r| r.number);
-    signals.abort();
+    drop(signals);
 
     let count = |status: RowStatus| runs.iter().filter(|r| r.status == status).count();
     let failed: Vec<usize> = runs
@@ -1070,6 +1073,16 @@ pub fn secrets_for_run(redactor: &Redactor) -> Secrets {
         return Secrets::env_only(redactor.clone());
     }
     Secrets::new(crate::secret::open_default, redactor.clone())
+}
+
+/// A task that stops when its handle is dropped: the signal listener of a
+/// run that `--watch` abandons must not outlive it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Waits for Ctrl-C, or SIGTERM on Unix (what CI runners and `timeout` send).

@@ -33,3 +33,4 @@ mod teardown;
 mod tls;
 mod transport;
 mod validate;
+mod watch;
