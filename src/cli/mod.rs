@@ -46,7 +46,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
     let outcome = match cli.command {
         Command::Run(a) => run::run(*a).await,
         Command::Validate(a) => Ok(run::validate(a)),
-        Command::Fmt(a) => Ok(fmt::run(a)),
+        Command::Fmt(a) => fmt::run(a),
         Command::History(a) => Ok(history::run(a)),
         Command::Serve(a) => Ok(serve::serve(a).await),
         Command::Auth(args::AuthCommand::Login(l)) => Ok(auth::login(l).await),
@@ -64,10 +64,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         }
     };
     // The one place a failure is said and becomes an exit code.
-    outcome.unwrap_or_else(|fail| {
-        fail.print();
-        fail.exit()
-    })
+    outcome.unwrap_or_else(fail::Fail::report)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
