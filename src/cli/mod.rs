@@ -48,7 +48,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Validate(a) => Ok(run::validate(a)),
         Command::Fmt(a) => fmt::run(a),
         Command::History(a) => Ok(history::run(a)),
-        Command::Serve(a) => Ok(serve::serve(a).await),
+        Command::Serve(a) => serve::serve(a).await,
         Command::Auth(args::AuthCommand::Login(l)) => Ok(auth::login(l).await),
         Command::Auth(a) => Ok(auth::run(a)),
         Command::Connectors(c) => Ok(connectors::run(c).await),
