@@ -49,8 +49,8 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Fmt(a) => fmt::run(a),
         Command::History(a) => Ok(history::run(a)),
         Command::Serve(a) => serve::serve(a).await,
-        Command::Auth(args::AuthCommand::Login(l)) => Ok(auth::login(l).await),
-        Command::Auth(a) => Ok(auth::run(a)),
+        Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
+        Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => Ok(connectors::run(c).await),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
