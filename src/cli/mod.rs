@@ -51,7 +51,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Serve(a) => serve::serve(a).await,
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
-        Command::Connectors(c) => Ok(connectors::run(c).await),
+        Command::Connectors(c) => connectors::run(c).await,
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();
