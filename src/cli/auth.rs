@@ -36,7 +36,7 @@ pub fn run(cmd: AuthCommand) -> Outcome {
     if done.stdout.is_empty() {
         Ok(Exit::Success)
     } else {
-        Ok(super::print_stdout(&done.stdout))
+        super::print_stdout(&done.stdout)
     }
 }
 

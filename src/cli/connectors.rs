@@ -82,12 +82,8 @@ fn list() -> Outcome {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
-    let printed = print_stdout(&out);
-    Ok(if printed == Exit::Success {
-        exit
-    } else {
-        printed
-    })
+    print_stdout(&out)?;
+    Ok(exit)
 }
 
 fn show(name: &str) -> Outcome {
@@ -146,7 +142,7 @@ fn show(name: &str) -> Outcome {
             }
         }
     }
-    Ok(print_stdout(&out))
+    print_stdout(&out)
 }
 
 /// Rate-limit headers servers send, in the order they are shown.
@@ -534,7 +530,7 @@ fn import(args: ImportArgs) -> Outcome {
         ));
     }
     if args.output.as_deref() == Some(Path::new("-")) {
-        return Ok(print_stdout(&text));
+        return print_stdout(&text);
     }
     let path = args
         .output
