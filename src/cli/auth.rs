@@ -16,38 +16,27 @@ use std::sync::Arc;
 
 use super::Exit;
 use super::args::AuthCommand;
+use super::fail::{Fail, Outcome};
 use crate::report::to_stderr;
 use crate::secret::{self, Secret, SecretStore, StoreError, check_name, env_var_name};
 
 /// Opens the secret store: the OS keyring, or a fake in tests.
 type Open<'a> = &'a dyn Fn() -> Result<Arc<dyn SecretStore>, StoreError>;
 
-pub fn run(cmd: AuthCommand) -> Exit {
+pub fn run(cmd: AuthCommand) -> Outcome {
     let open: Open = &secret::open_default;
-    let outcome = match &cmd {
-        AuthCommand::Set { name } => set(name, open, read_value),
-        AuthCommand::List => list(open, &env_secret_vars()),
-        AuthCommand::Delete { name } => delete(name, open),
+    let done = match &cmd {
+        AuthCommand::Set { name } => set(name, open, read_value)?,
+        AuthCommand::List => list(open, &env_secret_vars())?,
+        AuthCommand::Delete { name } => delete(name, open)?,
         // Dispatched to `login` by the caller: it is async.
-        AuthCommand::Login(_) => return Exit::Usage,
+        AuthCommand::Login(_) => return Ok(Exit::Usage),
     };
-    match outcome {
-        Ok(done) => {
-            to_stderr(&done.stderr);
-            if done.stdout.is_empty() {
-                Exit::Success
-            } else {
-                super::print_stdout(&done.stdout)
-            }
-        }
-        Err(failure) => {
-            let mut text = format!("error: {}\n", failure.message);
-            if let Some(help) = &failure.help {
-                text.push_str(&format!("help: {help}\n"));
-            }
-            to_stderr(&text);
-            failure.exit
-        }
+    to_stderr(&done.stderr);
+    if done.stdout.is_empty() {
+        Ok(Exit::Success)
+    } else {
+        super::print_stdout(&done.stdout)
     }
 }
 
@@ -58,57 +47,47 @@ struct Done {
     stderr: String,
 }
 
-/// Why a command did not work, and what to do about it.
-#[derive(Debug)]
-struct Failure {
-    message: String,
-    help: Option<String>,
-    exit: Exit,
-}
-
-impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            message: message.into(),
-            help: None,
-            exit: Exit::Usage,
-        }
-    }
-
-    /// The keyring failed: the environment is the other way in.
-    fn store(message: String, name: Option<&str>) -> Self {
-        let var = name.map_or_else(|| "PYTOPUS_SECRET_<NAME>".to_string(), env_var_name);
-        Failure {
-            message,
-            help: Some(format!(
-                "pytopus reads a secret from the environment variable {var} before the keyring; set that instead where no keyring can be used"
-            )),
-            exit: Exit::StepFailed,
-        }
+/// A failure (exit 1) and, on the line under it, `help: …` (this
+/// command's own layout, not a diagnostic's `= help:` note).
+fn failed_with_help(message: &str, help: Option<String>) -> Fail {
+    match help {
+        Some(help) => Fail::failed(format!("{message}\nhelp: {help}")),
+        None => Fail::failed(message),
     }
 }
 
-fn open_store(open: Open, name: Option<&str>) -> Result<Arc<dyn SecretStore>, Failure> {
-    open().map_err(|e| Failure::store(format!("cannot open the OS keyring: {e}"), name))
+/// The keyring failed: the environment is the other way in.
+fn store_failed(message: String, name: Option<&str>) -> Fail {
+    let var = name.map_or_else(|| "PYTOPUS_SECRET_<NAME>".to_string(), env_var_name);
+    failed_with_help(
+        &message,
+        Some(format!(
+            "pytopus reads a secret from the environment variable {var} before the keyring; set that instead where no keyring can be used"
+        )),
+    )
+}
+
+fn open_store(open: Open, name: Option<&str>) -> Result<Arc<dyn SecretStore>, Fail> {
+    open().map_err(|e| store_failed(format!("cannot open the OS keyring: {e}"), name))
 }
 
 fn set(
     name: &str,
     open: Open,
-    read: impl FnOnce(&str) -> Result<String, Failure>,
-) -> Result<Done, Failure> {
-    check_name(name).map_err(Failure::usage)?;
+    read: impl FnOnce(&str) -> Result<String, Fail>,
+) -> Result<Done, Fail> {
+    check_name(name).map_err(Fail::usage)?;
     // Before asking for the value: no one should type a secret for nothing.
     let store = open_store(open, Some(name))?;
     let value = read(name)?;
     if value.is_empty() {
-        return Err(Failure::usage(format!(
+        return Err(Fail::usage(format!(
             "the value for secret `{name}` is empty: nothing stored"
         )));
     }
     store
         .set(name, &Secret::new(value))
-        .map_err(|e| Failure::store(format!("cannot store secret `{name}`: {e}"), Some(name)))?;
+        .map_err(|e| store_failed(format!("cannot store secret `{name}`: {e}"), Some(name)))?;
     let mut stderr = format!("stored secret {name} in {}\n", store.describe());
     if std::env::var_os(env_var_name(name)).is_some() {
         stderr.push_str(&format!(
@@ -123,11 +102,11 @@ fn set(
 }
 
 /// `env_vars`: the `PYTOPUS_SECRET_*` variables set, by name.
-fn list(open: Open, env_vars: &[String]) -> Result<Done, Failure> {
+fn list(open: Open, env_vars: &[String]) -> Result<Done, Fail> {
     let store = open_store(open, None)?;
     let names = store
         .list()
-        .map_err(|e| Failure::store(format!("cannot list the secrets: {e}"), None))?;
+        .map_err(|e| store_failed(format!("cannot list the secrets: {e}"), None))?;
     let mut done = Done::default();
     for name in &names {
         done.stdout.push_str(name);
@@ -145,24 +124,23 @@ fn list(open: Open, env_vars: &[String]) -> Result<Done, Failure> {
     Ok(done)
 }
 
-fn delete(name: &str, open: Open) -> Result<Done, Failure> {
-    check_name(name).map_err(Failure::usage)?;
+fn delete(name: &str, open: Open) -> Result<Done, Fail> {
+    check_name(name).map_err(Fail::usage)?;
     let store = open_store(open, Some(name))?;
     let deleted = store
         .delete(name)
-        .map_err(|e| Failure::store(format!("cannot delete secret `{name}`: {e}"), Some(name)))?;
+        .map_err(|e| store_failed(format!("cannot delete secret `{name}`: {e}"), Some(name)))?;
     let still_in_env = std::env::var_os(env_var_name(name)).is_some();
     if !deleted {
-        return Err(Failure {
-            message: format!("there is no secret `{name}` in {}", store.describe()),
-            help: still_in_env.then(|| {
+        return Err(failed_with_help(
+            &format!("there is no secret `{name}` in {}", store.describe()),
+            still_in_env.then(|| {
                 format!(
                     "{} is set in this environment; `auth delete` does not touch that",
                     env_var_name(name)
                 )
             }),
-            exit: Exit::StepFailed,
-        });
+        ));
     }
     let mut stderr = format!("deleted secret {name} from {}\n", store.describe());
     if still_in_env {
@@ -178,24 +156,19 @@ fn delete(name: &str, open: Open) -> Result<Done, Failure> {
 }
 
 /// The value to store: a hidden prompt on a terminal, else standard input.
-fn read_value(name: &str) -> Result<String, Failure> {
+fn read_value(name: &str) -> Result<String, Fail> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return rpassword::prompt_password(format!("value for secret {name} (not shown): "))
-            .map_err(|e| Failure {
-                message: format!("cannot read the value from the terminal: {e}"),
-                help: None,
-                exit: Exit::StepFailed,
-            });
+            .map_err(|e| Fail::failed(format!("cannot read the value from the terminal: {e}")));
     }
     let mut bytes = Vec::new();
-    stdin.lock().read_to_end(&mut bytes).map_err(|e| Failure {
-        message: format!("cannot read the value from standard input: {e}"),
-        help: None,
-        exit: Exit::StepFailed,
-    })?;
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Fail::failed(format!("cannot read the value from standard input: {e}")))?;
     let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::usage("the value on standard input is not UTF-8 text"))?;
+        .map_err(|_| Fail::usage("the value on standard input is not UTF-8 text"))?;
     Ok(without_one_newline(text))
 }
 
@@ -222,48 +195,31 @@ fn env_secret_vars() -> Vec<String> {
 }
 
 /// `pytopus auth login NAME …`: the browser flow, then the refresh token into the keyring.
-pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
-    if let Err(f) = check_name(&args.name) {
-        to_stderr(&format!("error: {f}\n"));
-        return Exit::Usage;
-    }
+pub async fn login(args: crate::cli::args::LoginArgs) -> Outcome {
+    check_name(&args.name).map_err(Fail::usage)?;
     let redactor = secret::Redactor::default();
     let secrets = crate::cli::run::secrets_for_run(&redactor);
     let client_secret = match &args.client_secret_from {
-        Some(n) => match secrets.get(n) {
-            Ok(s) => Some(s.expose().to_string()),
-            Err(e) => {
-                to_stderr(&format!("error: {e}\n"));
-                return Exit::Usage;
-            }
-        },
+        Some(n) => Some(
+            secrets
+                .get(n)
+                .map_err(|e| Fail::usage(e.to_string()))?
+                .expose()
+                .to_string(),
+        ),
         None => None,
     };
-    let transport =
-        match crate::transport::LiveTransport::new(&crate::transport::LiveOptions::default()) {
-            Ok(t) => t,
-            Err(e) => {
-                to_stderr(&format!("error: cannot start the HTTP client: {e}\n"));
-                return Exit::StepFailed;
-            }
-        };
+    let transport = crate::transport::LiveTransport::new(&crate::transport::LiveOptions::default())
+        .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
     // Without the URLs and client, NAME is a connector that knows them.
-    let from_connector =
-        if args.authorize_url.is_none() || args.token_url.is_none() || args.client_id.is_none() {
-            match connector_login(&args.name, &secrets) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    to_stderr(&format!(
-                        "error: {}
-",
-                        redactor.redact(&e)
-                    ));
-                    return Exit::Usage;
-                }
-            }
-        } else {
-            None
-        };
+    let from_connector = if args.authorize_url.is_none()
+        || args.token_url.is_none()
+        || args.client_id.is_none()
+    {
+        Some(connector_login(&args.name, &secrets).map_err(|e| Fail::usage(redactor.redact(&e)))?)
+    } else {
+        None
+    };
     let pick = |flag: Option<String>, field: fn(&ConnectorLogin) -> Option<String>| {
         flag.or_else(|| from_connector.as_ref().and_then(field))
     };
@@ -272,11 +228,10 @@ pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
         pick(args.token_url.clone(), |c| Some(c.token_url.clone())),
         pick(args.client_id.clone(), |c| Some(c.client_id.clone())),
     ) else {
-        to_stderr(&format!(
-            "error: connector `{}` has no `authorize_url`; pass --authorize-url\n",
+        return Err(Fail::usage(format!(
+            "connector `{}` has no `authorize_url`; pass --authorize-url",
             args.name
-        ));
-        return Exit::Usage;
+        )));
     };
     let client_secret = client_secret.or_else(|| {
         from_connector
@@ -296,50 +251,41 @@ pub async fn login(args: crate::cli::args::LoginArgs) -> Exit {
         wait: args.wait,
     };
     let tell = |m: &str| to_stderr(&format!("{m}\n"));
-    let tokens = match crate::auth::login::login(
+    let tokens = crate::auth::login::login(
         &cfg,
         &crate::transport::Client::new(std::sync::Arc::new(transport), redactor.clone()),
         &tell,
     )
     .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            to_stderr(&format!("error: login failed: {}\n", redactor.redact(&e)));
-            return Exit::StepFailed;
-        }
-    };
+    .map_err(|e| Fail::failed(format!("login failed: {}", redactor.redact(&e))))?;
     let Some(refresh) = tokens.refresh_token else {
-        to_stderr(
-            "error: the server gave no refresh token, so there is nothing to keep; ask for offline access (e.g. scope `offline_access`)\n",
-        );
-        return Exit::StepFailed;
+        return Err(Fail::failed(
+            "the server gave no refresh token, so there is nothing to keep; ask for offline access (e.g. scope `offline_access`)",
+        ));
     };
-    let stored = secrets.store().and_then(|store| {
-        store
-            .set(&store_as, &Secret::new(refresh))
-            .map(|()| store.describe())
-    });
-    match stored {
-        Ok(where_) if from_connector.is_some() => {
+    let where_ = secrets
+        .store()
+        .and_then(|store| {
+            store
+                .set(&store_as, &Secret::new(refresh))
+                .map(|()| store.describe())
+        })
+        .map_err(|e| Fail::failed(format!("cannot store the refresh token: {e}")))?;
+    match from_connector {
+        Some(_) => {
             to_stderr(&format!(
                 "logged in; stored the refresh token as secret {store_as} in {where_}\nsteps with `connector: {}` use it from now on\n",
                 args.name
             ));
-            Exit::Success
         }
-        Ok(where_) => {
+        None => {
             to_stderr(&format!(
                 "logged in; stored the refresh token as secret {} in {where_}\nuse it with: auth: {{type: oauth2, grant: authorization_code, token_url: …, client_id: …, refresh_token: \"{{{{ secret('{}') }}}}\"}}\n",
                 store_as, store_as
             ));
-            Exit::Success
-        }
-        Err(e) => {
-            to_stderr(&format!("error: cannot store the refresh token: {e}\n"));
-            Exit::StepFailed
         }
     }
+    Ok(Exit::Success)
 }
 
 /// What `auth login CONNECTOR` takes from a connector's OAuth2 auth.
@@ -416,7 +362,7 @@ mod tests {
         move || Ok(store.clone())
     }
 
-    fn value(v: &str) -> impl FnOnce(&str) -> Result<String, Failure> {
+    fn value(v: &str) -> impl FnOnce(&str) -> Result<String, Fail> {
         let v = v.to_string();
         move |_| Ok(v)
     }
@@ -435,8 +381,11 @@ mod tests {
 
         assert!(delete("api.key-1", &open).is_ok());
         let again = delete("api.key-1", &open).unwrap_err();
-        assert_eq!(again.exit, Exit::StepFailed);
-        assert_eq!(again.message, "there is no secret `api.key-1` in memory");
+        assert_eq!(again.exit(), Exit::StepFailed);
+        assert_eq!(
+            again.render(false),
+            "error: there is no secret `api.key-1` in memory\n"
+        );
         assert_eq!(list(&open, &[]).unwrap().stdout, "B\n");
     }
 
@@ -445,15 +394,15 @@ mod tests {
         let open = memory();
         for bad in ["a b", "", "x/y", "__pytopus_index__"] {
             assert_eq!(
-                set(bad, &open, value("v")).unwrap_err().exit,
+                set(bad, &open, value("v")).unwrap_err().exit(),
                 Exit::Usage,
                 "{bad}"
             );
-            assert_eq!(delete(bad, &open).unwrap_err().exit, Exit::Usage, "{bad}");
+            assert_eq!(delete(bad, &open).unwrap_err().exit(), Exit::Usage, "{bad}");
         }
         let empty = set("ok", &open, value("")).unwrap_err();
-        assert_eq!(empty.exit, Exit::Usage);
-        assert!(empty.message.contains("empty"), "{}", empty.message);
+        assert_eq!(empty.exit(), Exit::Usage);
+        assert!(empty.render(false).contains("empty"), "{empty:?}");
     }
 
     #[test]
@@ -469,15 +418,23 @@ mod tests {
             !asked.get(),
             "the value is asked for only once the keyring is open"
         );
-        assert_eq!(e.exit, Exit::StepFailed);
+        assert_eq!(e.exit(), Exit::StepFailed);
+        let text = e.render(false);
         assert!(
-            e.message.contains("Linux kernel keyutils: access denied"),
-            "{}",
-            e.message
+            text.starts_with(
+                "error: cannot open the OS keyring: Linux kernel keyutils: access denied\n"
+            ),
+            "{text}"
         );
-        assert!(e.help.unwrap().contains("PYTOPUS_SECRET_GH"));
+        // The help is this command's own `help:` line, under the error.
+        assert!(
+            text.contains(
+                "\nhelp: pytopus reads a secret from the environment variable PYTOPUS_SECRET_GH "
+            ),
+            "{text}"
+        );
         let e = list(&broken, &[]).unwrap_err();
-        assert!(e.help.unwrap().contains("PYTOPUS_SECRET_<NAME>"));
+        assert!(e.render(false).contains("PYTOPUS_SECRET_<NAME>"));
     }
 
     #[test]

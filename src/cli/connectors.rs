@@ -7,16 +7,17 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::args::{ConnectorsCommand, ImportArgs, NewAuth, NewConnectorArgs};
+use super::fail::{Fail, Outcome};
 use super::{Exit, print_diagnostics, print_stdout};
 use crate::chain;
 use crate::connector::{self, Connector, Library};
-use crate::diagnostic::{Diagnostics, Source};
+use crate::diagnostic::{Diagnostic, Diagnostics, Source};
 use crate::engine::{self, Cancel, RunOptions, StepStatus};
 use crate::report::to_stderr;
 use crate::secret::Redactor;
 use crate::transport::{Client, LiveOptions, LiveTransport};
 
-pub async fn run(cmd: ConnectorsCommand) -> Exit {
+pub async fn run(cmd: ConnectorsCommand) -> Outcome {
     match cmd {
         ConnectorsCommand::List => list(),
         ConnectorsCommand::Show { name } => show(&name),
@@ -26,11 +27,9 @@ pub async fn run(cmd: ConnectorsCommand) -> Exit {
     }
 }
 
-fn load(lib: &Library, name: &str) -> Result<Arc<Connector>, Exit> {
-    lib.get(name).map_err(|errors| {
-        print_diagnostics(&Diagnostics(errors));
-        Exit::Usage
-    })
+fn load(lib: &Library, name: &str) -> Result<Arc<Connector>, Fail> {
+    lib.get(name)
+        .map_err(|errors| Fail::Usage(Diagnostics(errors)))
 }
 
 fn rate(c: &Connector) -> String {
@@ -46,7 +45,7 @@ fn rate(c: &Connector) -> String {
     }
 }
 
-fn list() -> Exit {
+fn list() -> Outcome {
     let lib = Library::standalone();
     let mut rows = vec![[
         "NAME".to_string(),
@@ -65,10 +64,9 @@ fn list() -> Exit {
                 c.file.endpoints.len().to_string(),
                 rate(&c),
             ]),
-            Err(errors) => {
-                print_diagnostics(&Diagnostics(errors));
-                exit = Exit::Usage;
-            }
+            // Said now, each connector's problems on their own; the table
+            // of the others still follows.
+            Err(errors) => exit = Fail::Usage(Diagnostics(errors)).report(),
         }
     }
     let widths: Vec<usize> = (0..5)
@@ -84,18 +82,13 @@ fn list() -> Exit {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
-    match print_stdout(&out) {
-        Exit::Success => exit,
-        other => other,
-    }
+    print_stdout(&out)?;
+    Ok(exit)
 }
 
-fn show(name: &str) -> Exit {
+fn show(name: &str) -> Outcome {
     let lib = Library::standalone();
-    let c = match load(&lib, name) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+    let c = load(&lib, name)?;
     let f = &c.file;
     let mut out = match &f.description {
         Some(d) => format!("{} — {d}\n", c.name),
@@ -169,17 +162,15 @@ const RATE_HEADERS: &[&str] = &[
     "retry-after",
 ];
 
-async fn test(name: &str) -> Exit {
+async fn test(name: &str) -> Outcome {
     let lib = Library::standalone();
-    let c = match load(&lib, name) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+    let c = load(&lib, name)?;
     let Some(t) = &c.file.test else {
-        to_stderr(&format!(
-            "error: connector `{name}` has no `test` request\n  = help: add `test: {{endpoint: NAME}}` or `test: {{path: /something}}` to it\n"
-        ));
-        return Exit::Usage;
+        return Err(
+            Diagnostic::new(format!("connector `{name}` has no `test` request"))
+                .note("help: add `test: {endpoint: NAME}` or `test: {path: /something}` to it")
+                .into(),
+        );
     };
     // The test request is an ordinary one-step chain, so it goes through
     // exactly what a chain would: auth, secrets, redaction, retries.
@@ -205,32 +196,21 @@ async fn test(name: &str) -> Exit {
                 step["query_params"] = serde_json::to_value(&t.query).unwrap_or_default();
             }
         }
-        _ => return Exit::Usage,
+        // Not reached: a connector's `test` names an endpoint or a path.
+        _ => return Ok(Exit::Usage),
     }
     let text = serde_json::json!({"name": format!("connectors test {name}"), "steps": [step]});
     let source = Arc::new(Source {
         name: "<connectors test>".into(),
         text: text.to_string(),
     });
-    let chain = match chain::parse(source)
+    let chain = chain::parse(source)
         .map_err(Diagnostics::from)
-        .and_then(|p| crate::compile::validate(p, Default::default()))
-    {
-        Ok(c) => c,
-        Err(d) => {
-            print_diagnostics(&d);
-            return Exit::Usage;
-        }
-    };
+        .and_then(|p| crate::compile::validate(p, Default::default()))?;
     let redactor = Redactor::default();
     let secrets = super::run::secrets_for_run(&redactor);
-    let transport = match LiveTransport::new(&LiveOptions::default()) {
-        Ok(t) => t,
-        Err(e) => {
-            to_stderr(&format!("error: cannot start the HTTP client: {e}\n"));
-            return Exit::StepFailed;
-        }
-    };
+    let transport = LiveTransport::new(&LiveOptions::default())
+        .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
     let opts = RunOptions {
         dry_run: false,
         redactor: redactor.clone(),
@@ -321,7 +301,7 @@ async fn test(name: &str) -> Exit {
         }
     };
     to_stderr(&redactor.redact(&out));
-    exit
+    Ok(exit)
 }
 
 /// Asks `question` on stderr and reads one line of stdin; `None` at the end of input.
@@ -352,22 +332,22 @@ fn ask_until<T>(
     question: &str,
     default: Option<&str>,
     accept: impl Fn(&str) -> Result<T, String>,
-) -> Result<T, Exit> {
+) -> Result<T, Fail> {
     let terminal = std::io::stdin().is_terminal();
     loop {
         let Some(answer) = ask(question, default) else {
-            to_stderr(&format!(
-                "\nerror: no answer for \"{question}\" (standard input ended)\n  = help: give it as a flag; see `pytopus connectors new --help`\n"
-            ));
-            return Err(Exit::Usage);
+            // Ends the question's line; the error goes on the next.
+            to_stderr("\n");
+            return Err(Diagnostic::new(format!(
+                "no answer for \"{question}\" (standard input ended)"
+            ))
+            .note("help: give it as a flag; see `pytopus connectors new --help`")
+            .into());
         };
         match accept(&answer) {
             Ok(v) => return Ok(v),
             Err(why) if terminal => to_stderr(&format!("  {why}\n")),
-            Err(why) => {
-                to_stderr(&format!("error: {why}\n"));
-                return Err(Exit::Usage);
-            }
+            Err(why) => return Err(Fail::usage(why)),
         }
     }
 }
@@ -397,51 +377,34 @@ fn check_auth(a: &str) -> Result<NewAuth, String> {
         .map_err(|_| format!("`{a}` is not one of: none, bearer, basic, api-key, oauth2"))
 }
 
-fn new(args: NewConnectorArgs) -> Exit {
-    let answers = (|| -> Result<(String, String, NewAuth), Exit> {
-        let name = match &args.name {
-            Some(n) => check_name(n).map_err(|e| {
-                to_stderr(&format!("error: {e}\n"));
-                Exit::Usage
-            })?,
-            None => ask_until("Connector name", None, check_name)?,
-        };
-        let base_url = match &args.base_url {
-            Some(u) => check_url(u).map_err(|e| {
-                to_stderr(&format!("error: {e}\n"));
-                Exit::Usage
-            })?,
-            None => ask_until("Base URL", None, check_url)?,
-        };
-        let auth = match args.auth {
-            Some(a) => a,
-            None => ask_until(
-                "Auth (none, bearer, basic, api-key, oauth2)",
-                Some("bearer"),
-                check_auth,
-            )?,
-        };
-        Ok((name, base_url, auth))
-    })();
-    let (name, base_url, auth) = match answers {
-        Ok(a) => a,
-        Err(e) => return e,
+fn new(args: NewConnectorArgs) -> Outcome {
+    let name = match &args.name {
+        Some(n) => check_name(n).map_err(Fail::usage)?,
+        None => ask_until("Connector name", None, check_name)?,
+    };
+    let base_url = match &args.base_url {
+        Some(u) => check_url(u).map_err(Fail::usage)?,
+        None => ask_until("Base URL", None, check_url)?,
+    };
+    let auth = match args.auth {
+        Some(a) => a,
+        None => ask_until(
+            "Auth (none, bearer, basic, api-key, oauth2)",
+            Some("bearer"),
+            check_auth,
+        )?,
     };
     let path = args
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from("connectors").join(format!("{name}.yaml")));
     let text = new_file_text(&name, &base_url, auth);
-    match write_new(&path, &text, args.force) {
-        Ok(()) => {
-            to_stderr(&format!(
-                "wrote {}\n  use it in a step with `connector: {name}` and `url: /path`, or add endpoints to the file\n",
-                path.display()
-            ));
-            Exit::Success
-        }
-        Err(e) => e,
-    }
+    write_new(&path, &text, args.force)?;
+    to_stderr(&format!(
+        "wrote {}\n  use it in a step with `connector: {name}` and `url: /path`, or add endpoints to the file\n",
+        path.display()
+    ));
+    Ok(Exit::Success)
 }
 
 fn new_file_text(name: &str, base_url: &str, auth: NewAuth) -> String {
@@ -482,44 +445,27 @@ fn new_file_text(name: &str, base_url: &str, auth: NewAuth) -> String {
 }
 
 /// Writes a new file, refusing to replace one unless `force`.
-fn write_new(path: &Path, text: &str, force: bool) -> Result<(), Exit> {
+fn write_new(path: &Path, text: &str, force: bool) -> Result<(), Fail> {
     if path.exists() && !force {
-        to_stderr(&format!(
-            "error: {} already exists\n  = help: pass --force to replace it\n",
-            path.display()
-        ));
-        return Err(Exit::Usage);
+        return Err(
+            Diagnostic::new(format!("{} already exists", path.display()))
+                .note("help: pass --force to replace it")
+                .into(),
+        );
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        to_stderr(&format!("error: cannot create {}: {e}\n", dir.display()));
-        return Err(Exit::Usage);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Fail::usage(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(path, text).map_err(|e| {
-        to_stderr(&format!("error: cannot write {}: {e}\n", path.display()));
-        Exit::Usage
-    })
+    std::fs::write(path, text)
+        .map_err(|e| Fail::usage(format!("cannot write {}: {e}", path.display())))
 }
 
-fn import(args: ImportArgs) -> Exit {
-    let text = match std::fs::read_to_string(&args.spec) {
-        Ok(t) => t,
-        Err(e) => {
-            to_stderr(&format!(
-                "error: cannot read {}: {e}\n",
-                args.spec.display()
-            ));
-            return Exit::Usage;
-        }
-    };
-    let mut imported = match connector::openapi::import(&text, args.name.as_deref()) {
-        Ok(i) => i,
-        Err(e) => {
-            to_stderr(&format!("error: {}: {e}\n", args.spec.display()));
-            return Exit::Usage;
-        }
-    };
+fn import(args: ImportArgs) -> Outcome {
+    let text = std::fs::read_to_string(&args.spec)
+        .map_err(|e| Fail::usage(format!("cannot read {}: {e}", args.spec.display())))?;
+    let mut imported = connector::openapi::import(&text, args.name.as_deref())
+        .map_err(|e| Fail::usage(format!("{}: {e}", args.spec.display())))?;
     let written = imported
         .connector
         .get("base_url")
@@ -529,13 +475,7 @@ fn import(args: ImportArgs) -> Exit {
     let relative = !written.contains("://");
     match &args.base_url {
         Some(given) => {
-            let given = match check_url(given) {
-                Ok(u) => u,
-                Err(e) => {
-                    to_stderr(&format!("error: --base-url: {e}\n"));
-                    return Exit::Usage;
-                }
-            };
+            let given = check_url(given).map_err(|e| Fail::usage(format!("--base-url: {e}")))?;
             // A relative server URL is relative to where the API lives.
             let base = if relative {
                 format!("{given}/{}", written.trim_start_matches('/'))
@@ -548,11 +488,14 @@ fn import(args: ImportArgs) -> Exit {
                 .retain(|w| !w.starts_with("base_url is relative"));
         }
         None if relative => {
-            to_stderr(&format!(
-                "error: {}: the API's server URL is relative (`{written}`), so the document does not say where the API is\n  = help: give its address: --base-url https://api.example.com (`{written}` is appended)\n",
+            return Err(Diagnostic::new(format!(
+                "{}: the API's server URL is relative (`{written}`), so the document does not say where the API is",
                 args.spec.display()
-            ));
-            return Exit::Usage;
+            ))
+            .note(format!(
+                "help: give its address: --base-url https://api.example.com (`{written}` is appended)"
+            ))
+            .into());
         }
         None => {}
     }
@@ -580,9 +523,12 @@ fn import(args: ImportArgs) -> Exit {
         text: text.clone(),
     });
     if let Err(errors) = connector::check_text(&name, source) {
+        // The problems as any connector's (their own count and all), then
+        // what it means here.
         print_diagnostics(&Diagnostics(errors));
-        to_stderr("error: the imported connector does not load; nothing was written\n");
-        return Exit::StepFailed;
+        return Err(Fail::failed(
+            "the imported connector does not load; nothing was written",
+        ));
     }
     if args.output.as_deref() == Some(Path::new("-")) {
         return print_stdout(&text);
@@ -591,19 +537,39 @@ fn import(args: ImportArgs) -> Exit {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from("connectors").join(format!("{name}.yaml")));
-    match write_new(&path, &text, args.force) {
-        Ok(()) => {
-            let n = imported
-                .connector
-                .get("endpoints")
-                .and_then(Value::as_object)
-                .map_or(0, |e| e.len());
-            to_stderr(&format!(
-                "wrote {} ({n} endpoints); see them with `pytopus connectors show {name}`\n",
+    write_new(&path, &text, args.force)?;
+    let n = imported
+        .connector
+        .get("endpoints")
+        .and_then(Value::as_object)
+        .map_or(0, |e| e.len());
+    to_stderr(&format!(
+        "wrote {} ({n} endpoints); see them with `pytopus connectors show {name}`\n",
+        path.display()
+    ));
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_does_not_replace_one_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("c.yaml");
+        write_new(&path, "one\n", false).unwrap();
+        let fail = write_new(&path, "two\n", false).unwrap_err();
+        assert_eq!(fail.exit(), Exit::Usage);
+        assert_eq!(
+            fail.render(false),
+            format!(
+                "error: {} already exists\n  = help: pass --force to replace it\n",
                 path.display()
-            ));
-            Exit::Success
-        }
-        Err(e) => e,
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n");
+        write_new(&path, "two\n", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
     }
 }

@@ -40,9 +40,24 @@ impl Fail {
 
     /// Says what went wrong on stderr (nothing for what was said already).
     pub fn print(&self) {
+        let text = self.render(super::stderr_color());
+        if !text.is_empty() {
+            crate::report::to_stderr_styled(&text);
+        }
+    }
+
+    /// Says it and gives its exit code: for [`super::main`], and for a
+    /// command that goes on to its next file after one failed.
+    pub fn report(self) -> Exit {
+        self.print();
+        self.exit()
+    }
+
+    /// What [`Fail::print`] writes (`color`: with ANSI styles).
+    pub fn render(&self, color: bool) -> String {
         match self {
-            Fail::Usage(d) | Fail::Failed(d) => super::print_diagnostics(d),
-            Fail::Interrupted => {}
+            Fail::Usage(d) | Fail::Failed(d) => d.render(color),
+            Fail::Interrupted => String::new(),
         }
     }
 }
@@ -73,5 +88,11 @@ mod tests {
         assert_eq!(Fail::Interrupted.exit(), Exit::Interrupted);
         let d: Fail = Diagnostic::new("bad chain").into();
         assert_eq!(d.exit(), Exit::Usage);
+    }
+
+    #[test]
+    fn a_failure_renders_as_an_error_line() {
+        assert_eq!(Fail::failed("x").render(false), "error: x\n");
+        assert_eq!(Fail::Interrupted.render(false), "");
     }
 }

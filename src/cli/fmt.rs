@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::Exit;
 use super::args::FmtArgs;
-use super::{Exit, print_diagnostics};
+use super::fail::{Fail, Outcome};
 use crate::chain::{self, Format};
-use crate::diagnostic::{Diagnostics, Source};
+use crate::diagnostic::{Diagnostic, Source};
 use crate::report::to_stderr;
 
 /// Chain keys in the order `fmt` writes them; unknown ones cannot occur (the
@@ -86,7 +87,7 @@ const DEFAULTS_KEYS: &[&str] = &[
     "retry",
 ];
 
-pub fn run(args: FmtArgs) -> Exit {
+pub fn run(args: FmtArgs) -> Outcome {
     let mut exit = Exit::Success;
     for path in &args.chains {
         match one(path, &args) {
@@ -98,38 +99,32 @@ pub fn run(args: FmtArgs) -> Exit {
             }
             Ok(true) => to_stderr(&format!("{}: formatted\n", path.display())),
             Ok(false) => to_stderr(&format!("{}: unchanged\n", path.display())),
-            Err(e) => exit = e,
+            // Said now, between the other files' lines; the next is formatted.
+            Err(fail) => exit = fail.report(),
         }
     }
-    exit
+    Ok(exit)
 }
 
 /// Formats one file; `Ok(true)` when it changes (or would, with `--check`).
-fn one(path: &Path, args: &FmtArgs) -> Result<bool, Exit> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        to_stderr(&format!("error: cannot read {}: {e}\n", path.display()));
-        Exit::Usage
-    })?;
+fn one(path: &Path, args: &FmtArgs) -> Result<bool, Fail> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Fail::usage(format!("cannot read {}: {e}", path.display())))?;
     let source = Arc::new(Source {
         name: path.display().to_string(),
         text: text.clone(),
     });
     // The shape must be a chain's: `fmt` never rewrites what it cannot read back.
-    let parsed = chain::parse(Arc::clone(&source)).map_err(|d| {
-        print_diagnostics(&Diagnostics::from(d));
-        Exit::Usage
-    })?;
-    let (value, _) = chain::read_document(&source).map_err(|d| {
-        print_diagnostics(&Diagnostics::from(d));
-        Exit::Usage
-    })?;
+    let parsed = chain::parse(Arc::clone(&source)).map_err(|d| Fail::Usage(d.into()))?;
+    let (value, _) = chain::read_document(&source).map_err(|d| Fail::Usage(d.into()))?;
     let format = Format::detect(&source.name, &text);
     if format == Format::Yaml && !args.drop_comments && has_comments(&text) {
-        to_stderr(&format!(
-            "error: {} has comments, which `pytopus fmt` would lose\n  = help: move what they say into `description:`, or pass --drop-comments\n",
+        return Err(Diagnostic::new(format!(
+            "{} has comments, which `pytopus fmt` would lose",
             path.display()
-        ));
-        return Err(Exit::Usage);
+        ))
+        .note("help: move what they say into `description:`, or pass --drop-comments")
+        .into());
     }
 
     let mut content = canonical(&value);
@@ -146,13 +141,8 @@ fn one(path: &Path, args: &FmtArgs) -> Result<bool, Exit> {
     let stamped = stamp(content, &date, &digest);
     let out = match format {
         Format::Json => serde_json::to_string_pretty(&stamped).unwrap_or_default() + "\n",
-        Format::Yaml => serde_saphyr::to_string(&stamped).map_err(|e| {
-            to_stderr(&format!(
-                "error: cannot write {} as YAML: {e}\n",
-                path.display()
-            ));
-            Exit::StepFailed
-        })?,
+        Format::Yaml => serde_saphyr::to_string(&stamped)
+            .map_err(|e| Fail::failed(format!("cannot write {} as YAML: {e}", path.display())))?,
     };
     // What is written must read back as the same chain.
     let back = Arc::new(Source {
@@ -162,21 +152,18 @@ fn one(path: &Path, args: &FmtArgs) -> Result<bool, Exit> {
     match chain::read_document(&back) {
         Ok((again, _)) if again == stamped => {}
         _ => {
-            to_stderr(&format!(
-                "error: {}: the formatted text would not read back as the same chain; the file is left as it is (please report this)\n",
+            return Err(Fail::failed(format!(
+                "{}: the formatted text would not read back as the same chain; the file is left as it is (please report this)",
                 path.display()
-            ));
-            return Err(Exit::StepFailed);
+            )));
         }
     }
     if out == text {
         return Ok(false);
     }
     if !args.check {
-        crate::files::write(path, out.as_bytes()).map_err(|e| {
-            to_stderr(&format!("error: cannot write {}: {e}\n", path.display()));
-            Exit::StepFailed
-        })?;
+        crate::files::write(path, out.as_bytes())
+            .map_err(|e| Fail::failed(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(true)
 }
@@ -288,6 +275,50 @@ mod tests {
             serde_json::to_string(&c).unwrap(),
             r#"{"name":"n","vars":{"b":1,"a":2},"steps":[{"name":"A","url":"u","extract":{"z":"$.z","a":"$.a"}}]}"#
         );
+    }
+
+    fn args(check: bool) -> FmtArgs {
+        FmtArgs {
+            chains: Vec::new(),
+            check,
+            drop_comments: false,
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_formatted_is_a_usage_error_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.yaml");
+        let fail = one(&missing, &args(false)).unwrap_err();
+        assert_eq!(fail.exit(), Exit::Usage);
+        assert!(
+            fail.render(false).starts_with("error: cannot read "),
+            "{fail:?}"
+        );
+
+        let commented = dir.path().join("c.yaml");
+        let text = "# why\nsteps:\n  - name: A\n    url: https://h/\n";
+        std::fs::write(&commented, text).unwrap();
+        let fail = one(&commented, &args(false)).unwrap_err();
+        assert_eq!(fail.exit(), Exit::Usage);
+        assert_eq!(
+            fail.render(false),
+            format!(
+                "error: {} has comments, which `pytopus fmt` would lose\n  = help: move what they say into `description:`, or pass --drop-comments\n",
+                commented.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&commented).unwrap(), text);
+    }
+
+    #[test]
+    fn check_says_a_file_would_change_without_writing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let text = r#"{"steps": [{"url": "https://h/", "name": "A"}]}"#;
+        std::fs::write(&path, text).unwrap();
+        assert!(one(&path, &args(true)).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 
     #[test]

@@ -1,35 +1,26 @@
 //! `pytopus history [show ID]`.
 
 use super::args::{HistoryArgs, HistoryCommand};
+use super::fail::{Fail, Outcome};
 use super::{Exit, print_stdout};
+use crate::diagnostic::Diagnostic;
 use crate::history::History;
 use crate::report::to_stderr;
 
-pub fn run(args: HistoryArgs) -> Exit {
-    let history = match History::open() {
-        Ok(h) => h,
-        Err(e) => {
-            to_stderr(&format!("error: cannot open the history: {e}\n"));
-            return Exit::StepFailed;
-        }
-    };
+pub fn run(args: HistoryArgs) -> Outcome {
+    let history =
+        History::open().map_err(|e| Fail::failed(format!("cannot open the history: {e}")))?;
     match args.command {
         None => list(&history, args.limit),
         Some(HistoryCommand::Show { id }) => show(&history, id),
     }
 }
 
-fn list(history: &History, limit: usize) -> Exit {
-    let runs = match history.list(limit) {
-        Ok(r) => r,
-        Err(e) => {
-            to_stderr(&format!("error: cannot read the history: {e}\n"));
-            return Exit::StepFailed;
-        }
-    };
+fn list(history: &History, limit: usize) -> Outcome {
+    let runs = history.list(limit).map_err(unreadable)?;
     if runs.is_empty() {
         to_stderr("no runs recorded yet\n");
-        return Exit::Success;
+        return Ok(Exit::Success);
     }
     let mut out = format!(
         "{:>5}  {:<20}  {:<11}  {:>9}  {}\n",
@@ -49,21 +40,23 @@ fn list(history: &History, limit: usize) -> Exit {
     print_stdout(&out)
 }
 
-fn show(history: &History, id: i64) -> Exit {
-    match history.get(id) {
-        Ok(Some(run)) => {
-            let text = serde_json::to_string_pretty(&run.report).unwrap_or_default() + "\n";
-            print_stdout(&text)
-        }
-        Ok(None) => {
-            to_stderr(&format!(
-                "error: there is no run {id} in the history\n  = help: `pytopus history` lists the runs\n"
-            ));
-            Exit::Usage
-        }
-        Err(e) => {
-            to_stderr(&format!("error: cannot read the history: {e}\n"));
-            Exit::StepFailed
-        }
-    }
+fn show(history: &History, id: i64) -> Outcome {
+    let text = stored_report(history, id)?;
+    print_stdout(&text)
+}
+
+/// Run `id`'s report as pretty JSON.
+fn stored_report(history: &History, id: i64) -> Result<String, Fail> {
+    let Some(run) = history.get(id).map_err(unreadable)? else {
+        return Err(
+            Diagnostic::new(format!("there is no run {id} in the history"))
+                .note("help: `pytopus history` lists the runs")
+                .into(),
+        );
+    };
+    Ok(serde_json::to_string_pretty(&run.report).unwrap_or_default() + "\n")
+}
+
+fn unreadable(e: String) -> Fail {
+    Fail::failed(format!("cannot read the history: {e}"))
 }

@@ -21,6 +21,7 @@ use clap::{CommandFactory, Parser};
 use crate::diagnostic::Diagnostics;
 pub use args::Cli;
 use args::Command;
+use fail::{Fail, Outcome};
 
 /// The process exit codes (SPEC §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,17 +47,17 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
     };
     let outcome = match cli.command {
         Command::Run(a) => run::run(*a).await,
-        Command::Validate(a) => Ok(run::validate(a)),
-        Command::Fmt(a) => Ok(fmt::run(a)),
-        Command::History(a) => Ok(history::run(a)),
-        Command::Serve(a) => Ok(serve::serve(a).await),
-        Command::Auth(args::AuthCommand::Login(l)) => Ok(auth::login(l).await),
-        Command::Auth(a) => Ok(auth::run(a)),
-        Command::Connectors(c) => Ok(connectors::run(c).await),
+        Command::Validate(a) => run::validate(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::History(a) => history::run(a),
+        Command::Serve(a) => serve::serve(a).await,
+        Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
+        Command::Auth(a) => auth::run(a),
+        Command::Connectors(c) => connectors::run(c).await,
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();
-            Ok(print_stdout(&format!("{text}\n")))
+            print_stdout(&format!("{text}\n"))
         }
         Command::Man { command } => match man_page(&command) {
             Ok(page) => Ok(print_stdout(&page)),
@@ -65,14 +66,11 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pytopus", &mut out);
-            Ok(print_stdout(&String::from_utf8_lossy(&out)))
+            print_stdout(&String::from_utf8_lossy(&out))
         }
     };
     // The one place a failure is said and becomes an exit code.
-    outcome.unwrap_or_else(|fail| {
-        fail.print();
-        fail.exit()
-    })
+    outcome.unwrap_or_else(Fail::report)
 }
 
 /// The manual page of `pytopus` or of one of its commands (`["auth",
@@ -98,7 +96,7 @@ pub fn man_page(path: &[String]) -> Result<String, String> {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn print_stdout(text: &str) -> Exit {
+fn print_stdout(text: &str) -> Outcome {
     let mut out = std::io::stdout().lock();
     // A result read by a person is shown, not obeyed; one read by a program
     // (a pipe, a file) is passed on byte for byte.
@@ -108,12 +106,9 @@ fn print_stdout(text: &str) -> Exit {
         std::borrow::Cow::Borrowed(text)
     };
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Exit::Success,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
-        Err(e) => {
-            crate::report::to_stderr(&format!("error: cannot write to stdout: {e}\n"));
-            Exit::StepFailed
-        }
+        Ok(()) => Ok(Exit::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
+        Err(e) => Err(Fail::failed(format!("cannot write to stdout: {e}"))),
     }
 }
 

@@ -30,7 +30,7 @@ use crate::transport::{Client, LiveOptions, LiveTransport, Recorder, Replayer, T
 // list stays as it is.
 use super::data::{self, Row};
 
-pub fn validate(args: ValidateArgs) -> Exit {
+pub fn validate(args: ValidateArgs) -> Outcome {
     let mut exit = Exit::Success;
     for (i, chain) in args.chains.iter().enumerate() {
         match load_chain(chain, &args.vars) {
@@ -55,21 +55,18 @@ pub fn validate(args: ValidateArgs) -> Exit {
                         std::io::Write::write_all(&mut std::io::stdout(), graph.as_bytes())
                         && e.kind() != std::io::ErrorKind::BrokenPipe
                     {
-                        to_stderr(&format!("error: cannot write the graph: {e}\n"));
-                        exit = Exit::StepFailed;
+                        exit = Fail::failed(format!("cannot write the graph: {e}")).report();
                     }
                 }
                 if i + 1 < args.chains.len() {
                     drop(std::mem::ManuallyDrop::into_inner(c));
                 }
             }
-            Err(d) => {
-                print_diagnostics(&d);
-                exit = Exit::Usage;
-            }
+            // Said now, between the other chains' lines; the next is checked.
+            Err(d) => exit = Fail::Usage(d).report(),
         }
     }
-    exit
+    Ok(exit)
 }
 
 /// The network for this run: live or replayed, maybe recorded, always
@@ -270,11 +267,12 @@ pub(super) async fn run_once(args: &RunArgs) -> Outcome {
             RunStatus::Passed if !outputs_ok => Exit::StepFailed,
             RunStatus::Passed if report.dry_run => {
                 print_stdout(&redactor.redact(&dry_run_text(&report, "")))
+                    .unwrap_or_else(Fail::report)
             }
             RunStatus::Passed => {
                 let value =
                     redactor.redact_json_cow(report.output.as_deref().unwrap_or(&Value::Null));
-                print_output(&value, args.output)
+                print_output(&value, args.output).unwrap_or_else(Fail::report)
             }
         };
         // Best effort: the run's result never depends on its history.
@@ -785,14 +783,14 @@ async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
 
     let printed = if args.dry_run {
         let texts: Vec<&str> = runs.iter().map(|r| r.dry_run.as_str()).collect();
-        print_stdout(&redactor.redact(&texts.join("\n")))
+        print_stdout(&redactor.redact(&texts.join("\n"))).unwrap_or_else(Fail::report)
     } else {
         let outputs: Vec<Value> = runs
             .iter()
             .map(|r| redactor.redact_json(&r.output))
             .collect();
         match format_rows(outputs, args.output) {
-            Ok(text) => print_stdout(&text),
+            Ok(text) => print_stdout(&text).unwrap_or_else(Fail::report),
             Err(e) => {
                 to_stderr(&format!("error: cannot print the results: {e}\n"));
                 Exit::StepFailed
@@ -1118,18 +1116,14 @@ fn check_writable(path: &std::path::Path) -> Result<(), String> {
 /// Prints the run's result on stdout. JSON is written straight into a
 /// buffered stdout rather than built as a string first: a 100 MB result
 /// would otherwise be in memory twice.
-fn print_output(value: &Value, format: OutputFormat) -> Exit {
+fn print_output(value: &Value, format: OutputFormat) -> Outcome {
     use std::io::{IsTerminal as _, Write as _};
     // On a terminal, the text goes through `print_stdout`, which shows
     // control characters instead of sending them.
     if format != OutputFormat::Json || std::io::stdout().is_terminal() {
-        return match format_output(value, format) {
-            Ok(text) => print_stdout(&text),
-            Err(e) => {
-                to_stderr(&format!("error: cannot print the result: {e}\n"));
-                Exit::StepFailed
-            }
-        };
+        let text = format_output(value, format)
+            .map_err(|e| Fail::failed(format!("cannot print the result: {e}")))?;
+        return print_stdout(&text);
     }
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let written = serde_json::to_writer_pretty(&mut out, value)
@@ -1137,12 +1131,9 @@ fn print_output(value: &Value, format: OutputFormat) -> Exit {
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
     match written {
-        Ok(()) => Exit::Success,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
-        Err(e) => {
-            to_stderr(&format!("error: cannot write to stdout: {e}\n"));
-            Exit::StepFailed
-        }
+        Ok(()) => Ok(Exit::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
+        Err(e) => Err(Fail::failed(format!("cannot write to stdout: {e}"))),
     }
 }
 

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Exit;
 use super::args::{self, ServeArgs};
+use super::fail::{Fail, Outcome};
 use super::inputs::read_source;
 use super::run::{interrupted, secrets_for_run};
-use super::{Exit, print_diagnostics};
 use crate::chain;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::context::Context;
@@ -18,53 +19,18 @@ use crate::serve::schedule::SystemClock;
 use crate::serve::{Log, LogFormat, ServedChain, Server};
 use crate::transport::{LiveOptions, LiveTransport};
 
-pub async fn serve(args: ServeArgs) -> Exit {
+pub async fn serve(args: ServeArgs) -> Outcome {
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    let chains = match load_all(&args.paths, &secrets) {
-        Ok(c) => c,
-        Err(d) => {
-            print_diagnostics(&d);
-            return Exit::Usage;
-        }
-    };
-    let token = match api_token(&args, &secrets) {
-        Ok(t) => t,
-        Err(d) => {
-            print_diagnostics(&d.into());
-            return Exit::Usage;
-        }
-    };
+    let chains = load_all(&args.paths, &secrets)?;
+    let token = api_token(&args, &secrets)?;
     let remote = !args.listen.ip().is_loopback();
-    if remote && !args.allow_remote {
-        print_diagnostics(
-            &Diagnostic::new(format!(
-                "refusing to listen on {}: it is not a loopback address",
-                args.listen
-            ))
-            .note("help: add --allow-remote to accept connections from other machines (an API token is then required)")
-            .into(),
-        );
-        return Exit::Usage;
-    }
-    if remote && token.is_none() {
-        print_diagnostics(
-            &Diagnostic::new("--allow-remote needs an API token")
-                .note("help: set PYTOPUS_SERVE_TOKEN, or store one with `pytopus auth set NAME` and pass --token-from-secret NAME")
-                .into(),
-        );
-        return Exit::Usage;
-    }
-    let transport = match LiveTransport::new(&LiveOptions::default()) {
-        Ok(t) => t,
-        Err(e) => {
-            to_stderr(&format!("error: cannot start the HTTP client: {e}\n"));
-            return Exit::StepFailed;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
-        Ok(l) => l,
-        Err(e) => {
+    check_remote(args.listen, args.allow_remote, token.is_some())?;
+    let transport = LiveTransport::new(&LiveOptions::default())
+        .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::AddrInUse => "the address is already in use".to_string(),
                 std::io::ErrorKind::AddrNotAvailable => {
@@ -75,14 +41,12 @@ pub async fn serve(args: ServeArgs) -> Exit {
                 }
                 _ => e.to_string(),
             };
-            print_diagnostics(
-                &Diagnostic::new(format!("cannot listen on {}: {why}", args.listen))
+            Fail::Failed(
+                Diagnostic::new(format!("cannot listen on {}: {why}", args.listen))
                     .note("help: choose another address or port with --listen, e.g. --listen 127.0.0.1:8181")
                     .into(),
-            );
-            return Exit::StepFailed;
-        }
-    };
+            )
+        })?;
     let format = match args.log_format {
         args::LogFormat::Text => LogFormat::Text,
         args::LogFormat::Json => LogFormat::Json,
@@ -125,13 +89,32 @@ pub async fn serve(args: ServeArgs) -> Exit {
         history: !args.no_history && crate::history::enabled_by_env(),
         allowed_hosts: args.allow_host.clone(),
     };
-    match crate::serve::serve(server, listener, interrupted()).await {
-        Ok(()) => Exit::Success,
-        Err(e) => {
-            to_stderr(&format!("error: the server stopped: {e}\n"));
-            Exit::StepFailed
-        }
+    crate::serve::serve(server, listener, interrupted())
+        .await
+        .map_err(|e| Fail::failed(format!("the server stopped: {e}")))?;
+    Ok(Exit::Success)
+}
+
+/// Other machines are let in only when asked to, and only with a token.
+fn check_remote(
+    listen: std::net::SocketAddr,
+    allow_remote: bool,
+    has_token: bool,
+) -> Result<(), Fail> {
+    let remote = !listen.ip().is_loopback();
+    if remote && !allow_remote {
+        return Err(Diagnostic::new(format!(
+            "refusing to listen on {listen}: it is not a loopback address"
+        ))
+        .note("help: add --allow-remote to accept connections from other machines (an API token is then required)")
+        .into());
     }
+    if remote && !has_token {
+        return Err(Diagnostic::new("--allow-remote needs an API token")
+            .note("help: set PYTOPUS_SERVE_TOKEN, or store one with `pytopus auth set NAME` and pass --token-from-secret NAME")
+            .into());
+    }
+    Ok(())
 }
 
 /// `--token-from-secret NAME`, else `PYTOPUS_SERVE_TOKEN`.
@@ -310,4 +293,33 @@ fn webhook_secret(
     }
     secrets.redactor().add(&value);
     Ok(Some(Secret::new(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_beyond_loopback_needs_the_flag_and_a_token() {
+        let local: std::net::SocketAddr = "127.0.0.1:8181".parse().unwrap();
+        let remote: std::net::SocketAddr = "0.0.0.0:8181".parse().unwrap();
+        assert!(check_remote(local, false, false).is_ok());
+        assert!(check_remote(remote, true, true).is_ok());
+        let refused = check_remote(remote, false, true).unwrap_err();
+        assert_eq!(refused.exit(), Exit::Usage);
+        assert!(
+            refused
+                .render(false)
+                .starts_with("error: refusing to listen on 0.0.0.0:8181: it is not a loopback address\n  = help: add --allow-remote"),
+            "{}",
+            refused.render(false)
+        );
+        let tokenless = check_remote(remote, true, false).unwrap_err();
+        assert_eq!(tokenless.exit(), Exit::Usage);
+        assert!(
+            tokenless
+                .render(false)
+                .starts_with("error: --allow-remote needs an API token\n")
+        );
+    }
 }
