@@ -60,7 +60,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
             print_stdout(&format!("{text}\n"))
         }
         Command::Man { command } => match man_page(&command) {
-            Ok(page) => Ok(print_stdout(&page)),
+            Ok(page) => print_stdout(&page),
             Err(e) => Err(fail::Fail::usage(e)),
         },
         Command::Completions { shell } => {

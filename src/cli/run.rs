@@ -130,6 +130,8 @@ async fn run_every(args: &RunArgs, every: std::time::Duration) -> Outcome {
             to_stderr(&format!("run {round} at {now}\n"));
         }
         match run_once(args).await {
+            // The run saw Ctrl-C: so does the loop.
+            Ok(Exit::Interrupted) => return Ok(Exit::Interrupted),
             // A failed run is reported and the next one still starts.
             Ok(_) | Err(Fail::Failed(_)) => {}
             // The file changed into something invalid: stop, it will not

@@ -1484,3 +1484,32 @@ async fn headers_from_the_command_line_replace_the_chains() {
         assert!(out.stderr.contains("'--header"), "{}", out.stderr);
     }
 }
+
+/// `--every`: Ctrl-C during a run ends the loop, not just that run.
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_during_a_run_ends_every() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let chain = dir.file(
+        "c.yaml",
+        "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n",
+    );
+    let base = format!("base={}", server.uri());
+    let child = crate::support::spawn(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &base,
+        "--every",
+        "1s",
+        "-q",
+    ]);
+    crate::support::signal_when_busy(&server, child.id(), "INT").await;
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+}
