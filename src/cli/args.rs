@@ -67,9 +67,27 @@ pub struct HistoryArgs {
 pub enum HistoryCommand {
     /// Print one run's report (JSON, as `--report` writes it)
     Show {
-        /// The run's id, as `pytopus history` lists it
-        id: i64,
+        /// The run's id, as `pytopus history` lists it, or `latest` (`last`) for the newest run
+        #[arg(value_parser = parse_run_id)]
+        id: RunId,
     },
+}
+
+/// Which run `history show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunId {
+    Id(i64),
+    Latest,
+}
+
+fn parse_run_id(text: &str) -> Result<RunId, String> {
+    match text {
+        "latest" | "last" => Ok(RunId::Latest),
+        _ => text
+            .parse()
+            .map(RunId::Id)
+            .map_err(|_| format!("`{text}` is not a run id: a number, or `latest`")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `pytopus history [show ID]`.
 
+use super::args::RunId;
 use super::args::{HistoryArgs, HistoryCommand};
 use super::fail::{Fail, Outcome};
 use super::{Exit, print_stdout};
@@ -40,7 +41,14 @@ fn list(history: &History, limit: usize) -> Outcome {
     print_stdout(&out)
 }
 
-fn show(history: &History, id: i64) -> Outcome {
+fn show(history: &History, id: RunId) -> Outcome {
+    let id = match id {
+        RunId::Id(id) => id,
+        RunId::Latest => match history.list(1).map_err(unreadable)?.first() {
+            Some(run) => run.id,
+            None => return Err(Fail::usage("there is no run in the history yet")),
+        },
+    };
     let text = stored_report(history, id)?;
     print_stdout(&text)
 }

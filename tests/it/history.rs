@@ -140,6 +140,14 @@ async fn resume_reruns_from_the_failed_step_and_reuses_the_ones_before() {
     let report: Value = serde_json::from_str(&show.stdout).unwrap();
     assert_eq!(report["status"], "failed");
     assert_eq!(report["steps"][2]["status"], "failed");
+    // `latest` is the newest run: the resumed one that passed.
+    let latest = in_dir(&dir, &history, &["history", "show", "latest"]);
+    assert_eq!(latest.code, 0, "{}", latest.stderr);
+    let report: Value = serde_json::from_str(&latest.stdout).unwrap();
+    assert_eq!(report["status"], "passed");
+    let bad = in_dir(&dir, &history, &["history", "show", "newest"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("a number, or `latest`"), "{}", bad.stderr);
     // Reports and results are stored compressed: the bytes of every file
     // the database keeps (its log too) and every column's text once
     // decompressed are searched.
