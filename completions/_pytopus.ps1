@@ -210,7 +210,8 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -222,6 +223,11 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;auth;list' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'pytopus;auth;logout' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -245,7 +251,8 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
         }
         'pytopus;auth;help' {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -255,6 +262,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;auth;help;list' {
+            break
+        }
+        'pytopus;auth;help;logout' {
             break
         }
         'pytopus;auth;help;delete' {
@@ -337,7 +347,8 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
         }
         'pytopus;help;auth' {
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Store a secret: a hidden prompt on a terminal, else standard input')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a stored secret (exit status 1 when there was none)')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME')
             break
@@ -346,6 +357,9 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;auth;list' {
+            break
+        }
+        'pytopus;help;auth;logout' {
             break
         }
         'pytopus;help;auth;delete' {

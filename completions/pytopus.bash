@@ -61,6 +61,9 @@ _pytopus() {
             pytopus__subcmd__auth,login)
                 cmd="pytopus__subcmd__auth__subcmd__login"
                 ;;
+            pytopus__subcmd__auth,logout)
+                cmd="pytopus__subcmd__auth__subcmd__logout"
+                ;;
             pytopus__subcmd__auth,set)
                 cmd="pytopus__subcmd__auth__subcmd__set"
                 ;;
@@ -75,6 +78,9 @@ _pytopus() {
                 ;;
             pytopus__subcmd__auth__subcmd__help,login)
                 cmd="pytopus__subcmd__auth__subcmd__help__subcmd__login"
+                ;;
+            pytopus__subcmd__auth__subcmd__help,logout)
+                cmd="pytopus__subcmd__auth__subcmd__help__subcmd__logout"
                 ;;
             pytopus__subcmd__auth__subcmd__help,set)
                 cmd="pytopus__subcmd__auth__subcmd__help__subcmd__set"
@@ -157,6 +163,9 @@ _pytopus() {
             pytopus__subcmd__help__subcmd__auth,login)
                 cmd="pytopus__subcmd__help__subcmd__auth__subcmd__login"
                 ;;
+            pytopus__subcmd__help__subcmd__auth,logout)
+                cmd="pytopus__subcmd__help__subcmd__auth__subcmd__logout"
+                ;;
             pytopus__subcmd__help__subcmd__auth,set)
                 cmd="pytopus__subcmd__help__subcmd__auth__subcmd__set"
                 ;;
@@ -211,7 +220,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__auth)
-            opts="-h --help set list delete login help"
+            opts="-h --help set list logout delete login help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,7 +248,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__auth__subcmd__help)
-            opts="set list delete login help"
+            opts="set list logout delete login help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -295,6 +304,20 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__auth__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__help__subcmd__logout)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -371,6 +394,20 @@ _pytopus() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__auth__subcmd__logout)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -653,7 +690,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help__subcmd__auth)
-            opts="set list delete login"
+            opts="set list logout delete login"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +732,20 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help__subcmd__auth__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__auth__subcmd__logout)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

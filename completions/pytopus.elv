@@ -183,7 +183,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
-            cand list 'List the names of the stored secrets, one a line (never their values)'
+            cand list 'List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr'
+            cand logout 'Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones'
             cand delete 'Delete a stored secret (exit status 1 when there was none)'
             cand login 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -193,6 +194,10 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'pytopus;auth;list'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pytopus;auth;logout'= {
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -213,7 +218,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         }
         &'pytopus;auth;help'= {
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
-            cand list 'List the names of the stored secrets, one a line (never their values)'
+            cand list 'List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr'
+            cand logout 'Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones'
             cand delete 'Delete a stored secret (exit status 1 when there was none)'
             cand login 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -221,6 +227,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;auth;help;set'= {
         }
         &'pytopus;auth;help;list'= {
+        }
+        &'pytopus;auth;help;logout'= {
         }
         &'pytopus;auth;help;delete'= {
         }
@@ -283,13 +291,16 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         }
         &'pytopus;help;auth'= {
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'
-            cand list 'List the names of the stored secrets, one a line (never their values)'
+            cand list 'List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr'
+            cand logout 'Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones'
             cand delete 'Delete a stored secret (exit status 1 when there was none)'
             cand login 'Log in with OAuth2 in a browser (authorization code + PKCE) and store the refresh token as NAME'
         }
         &'pytopus;help;auth;set'= {
         }
         &'pytopus;help;auth;list'= {
+        }
+        &'pytopus;help;auth;logout'= {
         }
         &'pytopus;help;auth;delete'= {
         }

@@ -191,8 +191,14 @@ pub enum AuthCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
-    /// List the names of the stored secrets, one a line (never their values)
+    /// List the names of the stored secrets, one a line (never their values); cached OAuth2 tokens are listed apart on stderr
     List,
+    /// Forget cached OAuth2 tokens: all of them, or the one NAME (as `auth list` shows it); the next run fetches new ones
+    Logout {
+        /// A cached token's name (`oauth2-token-…`, from `auth list`); none: every cached token
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
     /// Delete a stored secret (exit status 1 when there was none)
     Delete {
         /// The secret's name

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::Exit;
 use super::args::AuthCommand;
 use super::fail::{Fail, Outcome};
+use crate::auth::oauth2::{CachedToken, TOKEN_PREFIX};
 use crate::report::to_stderr;
 use crate::secret::{self, Secret, SecretStore, StoreError, check_name, env_var_name};
 
@@ -28,6 +29,7 @@ pub fn run(cmd: AuthCommand) -> Outcome {
     let done = match &cmd {
         AuthCommand::Set { name } => set(name, open, read_value)?,
         AuthCommand::List => list(open, &env_secret_vars())?,
+        AuthCommand::Logout { name } => logout(name.as_deref(), open)?,
         AuthCommand::Delete { name } => delete(name, open)?,
         // Dispatched to `login` by the caller: it is async.
         AuthCommand::Login(_) => return Ok(Exit::Usage),
@@ -107,13 +109,49 @@ fn list(open: Open, env_vars: &[String]) -> Result<Done, Fail> {
     let names = store
         .list()
         .map_err(|e| store_failed(format!("cannot list the secrets: {e}"), None))?;
+    let (tokens, secrets): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| n.starts_with(TOKEN_PREFIX));
     let mut done = Done::default();
-    for name in &names {
+    for name in &secrets {
         done.stdout.push_str(name);
         done.stdout.push('\n');
     }
-    if names.is_empty() {
+    if secrets.is_empty() {
         done.stderr = format!("no secrets stored in {}\n", store.describe());
+    }
+    if !tokens.is_empty() {
+        done.stderr.push_str(
+            "cached OAuth2 tokens (not secrets you stored; `pytopus auth logout` forgets them):\n",
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for name in tokens {
+            let cached = store
+                .get(name)
+                .ok()
+                .flatten()
+                .and_then(|v| CachedToken::from_json(v.expose()));
+            let line = match cached {
+                Some(t) => {
+                    let when = match t.expires_at {
+                        Some(at) if at > now => {
+                            format!(
+                                "expires in {}",
+                                crate::engine::show_duration(std::time::Duration::from_secs(
+                                    at - now
+                                ),)
+                            )
+                        }
+                        Some(_) => "expired".to_string(),
+                        None => "no expiry given".to_string(),
+                    };
+                    format!("  {name}: {} ({when})\n", t.about)
+                }
+                None => format!("  {name}: written by an older pytopus (not used)\n"),
+            };
+            done.stderr.push_str(&line);
+        }
     }
     if !env_vars.is_empty() {
         done.stderr.push_str(&format!(
@@ -122,6 +160,41 @@ fn list(open: Open, env_vars: &[String]) -> Result<Done, Fail> {
         ));
     }
     Ok(done)
+}
+
+/// `auth logout [NAME]`: forgets one cached token, or all of them.
+fn logout(name: Option<&str>, open: Open) -> Result<Done, Fail> {
+    let store = open_store(open, None)?;
+    let names = store
+        .list()
+        .map_err(|e| store_failed(format!("cannot list the cached tokens: {e}"), None))?;
+    let chosen: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with(TOKEN_PREFIX) && name.is_none_or(|want| want == n.as_str()))
+        .collect();
+    if let Some(want) = name
+        && chosen.is_empty()
+    {
+        return Err(failed_with_help(
+            &format!("there is no cached token `{want}`"),
+            Some("`pytopus auth list` shows the cached tokens on stderr".into()),
+        ));
+    }
+    for n in &chosen {
+        store
+            .delete(n)
+            .map_err(|e| store_failed(format!("cannot forget `{n}`: {e}"), None))?;
+    }
+    let count = chosen.len();
+    Ok(Done {
+        stdout: String::new(),
+        stderr: format!(
+            "forgot {count} cached OAuth2 token{} in {}; the next run fetches {}\n",
+            if count == 1 { "" } else { "s" },
+            store.describe(),
+            if count == 1 { "a new one" } else { "new ones" }
+        ),
+    })
 }
 
 fn delete(name: &str, open: Open) -> Result<Done, Fail> {
@@ -443,6 +516,35 @@ mod tests {
         let done = list(&open, &["PYTOPUS_SECRET_GH".into()]).unwrap();
         assert_eq!(done.stdout, "");
         assert!(done.stderr.contains("PYTOPUS_SECRET_GH"), "{}", done.stderr);
+    }
+
+    #[test]
+    fn cached_tokens_are_listed_apart_and_logout_forgets_them() {
+        let store: Arc<dyn SecretStore> = Arc::new(crate::secret::MemoryStore::default());
+        let open = {
+            let store = Arc::clone(&store);
+            move || Ok(Arc::clone(&store))
+        };
+        store.set("github", &Secret::new("ghp_value")).unwrap();
+        let token = r#"{"access_token":"tok-canary-1","expires_at":null,"refresh_token":null,"credentials":"h","about":"client credentials for client `c` at https://auth.test/token"}"#;
+        store.set("oauth2-token-00aa", &Secret::new(token)).unwrap();
+        let done = list(&open, &[]).unwrap();
+        assert_eq!(done.stdout, "github\n");
+        assert!(
+            done.stderr.contains("  oauth2-token-00aa: client credentials for client `c` at https://auth.test/token (no expiry given)\n"),
+            "{}",
+            done.stderr
+        );
+        assert!(!done.stderr.contains("tok-canary-1"));
+        let missing = logout(Some("oauth2-token-ffff"), &open).unwrap_err();
+        assert_eq!(missing.exit(), Exit::StepFailed);
+        let done = logout(None, &open).unwrap();
+        assert!(
+            done.stderr.starts_with("forgot 1 cached OAuth2 token in"),
+            "{}",
+            done.stderr
+        );
+        assert_eq!(store.list().unwrap(), ["github"]);
     }
 
     #[test]

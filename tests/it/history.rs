@@ -147,7 +147,11 @@ async fn resume_reruns_from_the_failed_step_and_reuses_the_ones_before() {
     assert_eq!(report["status"], "passed");
     let bad = in_dir(&dir, &history, &["history", "show", "newest"]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("a number, or `latest`"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("a number, or `latest`"),
+        "{}",
+        bad.stderr
+    );
     // Reports and results are stored compressed: the bytes of every file
     // the database keeps (its log too) and every column's text once
     // decompressed are searched.
