@@ -9,8 +9,12 @@ mod fail;
 mod fmt;
 mod history;
 mod inputs;
+mod output;
+mod part;
+mod rows;
 pub(crate) mod run;
 mod serve;
+mod session;
 mod watch;
 
 use std::ffi::OsString;

@@ -9,7 +9,7 @@ use super::Exit;
 use super::args::{self, ServeArgs};
 use super::fail::{Fail, Outcome};
 use super::inputs::read_source;
-use super::run::{interrupted, secrets_for_run};
+use super::session::{interrupted, secrets_for_run};
 use crate::chain;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::context::Context;

@@ -13,7 +13,8 @@ use notify::{RecursiveMode, Watcher};
 
 use super::args::RunArgs;
 use super::fail::{Fail, Outcome};
-use super::run::{interrupted, run_once};
+use super::run::run_once;
+use super::session::interrupted;
 use crate::report::to_stderr;
 
 /// Events closer together than this are one change (an editor's save is
