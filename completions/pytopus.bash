@@ -34,6 +34,9 @@ _pytopus() {
             pytopus,history)
                 cmd="pytopus__subcmd__history"
                 ;;
+            pytopus,inputs)
+                cmd="pytopus__subcmd__inputs"
+                ;;
             pytopus,man)
                 cmd="pytopus__subcmd__man"
                 ;;
@@ -139,6 +142,9 @@ _pytopus() {
             pytopus__subcmd__help,history)
                 cmd="pytopus__subcmd__help__subcmd__history"
                 ;;
+            pytopus__subcmd__help,inputs)
+                cmd="pytopus__subcmd__help__subcmd__inputs"
+                ;;
             pytopus__subcmd__help,man)
                 cmd="pytopus__subcmd__help__subcmd__man"
                 ;;
@@ -206,7 +212,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate fmt history connectors serve schema auth completions man help"
+            opts="-h -V --help --version run validate fmt history connectors serve schema inputs auth completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -676,7 +682,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate fmt history connectors serve schema auth completions man help"
+            opts="run validate fmt history connectors serve schema inputs auth completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -927,6 +933,20 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__help__subcmd__inputs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1064,6 +1084,24 @@ _pytopus() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__inputs)
+            opts="-h --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json-schema" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -29,6 +29,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+            cand inputs 'Print a chain''s declared inputs and outputs (what a caller gives it and gets back)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
             cand man 'Print a manual page (roff): `pytopus man run | man -l -`; the pages are also in the source''s man/'
@@ -179,6 +180,11 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'pytopus;inputs'= {
+            cand --format '`text` (a table) or `json-schema` (one JSON Schema of the inputs, and one of the outputs, for tools)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'pytopus;auth'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -252,6 +258,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
+            cand inputs 'Print a chain''s declared inputs and outputs (what a caller gives it and gets back)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
             cand man 'Print a manual page (roff): `pytopus man run | man -l -`; the pages are also in the source''s man/'
@@ -288,6 +295,8 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;serve'= {
         }
         &'pytopus;help;schema'= {
+        }
+        &'pytopus;help;inputs'= {
         }
         &'pytopus;help;auth'= {
             cand set 'Store a secret: a hidden prompt on a terminal, else standard input'

@@ -35,6 +35,19 @@ pub struct Chain {
     /// Variables available to every template; overridden by `--vars-file`, then `--var`.
     #[serde(default)]
     pub vars: IndexMap<String, Value>,
+    /// What a caller gives the chain, checked before anything is sent: each
+    /// name with a JSON Schema subset (`type`, `enum`, `minimum`, `pattern`,
+    /// `items`…), `description`, `default` and `required`. Templates read
+    /// them like `vars`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, serde_json::Map<String, Value>>")]
+    pub inputs: IndexMap<String, Value>,
+    /// What the chain's `output` holds, by key, each with a JSON Schema
+    /// subset and a `description`: a chain is then a function with a
+    /// declared result.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, serde_json::Map<String, Value>>")]
+    pub outputs: IndexMap<String, Value>,
     /// Settings applied to every step unless the step sets its own.
     #[serde(default)]
     pub defaults: Defaults,

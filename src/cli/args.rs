@@ -39,6 +39,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of chain files (for editors and the YAML language server)
     Schema,
+    /// Print a chain's declared inputs and outputs (what a caller gives it and gets back)
+    Inputs(InputsArgs),
     /// Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -61,6 +63,22 @@ pub struct HistoryArgs {
     /// How many runs to list
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct InputsArgs {
+    /// The chain file (JSON or YAML)
+    #[arg(value_name = "CHAIN")]
+    pub chain: String,
+    /// `text` (a table) or `json-schema` (one JSON Schema of the inputs, and one of the outputs, for tools)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: InputsFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputsFormat {
+    Text,
+    JsonSchema,
 }
 
 #[derive(Debug, Subcommand)]

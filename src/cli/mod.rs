@@ -58,6 +58,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => connectors::run(c).await,
+        Command::Inputs(a) => run::inputs(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

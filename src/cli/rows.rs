@@ -49,7 +49,9 @@ pub(super) async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
     let mut secret_names: Vec<String> = Vec::new();
     let mut invalid: Vec<usize> = Vec::new();
     for row in &rows {
-        match validate_row(&parsed, &overrides, row, args) {
+        let checked = validate_row(&parsed, &overrides, row, args)
+            .and_then(|chain| super::run::missing_inputs(&chain, None).map(|()| chain));
+        match checked {
             Ok(chain) => {
                 for name in chain.secret_names {
                     if !secret_names.contains(&name) {

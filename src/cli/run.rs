@@ -5,15 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use super::args::{GraphFormat, RunArgs, ValidateArgs};
+use super::args::{GraphFormat, InputsArgs, InputsFormat, RunArgs, ValidateArgs};
 use super::fail::{Fail, Outcome};
-use super::inputs::load_chain;
+use super::inputs::{load_chain, read_source};
 use super::output::{dry_run_text, print_output};
 use super::part::{part_of_chain, resume_from};
 use super::rows::run_rows;
 use super::session::{Session, interrupted};
 use super::{Exit, print_diagnostics, print_stdout, stderr_color};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::{self, RunOptions, RunStatus};
+use crate::plan::ValidChain;
 use crate::report::json::JsonReport;
 use crate::report::{self, Verbosity, to_stderr};
 
@@ -101,6 +103,7 @@ pub(super) async fn run_once(args: &RunArgs) -> Outcome {
         return run_rows(args, path).await;
     }
     let mut chain = load_chain(&args.chain, &args.vars)?;
+    missing_inputs(&chain, None)?;
     from_command_line(&mut chain, args);
     let session = Session::open(args, &chain.secret_names)?;
     let redactor = &session.redactor;
@@ -267,4 +270,110 @@ pub(super) fn from_command_line(chain: &mut crate::plan::ValidChain, args: &RunA
             step.tls = Some(Arc::new(tls));
         }
     }
+}
+
+/// What `pytopus inputs` shows of a chain.
+struct Declared {
+    name: String,
+    inputs: Vec<crate::plan::inputs::Input>,
+    outputs: Vec<crate::plan::inputs::Input>,
+}
+
+/// A run cannot start without its required inputs: the error names each
+/// (and the `--data` row, for a row).
+pub(super) fn missing_inputs(chain: &ValidChain, row: Option<usize>) -> Result<(), Diagnostics> {
+    if chain.missing_inputs.is_empty() {
+        return Ok(());
+    }
+    let mut d = Diagnostics::default();
+    for name in &chain.missing_inputs {
+        let what = chain
+            .inputs
+            .iter()
+            .find(|i| &i.name == name)
+            .and_then(|i| i.description.clone())
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        let at = row.map(|r| format!("row {r}: ")).unwrap_or_default();
+        d.0.push(
+            Diagnostic::new(format!("{at}input `{name}` is required{what}"))
+                .at(&chain.source, chain.spans.key(&format!("inputs.{name}")))
+                .note(format!(
+                    "help: pass it with `--var {name}=VALUE`, in `--vars-file`, or as a `--data` column"
+                )),
+        );
+    }
+    Err(d)
+}
+
+/// `pytopus inputs CHAIN`: what a caller gives the chain and gets back.
+/// Only the declarations are read: a chain whose other templates need
+/// `--var` values still shows what it takes.
+pub fn inputs(args: InputsArgs) -> Outcome {
+    let parsed = read_source(&args.chain).and_then(crate::chain::parse)?;
+    let declare = |map: &indexmap::IndexMap<String, Value>, what: &str| {
+        map.iter()
+            .map(|(name, spec)| {
+                let mut schema = spec.clone();
+                let required = schema
+                    .as_object_mut()
+                    .and_then(|m| m.remove("required"))
+                    .and_then(|r| r.as_bool());
+                crate::plan::inputs::Input::new(name, schema, required)
+                    .map_err(|e| Fail::usage(format!("{what}: {e}")))
+            })
+            .collect::<Result<Vec<_>, Fail>>()
+    };
+    let chain = Declared {
+        name: parsed
+            .chain
+            .name
+            .clone()
+            .unwrap_or_else(|| parsed.source.name.clone()),
+        inputs: declare(&parsed.chain.inputs, "inputs")?,
+        outputs: declare(&parsed.chain.outputs, "outputs")?,
+    };
+    let text = match args.format {
+        InputsFormat::JsonSchema => {
+            let doc = serde_json::json!({
+                "inputs": crate::plan::inputs::json_schema(&chain.inputs, &format!("{} inputs", chain.name)),
+                "outputs": crate::plan::inputs::json_schema(&chain.outputs, &format!("{} outputs", chain.name)),
+            });
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        }
+        InputsFormat::Text => {
+            let mut out = String::new();
+            for (title, list) in [("inputs", &chain.inputs), ("outputs", &chain.outputs)] {
+                if list.is_empty() {
+                    out.push_str(&format!("{title}: none declared\n"));
+                    continue;
+                }
+                out.push_str(&format!("{title}:\n"));
+                for i in list {
+                    let kind = i.schema.get("type").map_or_else(
+                        || "any".to_string(),
+                        |t| t.to_string().trim_matches('"').to_string(),
+                    );
+                    let need = if title == "outputs" {
+                        String::new()
+                    } else if i.required {
+                        ", required".to_string()
+                    } else {
+                        match &i.default {
+                            Some(d) => format!(", default {d}"),
+                            None => ", optional".to_string(),
+                        }
+                    };
+                    let about = i
+                        .description
+                        .as_deref()
+                        .map(|d| format!(" — {d}"))
+                        .unwrap_or_default();
+                    out.push_str(&format!("  {} ({kind}{need}){about}\n", i.name));
+                }
+            }
+            out
+        }
+    };
+    print_stdout(&text)
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod connector;
+mod inputs;
 mod refs;
 mod retry;
 mod step;
@@ -98,6 +99,8 @@ fn validate_nested(
     };
 
     v.unsupported(&chain);
+    let mut vars = vars;
+    let declared = v.declared(&chain, &mut vars);
     let (trigger, schedule) = v.triggers(&chain);
     if teardown_from == 0 {
         v.error(steps_key, "the chain has no steps", None);
@@ -339,6 +342,9 @@ fn validate_nested(
     secret_names.dedup();
     let templates = v.templates;
     Ok(ValidChain {
+        inputs: declared.inputs,
+        missing_inputs: declared.missing,
+        outputs: declared.outputs,
         teardown_from,
         reads,
         name: chain

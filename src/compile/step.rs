@@ -526,10 +526,13 @@ impl Validator<'_> {
             }
         };
         let resolved = sub.resolved.as_deref()?;
-        // The sub-chain's own vars, then the names `with` sets (values come at run time).
+        // The sub-chain's own vars, then the names `with` sets (values come
+        // at run time, checked then against the sub-chain's inputs).
         let mut vars = parsed.chain.vars.clone();
         for (name, _) in &with {
-            vars.entry(name.clone()).or_insert(Value::Null);
+            if !parsed.chain.inputs.contains_key(name) {
+                vars.entry(name.clone()).or_insert(Value::Null);
+            }
         }
         let mut stack = self.stack.clone();
         stack.push((here, self.source.name.clone()));
@@ -539,10 +542,34 @@ impl Validator<'_> {
             .map(|(name, _)| name.clone())
             .collect();
         match validate_nested(parsed, resolved, vars, stack, secret_vars) {
-            Ok(chain) => Some(SubChain {
-                chain: Arc::new(chain),
-                with,
-            }),
+            Ok(chain) => {
+                let given: Vec<&str> = with.iter().map(|(n, _)| n.as_str()).collect();
+                let missing: Vec<&String> = chain
+                    .missing_inputs
+                    .iter()
+                    .filter(|m| !given.contains(&m.as_str()))
+                    .collect();
+                if !missing.is_empty() {
+                    self.error(
+                        &join_key(base, "with"),
+                        format!(
+                            "sub-chain {} needs input{} {}",
+                            path.display(),
+                            if missing.len() == 1 { "" } else { "s" },
+                            missing
+                                .iter()
+                                .map(|m| format!("`{m}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Some("help: give it under `with:`".into()),
+                    );
+                }
+                Some(SubChain {
+                    chain: Arc::new(chain),
+                    with,
+                })
+            }
             Err(Diagnostics(list)) => {
                 self.error_value(
                     &join_key(base, "chain"),

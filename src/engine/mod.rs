@@ -184,7 +184,7 @@ pub async fn run_with_vars(
         .as_ref()
         .map(|r| *r.end())
         .filter(|&end| end + 1 < chain.teardown_from);
-    let (output, output_error) = if status == RunStatus::Passed && !opts.dry_run {
+    let (mut output, mut output_error) = if status == RunStatus::Passed && !opts.dry_run {
         match &chain.output {
             _ if stopped_at.is_some() => (
                 stopped_at
@@ -206,6 +206,33 @@ pub async fn run_with_vars(
         (None, None)
     };
 
+    // `outputs:` declares what `output` holds: checked like inputs.
+    if let (Some(out), false) = (
+        &mut output,
+        chain.outputs.is_empty() || stopped_at.is_some(),
+    ) {
+        let value = Arc::make_mut(out);
+        let problems: Vec<String> = chain
+            .outputs
+            .iter()
+            .filter_map(|o| match value.get_mut(&o.name) {
+                Some(v) => o.check_as("output", v).err(),
+                None => Some(format!("`{}` is missing", o.name)),
+            })
+            .collect();
+        if !problems.is_empty() {
+            status = RunStatus::Failed;
+            output = None;
+            output_error = Some(crate::template::TemplateError {
+                message: format!(
+                    "`output` does not hold what `outputs:` declares: {}",
+                    problems.join("; ")
+                ),
+                template: "output".into(),
+                help: None,
+            });
+        }
+    }
     let teardown = env.teardown(&mut ctx, &mut status, &outcomes).await;
 
     let report = RunReport {

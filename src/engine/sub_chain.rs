@@ -34,6 +34,19 @@ impl StepRunner<'_> {
                 }
             }
         }
+        // The sub-chain's declared inputs: what `with:` gave, checked.
+        let problems = crate::plan::inputs::check_given(&sub.chain.inputs, &mut vars, |n| {
+            sub.with.iter().any(|(w, _)| w == n)
+        });
+        if !problems.is_empty() {
+            outcome.status = StepStatus::Failed;
+            outcome.error = Some(StepError::SubChain(format!(
+                "{}: {}",
+                sub.chain.source.name,
+                problems.join("; ")
+            )));
+            return outcome;
+        }
         // The sub-chain's own steps are not shown: the step stands for them.
         let mut quiet = Observers::default();
         // Sharding splits the top-level chain's items, not a sub-chain's.

@@ -4,6 +4,7 @@
 //! ([`crate::resolve`]). After this, nothing re-checks.
 
 pub mod graph;
+pub mod inputs;
 pub mod retry;
 pub mod schedule;
 
@@ -39,8 +40,16 @@ pub struct ValidChain {
     pub description: Option<String>,
     pub source: Arc<Source>,
     pub templates: Templates,
-    /// Chain `vars`, then `--vars-file`, then `--var`.
+    /// Chain `vars`, then `--vars-file`, then `--var`; inputs with their
+    /// defaults.
     pub vars: IndexMap<String, Value>,
+    /// `inputs:`, checked wherever a caller gives values.
+    pub inputs: Vec<inputs::Input>,
+    /// Required inputs no value was given for (a `serve` caller or a
+    /// sub-chain's `with:` may give them later; `run` refuses to start).
+    pub missing_inputs: Vec<String>,
+    /// `outputs:`: the keys `output` holds, each with its schema.
+    pub outputs: Vec<inputs::Input>,
     /// `steps`, then the `finally` steps (from [`Self::teardown_from`]).
     pub steps: Vec<ValidStep>,
     /// Where the `finally` steps start in `steps` (`steps.len()` when the

@@ -152,6 +152,15 @@ pub async fn start_run(shared: &Arc<Shared>, mut start: Start, run_async: bool) 
         );
     }
     let chain = &shared.chains[start.chain];
+    // Declared inputs: the caller's values checked (text read as the
+    // declared type), the required ones present — before the run starts.
+    let given: Vec<String> = start.vars.keys().cloned().collect();
+    let problems = crate::plan::inputs::check_given(&chain.inputs, &mut start.vars, |n| {
+        given.iter().any(|g| g == n)
+    });
+    if !problems.is_empty() {
+        return error_response(StatusCode::UNPROCESSABLE_ENTITY, &problems.join("; "));
+    }
     let Ok(permit) = Arc::clone(&chain.permits).try_acquire_owned() else {
         let mut r = error_response(
             StatusCode::TOO_MANY_REQUESTS,
@@ -227,7 +236,9 @@ async fn list_chains(State(shared): State<Arc<Shared>>) -> Response {
                 "title": c.title,
                 "description": c.description,
                 "file": c.file,
-                "vars": c.vars.iter().filter(|(k, _)| k.as_str() != TRIGGER_VAR).map(|(k, v)| (k.clone(), shared.redactor.redact_json(v))).collect::<serde_json::Map<_, _>>(),
+                "vars": c.vars.iter().filter(|(k, _)| k.as_str() != TRIGGER_VAR && !c.inputs.iter().any(|i| &i.name == *k)).map(|(k, v)| (k.clone(), shared.redactor.redact_json(v))).collect::<serde_json::Map<_, _>>(),
+                // Declared inputs, as one JSON Schema a caller can fill in.
+                "inputs": (!c.inputs.is_empty()).then(|| crate::plan::inputs::json_schema(&c.inputs, &c.title)),
                 "webhook": {
                     "url": format!("/hooks/{}", c.route),
                     "signature": c.signature.map(|s| s.as_str()),

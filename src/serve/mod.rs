@@ -93,6 +93,8 @@ pub struct ChainInfo {
     /// Variables a caller may not set: they decide where a request goes and
     /// `trigger.origin_vars` does not open them.
     pub fixed_vars: Vec<String>,
+    /// `inputs:`: what a caller's values are checked against.
+    pub inputs: Vec<crate::plan::inputs::Input>,
 }
 
 /// State shared by the handlers.
@@ -683,6 +685,7 @@ fn info(c: &ServedChain) -> ChainInfo {
             .filter(|v| !t.origin_vars.contains(v))
             .cloned()
             .collect(),
+        inputs: c.chain.inputs.clone(),
     }
 }
 

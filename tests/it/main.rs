@@ -20,6 +20,7 @@ mod first_hour;
 mod fmt;
 mod fuzz;
 mod history;
+mod inputs;
 mod jsonpath_cts;
 #[cfg(target_os = "linux")]
 mod keyring;

@@ -25,7 +25,7 @@ pub(crate) const HOOK_SECRET: &str = "hook-secret-4f9a2c";
 #[derive(Clone)]
 pub(crate) struct Fake {
     pub(crate) sent: Arc<Mutex<Vec<HttpRequest>>>,
-    gate: Arc<Semaphore>,
+    pub(crate) gate: Arc<Semaphore>,
 }
 
 impl Default for Fake {
