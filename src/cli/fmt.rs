@@ -63,6 +63,7 @@ const STEP_KEYS: &[&str] = &[
     "body",
     "form",
     "multipart",
+    "body_file",
     "graphql",
     "timeout",
     "max_response_size",

@@ -8,6 +8,7 @@ mod refs;
 mod retry;
 mod step;
 mod triggers;
+mod upload;
 
 use refs::{Links, Scope, origin_vars};
 use step::{find_string_path, reqwest_free_header_name_ok};
@@ -84,7 +85,6 @@ fn validate_nested(
         "api_chain"
     };
 
-    v.unsupported(&chain);
     let (trigger, schedule) = v.triggers(&chain);
     if chain.steps.is_empty() {
         v.error(steps_key, "the chain has no steps", None);

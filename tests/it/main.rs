@@ -30,4 +30,5 @@ mod security;
 mod serve;
 mod tls;
 mod transport;
+mod upload;
 mod validate;
