@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import http.server
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,7 +212,10 @@ def write_https_chains(chains: Path, bases: dict[str, str], ca: Path) -> dict[st
     return paths
 
 
-def write_chains(chains: Path, base: str, big_out: Path) -> dict[str, Path]:
+def write_chains(chains: Path, base: str, big_out: Path,
+                 upload: tuple[str, Path] | None = None) -> dict[str, Path]:
+    """The chains of the plain-HTTP workloads; `upload` is the upload sink's
+    base URL and the file to upload (the `upload` workload)."""
     chains.mkdir(parents=True, exist_ok=True)
     files = {
         "seq1000": seq_chain(1000, base),
@@ -233,6 +238,12 @@ def write_chains(chains: Path, base: str, big_out: Path) -> dict[str, Path]:
             "  - name: Save", "    url: \"{{ base }}/big.json\"",
             f"    save_to: {q(str(big_out))}", ""]),
     }
+    if upload is not None:
+        sink, upload_file = upload
+        files["upload"] = "\n".join([
+            "name: upload", f"vars: {{sink: {q(sink)}}}", "steps:",
+            "  - name: Upload", "    url: \"{{ sink }}/upload\"",
+            f"    multipart: {{file: {q('@' + str(upload_file))}}}", ""])
     paths = {}
     for name, text in files.items():
         p = chains / f"{name}.yaml"
@@ -387,6 +398,56 @@ def build_floor() -> Path:
     return FLOOR_DIR / "target" / "release" / "pytopus-bench-floor"
 
 
+# How big the `upload` workload's file is: sparse, so it takes no disk.
+UPLOAD_BYTES = 1 << 30
+
+
+def upload_file(path: Path) -> Path:
+    """A sparse file of UPLOAD_BYTES zeros (made once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.stat().st_size != UPLOAD_BYTES:
+        with open(path, "wb") as f:
+            f.truncate(UPLOAD_BYTES)
+    return path
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    """Reads a POST's whole body (Content-Length) and answers how many MiB
+    came: nginx answers a `return` before it has read the body, and the
+    client would then stop sending it."""
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        left = int(self.headers.get("content-length", "0"))
+        got = 0
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            got += len(chunk)
+            left -= len(chunk)
+        # Whole MiB: the same for pytopus and the floor, whose multipart
+        # framing differs by a few bytes.
+        body = json.dumps({"received_mib": got >> 20}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+def start_upload_sink() -> http.server.ThreadingHTTPServer:
+    """The `upload` workload's server, on a free port of 127.0.0.1; its
+    base URL is its `url`."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 # ---------------------------------------------------------------- workloads
 
 
@@ -408,7 +469,8 @@ class Workload:
 
 
 def workloads(py: Path, fl: Path, chains: dict[str, Path], base: str,
-              big_out: Path, https: dict[str, str]) -> list[Workload]:
+              big_out: Path, https: dict[str, str],
+              upload: tuple[str, Path] | None = None) -> list[Workload]:
     P, F = str(py), str(fl)
     run_ = [P, "run", "-q"]
     return [
@@ -461,7 +523,12 @@ def workloads(py: Path, fl: Path, chains: dict[str, Path], base: str,
         Workload("save", "100 MB body with save_to",
                  run_ + [str(chains["save"])], [F, "save", f"{base}/big.json", str(big_out)],
                  rounds=3, runs=3, warmup=1, rss_target=("mib", 20)),
-    ]
+    ] + ([] if upload is None else [
+        Workload("upload", f"{UPLOAD_BYTES >> 30} GiB file uploaded as multipart (streamed)",
+                 run_ + [str(chains["upload"])],
+                 [F, "upload", f"{upload[0]}/upload", str(upload[1])],
+                 rounds=3, runs=2, warmup=1, rss_target=("mib", 20)),
+    ])
 
 
 def check_outputs(w: Workload) -> None:
@@ -634,7 +701,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     names = ["version", "one", "validate50", "seq1000", "seq10000", "fanout", "one_h2",
-             "seq1000_h1", "seq1000_h2", "fanout_h1", "fanout_h2", "big", "save"]
+             "seq1000_h1", "seq1000_h2", "fanout_h1", "fanout_h2", "big", "save", "upload"]
     if args.list:
         print("\n".join(names))
         return
@@ -659,6 +726,7 @@ def main() -> None:
     pytopus, built_from = build_pytopus()
     floor = build_floor()
     nginx, ports = start_nginx(BENCH_DIR, www)
+    sink = start_upload_sink()
     try:
         base = f"http://127.0.0.1:{ports['http']}"
         https = {p: f"https://127.0.0.1:{ports[p]}" for p in ("h1", "h2")}
@@ -666,9 +734,10 @@ def main() -> None:
         os.environ["FLOOR_CA"] = str(ca)
         big_out = BENCH_DIR / "out" / "big.json"
         big_out.parent.mkdir(parents=True, exist_ok=True)
-        chains = write_chains(BENCH_DIR / "chains", base, big_out)
+        upload = (sink.url, upload_file(BENCH_DIR / "out" / "upload.bin"))
+        chains = write_chains(BENCH_DIR / "chains", base, big_out, upload)
         chains.update(write_https_chains(BENCH_DIR / "chains", https, ca))
-        ws = [w for w in workloads(pytopus, floor, chains, base, big_out, https)
+        ws = [w for w in workloads(pytopus, floor, chains, base, big_out, https, upload)
               if w.name in only]
         scratch = BENCH_DIR / "hyperfine"
         scratch.mkdir(exist_ok=True)
@@ -681,6 +750,7 @@ def main() -> None:
             measure(w, args.quick, args.rounds, scratch)
     finally:
         stop_nginx(nginx)
+        sink.shutdown()
 
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     head = [f"pytopus bench {stamp} — {version}, {built_from}",

@@ -1,9 +1,10 @@
 //! Every file a chain needs, read once, before it is compiled: the
 //! connectors it names (from its `connectors:`, `./connectors/`, the user's
 //! directory and the built-ins), its sub-chains (parsed, and resolved in
-//! turn), GraphQL query files, JWT key files, and whether its certificate
-//! files exist. [`crate::compile`] then builds the plan from the chain and
-//! this, and touches no file itself.
+//! turn), GraphQL query files, JWT key files, whether its certificate
+//! files exist, and whether the files it uploads can be read (their bytes
+//! are read when the request is sent). [`crate::compile`] then builds the
+//! plan from the chain and this, and touches no file itself.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ pub struct Resolved {
     pub texts: HashMap<PathBuf, Result<String, String>>,
     /// Whether each certificate path names a file.
     pub exists: HashMap<PathBuf, bool>,
+    /// Each file a step uploads (`multipart`, `body_file`): its size, or
+    /// why it cannot be read. Only looked at: the bytes are read when the
+    /// request is sent.
+    pub uploads: HashMap<PathBuf, Result<u64, String>>,
 }
 
 /// A sub-chain file, read.
@@ -60,6 +65,14 @@ impl Resolved {
     /// Whether `path` names a file.
     pub fn is_file(&self, path: &Path) -> bool {
         self.exists.get(path).copied().unwrap_or(false)
+    }
+
+    /// The size of a file to upload, or why it cannot be sent.
+    pub fn upload(&self, path: &Path) -> Result<u64, String> {
+        match self.uploads.get(path) {
+            Some(r) => r.clone(),
+            None => Err(not_resolved(path)),
+        }
     }
 }
 
@@ -169,6 +182,13 @@ fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
         if let Some(file) = step.graphql.as_ref().and_then(|g| g.query_file.as_ref()) {
             read_into(&dir.join(file), &mut out);
         }
+        for file in crate::chain::parts::files(step) {
+            if let std::collections::hash_map::Entry::Vacant(e) = out.uploads.entry(dir.join(file))
+            {
+                let found = upload(e.key());
+                e.insert(found);
+            }
+        }
         if let Some(file) = &step.chain {
             let path = dir.join(file);
             if let std::collections::hash_map::Entry::Vacant(e) = out.sub_chains.entry(path) {
@@ -230,4 +250,12 @@ fn read_into(path: &Path, out: &mut Resolved) {
         let text = read_text(Some(path), MAX_INPUT).map_err(|e| e.to_string());
         out.texts.insert(path.to_path_buf(), text);
     }
+}
+
+/// A file to upload: a regular file that can be opened, and its size.
+fn upload(path: &Path) -> Result<u64, String> {
+    use crate::transport::upload::{FileRef, io_words};
+    let file = FileRef::measure(path)?;
+    std::fs::File::open(path).map_err(|e| io_words(&e))?;
+    Ok(file.len)
 }

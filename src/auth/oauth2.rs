@@ -505,7 +505,7 @@ pub(crate) async fn post_form(
         url: url.to_string(),
         parsed_url: None,
         headers,
-        body: Some(ser.finish().into_bytes()),
+        body: Some(crate::transport::Body::Bytes(ser.finish().into_bytes())),
         timeout: Duration::from_secs(30),
         follow_redirects: false,
         tls: None,

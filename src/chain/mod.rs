@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod parse;
+pub mod parts;
 pub mod spans;
 
 pub use model::Chain;

@@ -223,9 +223,18 @@ pub struct Step {
     /// URL-encoded form body (`application/x-www-form-urlencoded`).
     #[serde(default)]
     pub form: Option<Box<IndexMap<String, Value>>>,
-    /// Multipart body (not supported yet).
+    /// `multipart/form-data` body: part name → `"text"` (a template),
+    /// `"@path"` (a file, relative to the chain file, streamed), `{file: path,
+    /// filename, content_type}`, `{value, filename, content_type}`, or a list
+    /// of those (the part repeated). `"@@…"` is text starting with `@`.
     #[serde(default)]
-    pub multipart: Option<Box<Value>>,
+    #[schemars(with = "Option<IndexMap<String, super::parts::PartSchema>>")]
+    pub multipart: Option<Box<IndexMap<String, Value>>>,
+    /// A file sent as the body, streamed from disk: a path relative to the
+    /// chain file, or `{path, content_type}`.
+    #[serde(default)]
+    #[schemars(with = "Option<super::parts::BodyFileSchema>")]
+    pub body_file: Option<Box<Value>>,
     /// Authentication; overrides `defaults.auth` (`{type: none}` turns it off).
     #[serde(default)]
     pub auth: Option<Box<Auth>>,

@@ -64,6 +64,7 @@ const STEP_KEYS: &[&str] = &[
     "body",
     "form",
     "multipart",
+    "body_file",
     "graphql",
     "timeout",
     "max_response_size",

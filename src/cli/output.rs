@@ -105,7 +105,7 @@ pub(super) fn dry_run_text(report: &RunReport, label: &str) -> String {
             }
             if let Some(body) = &req.body {
                 out.push('\n');
-                out.push_str(&String::from_utf8_lossy(body));
+                out.push_str(&body.shown_text());
                 out.push('\n');
             }
         }

@@ -9,6 +9,7 @@ mod refs;
 mod retry;
 mod step;
 mod triggers;
+mod upload;
 
 use refs::{Links, Scope, origin_vars};
 use step::{find_string_path, reqwest_free_header_name_ok};
@@ -98,7 +99,6 @@ fn validate_nested(
         }
     };
 
-    v.unsupported(&chain);
     let mut vars = vars;
     let declared = v.declared(&chain, &mut vars);
     let (trigger, schedule) = v.triggers(&chain);

@@ -114,14 +114,15 @@ impl Validator<'_> {
         })
     }
 
-    /// The method, upper case: POST for a GraphQL step that names none,
-    /// else GET.
+    /// The method, upper case: POST for a GraphQL or upload step that
+    /// names none, else GET.
     fn step_method(&mut self, step: &Step, base: &str) -> String {
-        let default_method = if step.graphql.is_some() {
-            "POST"
-        } else {
-            "GET"
-        };
+        let default_method =
+            if step.graphql.is_some() || step.multipart.is_some() || step.body_file.is_some() {
+                "POST"
+            } else {
+                "GET"
+            };
         let method = step
             .method
             .as_deref()
@@ -145,7 +146,11 @@ impl Validator<'_> {
     /// sub-chain step has none (it sends nothing itself).
     fn step_url(&mut self, step: &Step, i: usize, base: &str) -> Option<Tmpl> {
         if step.chain.is_some()
-            && (step.url.is_some() || step.body.is_some() || step.graphql.is_some())
+            && (step.url.is_some()
+                || step.body.is_some()
+                || step.graphql.is_some()
+                || step.multipart.is_some()
+                || step.body_file.is_some())
         {
             self.error(
                 &join_key(base, "chain"),
@@ -226,8 +231,38 @@ impl Validator<'_> {
         (query, headers)
     }
 
-    /// The body: `body`, `form` or `graphql`, one at most.
+    /// The body: `body`, `form`, `graphql`, `multipart` or `body_file`,
+    /// one at most.
     fn step_body(&mut self, step: &Step, i: usize, base: &str) -> Option<BodySpec> {
+        let given: Vec<&str> = [
+            ("body", step.body.is_some()),
+            ("form", step.form.is_some()),
+            ("graphql", step.graphql.is_some()),
+            ("multipart", step.multipart.is_some()),
+            ("body_file", step.body_file.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, given)| given.then_some(k))
+        .collect();
+        if let Some(upload) = given
+            .iter()
+            .find(|k| matches!(**k, "multipart" | "body_file"))
+        {
+            if let Some(other) = given.iter().find(|k| *k != upload) {
+                self.error(
+                    &join_key(base, upload),
+                    format!("a step sends one body: it cannot have both `{other}` and `{upload}`"),
+                    None,
+                );
+                return None;
+            }
+            let path = join_key(base, upload);
+            return match (&step.multipart, &step.body_file) {
+                (Some(m), _) => self.multipart(m, &path, i),
+                (_, Some(f)) => self.body_file(f, &path, i),
+                _ => None,
+            };
+        }
         let body = match (&step.body, &step.form) {
             (Some(_), Some(_)) => {
                 self.error(

@@ -1,37 +1,10 @@
-//! `trigger:` and `schedule:` (what `pytopus serve` reads), and the keys
-//! pytopus does not build yet.
+//! `trigger:` and `schedule:` (what `pytopus serve` reads).
 
 use super::{Validator, reqwest_free_header_name_ok};
 use crate::chain::model::{Chain, SignatureScheme};
-use crate::chain::spans::{join_index, join_key};
 use crate::plan::{ValidSchedule, ValidTrigger};
 
 impl Validator<'_> {
-    pub(super) fn unsupported(&mut self, chain: &Chain) {
-        let later = |what: &str| -> String {
-            format!(
-                "help: this version of pytopus does not run {what} yet (see docs/reference.md, \"Not built yet\")"
-            )
-        };
-        let steps_key = if self.spans.value("steps").is_some() {
-            "steps"
-        } else {
-            "api_chain"
-        };
-        for (i, s) in chain.steps.iter().enumerate() {
-            let fields: [(&str, bool); 1] = [("multipart", s.multipart.is_some())];
-            for (key, present) in fields {
-                if present {
-                    self.error(
-                        &join_key(&join_index(steps_key, i), key),
-                        format!("`{key}` is not supported by this version of pytopus"),
-                        Some(later(&format!("`{key}`"))),
-                    );
-                }
-            }
-        }
-    }
-
     /// `trigger:`, `schedule:`, `timezone:` and `overlap:`.
     pub(super) fn triggers(
         &mut self,

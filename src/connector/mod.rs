@@ -1041,7 +1041,12 @@ pub fn expand_step(
         }
     }
     out.headers = (!headers.is_empty()).then(|| Box::new(headers));
-    if step.body.is_none() && step.form.is_none() && step.graphql.is_none() {
+    if step.body.is_none()
+        && step.form.is_none()
+        && step.graphql.is_none()
+        && step.multipart.is_none()
+        && step.body_file.is_none()
+    {
         out.body = endpoint.and_then(|e| e.body.clone()).map(Box::new);
         out.form = endpoint.and_then(|e| e.form.clone()).map(Box::new);
     }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod event;
 pub mod outcome;
 
+mod body;
 mod each;
 mod exchange;
 mod pages;

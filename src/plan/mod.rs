@@ -250,6 +250,39 @@ pub enum BodySpec {
         variables: Option<Tmpl>,
         operation_name: Option<String>,
     },
+    /// `multipart:` — `multipart/form-data`, its parts in order.
+    Multipart(Vec<PartSpec>),
+    /// `body_file:` — a file streamed as the body.
+    File {
+        /// Joined to the chain file's directory.
+        path: std::path::PathBuf,
+        content_type: Option<Tmpl>,
+    },
+}
+
+/// One part of `multipart:` (a list written for a name makes one per element).
+#[derive(Debug)]
+pub struct PartSpec {
+    pub name: String,
+    pub source: PartSource,
+    /// Default: a file's last path component; a field has none.
+    pub filename: Option<Tmpl>,
+    /// Default: guessed from a file's name; `application/json` for a
+    /// `value:` that is not text; none for a field.
+    pub content_type: Option<Tmpl>,
+}
+
+/// Where a part's bytes come from.
+#[derive(Debug)]
+pub enum PartSource {
+    /// Written as text, a number or a boolean: rendered like a `form` field
+    /// (null leaves the part out, a list repeats it, anything else is text).
+    Field(Tmpl),
+    /// `{value: …}`: null leaves the part out, text is sent as it is,
+    /// anything else as JSON.
+    Value(Tmpl),
+    /// A file, joined to the chain file's directory; streamed when sent.
+    File(std::path::PathBuf),
 }
 
 /// What a step's later readers read of it.

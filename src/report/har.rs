@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::engine::{Event, Observer};
 use crate::secret::Redactor;
-use crate::transport::{HttpRequest, HttpResponse, TransportError, reason_phrase};
+use crate::transport::upload::{Multipart, PartData};
+use crate::transport::{Body, HttpRequest, HttpResponse, TransportError, reason_phrase};
 
 /// Bodies above this size are cut, with a comment saying so.
 const MAX_BODY: usize = 1024 * 1024;
@@ -169,14 +170,17 @@ impl HarObserver {
             "headers": pairs(&r.headers),
             "queryString": query,
             "headersSize": -1,
-            "bodySize": r.body.as_ref().map_or(0, Vec::len),
+            "bodySize": r.body.as_ref().map_or(0, Body::len),
         });
         if let Some(body) = &r.body {
-            let (text, encoding, comment) = self.har.body(body);
+            let (text, encoding, comment) = self.har.body(&body.shown());
             let mut post = json!({
                 "mimeType": header(&r.headers, "content-type").unwrap_or(""),
                 "text": text,
             });
+            if let Body::Multipart(m) = body {
+                post["params"] = self.params(m);
+            }
             // HAR 1.2 has no `encoding` for postData; say so in its comment.
             if let Some(e) = encoding {
                 post["comment"] = json!(format!("text is {e}"));
@@ -187,6 +191,38 @@ impl HarObserver {
             v["postData"] = post;
         }
         v
+    }
+
+    /// A multipart body's parts as HAR `params`: a field's value, a file's
+    /// name and type (its bytes are not kept; the comment says where from).
+    fn params(&self, m: &Multipart) -> Value {
+        let params: Vec<Value> = m
+            .parts
+            .iter()
+            .map(|p| {
+                let mut param = json!({"name": p.name});
+                if let Some(f) = &p.filename {
+                    param["fileName"] = json!(f);
+                }
+                if let Some(ct) = &p.content_type {
+                    param["contentType"] = json!(ct);
+                }
+                match &p.data {
+                    PartData::Bytes(b) => {
+                        param["value"] = json!(self.har.body(b).0);
+                    }
+                    PartData::File(f) => {
+                        param["comment"] = json!(format!(
+                            "{} bytes from the file {}, not kept here",
+                            f.len,
+                            f.path.display()
+                        ));
+                    }
+                }
+                param
+            })
+            .collect();
+        Value::Array(params)
     }
 
     fn response(&self, r: &HttpResponse) -> Value {

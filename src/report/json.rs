@@ -248,7 +248,7 @@ impl<'a> StepView<'a> {
                     method: &r.method,
                     url: &r.url,
                     headers: Masked::Pairs(&r.headers),
-                    body: r.body.as_ref().map(|b| String::from_utf8_lossy(b)),
+                    body: r.body.as_ref().map(|b| b.shown_text()),
                 })
             }),
             response: o.response.as_ref().map(|r| ResponseView {
@@ -325,7 +325,7 @@ mod tests {
                     "tab\there \"quoted\" back\\slash \u{1}\u{7f} é😀".into(),
                 ),
             ],
-            body: Some(b"{\"a\":\n1}\xff".to_vec()),
+            body: Some(crate::transport::Body::Bytes(b"{\"a\":\n1}\xff".to_vec())),
             timeout: std::time::Duration::from_secs(1),
             follow_redirects: true,
             body_limit: crate::transport::DEFAULT_BODY_LIMIT,

@@ -261,7 +261,9 @@ pub async fn push(
             "content-type".into(),
             "text/plain; version=0.0.4; charset=utf-8".into(),
         )],
-        body: Some(metrics.text(redactor).into_bytes()),
+        body: Some(crate::transport::Body::Bytes(
+            metrics.text(redactor).into_bytes(),
+        )),
         timeout: Duration::from_secs(10),
         follow_redirects: true,
         tls: None,

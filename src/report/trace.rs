@@ -6,7 +6,7 @@
 
 use crate::engine::{Event, Observer, show_duration};
 use crate::secret::Redactor;
-use crate::transport::{HttpRequest, HttpResponse};
+use crate::transport::{Body, HttpRequest, HttpResponse};
 
 /// How much of a body `-vvv` shows.
 pub const BODY_SHOWN: usize = 2048;
@@ -34,8 +34,16 @@ impl TraceLog {
         if let Some(body) = &r.body
             && tracing::enabled!(target: "pytopus::http", tracing::Level::TRACE)
         {
-            let text = String::from_utf8_lossy(&body[..body.len().min(BODY_SHOWN)]);
-            let shown = self.redactor.redact(&excerpt(&text, body.len()));
+            // A streamed body shows as its parts and files (which say their
+            // sizes), never the files' bytes.
+            let bytes = body.shown();
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_SHOWN)]);
+            let shown = match body {
+                Body::Bytes(_) => excerpt(&text, bytes.len()),
+                _ if bytes.len() > text.len() => format!("{text}… ({} bytes in all)", body.len()),
+                _ => text.into_owned(),
+            };
+            let shown = self.redactor.redact(&shown);
             tracing::trace!(target: "pytopus::http", "> {shown}");
         }
     }

@@ -16,7 +16,10 @@ use hyper_util::client::proxy::matcher::Matcher;
 
 use super::plain::Plain;
 use super::tls::{lazy_roots_tls_config, tls_build_error, with_tls};
-use super::{HttpRequest, Reply, ReplyBody, SendFuture, TlsSettings, Transport, TransportError};
+use super::upload::WireBody;
+use super::{
+    Body, HttpRequest, Reply, ReplyBody, SendFuture, TlsSettings, Transport, TransportError,
+};
 
 const USER_AGENT: &str = concat!("pytopus/", env!("CARGO_PKG_VERSION"));
 
@@ -121,7 +124,12 @@ impl LiveTransport {
             headers.append(name, value);
         }
         if let Some((plain, uri)) = self.plain_for(req, &url) {
-            let request = plain.request(&method, uri, headers, req.body.as_ref());
+            let body = match &req.body {
+                None => WireBody::default(),
+                Some(Body::Bytes(b)) => WireBody::full(b.clone()),
+                Some(streamed) => streamed.open()?,
+            };
+            let request = plain.request(&method, uri, headers, body);
             let resp = plain.send(request, left, req.timeout).await?;
             // As reqwest words it: the URL of the request, without a fragment.
             url.set_fragment(None);
@@ -139,8 +147,11 @@ impl LiveTransport {
         let mut request = reqwest::Request::new(method, url);
         *request.timeout_mut() = Some(left);
         *request.headers_mut() = headers;
-        if let Some(b) = &req.body {
-            *request.body_mut() = Some(b.clone().into());
+        match &req.body {
+            None => {}
+            Some(Body::Bytes(b)) => *request.body_mut() = Some(b.clone().into()),
+            // Its exact length is sent as `Content-Length`.
+            Some(streamed) => *request.body_mut() = Some(reqwest::Body::wrap(streamed.open()?)),
         }
         let resp = client
             .execute(request)

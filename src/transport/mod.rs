@@ -11,6 +11,7 @@ mod plain;
 pub mod redirect;
 mod tape;
 mod tls;
+pub mod upload;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ pub use client::Client;
 pub use live::{LiveOptions, LiveTransport};
 pub use redirect::MAX_REDIRECTS;
 pub use tape::{Exchange, Recorder, Replayer, Tape};
+pub use upload::Body;
 
 /// A fully rendered request, ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +36,8 @@ pub struct HttpRequest {
     /// (credentials in the query and paging rewrite `url`).
     pub parsed_url: Option<url::Url>,
     pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
+    /// In memory, or files streamed when it is sent (see [`upload`]).
+    pub body: Option<Body>,
     /// Per-attempt timeout.
     pub timeout: Duration,
     /// Follow 3xx redirects (the default), or return the 3xx itself.

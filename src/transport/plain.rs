@@ -22,8 +22,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -32,8 +30,9 @@ use tower_service::Service;
 
 use super::TransportError;
 use super::live::{broken, error_chain, no_response};
+use super::upload::WireBody;
 
-type Pooled = Decompression<Client<HttpConnector, Full<Bytes>>>;
+type Pooled = Decompression<Client<HttpConnector, WireBody>>;
 
 /// A response whose body has not been read yet.
 pub(super) type Response = http::Response<DecompressionBody<hyper::body::Incoming>>;
@@ -68,16 +67,15 @@ impl Plain {
         method: &reqwest::Method,
         uri: http::Uri,
         mut headers: HeaderMap,
-        body: Option<&Vec<u8>>,
-    ) -> http::Request<Full<Bytes>> {
+        body: WireBody,
+    ) -> http::Request<WireBody> {
         if let header::Entry::Vacant(e) = headers.entry(header::ACCEPT) {
             e.insert(HeaderValue::from_static("*/*"));
         }
         if let header::Entry::Vacant(e) = headers.entry(header::USER_AGENT) {
             e.insert(self.user_agent.clone());
         }
-        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.clone()));
-        let mut request = http::Request::new(Full::new(body));
+        let mut request = http::Request::new(body);
         *request.method_mut() = method.clone();
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
@@ -87,7 +85,7 @@ impl Plain {
     /// Sends the request; `timeout` is what is left of the step's.
     pub(super) async fn send(
         &self,
-        request: http::Request<Full<Bytes>>,
+        request: http::Request<WireBody>,
         timeout: Duration,
         step_timeout: Duration,
     ) -> Result<Response, TransportError> {

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::{Added, TlsSettings, TransportError};
+use super::{Added, Body, TlsSettings, TransportError};
 
 /// The most redirects one request follows.
 pub const MAX_REDIRECTS: usize = 10;
@@ -45,7 +45,7 @@ pub struct Hop {
     pub method: String,
     pub url: url::Url,
     pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
+    pub body: Option<Body>,
     pub tls: Option<Arc<TlsSettings>>,
     /// Credentials were taken off at an earlier hop: they stay off.
     pub stripped: bool,
@@ -177,7 +177,7 @@ mod tests {
                 ("content-type".into(), "application/json".into()),
                 ("accept".into(), "*/*".into()),
             ],
-            body: Some(b"{}".to_vec()),
+            body: Some(Body::Bytes(b"{}".to_vec())),
             tls: Some(Arc::new(TlsSettings {
                 client_cert: Some("c.pem".into()),
                 client_key: None,

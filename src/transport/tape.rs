@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::body::{self, Reading};
-use super::{HttpRequest, Reply, ReplyBody, SendFuture, Transport, TransportError};
+use super::upload::{FileRef, PartData};
+use super::{Body, HttpRequest, Reply, ReplyBody, SendFuture, Transport, TransportError};
 use crate::secret::Redactor;
 
 /// A recorded run.
@@ -74,13 +75,51 @@ pub enum HeaderValues {
     Many(Vec<String>),
 }
 
-/// A body: JSON kept as JSON so tapes stay readable and editable.
+/// A body: JSON kept as JSON so tapes stay readable and editable. A
+/// streamed request body is kept as what it was made of, its files by path
+/// and size, never their bytes (replay does not compare request bodies).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TapeBody {
     Json(Value),
     Text(String),
     Base64(String),
+    /// `multipart:` — each part.
+    Multipart(Vec<TapePart>),
+    /// `body_file:` — the file.
+    File(TapeFile),
+}
+
+/// One part of a recorded multipart request body: a field's value, or a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapePart {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Box<TapeBody>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<TapeFile>,
+}
+
+/// A file a request sent: where it was read from and how many bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapeFile {
+    pub path: String,
+    pub bytes: u64,
+}
+
+impl TapeFile {
+    fn of(f: &FileRef) -> TapeFile {
+        TapeFile {
+            path: f.path.display().to_string(),
+            bytes: f.len,
+        }
+    }
 }
 
 impl TapeBody {
@@ -109,6 +148,42 @@ impl TapeBody {
             TapeBody::Base64(s) => base64::engine::general_purpose::STANDARD
                 .decode(s)
                 .map_err(|e| format!("bad base64 body in tape: {e}")),
+            TapeBody::Multipart(_) | TapeBody::File(_) => Err(
+                "a tape's response body is `multipart` or `file`, which only a request's can be"
+                    .into(),
+            ),
+        }
+    }
+
+    /// A request body as a tape keeps it.
+    fn of_request(body: &Body, content_type: Option<&str>) -> Option<TapeBody> {
+        match body {
+            Body::Bytes(b) => TapeBody::from_bytes(b, content_type),
+            Body::File(f) => Some(TapeBody::File(TapeFile::of(f))),
+            Body::Multipart(m) => Some(TapeBody::Multipart(
+                m.parts
+                    .iter()
+                    .map(|p| {
+                        let (value, file) = match &p.data {
+                            PartData::Bytes(b) => (
+                                Some(Box::new(
+                                    TapeBody::from_bytes(b, p.content_type.as_deref())
+                                        .unwrap_or(TapeBody::Text(String::new())),
+                                )),
+                                None,
+                            ),
+                            PartData::File(f) => (None, Some(TapeFile::of(f))),
+                        };
+                        TapePart {
+                            name: p.name.clone(),
+                            filename: p.filename.clone(),
+                            content_type: p.content_type.clone(),
+                            value,
+                            file,
+                        }
+                    })
+                    .collect(),
+            )),
         }
     }
 }
@@ -231,8 +306,8 @@ impl Recorder {
             headers: headers_to_map(&req.headers),
             body: req
                 .body
-                .as_deref()
-                .and_then(|b| TapeBody::from_bytes(b, content_type)),
+                .as_ref()
+                .and_then(|b| TapeBody::of_request(b, content_type)),
         };
         let exchange = match &result {
             Ok(reply) => {

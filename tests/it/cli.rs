@@ -113,6 +113,31 @@ fn schema_describes_chain_files_including_aliases() {
     ] {
         assert!(step.get(key).is_some(), "schema lacks step key `{key}`");
     }
+    // Uploads: a part is text, "@path", a map with `file` or `value`, or a list.
+    let part = &schema["$defs"]["MultipartPart"]["anyOf"];
+    let kinds: Vec<serde_json::Value> = part
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            serde_json::json!(["string", "number", "boolean", "null"]),
+            serde_json::json!("object"),
+            serde_json::json!("object"),
+            serde_json::json!("array")
+        ]
+    );
+    assert_eq!(part[1]["required"], serde_json::json!(["file"]));
+    assert_eq!(part[2]["required"], serde_json::json!(["value"]));
+    assert!(
+        step["body_file"]["anyOf"].to_string().contains("\"path\"")
+            || step["body_file"].to_string().contains("BodyFile"),
+        "{}",
+        step["body_file"]
+    );
     assert_eq!(schema["additionalProperties"], false);
 }
 

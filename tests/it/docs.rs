@@ -4,7 +4,8 @@
 //! the fenced block after it:
 //! - `valid`: the chain passes `pytopus validate -`;
 //! - `invalid`: the chain fails validation, and the next fenced block is the exact stderr;
-//! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`;
+//! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`
+//!   (a multipart boundary, which is random, written `pytopus-…`);
 //! - `graph`: the next fenced block is the exact stdout of `pytopus validate --graph -`.
 
 use crate::support::{pytopus, run_cmd};
@@ -33,6 +34,24 @@ fn blocks(text: &str) -> Vec<(Option<String>, String)> {
             out.push((marker.take(), body));
         }
     }
+    out
+}
+
+/// A multipart boundary is random: the docs show it as `pytopus-…`.
+fn without_boundaries(text: &str) -> String {
+    const MARK: &str = "boundary=pytopus-";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        let after = &rest[i + MARK.len()..];
+        let random = after
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(after.len());
+        out.push_str(&rest[..i + MARK.len()]);
+        out.push('…');
+        rest = &after[random..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -88,7 +107,7 @@ fn check_file(rel: &str) -> usize {
                     out.stderr
                 );
                 assert_eq!(
-                    Some(out.stdout.as_str()),
+                    Some(without_boundaries(&out.stdout).as_str()),
                     expected,
                     "{rel}: output shown after example {} is stale",
                     i + 1

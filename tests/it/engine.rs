@@ -147,7 +147,8 @@ async fn events_flow_in_order_and_results_feed_later_steps() {
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[2].method, "PUT");
-    let body: serde_json::Value = serde_json::from_slice(sent[2].body.as_ref().unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(sent[2].body.as_ref().and_then(|b| b.bytes()).unwrap()).unwrap();
     assert_eq!(body, json!({"n": 5, "from": 200}));
 }
 

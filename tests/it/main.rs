@@ -33,5 +33,6 @@ mod serve;
 mod teardown;
 mod tls;
 mod transport;
+mod upload;
 mod validate;
 mod watch;

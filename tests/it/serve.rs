@@ -54,7 +54,8 @@ impl Transport for Fake {
             }
             let json: Value = req
                 .body
-                .as_deref()
+                .as_ref()
+                .and_then(|b| b.bytes())
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or(Value::Null);
             let status = if req.url.contains("/fail") { 500 } else { 200 };
@@ -683,7 +684,7 @@ async fn schedule_fires_on_time_with_a_fake_clock() {
     let sent = fake.sent.lock().unwrap().clone();
     let bodies: Vec<Value> = sent
         .iter()
-        .map(|r| serde_json::from_slice(r.body.as_deref().unwrap()).unwrap())
+        .map(|r| serde_json::from_slice(r.body.as_ref().and_then(|b| b.bytes()).unwrap()).unwrap())
         .collect();
     assert_eq!(
         bodies,

@@ -99,16 +99,16 @@ output:
 /// The two ways a plain `http://` request can leave: straight through the
 /// pool (when no proxy applies) or through reqwest.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Route {
+pub(crate) enum Route {
     Plain,
     Reqwest,
 }
 
-const ROUTES: [Route; 2] = [Route::Plain, Route::Reqwest];
+pub(crate) const ROUTES: [Route; 2] = [Route::Plain, Route::Reqwest];
 
 /// A chain loaded from text with the variable `base` (its file name is
 /// `c.yaml` in `dir`, for relative paths).
-fn load(dir: &std::path::Path, text: &str, base: &str) -> pytopus::plan::ValidChain {
+pub(crate) fn load(dir: &std::path::Path, text: &str, base: &str) -> pytopus::plan::ValidChain {
     let source = std::sync::Arc::new(pytopus::diagnostic::Source {
         name: dir.join("c.yaml").display().to_string(),
         text: text.to_string(),
@@ -164,7 +164,7 @@ async fn run_on(
 }
 
 /// What a failed step says, as the user reads it.
-fn failure(report: &pytopus::engine::RunReport) -> String {
+pub(crate) fn failure(report: &pytopus::engine::RunReport) -> String {
     report
         .failed_step()
         .and_then(|s| s.error.as_ref())

@@ -9,6 +9,7 @@
 //!                                         for each, CONCURRENCY in flight, results in order
 //! floor [--mt] get URL                    one GET, body parsed into memory (also the 100 MB body)
 //! floor [--mt] save URL PATH              one GET, body streamed to PATH (via PATH.pytopus-partial)
+//! floor [--mt] upload URL PATH            one POST of PATH as a multipart part `file`, streamed
 //! floor --version
 //! ```
 //!
@@ -118,6 +119,20 @@ async fn run(args: &[String]) -> Result<(), Error> {
             result.insert("saved_to".into(), Value::from(path));
             result.insert("bytes".into(), Value::from(bytes));
             print_pretty(&Value::Object(result))
+        }
+        "upload" => {
+            // reqwest's own multipart: the file streamed from disk.
+            let form = reqwest::multipart::Form::new()
+                .file("file", arg(2)?)
+                .await?;
+            let response = client
+                .post(arg(1)?)
+                .multipart(form)
+                .send()
+                .await?
+                .error_for_status()?;
+            let body = response.bytes().await?;
+            print_pretty(&serde_json::from_slice(&body)?)
         }
         other => Err(format!("unknown workload `{other}`").into()),
     }
