@@ -66,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print one plain line per step even on a terminal')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA')
+            [CompletionResult]::new('--curl', '--curl', [CompletionResultType]::ParameterName, 'Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references')
             [CompletionResult]::new('--no-history', '--no-history', [CompletionResultType]::ParameterName, 'Do not record this run in the history (also PYTOPUS_HISTORY=off)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --resume: resume even though the chain file changed since that run')

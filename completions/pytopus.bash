@@ -1035,7 +1035,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -H -k -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --header --insecure --no-history --resume --force --step --from --until --data --parallel --shard --every --help"
+            opts="-v -q -H -k -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --header --insecure --curl --no-history --resume --force --step --from --until --data --parallel --shard --every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

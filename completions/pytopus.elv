@@ -62,6 +62,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --no-progress 'Print one plain line per step even on a terminal'
             cand -k 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA'
             cand --insecure 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA'
+            cand --curl 'Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references'
             cand --no-history 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
             cand --resume 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
             cand --force 'With --resume: resume even though the chain file changed since that run'

@@ -62,6 +62,7 @@ complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s v -l verbose -d 
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s q -l quiet -d 'Show nothing on stderr but errors'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-progress -d 'Print one plain line per step even on a terminal'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -s k -l insecure -d 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA'
+complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l curl -d 'Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l no-history -d 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l resume -d 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
 complete -c pytopus -n "__fish_pytopus_using_subcommand run" -l force -d 'With --resume: resume even though the chain file changed since that run'

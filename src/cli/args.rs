@@ -308,6 +308,12 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
     /// Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    /// Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references
+    #[arg(
+        long,
+        long_help = "Print each request on stderr as a runnable curl command (POSIX shell quoting): one per request sent — every retry, poll, page and `for_each` item — or, with --dry-run, one per request rendered.\nSecrets are written as references to their variables (-H 'Authorization: Bearer '\"$PYTOPUS_SECRET_TOKEN\"), never as values; a `# note:` line says which to set. What pytopus computed from a secret (an OAuth2 token it obtained, a JWT it signed, an encoded secret) has no variable: it is written *** and a note says what to supply.\nImplies --no-progress."
+    )]
+    pub curl: bool,
     /// Do not record this run in the history (also PYTOPUS_HISTORY=off)
     #[arg(long)]
     pub no_history: bool,

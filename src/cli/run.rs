@@ -15,6 +15,7 @@ use super::{Exit, print_diagnostics, print_stdout, stderr_color};
 use crate::chain::{self, ParsedChain};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepStatus};
+use crate::report::curl::CurlLog;
 use crate::report::har::Har;
 use crate::report::json::JsonReport;
 use crate::report::junit::JUnit;
@@ -180,8 +181,17 @@ async fn run_once(args: &RunArgs) -> Outcome {
     if tracing_wanted(args) {
         observers.0.push(Box::new(TraceLog::new(redactor.clone())));
     }
-    let live =
-        std::io::stderr().is_terminal() && !args.no_progress && verbosity == Verbosity::Normal;
+    if args.curl {
+        observers.0.push(Box::new(CurlLog::new(
+            redactor.clone(),
+            Some(secrets.clone()),
+            "",
+        )));
+    }
+    let live = std::io::stderr().is_terminal()
+        && !args.no_progress
+        && !args.curl
+        && verbosity == Verbosity::Normal;
     if live {
         observers
             .0
@@ -956,6 +966,13 @@ impl RowRunner<'_> {
         observers
             .0
             .push(Box::new(TraceLog::new(self.redactor.clone())));
+        if self.args.curl {
+            observers.0.push(Box::new(CurlLog::new(
+                self.redactor.clone(),
+                self.opts.secrets.clone(),
+                &format!("[row {}] ", row.number),
+            )));
+        }
         self.files.observe(&mut observers, Some(row.number));
         let report = engine::run(
             &chain,
