@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List recent runs, or show one (`history show ID`)')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn a request written for another tool into a chain (`import curl ''curl …''`)')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -201,6 +202,31 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'pytopus;import' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('curl', 'curl', [CompletionResultType]::ParameterValue, 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;import;curl' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The step''s name (default: from the method and the URL''s path, e.g. `PostUsers`)')
+            [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'The shell the command was copied for (default: guessed; `^` line ends and `^"` say cmd)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pytopus;import;help' {
+            [CompletionResult]::new('curl', 'curl', [CompletionResultType]::ParameterValue, 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;import;help;curl' {
+            break
+        }
+        'pytopus;import;help;help' {
+            break
+        }
         'pytopus;schema' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -283,6 +309,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List recent runs, or show one (`history show ID`)')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn a request written for another tool into a chain (`import curl ''curl …''`)')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -330,6 +357,13 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;serve' {
+            break
+        }
+        'pytopus;help;import' {
+            [CompletionResult]::new('curl', 'curl', [CompletionResultType]::ParameterValue, 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML')
+            break
+        }
+        'pytopus;help;import;curl' {
             break
         }
         'pytopus;help;schema' {

@@ -28,6 +28,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
+            cand import 'Turn a request written for another tool into a chain (`import curl ''curl …''`)'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -175,6 +176,26 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'pytopus;import'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand curl 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;import;curl'= {
+            cand --name 'The step''s name (default: from the method and the URL''s path, e.g. `PostUsers`)'
+            cand --shell 'The shell the command was copied for (default: guessed; `^` line ends and `^"` say cmd)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;import;help'= {
+            cand curl 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;import;help;curl'= {
+        }
+        &'pytopus;import;help;help'= {
+        }
         &'pytopus;schema'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -243,6 +264,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
+            cand import 'Turn a request written for another tool into a chain (`import curl ''curl …''`)'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
             cand completions 'Print a shell completion script'
@@ -278,6 +300,11 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;connectors;import'= {
         }
         &'pytopus;help;serve'= {
+        }
+        &'pytopus;help;import'= {
+            cand curl 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML'
+        }
+        &'pytopus;help;import;curl'= {
         }
         &'pytopus;help;schema'= {
         }

@@ -8,6 +8,7 @@ mod data;
 mod fail;
 mod fmt;
 mod history;
+mod import;
 mod inputs;
 pub(crate) mod run;
 mod serve;
@@ -52,6 +53,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Auth(args::AuthCommand::Login(l)) => Ok(auth::login(l).await),
         Command::Auth(a) => Ok(auth::run(a)),
         Command::Connectors(c) => Ok(connectors::run(c).await),
+        Command::Import(args::ImportCommand::Curl(a)) => import::curl(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

@@ -1,8 +1,13 @@
-//! curl out (issue #25, item 4): `run --curl` prints commands that real
-//! curl runs to send what pytopus sent, checked against a local server.
+//! curl in and out (issue #25, item 4): `run --curl` prints commands that
+//! real curl runs to send what pytopus sent; `import curl` turns commands
+//! copied from browsers (tests/data/curl) into chains that send what curl
+//! sends. Both are checked against a local server with the real curl.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use pytopus::import::curl::{import, import_as};
+use pytopus::import::shell::{self, Flavour};
 use wiremock::matchers::{any, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -23,6 +28,60 @@ fn curl_available() -> bool {
             false
         }
     }
+}
+
+/// The devtools commands: (file stem, text, the flavour its extension says).
+fn copied_commands() -> Vec<(String, String, Flavour)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/curl");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| {
+            let flavour = match p.extension()?.to_str()? {
+                "sh" => Flavour::Bash,
+                "cmd" => Flavour::Cmd,
+                _ => return None,
+            };
+            let stem = p.file_stem()?.to_str()?.to_string();
+            Some((stem, std::fs::read_to_string(&p).unwrap(), flavour))
+        })
+        .collect()
+}
+
+/// The text with every `https://[user@]HOST.example.{com,org,net}` made
+/// `http://[user@]ADDR` (the local server).
+fn to_local(text: &str, base: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("https://") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "https://".len()..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-.:@".contains(c)))
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        let (user, host) = match authority.rfind('@') {
+            Some(i) => (&authority[..=i], &authority[i + 1..]),
+            None => ("", authority),
+        };
+        if ["example.com", "example.org", "example.net"]
+            .iter()
+            .any(|d| host.ends_with(d))
+        {
+            out.push_str(&format!("http://{user}{addr}"));
+        } else {
+            out.push_str(&format!("https://{authority}"));
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What the tests compare of a request.
@@ -93,6 +152,118 @@ async fn echo_server() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// Every command copied from a browser imports into a chain that
+/// `validate` accepts; the YAML and the notes are as recorded, and no
+/// credential from the command is in either.
+#[test]
+fn copied_commands_import_as_chains_that_validate() {
+    let commands = copied_commands();
+    assert!(commands.len() >= 20, "{} commands", commands.len());
+    let dir = crate::support::Scratch::new();
+    let mut files = Vec::new();
+    for (stem, text, flavour) in &commands {
+        assert_eq!(
+            shell::flavour(text),
+            *flavour,
+            "{stem}: the flavour guessed"
+        );
+        let imported = import_as(text, *flavour, None).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        // The command as one argument goes through the same guess.
+        assert_eq!(import(text, None).unwrap().yaml, imported.yaml, "{stem}");
+        let notes = imported.notes.join("\n");
+        for (name, value) in &imported.secrets {
+            let v = value.expose();
+            if v.len() >= 4 {
+                assert!(
+                    !imported.yaml.contains(v) && !notes.contains(v),
+                    "{stem}: the value of {name} is in the output"
+                );
+            }
+            assert!(
+                imported.yaml.contains(&format!("secret('{name}')")),
+                "{stem}: {name}"
+            );
+            assert!(
+                notes.contains(&format!("pytopus auth set {name}")),
+                "{stem}: {notes}"
+            );
+        }
+        insta::assert_snapshot!(
+            format!("curl_import__{stem}"),
+            format!("{}# notes:\n{notes}\n", imported.yaml)
+        );
+        files.push(dir.file(&format!("{stem}.yaml"), &imported.yaml));
+    }
+    let mut cmd = crate::support::pytopus();
+    cmd.arg("validate").args(&files);
+    let out = crate::support::run_cmd(&mut cmd);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+/// The round trip: each copied command run by real curl (bash commands by
+/// bash itself, cmd commands as the words cmd would pass), and its import
+/// run by pytopus with the command's credentials as its secrets; the
+/// server sees the same request from both.
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_commands_send_what_curl_sends() {
+    if !curl_available() {
+        return;
+    }
+    let server = echo_server().await;
+    let dir = crate::support::Scratch::new();
+    for (stem, text, flavour) in copied_commands() {
+        let local = to_local(&text, &server.uri());
+        let before = server.received_requests().await.unwrap().len();
+        let out = match flavour {
+            Flavour::Bash => std::process::Command::new("bash")
+                .arg("-c")
+                .arg(&local)
+                .output()
+                .unwrap(),
+            Flavour::Cmd => {
+                let words = shell::split(&local, Flavour::Cmd).unwrap();
+                std::process::Command::new("curl")
+                    .args(&words[1..])
+                    .output()
+                    .unwrap()
+            }
+        };
+        assert!(
+            out.status.success(),
+            "{stem}: curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let imported = import_as(&local, flavour, None).unwrap();
+        let chain = dir.file(&format!("{stem}.yaml"), &imported.yaml);
+        let mut cmd = crate::support::pytopus();
+        cmd.env("PYTOPUS_KEYRING", "off").args([
+            "run",
+            chain.to_str().unwrap(),
+            "-q",
+            "--no-history",
+        ]);
+        for (name, value) in &imported.secrets {
+            cmd.env(pytopus::secret::env_var_name(name), value.expose());
+        }
+        let ran = crate::support::run_cmd(&mut cmd);
+        assert_eq!(ran.code, 0, "{stem}: {}\n{}", ran.stderr, imported.yaml);
+        let got = server.received_requests().await.unwrap();
+        assert_eq!(got.len(), before + 2, "{stem}: one request each");
+        // A browser's User-Agent is the command's and the chain's; curl's
+        // own default is not compared.
+        // curl's own User-Agent, when the command sets none, is not the
+        // command's: not compared.
+        let own = got[before]
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("curl/"));
+        let from_curl = seen(&got[before], own);
+        let from_pytopus = seen(&got[before + 1], own);
+        assert_eq!(from_pytopus, from_curl, "{stem}:\n{}", imported.yaml);
+    }
 }
 
 /// The chain `run --curl` is checked with: secrets in a query, a bearer
@@ -509,4 +680,132 @@ steps:
         "{}",
         out.stderr
     );
+}
+
+/// `import curl` on the command line: the command as one argument, as
+/// words, or on stdin; notes on stderr; errors name what is wrong, exit 2,
+/// never a panic, whatever the input.
+#[test]
+fn import_curl_command_line() {
+    let out = crate::support::run(&[
+        "import",
+        "curl",
+        "curl -X POST https://api.example.com/v1/things -H 'Authorization: Bearer abc123xyz' -d 'a=1&b=2'",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("form:"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("token: \"{{ secret('example_token') }}\""),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("abc123xyz") && !out.stderr.contains("abc123xyz"));
+    assert!(
+        out.stderr.contains("note: the command's `Authorization: Bearer …` header now reads secret('example_token'): store the value from the command with `pytopus auth set example_token`"),
+        "{}",
+        out.stderr
+    );
+    // Words as the shell split them.
+    let words = crate::support::run(&[
+        "import",
+        "curl",
+        "--name",
+        "Put",
+        "curl",
+        "-X",
+        "PUT",
+        "http://h.test/x",
+    ]);
+    assert_eq!(words.code, 0, "{}", words.stderr);
+    assert!(words.stdout.contains("name: Put\n"), "{}", words.stdout);
+    let stdin = crate::support::run_cmd(
+        crate::support::pytopus()
+            .args(["import", "curl", "--shell", "cmd", "-"])
+            .write_stdin("curl ^\"http://h.test/a^\" ^\r\n  -H ^\"x-a: 1^\"\r\n"),
+    );
+    assert_eq!(stdin.code, 0, "{}", stdin.stderr);
+    assert!(stdin.stdout.contains("x-a: \"1\""), "{}", stdin.stdout);
+
+    let refused = |input: &[u8], says: &str| {
+        let out = crate::support::run_cmd(
+            crate::support::pytopus()
+                .args(["import", "curl"])
+                .write_stdin(input.to_vec()),
+        );
+        assert_eq!(out.code, 2, "{says}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{says}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    };
+    refused(
+        b"curl --frobnicate -Z https://x.test/",
+        "`--frobnicate`, `-Z`",
+    );
+    refused(b"curl -F file=@a.pdf https://x.test/", "-F");
+    refused(b"curl 'https://x.test/", "never closed");
+    refused(b"curl https://x.test/\0", "NUL");
+    refused(b"curl $URL", "`$URL`");
+    refused(
+        b"curl https://x.test/ | jq .",
+        "import takes one curl command",
+    );
+    refused(b"wget https://x.test/", "not a curl command");
+    refused(b"", "the command is empty");
+    refused(b"curl -H", "needs a value");
+    let mut big = b"curl 'https://x.test/' -d '".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 10 << 20));
+    refused(&big, "never closed");
+    let mut huge = big.clone();
+    huge.extend(std::iter::repeat_n(b'a', 7 << 20));
+    refused(&huge, "standard input");
+    // A 10 MB body that closes is a chain, not a crash.
+    big.extend_from_slice(b"'");
+    let out = crate::support::run_cmd(
+        crate::support::pytopus()
+            .args(["import", "curl"])
+            .write_stdin(big),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// `-G`, `--data-urlencode`, a URL's password, `--json` and `-u` each turn
+/// into what curl would have sent.
+#[test]
+fn options_become_what_curl_would_send() {
+    let i = |c: &str| import(c, None).unwrap();
+    let g = i("curl -G https://a.example.com/s -d x=1 --data-urlencode 'q=a b'");
+    assert!(
+        g.yaml.contains("url: https://a.example.com/s?x=1&q=a+b\n"),
+        "{}",
+        g.yaml
+    );
+    assert!(!g.yaml.contains("method"), "{}", g.yaml);
+    let u = i("curl https://me:pw-in-url@a.example.com/");
+    assert!(
+        u.yaml.contains("type: basic") && u.yaml.contains("username: me"),
+        "{}",
+        u.yaml
+    );
+    assert!(!u.yaml.contains("pw-in-url"), "{}", u.yaml);
+    let j = i("curl --json '[1,2]' a.example.com/j");
+    assert!(j.yaml.contains("url: http://a.example.com/j"), "{}", j.yaml);
+    assert!(
+        j.yaml.contains("method: POST") && j.yaml.contains("Accept: application/json"),
+        "{}",
+        j.yaml
+    );
+    let t = i("curl -m 2.5 -k --cacert ca.pem https://a.example.com/");
+    assert!(
+        t.yaml.contains("timeout: 2.5") && t.yaml.contains("verify: false"),
+        "{}",
+        t.yaml
+    );
+    let e = import(
+        "curl -X POST https://a.example.com/ --data-binary @body.bin",
+        None,
+    )
+    .unwrap_err();
+    assert!(e.0.contains("reads the file `body.bin`"), "{e}");
+    let e = import("curl https://a.example.com/ https://b.example.com/", None).unwrap_err();
+    assert!(e.0.contains("more than one URL"), "{e}");
 }
