@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List recent runs, or show one (`history show ID`)')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn a request written for another tool into a chain (`import curl ''curl …''`)')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('inputs', 'inputs', [CompletionResultType]::ParameterValue, 'Print a chain''s declared inputs and outputs (what a caller gives it and gets back)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
@@ -67,6 +68,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Print one plain line per step even on a terminal')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA')
+            [CompletionResult]::new('--curl', '--curl', [CompletionResultType]::ParameterName, 'Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references')
             [CompletionResult]::new('--no-history', '--no-history', [CompletionResultType]::ParameterName, 'Do not record this run in the history (also PYTOPUS_HISTORY=off)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --resume: resume even though the chain file changed since that run')
@@ -202,6 +204,31 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'pytopus;import' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('curl', 'curl', [CompletionResultType]::ParameterValue, 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;import;curl' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The step''s name (default: from the method and the URL''s path, e.g. `PostUsers`)')
+            [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'The shell the command was copied for (default: guessed; `^` line ends and `^"` say cmd)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'pytopus;import;help' {
+            [CompletionResult]::new('curl', 'curl', [CompletionResultType]::ParameterValue, 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'pytopus;import;help;curl' {
+            break
+        }
+        'pytopus;import;help;help' {
+            break
+        }
         'pytopus;schema' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -300,6 +327,7 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List recent runs, or show one (`history show ID`)')
             [CompletionResult]::new('connectors', 'connectors', [CompletionResultType]::ParameterValue, 'Reusable API definitions: list, show, test, create and import connectors')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Turn a request written for another tool into a chain (`import curl ''curl …''`)')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of chain files (for editors and the YAML language server)')
             [CompletionResult]::new('inputs', 'inputs', [CompletionResultType]::ParameterValue, 'Print a chain''s declared inputs and outputs (what a caller gives it and gets back)')
             [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)')
@@ -348,6 +376,13 @@ Register-ArgumentCompleter -Native -CommandName 'pytopus' -ScriptBlock {
             break
         }
         'pytopus;help;serve' {
+            break
+        }
+        'pytopus;help;import' {
+            [CompletionResult]::new('curl', 'curl', [CompletionResultType]::ParameterValue, 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML')
+            break
+        }
+        'pytopus;help;import;curl' {
             break
         }
         'pytopus;help;schema' {

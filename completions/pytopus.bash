@@ -34,6 +34,9 @@ _pytopus() {
             pytopus,history)
                 cmd="pytopus__subcmd__history"
                 ;;
+            pytopus,import)
+                cmd="pytopus__subcmd__import"
+                ;;
             pytopus,inputs)
                 cmd="pytopus__subcmd__inputs"
                 ;;
@@ -142,6 +145,9 @@ _pytopus() {
             pytopus__subcmd__help,history)
                 cmd="pytopus__subcmd__help__subcmd__history"
                 ;;
+            pytopus__subcmd__help,import)
+                cmd="pytopus__subcmd__help__subcmd__import"
+                ;;
             pytopus__subcmd__help,inputs)
                 cmd="pytopus__subcmd__help__subcmd__inputs"
                 ;;
@@ -193,6 +199,9 @@ _pytopus() {
             pytopus__subcmd__help__subcmd__history,show)
                 cmd="pytopus__subcmd__help__subcmd__history__subcmd__show"
                 ;;
+            pytopus__subcmd__help__subcmd__import,curl)
+                cmd="pytopus__subcmd__help__subcmd__import__subcmd__curl"
+                ;;
             pytopus__subcmd__history,help)
                 cmd="pytopus__subcmd__history__subcmd__help"
                 ;;
@@ -205,6 +214,18 @@ _pytopus() {
             pytopus__subcmd__history__subcmd__help,show)
                 cmd="pytopus__subcmd__history__subcmd__help__subcmd__show"
                 ;;
+            pytopus__subcmd__import,curl)
+                cmd="pytopus__subcmd__import__subcmd__curl"
+                ;;
+            pytopus__subcmd__import,help)
+                cmd="pytopus__subcmd__import__subcmd__help"
+                ;;
+            pytopus__subcmd__import__subcmd__help,curl)
+                cmd="pytopus__subcmd__import__subcmd__help__subcmd__curl"
+                ;;
+            pytopus__subcmd__import__subcmd__help,help)
+                cmd="pytopus__subcmd__import__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -212,7 +233,7 @@ _pytopus() {
 
     case "${cmd}" in
         pytopus)
-            opts="-h -V --help --version run validate fmt history connectors serve schema inputs auth completions man help"
+            opts="-h -V --help --version run validate fmt history connectors serve import schema inputs auth completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,7 +703,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__help)
-            opts="run validate fmt history connectors serve schema inputs auth completions man help"
+            opts="run validate fmt history connectors serve import schema inputs auth completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -933,6 +954,34 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__help__subcmd__import)
+            opts="curl"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__help__subcmd__import__subcmd__curl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__help__subcmd__inputs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1091,6 +1140,84 @@ _pytopus() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pytopus__subcmd__import)
+            opts="-h --help curl help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__import__subcmd__curl)
+            opts="-h --name --shell --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shell)
+                    COMPREPLY=($(compgen -W "bash cmd" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__import__subcmd__help)
+            opts="curl help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__import__subcmd__help__subcmd__curl)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pytopus__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pytopus__subcmd__inputs)
             opts="-h --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1124,7 +1251,7 @@ _pytopus() {
             return 0
             ;;
         pytopus__subcmd__run)
-            opts="-v -q -H -k -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --header --insecure --no-history --resume --force --step --from --until --data --parallel --shard --every --watch --help"
+            opts="-v -q -H -k -h --var --vars-file --dry-run --report --metrics --pushgateway --junit --har --record --replay --output --verbose --quiet --no-progress --header --insecure --curl --no-history --resume --force --step --from --until --data --parallel --shard --every --watch --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

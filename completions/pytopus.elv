@@ -28,6 +28,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
+            cand import 'Turn a request written for another tool into a chain (`import curl ''curl …''`)'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand inputs 'Print a chain''s declared inputs and outputs (what a caller gives it and gets back)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
@@ -63,6 +64,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand --no-progress 'Print one plain line per step even on a terminal'
             cand -k 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA'
             cand --insecure 'Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA'
+            cand --curl 'Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references'
             cand --no-history 'Do not record this run in the history (also PYTOPUS_HISTORY=off)'
             cand --resume 'Rerun the last failed run of this chain from its failed step, reusing the results recorded before it'
             cand --force 'With --resume: resume even though the chain file changed since that run'
@@ -176,6 +178,26 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'pytopus;import'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand curl 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;import;curl'= {
+            cand --name 'The step''s name (default: from the method and the URL''s path, e.g. `PostUsers`)'
+            cand --shell 'The shell the command was copied for (default: guessed; `^` line ends and `^"` say cmd)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'pytopus;import;help'= {
+            cand curl 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pytopus;import;help;curl'= {
+        }
+        &'pytopus;import;help;help'= {
+        }
         &'pytopus;schema'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -257,6 +279,7 @@ set edit:completion:arg-completer[pytopus] = {|@words|
             cand history 'List recent runs, or show one (`history show ID`)'
             cand connectors 'Reusable API definitions: list, show, test, create and import connectors'
             cand serve 'Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules'
+            cand import 'Turn a request written for another tool into a chain (`import curl ''curl …''`)'
             cand schema 'Print the JSON Schema of chain files (for editors and the YAML language server)'
             cand inputs 'Print a chain''s declared inputs and outputs (what a caller gives it and gets back)'
             cand auth 'Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)'
@@ -293,6 +316,11 @@ set edit:completion:arg-completer[pytopus] = {|@words|
         &'pytopus;help;connectors;import'= {
         }
         &'pytopus;help;serve'= {
+        }
+        &'pytopus;help;import'= {
+            cand curl 'Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML'
+        }
+        &'pytopus;help;import;curl'= {
         }
         &'pytopus;help;schema'= {
         }

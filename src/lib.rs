@@ -16,6 +16,7 @@
 //! - [`template`]: the minijinja environment, compiled templates ([`template::Tmpl`]) and their fast path.
 //! - [`engine`]: runs a [`plan::ValidChain`]; never prints, only emits [`engine::Event`]s.
 //! - [`transport`]: the network behind a trait: live (reqwest), recording, replaying.
+//! - [`import`]: requests written for other tools as chain steps (`pytopus import curl`).
 //! - [`connector`]: reusable API definitions (built-in and the user's), rate limits, OpenAPI import.
 //! - [`auth`]: the `auth:` schemes, OAuth2 tokens, safe redirects for credentials.
 //! - [`secret`]: the `Secret` type, the keyring and `PYTOPUS_SECRET_*`, redaction.
@@ -35,6 +36,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod files;
 pub mod history;
+pub mod import;
 pub mod jsonpath;
 pub mod plan;
 pub mod report;

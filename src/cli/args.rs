@@ -37,6 +37,9 @@ pub enum Command {
     Connectors(ConnectorsCommand),
     /// Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules
     Serve(ServeArgs),
+    /// Turn a request written for another tool into a chain (`import curl 'curl …'`)
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print the JSON Schema of chain files (for editors and the YAML language server)
     Schema,
     /// Print a chain's declared inputs and outputs (what a caller gives it and gets back)
@@ -54,6 +57,35 @@ pub enum Command {
         /// The command whose page to print (`run`, `auth login`); none for pytopus(1)
         command: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Turn a curl command (as "Copy as cURL" in a browser writes it, bash or Windows cmd) into a chain, printed as YAML
+    #[command(
+        long_about = "Turn a curl command into a chain with one step, printed as YAML on stdout.\nThe command is one argument ('curl …', quoted as browsers' \"Copy as cURL\" writes it for bash or for Windows cmd), the words of the command as separate arguments, or `-` (or nothing) to read it from standard input.\nJSON bodies become YAML maps under `body:`, URL-encoded forms `form:`; credentials (-u, Authorization and other credential headers, session cookies, password fields) become `auth:` or `{{ secret('NAME') }}` and a note on stderr says which secrets to store with `pytopus auth set NAME`. Their values are never printed.\nOptions that change nothing about the request (-s, -i, -L, --compressed, --http2…) are dropped; an option import does not know is an error naming it (exit 2)."
+    )]
+    Curl(ImportCurlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportCurlArgs {
+    /// The curl command as one argument, its words as arguments, or `-` for standard input (after the options)
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
+    pub command: Vec<String>,
+    /// The step's name (default: from the method and the URL's path, e.g. `PostUsers`)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The shell the command was copied for (default: guessed; `^` line ends and `^"` say cmd)
+    #[arg(long, value_enum, value_name = "SHELL")]
+    pub shell: Option<CopiedFor>,
+}
+
+/// `import curl --shell`: bash (also Safari's and macOS's) or Windows cmd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CopiedFor {
+    Bash,
+    Cmd,
 }
 
 #[derive(Debug, Args)]
@@ -350,6 +382,12 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
     /// Do not check TLS certificates (like curl -k); says so on stderr. Prefer `tls: {ca_cert}` for a private CA
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    /// Print each request on stderr as a curl command that sends it; secrets as $PYTOPUS_SECRET_* references
+    #[arg(
+        long,
+        long_help = "Print each request on stderr as a runnable curl command (POSIX shell quoting): one per request sent — every retry, poll, page and `for_each` item — or, with --dry-run, one per request rendered.\nSecrets are written as references to their variables (-H 'Authorization: Bearer '\"$PYTOPUS_SECRET_TOKEN\"), never as values; a `# note:` line says which to set. What pytopus computed from a secret (an OAuth2 token it obtained, a JWT it signed, an encoded secret) has no variable: it is written *** and a note says what to supply.\nImplies --no-progress."
+    )]
+    pub curl: bool,
     /// Do not record this run in the history (also PYTOPUS_HISTORY=off)
     #[arg(long)]
     pub no_history: bool,

@@ -8,6 +8,7 @@ mod data;
 mod fail;
 mod fmt;
 mod history;
+mod import;
 mod inputs;
 mod output;
 mod part;
@@ -59,6 +60,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => connectors::run(c).await,
         Command::Inputs(a) => run::inputs(a),
+        Command::Import(args::ImportCommand::Curl(a)) => import::curl(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

@@ -13,6 +13,7 @@ use super::run::{tracing_wanted, verbosity};
 use super::stderr_color;
 use crate::engine::{Cancel, Observers, RunOptions};
 use crate::report::Verbosity;
+use crate::report::curl::CurlLog;
 use crate::report::har::Har;
 use crate::report::junit::JUnit;
 use crate::report::metrics::{self, Metrics};
@@ -134,9 +135,19 @@ impl Session {
                 .0
                 .push(Box::new(TraceLog::new(self.redactor.clone())));
         }
+        if args.curl {
+            let prefix = row.map(|r| format!("[row {r}] ")).unwrap_or_default();
+            observers.0.push(Box::new(CurlLog::new(
+                self.redactor.clone(),
+                Some(self.secrets.clone()),
+                &prefix,
+            )));
+        }
+        // `--curl` prints lines the live display would draw over.
         let live = live
             && std::io::stderr().is_terminal()
             && !args.no_progress
+            && !args.curl
             && self.verbosity == Verbosity::Normal;
         if live {
             observers.0.push(Box::new(Progress::new(

@@ -2,6 +2,7 @@
 //! off one, the JSON report, Prometheus metrics, JUnit XML and HAR. Also the
 //! rendering of a failed step, which every front end shares.
 
+pub mod curl;
 pub mod har;
 pub mod json;
 pub mod junit;

@@ -207,6 +207,15 @@ impl Secrets {
         Ok(s)
     }
 
+    /// The secrets read so far this run, by name: `run --curl` writes a
+    /// reference to each one's variable where its value would be.
+    pub fn found(&self) -> Vec<(String, Secret)> {
+        self.found
+            .lock()
+            .map(|f| f.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
     fn lookup(&self, name: &str) -> Result<Secret, SecretError> {
         if let Ok(v) = std::env::var(env_var_name(name)) {
             self.redactor.add(&v);

@@ -12,6 +12,7 @@ mod auth;
 mod cli;
 mod connectors;
 mod control;
+mod curl;
 mod data;
 mod docs;
 mod engine;

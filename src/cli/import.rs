@@ -1,0 +1,38 @@
+//! `pytopus import curl`: a curl command in, a chain out.
+
+use super::args::{CopiedFor, ImportCurlArgs};
+use super::fail::{Fail, Outcome};
+use super::print_stdout;
+use crate::import::curl::{self as import, ImportError, Imported};
+use crate::import::shell::{self, Flavour};
+
+/// Reads the command (an argument, the words as arguments, or standard
+/// input), prints the chain on stdout and the notes on stderr.
+pub fn curl(args: ImportCurlArgs) -> Outcome {
+    let name = args.name.as_deref();
+    let text = |text: &str| -> Result<Imported, ImportError> {
+        let flavour = match args.shell {
+            Some(CopiedFor::Bash) => Flavour::Bash,
+            Some(CopiedFor::Cmd) => Flavour::Cmd,
+            None => shell::flavour(text),
+        };
+        import::import_as(text, flavour, name)
+    };
+    let imported = match args.command.as_slice() {
+        [] => text(&stdin()?),
+        [one] if one == "-" => text(&stdin()?),
+        [one] => text(one),
+        // The shell split the words already.
+        words => import::import_words(words, name),
+    }
+    .map_err(|e| Fail::usage(e.to_string()))?;
+    for note in &imported.notes {
+        crate::report::to_stderr(&format!("note: {note}\n"));
+    }
+    print_stdout(&imported.yaml)
+}
+
+fn stdin() -> Result<String, Fail> {
+    crate::files::read_text(None, crate::files::MAX_INPUT)
+        .map_err(|e| Fail::usage(format!("cannot read the command from standard input: {e}")))
+}

@@ -1,0 +1,1209 @@
+//! `pytopus import curl`: a curl command, as browsers' "Copy as cURL" write
+//! it (bash or cmd), as a chain with one step.
+//!
+//! What the command sends is kept: the method, URL, headers, and the body
+//! (JSON as a YAML map, a form as `form:` when pytopus would encode it to
+//! the same bytes, anything else as text with its content type).
+//! Credentials never reach the output: `-u`, an `Authorization` header,
+//! other credential headers, session cookies and password-like fields
+//! become `auth:` or `{{ secret('NAME') }}`, and a note says which secret
+//! to store. Options that change nothing about the request (`-s`, `-i`,
+//! `--compressed`, `-L`…) are read and dropped; an option import does not
+//! know is an error naming it.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::shell::{self, Flavour};
+use crate::secret::{env_var_name, sensitive_header};
+
+/// Why a command could not be imported (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportError(pub String);
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, ImportError> {
+    Err(ImportError(message.into()))
+}
+
+/// The chain, and what the user must do before it runs.
+#[derive(Debug)]
+pub struct Imported {
+    /// The chain as YAML.
+    pub yaml: String,
+    /// One line each: which secrets to store.
+    pub notes: Vec<String>,
+    /// The credentials the command held, by the secret name the chain
+    /// reads them under (never printed: for whoever stores them, and tests).
+    pub secrets: Vec<(String, crate::secret::Secret)>,
+}
+
+/// Imports a command as text, in the flavour it looks written for.
+pub fn import(text: &str, name: Option<&str>) -> Result<Imported, ImportError> {
+    let words = shell::split(text, shell::flavour(text)).map_err(|e| ImportError(e.to_string()))?;
+    import_words(&words, name)
+}
+
+/// Imports a command already split into words (as a shell passed them).
+pub fn import_words(words: &[String], name: Option<&str>) -> Result<Imported, ImportError> {
+    let curl = parse(words)?;
+    build(curl, name)
+}
+
+/// Imports a command split as `flavour` would.
+pub fn import_as(
+    text: &str,
+    flavour: Flavour,
+    name: Option<&str>,
+) -> Result<Imported, ImportError> {
+    let words = shell::split(text, flavour).map_err(|e| ImportError(e.to_string()))?;
+    import_words(&words, name)
+}
+
+/// How a data option treats its value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Data {
+    /// `-d`, `--data`, `--data-ascii`: `@FILE` reads a file.
+    Plain,
+    /// `--data-raw`: as written.
+    Raw,
+    /// `--data-binary`: `@FILE` reads a file.
+    Binary,
+    /// `--data-urlencode`.
+    UrlEncode,
+    /// `--json`.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Opt {
+    Request,
+    Header,
+    Data(Data),
+    Form,
+    User,
+    Cookie,
+    UserAgent,
+    Referer,
+    Url,
+    Get,
+    Head,
+    Insecure,
+    MaxTime,
+    CaCert,
+    Cert,
+    Key,
+    /// Changes nothing about the request (`-s`, `--compressed`, `-L`…).
+    Noise,
+    /// Takes a value and changes nothing about the request (`-o FILE`).
+    NoiseValue,
+}
+
+impl Opt {
+    fn takes_value(self) -> bool {
+        !matches!(self, Opt::Get | Opt::Head | Opt::Insecure | Opt::Noise)
+    }
+}
+
+fn long(name: &str) -> Option<Opt> {
+    Some(match name {
+        "request" => Opt::Request,
+        "header" => Opt::Header,
+        "data" | "data-ascii" => Opt::Data(Data::Plain),
+        "data-raw" => Opt::Data(Data::Raw),
+        "data-binary" => Opt::Data(Data::Binary),
+        "data-urlencode" => Opt::Data(Data::UrlEncode),
+        "json" => Opt::Data(Data::Json),
+        "form" | "form-string" => Opt::Form,
+        "user" => Opt::User,
+        "cookie" => Opt::Cookie,
+        "user-agent" => Opt::UserAgent,
+        "referer" => Opt::Referer,
+        "url" => Opt::Url,
+        "get" => Opt::Get,
+        "head" => Opt::Head,
+        "insecure" => Opt::Insecure,
+        "max-time" => Opt::MaxTime,
+        "cacert" => Opt::CaCert,
+        "cert" => Opt::Cert,
+        "key" => Opt::Key,
+        // pytopus asks for compressed answers, follows redirects, fails on
+        // an error status and picks the HTTP version itself.
+        "compressed"
+        | "location"
+        | "location-trusted"
+        | "silent"
+        | "show-error"
+        | "include"
+        | "verbose"
+        | "fail"
+        | "fail-with-body"
+        | "globoff"
+        | "http1.0"
+        | "http1.1"
+        | "http2"
+        | "http2-prior-knowledge"
+        | "http3"
+        | "no-buffer"
+        | "path-as-is"
+        | "progress-bar"
+        | "raw"
+        | "no-keepalive"
+        | "tcp-nodelay"
+        | "ipv4"
+        | "ipv6"
+        | "ssl-no-revoke"
+        | "no-progress-meter"
+        | "basic"
+        | "no-sessionid"
+        | "styled-output"
+        | "tr-encoding" => Opt::Noise,
+        "output" | "connect-timeout" | "max-redirs" | "write-out" | "dump-header"
+        | "cookie-jar" | "stderr" | "trace" | "trace-ascii" => Opt::NoiseValue,
+        _ => return None,
+    })
+}
+
+fn short(c: char) -> Option<Opt> {
+    Some(match c {
+        'X' => Opt::Request,
+        'H' => Opt::Header,
+        'd' => Opt::Data(Data::Plain),
+        'F' => Opt::Form,
+        'u' => Opt::User,
+        'b' => Opt::Cookie,
+        'A' => Opt::UserAgent,
+        'e' => Opt::Referer,
+        'G' => Opt::Get,
+        'I' => Opt::Head,
+        'k' => Opt::Insecure,
+        'm' => Opt::MaxTime,
+        'E' => Opt::Cert,
+        's' | 'S' | 'i' | 'v' | 'L' | 'f' | 'g' | 'N' | '#' | '0' | '4' | '6' => Opt::Noise,
+        'o' | 'D' | 'c' | 'w' => Opt::NoiseValue,
+        _ => return None,
+    })
+}
+
+/// The command's options, as read.
+#[derive(Debug, Default)]
+struct Curl {
+    url: Option<String>,
+    method: Option<String>,
+    head: bool,
+    get: bool,
+    headers: Vec<(String, String)>,
+    /// Each data option's text, and whether it was `--json`.
+    data: Vec<(String, bool)>,
+    user: Option<String>,
+    cookies: Vec<String>,
+    insecure: bool,
+    max_time: Option<String>,
+    ca_cert: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+fn parse(words: &[String]) -> Result<Curl, ImportError> {
+    let Some(first) = words.first() else {
+        return fail("the command is empty: give a curl command, as copied from a browser");
+    };
+    let program = first.rsplit(['/', '\\']).next().unwrap_or(first);
+    if !program.eq_ignore_ascii_case("curl") && !program.eq_ignore_ascii_case("curl.exe") {
+        return fail(format!(
+            "not a curl command: it starts with `{}`",
+            shown(first)
+        ));
+    }
+    let mut c = Curl::default();
+    let mut unknown = Vec::new();
+    let mut i = 1;
+    let mut options_end = false;
+    while i < words.len() {
+        let word = &words[i];
+        i += 1;
+        if options_end || !word.starts_with('-') || word == "-" {
+            c.set_url(word)?;
+            continue;
+        }
+        if word == "--" {
+            options_end = true;
+            continue;
+        }
+        // The options of this word, each with its value when it takes one.
+        let mut found: Vec<(String, Opt, Option<String>)> = Vec::new();
+        if let Some(name) = word.strip_prefix("--") {
+            let (opt, negated) = match long(name) {
+                Some(o) => (Some(o), false),
+                None => (name.strip_prefix("no-").and_then(long), true),
+            };
+            match opt {
+                Some(o) if negated && o.takes_value() => unknown.push(word.clone()),
+                Some(o) if o.takes_value() => {
+                    let Some(v) = words.get(i) else {
+                        return fail(format!("`{word}` needs a value"));
+                    };
+                    i += 1;
+                    found.push((word.clone(), o, Some(v.clone())));
+                }
+                // `--no-compressed` and such: nothing to undo.
+                Some(_) if negated => {}
+                Some(o) => found.push((word.clone(), o, None)),
+                None => unknown.push(word.clone()),
+            }
+        } else {
+            // Short options, possibly several (`-sSL`), the last one's
+            // value attached (`-XPOST`) or in the next word.
+            let chars: Vec<char> = word.chars().skip(1).collect();
+            let mut k = 0;
+            while k < chars.len() {
+                let ch = chars[k];
+                k += 1;
+                match short(ch) {
+                    Some(o) if o.takes_value() => {
+                        let rest: String = chars[k..].iter().collect();
+                        let value = if rest.is_empty() {
+                            let Some(v) = words.get(i) else {
+                                return fail(format!("`-{ch}` needs a value"));
+                            };
+                            i += 1;
+                            v.clone()
+                        } else {
+                            rest
+                        };
+                        found.push((format!("-{ch}"), o, Some(value)));
+                        break;
+                    }
+                    Some(o) => found.push((format!("-{ch}"), o, None)),
+                    None => unknown.push(if chars.len() == 1 {
+                        word.clone()
+                    } else {
+                        format!("-{ch} (in `{}`)", shown(word))
+                    }),
+                }
+            }
+        }
+        for (flag, opt, value) in found {
+            c.apply(&flag, opt, value.unwrap_or_default())?;
+        }
+    }
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|u| format!("`{}`", shown(u))).collect();
+        return fail(format!(
+            "curl option{} that import does not know: {} (it takes -X, -H, -d/--data/--data-raw/--data-binary/--data-ascii/--data-urlencode, --json, -u, -b, -A, -e, -G, -I, -k, -m, --url, --cacert, --cert, --key, and options that change nothing about the request such as -s, -i, -L, --compressed, --http2)",
+            if unknown.len() > 1 { "s" } else { "" },
+            list.join(", ")
+        ));
+    }
+    Ok(c)
+}
+
+/// A word as a message shows it: at most 60 characters.
+fn shown(word: &str) -> String {
+    let mut s: String = word.chars().take(60).collect();
+    if word.chars().count() > 60 {
+        s.push('…');
+    }
+    s
+}
+
+/// A file name given with `@`: import does not read files.
+fn reads_file(flag: &str, value: &str) -> Result<(), ImportError> {
+    if let Some(file) = value.strip_prefix('@') {
+        return fail(format!(
+            "`{flag} @{}` reads the file `{}`: import does not read files; put the content in the command",
+            shown(file),
+            shown(file)
+        ));
+    }
+    Ok(())
+}
+
+impl Curl {
+    fn set_url(&mut self, url: &str) -> Result<(), ImportError> {
+        if let Some(old) = &self.url {
+            return fail(format!(
+                "the command has more than one URL (`{}` and `{}`): a step sends one request",
+                shown(old),
+                shown(url)
+            ));
+        }
+        self.url = Some(url.to_string());
+        Ok(())
+    }
+
+    fn apply(&mut self, flag: &str, opt: Opt, value: String) -> Result<(), ImportError> {
+        match opt {
+            Opt::Request => self.method = Some(value),
+            Opt::Header => {
+                reads_file(flag, &value)?;
+                if let Some(h) = header(&value)? {
+                    self.headers.push(h);
+                }
+            }
+            Opt::Data(kind) => {
+                let text = match kind {
+                    Data::Plain | Data::Binary | Data::Json => {
+                        reads_file(flag, &value)?;
+                        value
+                    }
+                    Data::Raw => value,
+                    Data::UrlEncode => url_encoded(flag, &value)?,
+                };
+                self.data.push((text, kind == Data::Json));
+            }
+            Opt::Form => {
+                return fail(format!(
+                    "`{flag} {}`: multipart forms (-F/--form) are not imported yet: write the step's `multipart:` map by hand (docs/reference.md, \"Uploads\")",
+                    shown(&value)
+                ));
+            }
+            Opt::User => self.user = Some(value),
+            Opt::Cookie => {
+                if !value.contains('=') {
+                    return fail(format!(
+                        "`{flag} {}` reads cookies from a file: import does not read files; put the cookies in the command (`-b 'name=value'`)",
+                        shown(&value)
+                    ));
+                }
+                self.cookies.push(value);
+            }
+            Opt::UserAgent => self.headers.push(("User-Agent".into(), value)),
+            Opt::Referer => {
+                let v = value.strip_suffix(";auto").unwrap_or(&value).to_string();
+                if !v.is_empty() {
+                    self.headers.push(("Referer".into(), v));
+                }
+            }
+            Opt::Url => self.set_url(&value)?,
+            Opt::Get => self.get = true,
+            Opt::Head => self.head = true,
+            Opt::Insecure => self.insecure = true,
+            Opt::MaxTime => {
+                if !value.parse::<f64>().is_ok_and(|v| v.is_finite() && v > 0.0) {
+                    return fail(format!(
+                        "`{flag} {}` is not a number of seconds",
+                        shown(&value)
+                    ));
+                }
+                self.max_time = Some(value);
+            }
+            Opt::CaCert => self.ca_cert = Some(value),
+            Opt::Cert => self.cert = Some(value),
+            Opt::Key => self.key = Some(value),
+            Opt::Noise | Opt::NoiseValue => {}
+        }
+        Ok(())
+    }
+}
+
+/// `Name: value` (or `Name;` for an empty value) as curl reads `-H`;
+/// `None` for `Name:`, which takes off a header curl would add.
+fn header(text: &str) -> Result<Option<(String, String)>, ImportError> {
+    let (name, value) = match text.split_once(':') {
+        Some((_, v)) if v.trim().is_empty() => return Ok(None),
+        Some((n, v)) => (n, v.trim()),
+        None => match text.strip_suffix(';') {
+            Some(n) => (n, ""),
+            None => {
+                return fail(format!(
+                    "`-H {}` is not a header: write `Name: value`",
+                    shown(text)
+                ));
+            }
+        },
+    };
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+    {
+        return fail(format!(
+            "`-H {}`: `{}` is not a header name",
+            shown(text),
+            shown(name)
+        ));
+    }
+    Ok(Some((name.to_string(), value.to_string())))
+}
+
+/// `--data-urlencode`'s forms: `content`, `=content`, `name=content`
+/// (`@file` and `name@file` read files).
+fn url_encoded(flag: &str, value: &str) -> Result<String, ImportError> {
+    let at = value.find(['=', '@']);
+    match at.map(|i| (i, value.as_bytes()[i])) {
+        Some((i, b'=')) => {
+            let (name, content) = (&value[..i], &value[i + 1..]);
+            Ok(if name.is_empty() {
+                percent(content)
+            } else {
+                format!("{name}={}", percent(content))
+            })
+        }
+        Some((i, _)) => fail(format!(
+            "`{flag} {}` reads the file `{}`: import does not read files; put the content in the command",
+            shown(value),
+            shown(&value[i + 1..])
+        )),
+        None => Ok(percent(value)),
+    }
+}
+
+/// Percent-encoding as curl's `--data-urlencode` does it: a space as `+`,
+/// everything else but letters, digits and `-._~` as `%XX`.
+fn percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b == b' ' {
+            out.push('+');
+        } else if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Text as a template that renders to it: `{{`, `{%` and `{#` would start
+/// template syntax, so their `{` is written `{{ '{' }}`.
+fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '{' && matches!(chars.peek(), Some('{' | '%' | '#')) {
+            out.push_str("{{ '{' }}");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every string in a JSON value as [`literal`] text.
+fn literal_json(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(literal(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(literal_json).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, literal_json(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// Chooses secret names and says what to store.
+struct Secrets {
+    base: String,
+    used: BTreeSet<String>,
+    notes: Vec<String>,
+    values: Vec<(String, crate::secret::Secret)>,
+}
+
+impl Secrets {
+    /// A new secret for `what` (a word for its name) and the template that reads it.
+    fn placeholder(&mut self, what: &str, from: &str, value: &str) -> String {
+        let mut name = format!("{}_{}", self.base, slug(what));
+        if self.used.contains(&name) {
+            let mut n = 2;
+            while self.used.contains(&format!("{name}_{n}")) {
+                n += 1;
+            }
+            name = format!("{name}_{n}");
+        }
+        self.used.insert(name.clone());
+        self.values
+            .push((name.clone(), crate::secret::Secret::new(value)));
+        self.notes.push(format!(
+            "{from} now reads secret('{name}'): store the value from the command with `pytopus auth set {name}` (or set {})",
+            env_var_name(&name)
+        ));
+        format!("{{{{ secret('{name}') }}}}")
+    }
+}
+
+/// Lower case, ASCII letters and digits, other runs as one `_`.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').to_string();
+    if out.is_empty() { "value".into() } else { out }
+}
+
+/// What secrets of this API are named after: the host's name without its
+/// subdomain and suffix (`api.github.com` → `github`), `api` for an address.
+fn secret_base(url: Option<&url::Url>) -> String {
+    let Some(url::Host::Domain(host)) = url.and_then(|u| u.host()) else {
+        return "api".into();
+    };
+    let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
+    let pick = match labels.len() {
+        0 => None,
+        1 => labels.first(),
+        n => {
+            let second = labels[n - 2];
+            if n >= 3 && matches!(second, "co" | "com" | "org" | "net" | "gov" | "ac" | "edu") {
+                labels.get(n - 3)
+            } else {
+                labels.get(n - 2)
+            }
+        }
+    };
+    pick.map(|l| slug(l))
+        .filter(|s| s != "value" && s != "localhost")
+        .unwrap_or_else(|| "api".into())
+}
+
+/// A cookie that looks like a session or other credential, by its name
+/// or its value (a JWT, a long random token).
+fn session_cookie(name: &str, value: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let by_name = [
+        "sess", "sid", "token", "auth", "jwt", "login", "remember", "csrf", "xsrf", "secret",
+        "pass", "key", "cred",
+    ]
+    .iter()
+    .any(|w| n.contains(w));
+    let random = value.len() >= 32
+        && !value.contains('.')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_%+/=".contains(c))
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().any(|c| c.is_ascii_alphabetic());
+    by_name || random || value.starts_with("eyJ")
+}
+
+/// A form or JSON field whose value is a credential.
+fn secret_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "api-key",
+        "credential",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+        || n == "pass"
+        || n == "pwd"
+}
+
+/// The step's name: the method and the last meaningful path segment
+/// (`POST /v1/users` → `PostUsers`).
+fn step_name(method: &str, url: Option<&url::Url>) -> String {
+    let mut name: String = method
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name.insert_str(0, "Request");
+    }
+    let segment = url.and_then(|u| u.path_segments()).and_then(|segments| {
+        segments.rev().find(|s| {
+            s.chars().any(|c| c.is_ascii_alphabetic())
+                && !s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        })
+    });
+    if let Some(s) = segment {
+        for word in s.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let mut cs = word.chars();
+            if let Some(first) = cs.next() {
+                name.push(first.to_ascii_uppercase());
+                name.extend(cs);
+            }
+        }
+    }
+    name
+}
+
+/// A valid step name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_step_name(name: &str) -> Result<(), ImportError> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        fail(format!(
+            "`{}` is not a step name: use letters, digits and `_`, not starting with a digit",
+            shown(name)
+        ))
+    }
+}
+
+/// The URL without `user:password@`, and what was there.
+fn split_userinfo(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://") else {
+        return (url.to_string(), None);
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => (
+            format!("{}{}", &url[..scheme_end + 3], &rest[at + 1..]),
+            Some(rest[..at].to_string()),
+        ),
+        None => (url.to_string(), None),
+    }
+}
+
+fn percent_decoded(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// What the step will be, as it is put together.
+struct Step {
+    auth: Option<Value>,
+    headers: Vec<(String, String)>,
+    secrets: Secrets,
+}
+
+impl Step {
+    fn header_index(&self, name: &str) -> Option<usize> {
+        self.headers
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))
+    }
+
+    fn take_header(&mut self, name: &str) -> Option<String> {
+        self.header_index(name).map(|i| self.headers.remove(i).1)
+    }
+
+    /// `-u USER[:PASSWORD]` (or a URL's user info) as Basic auth.
+    fn basic(&mut self, user: &str, from: &str) {
+        let (username, password) = user.split_once(':').unwrap_or((user, ""));
+        let password = self.secrets.placeholder("password", from, password);
+        self.auth = Some(serde_json::json!({
+            "type": "basic",
+            "username": literal(username),
+            "password": password,
+        }));
+    }
+
+    fn authorization(&mut self, value: &str) {
+        let (scheme, credential) = match value.split_once(' ') {
+            Some((s, c)) => (s.to_string(), c.trim().to_string()),
+            None => (String::new(), value.to_string()),
+        };
+        let from = format!(
+            "the command's `Authorization{}` header",
+            if scheme.is_empty() {
+                String::new()
+            } else {
+                format!(": {scheme} …")
+            }
+        );
+        if self.auth.is_none() {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                let token = self.secrets.placeholder("token", &from, &credential);
+                self.auth = Some(serde_json::json!({"type": "bearer", "token": token}));
+                return;
+            }
+            if scheme.eq_ignore_ascii_case("basic")
+                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&credential)
+                && let Ok(pair) = String::from_utf8(bytes)
+                && pair.contains(':')
+            {
+                self.basic(&pair, &from);
+                return;
+            }
+        }
+        let secret = self.secrets.placeholder("token", &from, &credential);
+        let templated = if scheme.is_empty() {
+            secret
+        } else {
+            format!("{} {secret}", literal(&scheme))
+        };
+        if self.auth.is_none() {
+            self.auth = Some(serde_json::json!({
+                "type": "headers",
+                "headers": {"Authorization": templated},
+            }));
+        } else {
+            self.headers.push(("Authorization".into(), templated));
+        }
+    }
+
+    /// A header named like a credential (`X-Api-Key`): `auth: api_key`, or
+    /// a secret in the header when the step has its auth already.
+    fn credential_header(&mut self, name: &str, value: &str) {
+        let from = format!("the command's `{name}` header");
+        let secret = self.secrets.placeholder(name, &from, value);
+        if self.auth.is_none() {
+            self.auth = Some(serde_json::json!({
+                "type": "api_key", "in": "header", "name": name, "key": secret,
+            }));
+        } else {
+            self.headers.push((name.to_string(), secret));
+        }
+    }
+
+    /// The cookies: those that look like a session become secrets (the
+    /// only one, with no other auth, `auth: api_key` in a cookie).
+    fn cookies(&mut self, pairs: Vec<(String, String)>) {
+        let sessions = pairs.iter().filter(|(n, v)| session_cookie(n, v)).count();
+        let mut kept = Vec::new();
+        for (name, value) in pairs {
+            if !session_cookie(&name, &value) {
+                kept.push(format!("{name}={}", literal(&value)));
+                continue;
+            }
+            let from = format!("the command's cookie `{name}`");
+            let secret = self.secrets.placeholder(&name, &from, &value);
+            if sessions == 1 && self.auth.is_none() {
+                self.auth = Some(serde_json::json!({
+                    "type": "api_key", "in": "cookie", "name": name, "key": secret,
+                }));
+            } else {
+                kept.push(format!("{name}={secret}"));
+            }
+        }
+        if !kept.is_empty() {
+            self.headers.push(("Cookie".into(), kept.join("; ")));
+        }
+    }
+}
+
+/// `a=1; b=2` as pairs.
+fn cookie_pairs(text: &str) -> Vec<(String, String)> {
+    text.split(';')
+        .filter_map(|p| {
+            let p = p.trim();
+            if p.is_empty() {
+                return None;
+            }
+            Some(match p.split_once('=') {
+                Some((n, v)) => (n.trim().to_string(), v.trim().to_string()),
+                None => (p.to_string(), String::new()),
+            })
+        })
+        .collect()
+}
+
+fn build(c: Curl, name: Option<&str>) -> Result<Imported, ImportError> {
+    let Some(raw_url) = c.url.clone() else {
+        return fail("the command has no URL");
+    };
+    // curl takes `host/path` as http.
+    let raw_url = if raw_url.contains("://") {
+        raw_url
+    } else {
+        format!("http://{raw_url}")
+    };
+    let (mut url_text, userinfo) = split_userinfo(&raw_url);
+    let parsed = url::Url::parse(&url_text)
+        .map_err(|e| ImportError(format!("`{}` is not a URL: {e}", shown(&url_text))))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return fail(format!(
+            "`{}` is not an http or https URL",
+            shown(&url_text)
+        ));
+    }
+    let mut body_text: Option<String> = None;
+    let json_option = c.data.iter().any(|(_, j)| *j);
+    if !c.data.is_empty() {
+        let mut text = String::new();
+        for (i, (part, json)) in c.data.iter().enumerate() {
+            if i > 0 && !json {
+                text.push('&');
+            }
+            text.push_str(part);
+        }
+        body_text = Some(text);
+    }
+    if c.get
+        && let Some(q) = body_text.take()
+    {
+        let (base, fragment) = match url_text.split_once('#') {
+            Some((b, f)) => (b.to_string(), Some(f.to_string())),
+            None => (url_text.clone(), None),
+        };
+        let sep = if base.contains('?') { '&' } else { '?' };
+        url_text = format!("{base}{sep}{q}");
+        if let Some(f) = fragment {
+            url_text = format!("{url_text}#{f}");
+        }
+    }
+    let method = match &c.method {
+        Some(m) => m.to_ascii_uppercase(),
+        None if c.head => "HEAD".into(),
+        None if body_text.is_some() => "POST".into(),
+        None => "GET".into(),
+    };
+    let step_name = match name {
+        Some(n) => {
+            check_step_name(n)?;
+            n.to_string()
+        }
+        None => step_name(&method, Some(&parsed)),
+    };
+
+    let mut step = Step {
+        auth: None,
+        headers: Vec::new(),
+        secrets: Secrets {
+            base: secret_base(Some(&parsed)),
+            used: BTreeSet::new(),
+            notes: Vec::new(),
+            values: Vec::new(),
+        },
+    };
+    // Headers: `-H 'Name:'` takes a header off (none to take off here);
+    // the same name twice is one header.
+    let mut cookie_text: Vec<String> = c.cookies.clone();
+    let mut authorization = None;
+    let mut credentials = Vec::new();
+    for (name, value) in &c.headers {
+        let lower = name.to_ascii_lowercase();
+        match lower.as_str() {
+            // pytopus computes the length, and asks for the encodings it decodes.
+            "content-length" | "accept-encoding" => continue,
+            "cookie" => {
+                cookie_text.push(value.clone());
+                continue;
+            }
+            "authorization" if authorization.is_none() => {
+                authorization = Some(value.clone());
+                continue;
+            }
+            _ => {}
+        }
+        if sensitive_header(name) && !value.is_empty() {
+            if !credentials
+                .iter()
+                .any(|(n, _): &(String, String)| n.eq_ignore_ascii_case(name))
+            {
+                credentials.push((name.clone(), value.clone()));
+            }
+            continue;
+        }
+        match step.header_index(name) {
+            Some(i) => {
+                let joined = format!("{}, {value}", step.headers[i].1);
+                step.headers[i].1 = joined;
+            }
+            None => step.headers.push((name.clone(), value.clone())),
+        }
+    }
+    for h in step.headers.iter_mut() {
+        h.1 = literal(&h.1);
+    }
+    if let Some(user) = &c.user {
+        step.basic(user, "the command's `-u` password");
+    }
+    if let Some(a) = authorization {
+        step.authorization(&a);
+    }
+    if let Some(info) = userinfo {
+        if step.auth.is_none() {
+            let info = percent_decoded(&info);
+            step.basic(&info, "the password in the command's URL");
+        } else {
+            step.secrets.notes.push(
+                "the user name and password in the URL were dropped: the step has its credentials from elsewhere in the command".into(),
+            );
+        }
+    }
+    for (name, value) in credentials {
+        step.credential_header(&name, &value);
+    }
+    let pairs: Vec<(String, String)> = cookie_text.iter().flat_map(|t| cookie_pairs(t)).collect();
+    if !pairs.is_empty() {
+        step.cookies(pairs);
+    }
+
+    // The body: what its content type and text make it.
+    let mut body: Option<(&str, Value)> = None;
+    if let Some(text) = &body_text {
+        let given = step
+            .header_index("content-type")
+            .map(|i| step.headers[i].1.clone());
+        let ctype = given.clone().unwrap_or_else(|| {
+            if json_option {
+                "application/json".into()
+            } else {
+                "application/x-www-form-urlencoded".into()
+            }
+        });
+        let lower = ctype.to_ascii_lowercase();
+        let essence = lower.split(';').next().unwrap_or("").trim().to_string();
+        if json_option && step.header_index("accept").is_none() {
+            step.headers
+                .push(("Accept".into(), "application/json".into()));
+        }
+        let json = (essence.ends_with("/json") || essence.ends_with("+json"))
+            .then(|| serde_json::from_str::<Value>(text).ok())
+            .flatten()
+            .filter(|v| v.is_object() || v.is_array());
+        let form = (essence == "application/x-www-form-urlencoded")
+            .then(|| form_fields(text))
+            .flatten();
+        if let Some(v) = json {
+            if lower.trim() == "application/json" {
+                step.take_header("content-type");
+            }
+            let v = secret_json(literal_json(v), &mut step.secrets);
+            body = Some(("body", v));
+        } else if let Some(fields) = form {
+            if lower.trim() == "application/x-www-form-urlencoded" {
+                step.take_header("content-type");
+            }
+            let mut map = Map::new();
+            for (k, values) in fields {
+                let mut values: Vec<Value> = values
+                    .into_iter()
+                    .map(|v| {
+                        if secret_field(&k) && !v.is_empty() {
+                            Value::String(step.secrets.placeholder(
+                                &k,
+                                &format!("the command's form field `{k}`"),
+                                &v,
+                            ))
+                        } else {
+                            Value::String(literal(&v))
+                        }
+                    })
+                    .collect();
+                let v = if values.len() == 1 {
+                    values.remove(0)
+                } else {
+                    Value::Array(values)
+                };
+                map.insert(k, v);
+            }
+            body = Some(("form", Value::Object(map)));
+        } else {
+            if given.is_none() {
+                step.headers.push(("Content-Type".into(), literal(&ctype)));
+            }
+            body = Some(("body", Value::String(literal(text))));
+        }
+    }
+
+    let mut s = Map::new();
+    s.insert("name".into(), Value::String(step_name));
+    if method != "GET" {
+        s.insert("method".into(), Value::String(method));
+    }
+    s.insert("url".into(), Value::String(literal(&url_text)));
+    if !step.headers.is_empty() {
+        let mut h = Map::new();
+        for (k, v) in &step.headers {
+            h.insert(k.clone(), Value::String(v.clone()));
+        }
+        s.insert("headers".into(), Value::Object(h));
+    }
+    if let Some(a) = step.auth.take() {
+        s.insert("auth".into(), a);
+    }
+    if let Some((key, v)) = body {
+        s.insert(key.into(), v);
+    }
+    let mut tls = Map::new();
+    if c.insecure {
+        tls.insert("verify".into(), Value::Bool(false));
+    }
+    if let Some(ca) = &c.ca_cert {
+        tls.insert("ca_cert".into(), Value::String(ca.clone()));
+    }
+    if let Some(cert) = &c.cert {
+        // `FILE:PASSWORD` (a `\:` is a colon of the name; `C:\` a drive).
+        let (file, password) = split_cert(cert);
+        tls.insert("client_cert".into(), Value::String(file));
+        if let Some(pw) = password {
+            let p = step
+                .secrets
+                .placeholder("cert_password", "the command's --cert password", &pw);
+            tls.insert("password".into(), Value::String(p));
+        }
+    }
+    if let Some(key) = &c.key {
+        tls.insert("client_key".into(), Value::String(key.clone()));
+    }
+    if !tls.is_empty() {
+        s.insert("tls".into(), Value::Object(tls));
+    }
+    if let Some(t) = &c.max_time {
+        let v = t
+            .parse::<u64>()
+            .map(Value::from)
+            .or_else(|_| t.parse::<f64>().map(Value::from))
+            .unwrap_or(Value::Null);
+        s.insert("timeout".into(), v);
+    }
+    let chain = serde_json::json!({"steps": [Value::Object(s)]});
+    let yaml = serde_saphyr::to_string(&chain)
+        .map_err(|e| ImportError(format!("cannot write the chain as YAML: {e}")))?;
+    Ok(Imported {
+        yaml,
+        notes: step.secrets.notes,
+        secrets: step.secrets.values,
+    })
+}
+
+/// `FILE[:PASSWORD]` as curl reads `--cert`.
+fn split_cert(text: &str) -> (String, Option<String>) {
+    let bytes: Vec<char> = text.chars().collect();
+    let mut file = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == '\\' && bytes.get(i + 1) == Some(&':') {
+            file.push(':');
+            i += 2;
+            continue;
+        }
+        // `C:\…` or `C:/…` is a drive.
+        if c == ':' && !(i == 1 && matches!(bytes.get(2), Some('\\' | '/'))) {
+            return (file, Some(bytes[i + 1..].iter().collect()));
+        }
+        file.push(c);
+        i += 1;
+    }
+    (file, None)
+}
+
+/// The fields of a form body, when pytopus's `form:` would send the same
+/// bytes (same encoding, same order); else `None` and the body stays text.
+fn form_fields(text: &str) -> Option<indexmap::IndexMap<String, Vec<String>>> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut fields: indexmap::IndexMap<String, Vec<String>> = indexmap::IndexMap::new();
+    for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
+        fields
+            .entry(k.into_owned())
+            .or_default()
+            .push(v.into_owned());
+    }
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, values) in &fields {
+        for v in values {
+            ser.append_pair(k, v);
+        }
+    }
+    (ser.finish() == text).then_some(fields)
+}
+
+/// A JSON body with the values of credential-named string fields replaced
+/// by secrets.
+fn secret_json(v: Value, secrets: &mut Secrets) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) if secret_field(&k) && !s.is_empty() => {
+                            let from = format!("the command's JSON field `{k}`");
+                            Value::String(secrets.placeholder(&k, &from, &s))
+                        }
+                        other => secret_json(other, secrets),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| secret_json(x, secrets)).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_and_values() {
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let c = parse(&w(
+            "curl -sSLXPUT -HX-A:1 --url http://h/ -d a=1 --data-urlencode b=x&y -k",
+        ))
+        .unwrap();
+        assert_eq!(c.method.as_deref(), Some("PUT"));
+        assert_eq!(c.headers, [("X-A".to_string(), "1".to_string())]);
+        assert_eq!(c.data[1].0, "b=x%26y");
+        assert!(c.insecure);
+        let e = parse(&w("curl --frobnicate -Z http://h/")).unwrap_err().0;
+        assert!(e.contains("`--frobnicate`") && e.contains("`-Z`"), "{e}");
+        let e = parse(&w("curl -d @body.json http://h/")).unwrap_err().0;
+        assert!(e.contains("reads the file `body.json`"), "{e}");
+        let e = parse(&w("curl -F a=b http://h/")).unwrap_err().0;
+        assert!(e.contains("-F"), "{e}");
+        assert!(parse(&w("wget http://h/")).is_err());
+        assert!(parse(&w("curl -H")).is_err());
+    }
+
+    #[test]
+    fn templates_and_names() {
+        assert_eq!(
+            literal("a {{b}} {% c %} {#d} {x}"),
+            "a {{ '{' }}{b}} {{ '{' }}% c %} {{ '{' }}#d} {x}"
+        );
+        assert_eq!(
+            step_name(
+                "POST",
+                url::Url::parse("https://x/v1/user-groups/42").ok().as_ref()
+            ),
+            "PostUserGroups"
+        );
+        assert_eq!(
+            step_name("GET", url::Url::parse("https://x/").ok().as_ref()),
+            "Get"
+        );
+        assert_eq!(
+            secret_base(url::Url::parse("https://api.github.com/").ok().as_ref()),
+            "github"
+        );
+        assert_eq!(
+            secret_base(url::Url::parse("https://shop.example.co.uk/").ok().as_ref()),
+            "example"
+        );
+        assert_eq!(
+            secret_base(url::Url::parse("http://127.0.0.1:8/").ok().as_ref()),
+            "api"
+        );
+        assert_eq!(
+            split_cert(r"C:\certs\me.pem:pw"),
+            (r"C:\certs\me.pem".into(), Some("pw".into()))
+        );
+        assert_eq!(split_cert(r"a\:b.pem"), ("a:b.pem".into(), None));
+        assert_eq!(percent("a b/é"), "a+b%2F%C3%A9");
+    }
+
+    #[test]
+    fn forms_are_kept_only_when_they_encode_the_same() {
+        assert!(form_fields("a=1&b=x+y&a=2").is_none());
+        assert!(form_fields("a=1&a=2&b=x+y").is_some());
+        assert!(form_fields("a=%2a").is_none());
+        assert!(form_fields("flag").is_none());
+    }
+}

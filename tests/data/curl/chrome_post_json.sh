@@ -1,0 +1,13 @@
+curl 'https://api.example.com/v1/users' \
+  -H 'accept: application/json' \
+  -H 'accept-language: en-GB,en;q=0.9' \
+  -H 'content-type: application/json' \
+  -b '_ga=GA1.1.1234567890.1700000000; session_id=9f8e7d6c5b4a39281706f5e4d3c2b1a0' \
+  -H 'origin: https://app.example.com' \
+  -H 'priority: u=1, i' \
+  -H 'referer: https://app.example.com/users/new' \
+  -H 'sec-fetch-dest: empty' \
+  -H 'sec-fetch-mode: cors' \
+  -H 'sec-fetch-site: same-site' \
+  -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36' \
+  --data-raw '{"name":"Ada Lovelace","roles":["admin","editor"],"active":true,"quota":12.5}'

@@ -1,0 +1,1 @@
+curl 'https://api.example.org/v1/reactions' -X POST -H 'User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0' -H 'Accept: */*' -H 'Content-Type: application/json' -H 'Origin: https://chat.example.org' --data-raw $'{"mark":"\u2713","text":"it\'s fine","path":"C:\\\\temp"}'

@@ -1,0 +1,1 @@
+curl "https://api.example.com/v1/notes" -X POST -H "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:109.0) Gecko/20100101 Firefox/115.0" -H "Accept: application/json" -H "Content-Type: application/json" -H "Origin: https://notes.example.com" --data-raw "{""text"":""50"%"off today"",""pinned"":true}"

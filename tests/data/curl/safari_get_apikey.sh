@@ -1,0 +1,12 @@
+curl 'https://api.example.com/v2/orders?status=open' \
+-X 'GET' \
+-H 'Accept: application/json' \
+-H 'Sec-Fetch-Site: same-site' \
+-H 'Accept-Language: en-GB,en;q=0.9' \
+-H 'Accept-Encoding: gzip, deflate, br' \
+-H 'Sec-Fetch-Mode: cors' \
+-H 'Origin: https://shop.example.com' \
+-H 'User-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15' \
+-H 'Referer: https://shop.example.com/' \
+-H 'Sec-Fetch-Dest: empty' \
+-H 'X-Api-Key: k_live_51HqLyjWDarjtT1zdp7dcA9'

@@ -1,0 +1,12 @@
+curl 'https://shop.example.com/api/checkout' \
+-X 'POST' \
+-H 'Content-Type: application/json' \
+-H 'Accept: application/json' \
+-H 'Sec-Fetch-Site: same-origin' \
+-H 'Accept-Language: en-GB,en;q=0.9' \
+-H 'Sec-Fetch-Mode: cors' \
+-H 'Origin: https://shop.example.com' \
+-H 'User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1' \
+-H 'Referer: https://shop.example.com/cart' \
+-H 'Cookie: lang=en; shop_session=eyJpdiI6IjR4bzZ3UmVjT0ZQOSJ9; cart=3' \
+--data-binary '{"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"coupon":null,"note":"Leave at door"}'
