@@ -471,6 +471,7 @@ mod simple;
 mod taint;
 
 pub use functions::{EnvVars, Placeholder};
+pub use taint::secret_env_name;
 use functions::{b64decode, b64encode, fromjson, jsonpath_filter, path_segment};
 pub use json::{from_json, from_shared_json, to_json};
 pub use names::{

@@ -29,6 +29,7 @@ mod poll;
 mod run;
 mod security;
 mod serve;
+mod sigv4;
 mod teardown;
 mod tls;
 mod transport;
