@@ -10,7 +10,9 @@
 pub mod jwt;
 pub mod login;
 pub mod oauth2;
+pub mod sigv4;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -40,6 +42,18 @@ pub enum AuthSpec {
     Headers(Vec<(String, Tmpl)>),
     Jwt(JwtSpec),
     OAuth2(OAuth2Spec),
+    AwsSigV4(SigV4Spec),
+}
+
+/// `type: aws_sigv4`, every text a template; a key or region left out comes
+/// from the environment (see [`sigv4_config`]).
+#[derive(Debug)]
+pub struct SigV4Spec {
+    pub access_key_id: Option<Tmpl>,
+    pub secret_access_key: Option<Tmpl>,
+    pub session_token: Option<Tmpl>,
+    pub region: Option<Tmpl>,
+    pub service: Tmpl,
 }
 
 /// `type: jwt`: a given token, or one signed here.
@@ -72,6 +86,9 @@ pub enum Credentials {
     Query(String, String),
     Cookie(String, String),
     OAuth2(oauth2::Config),
+    /// What signs each request, or why nothing can (a key or the region
+    /// is nowhere to be found): the request that needs it fails.
+    AwsSigV4(Result<Arc<sigv4::Config>, String>),
 }
 
 pub use crate::transport::Added;
@@ -180,6 +197,103 @@ pub fn render<E: From<AuthError>>(
             };
             Credentials::OAuth2(cfg)
         }
+        AuthSpec::AwsSigV4(s) => {
+            let mut field = |name: &str, t: &Option<Tmpl>| -> Result<Option<String>, E> {
+                match t {
+                    Some(t) => Ok(Some(text(&format!("auth.{name}"), t)?)),
+                    None => Ok(None),
+                }
+            };
+            let given = SigV4Given {
+                access_key_id: field("access_key_id", &s.access_key_id)?,
+                secret_access_key: field("secret_access_key", &s.secret_access_key)?,
+                session_token: field("session_token", &s.session_token)?,
+                region: field("region", &s.region)?,
+                service: text("auth.service", &s.service)?,
+            };
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            Credentials::AwsSigV4(sigv4_config(given, env, redactor).map(Arc::new))
+        }
+    })
+}
+
+/// The fields of an `aws_sigv4` block as the chain rendered them.
+pub struct SigV4Given {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: Option<String>,
+    pub service: String,
+}
+
+/// An `aws_sigv4` block's credentials, the environment (`env`) filling in
+/// what the chain left out:
+///
+/// - the keys: both from the chain, else `AWS_ACCESS_KEY_ID` and
+///   `AWS_SECRET_ACCESS_KEY` (never one from each);
+/// - the session token: the chain's, else `AWS_SESSION_TOKEN` when the keys
+///   came from the environment too (it belongs to them);
+/// - the region: the chain's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+///
+/// The secret key and session token are told to `redactor`, and so is every
+/// value read from a variable named like a secret (`AWS_ACCESS_KEY_ID`).
+pub fn sigv4_config(
+    given: SigV4Given,
+    env: impl Fn(&str) -> Option<String>,
+    redactor: &Redactor,
+) -> Result<sigv4::Config, String> {
+    let from_env = |name: &str| {
+        let v = env(name)?;
+        if crate::template::secret_env_name(name) {
+            redactor.add(&v);
+        }
+        Some(v)
+    };
+    let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (access_key_id, secret_access_key, session_token) =
+        match (given.access_key_id, given.secret_access_key) {
+            (Some(id), Some(key)) => (id, key, nonempty(given.session_token)),
+            _ => {
+                let id = from_env(sigv4::ENV_ACCESS_KEY_ID);
+                let key = from_env(sigv4::ENV_SECRET_ACCESS_KEY);
+                let (Some(id), Some(key)) = (id, key) else {
+                    return Err(format!(
+                        "no AWS credentials: give `access_key_id` and `secret_access_key` \
+                         (e.g. from secrets), or set {} and {}",
+                        sigv4::ENV_ACCESS_KEY_ID,
+                        sigv4::ENV_SECRET_ACCESS_KEY
+                    ));
+                };
+                let token =
+                    nonempty(given.session_token).or_else(|| from_env(sigv4::ENV_SESSION_TOKEN));
+                (id, key, token)
+            }
+        };
+    redactor.add(&secret_access_key);
+    if let Some(t) = &session_token {
+        redactor.add(t);
+    }
+    if access_key_id.trim().is_empty() || secret_access_key.trim().is_empty() {
+        return Err("the AWS access key id or secret access key is empty".into());
+    }
+    let region = nonempty(given.region)
+        .or_else(|| sigv4::ENV_REGION.iter().find_map(|n| from_env(n)))
+        .ok_or_else(|| {
+            format!(
+                "no AWS region: give `region`, or set {} or {}",
+                sigv4::ENV_REGION[0],
+                sigv4::ENV_REGION[1]
+            )
+        })?;
+    if given.service.trim().is_empty() {
+        return Err("`service` is empty: it names the AWS service (`s3`, `execute-api`…)".into());
+    }
+    Ok(sigv4::Config {
+        access_key_id: access_key_id.trim().to_string(),
+        secret_access_key,
+        session_token,
+        region: region.trim().to_string(),
+        service: given.service.trim().to_string(),
     })
 }
 
@@ -231,6 +345,13 @@ impl Session {
             Credentials::OAuth2(cfg) => {
                 let token = self.tokens.access_token(cfg, client, renew).await?;
                 set_header(req, "authorization", format!("Bearer {token}"));
+            }
+            Credentials::AwsSigV4(config) => {
+                let config = config.as_ref().map_err(Clone::clone)?;
+                let set = sigv4::sign(req, config, SystemTime::now())?;
+                added.headers.extend(set.into_iter().map(String::from));
+                let signer: Arc<dyn crate::transport::Signer> = config.clone();
+                added.signer = Some(signer);
             }
         }
         Ok(added)

@@ -409,6 +409,24 @@ pub enum Auth {
         #[serde(default)]
         device_url: Option<String>,
     },
+    /// AWS Signature Version 4: every request signed (headers, query and
+    /// body) with the secret key, again at each retry and redirect.
+    AwsSigv4 {
+        /// Default: `AWS_ACCESS_KEY_ID` (with `AWS_SECRET_ACCESS_KEY` and
+        /// `AWS_SESSION_TOKEN`) when both keys are left out.
+        #[serde(default)]
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<String>,
+        /// Temporary credentials' token, sent as `x-amz-security-token`.
+        #[serde(default)]
+        session_token: Option<String>,
+        /// Default: `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+        #[serde(default)]
+        region: Option<String>,
+        /// The service's signing name: `s3`, `execute-api`, `sts`, `es`, `lambda`…
+        service: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

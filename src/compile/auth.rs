@@ -11,7 +11,7 @@ use crate::chain::model::{ApiKeyIn, Auth, OAuthGrant, Tls};
 use crate::chain::spans::join_key;
 use crate::transport::TlsSettings;
 
-use crate::auth::OAuth2Spec;
+use crate::auth::{OAuth2Spec, SigV4Spec};
 
 impl Validator<'_> {
     /// Compiles an `auth:` block at `path`, checking what each scheme needs.
@@ -174,6 +174,60 @@ impl Validator<'_> {
                     grant: (*grant).into(),
                     client_auth: (*client_auth).into(),
                     fields,
+                })
+            }
+            Auth::AwsSigv4 {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                region,
+                service,
+            } => {
+                match (access_key_id, secret_access_key) {
+                    (Some(_), None) => self.error(
+                        path,
+                        "`access_key_id` needs `secret_access_key` beside it",
+                        Some(
+                            "help: give both, or neither to read AWS_ACCESS_KEY_ID and \
+                             AWS_SECRET_ACCESS_KEY"
+                                .into(),
+                        ),
+                    ),
+                    (None, Some(_)) => self.error(
+                        path,
+                        "`secret_access_key` needs `access_key_id` beside it",
+                        Some(
+                            "help: give both, or neither to read AWS_ACCESS_KEY_ID and \
+                             AWS_SECRET_ACCESS_KEY"
+                                .into(),
+                        ),
+                    ),
+                    _ => {}
+                }
+                if service.trim().is_empty() {
+                    self.error_value(
+                        &join_key(path, "service"),
+                        "`service` is empty: it names the AWS service to sign for",
+                        Some("help: e.g. `s3`, `execute-api`, `sts`, `lambda`, `es`".into()),
+                    );
+                }
+                if region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+                    self.error_value(
+                        &join_key(path, "region"),
+                        "`region` is empty",
+                        Some("help: leave it out to read AWS_REGION or AWS_DEFAULT_REGION".into()),
+                    );
+                }
+                let opt = |v: &mut Self, field: &str, value: &Option<String>| match value {
+                    Some(x) => text(v, field, x).map(Some),
+                    None => Some(None),
+                };
+                AuthSpec::AwsSigV4(SigV4Spec {
+                    access_key_id: opt(self, "access_key_id", access_key_id)?,
+                    secret_access_key: opt(self, "secret_access_key", secret_access_key)?,
+                    session_token: opt(self, "session_token", session_token)?,
+                    region: opt(self, "region", region)?,
+                    service: text(self, "service", service)?,
                 })
             }
         };

@@ -39,9 +39,12 @@ impl StepRunner<'_> {
         item: Option<usize>,
     ) -> Exchange {
         let step = self.step;
-        // Only an OAuth2 token that may be renewed needs the request as it
-        // was before credentials were added.
-        let pristine = matches!(creds, Credentials::OAuth2(_)).then(|| base_request.clone());
+        // Only an OAuth2 token that may be renewed, and a signature made
+        // afresh for each attempt, need the request as it was before
+        // credentials were added.
+        let oauth2 = matches!(creds, Credentials::OAuth2(_));
+        let signed = matches!(creds, Credentials::AwsSigV4(_));
+        let pristine = (oauth2 || signed).then(|| base_request.clone());
         let mut request = base_request;
         let mut added = match self
             .session
@@ -61,6 +64,21 @@ impl StepRunner<'_> {
             .filter(|_| !self.client.is_replay());
         loop {
             attempt += 1;
+            // A retry is signed again, with the time it is sent at.
+            if let (true, true, Some(pristine)) = (signed, attempt > 1, &pristine) {
+                let mut fresh = pristine.clone();
+                match self
+                    .session
+                    .apply(creds, &mut fresh, self.client, false)
+                    .await
+                {
+                    Ok(a) => {
+                        added = a;
+                        request = fresh;
+                    }
+                    Err(e) => return Exchange::failed(request, attempt, StepError::Auth(e)),
+                }
+            }
             if let Some((connector, limiter)) = limiter {
                 let wait = limiter.acquire(|wait| {
                     emitter.emit(&Event::RateLimited {
@@ -100,7 +118,7 @@ impl StepRunner<'_> {
                 elapsed: clock.elapsed(),
             });
             // An OAuth2 token the server rejects is fetched again, once.
-            if let (Ok(resp), Some(pristine)) = (&sent, &pristine)
+            if let (Ok(resp), Some(pristine), true) = (&sent, &pristine, oauth2)
                 && resp.status == 401
                 && !renewed
                 && !check::status_expected(&step.expect, 401)

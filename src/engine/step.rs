@@ -285,6 +285,14 @@ impl StepRunner<'_> {
                         .push(("authorization".into(), "Bearer <oauth2 token>".into()));
                     Ok(auth::Added::default())
                 }
+                // Nor signs anything: a signature is made as a request is sent.
+                (Credentials::AwsSigV4(_), true) => {
+                    shown.headers.push((
+                        "authorization".into(),
+                        "AWS4-HMAC-SHA256 <signed when sent>".into(),
+                    ));
+                    Ok(auth::Added::default())
+                }
                 _ => {
                     self.session
                         .apply(&p.creds, &mut shown, self.client, false)

@@ -131,6 +131,12 @@ pub fn init(verbose: u8) {
         (None, 2) => EnvFilter::new("pytopus=debug"),
         (None, _) => EnvFilter::new("pytopus=trace"),
     };
+    // The AWS signer traces the requests it signs, session token included:
+    // never shown, whatever the filter asks.
+    let filter = match "aws_sigv4=off".parse() {
+        Ok(off) => filter.add_directive(off),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| Printable(std::io::stderr()))

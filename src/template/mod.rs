@@ -478,6 +478,7 @@ pub use names::{
 };
 use names::{has_word, origin_blocks};
 use simple::{Piece, find_open, lookup, render_pieces, simple_path, simple_pieces};
+pub use taint::secret_env_name;
 
 /// The names one template string reads, with its text: shared with the
 /// compiled template rather than copied (validation keeps them for every

@@ -63,7 +63,16 @@ impl Client {
         let mut redirects = 0;
         let reply = loop {
             let url = hop.as_ref().map_or(&first, |h| &h.url);
-            let wire = self.wire(req, hop.as_ref(), url);
+            let mut wire = self.wire(req, hop.as_ref(), url);
+            // A signature covers the request it was made for: a hop that
+            // stays on the first origin is signed again as it now is.
+            if let (Some(h), Some(signer)) = (&hop, &added.signer)
+                && !h.stripped
+            {
+                signer
+                    .sign(wire.to_mut())
+                    .map_err(|e| TransportError::Request(format!("signing a redirect: {e}")))?;
+            }
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .max(std::time::Duration::from_millis(1));

@@ -54,12 +54,25 @@ pub struct HttpRequest {
 pub struct Added {
     pub headers: Vec<String>,
     pub query: Vec<String>,
+    /// A scheme whose credential covers the request itself (AWS SigV4)
+    /// signs every redirect hop again while it stays on the first origin;
+    /// once a hop leaves it, nothing is signed any more.
+    pub signer: Option<std::sync::Arc<dyn Signer>>,
 }
 
 impl Added {
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty() && self.query.is_empty()
+        self.headers.is_empty() && self.query.is_empty() && self.signer.is_none()
     }
+}
+
+/// Signs a request as it is about to be sent. [`Client`] calls it for each
+/// redirect hop on the first origin, once the hop's method, URL, headers
+/// and body are final (the first hop comes signed by whoever built it).
+pub trait Signer: Send + Sync + std::fmt::Debug {
+    /// Signs `req` in place, replacing the headers the signature sets; the
+    /// error says why it could not (never holding a credential).
+    fn sign(&self, req: &mut HttpRequest) -> Result<(), String>;
 }
 
 /// TLS settings for a request (`tls:` in a chain, paths already resolved).

@@ -200,6 +200,7 @@ mod tests {
         Added {
             headers: vec!["X-Api-Key".into()],
             query: vec!["api_key".into()],
+            signer: None,
         }
     }
 

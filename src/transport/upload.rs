@@ -234,29 +234,87 @@ impl Body {
 
     /// The body, ready to be sent: its files opened (and checked to be the
     /// size the request announces). Called for each exchange.
-    pub(super) fn open(&self) -> Result<WireBody, TransportError> {
-        let mut wire = WireBody::default();
+    /// The body as it is sent: byte runs and the files between them.
+    fn pieces(&self) -> Vec<Piece<'_>> {
         match self {
-            Body::Bytes(b) => wire.push_bytes(b.clone()),
-            Body::File(f) => wire.push_file(f)?,
+            Body::Bytes(b) => vec![Piece::Bytes(Cow::Borrowed(b))],
+            Body::File(f) => vec![Piece::File(f)],
             Body::Multipart(m) => {
+                let mut pieces = Vec::with_capacity(m.parts.len() * 2 + 1);
                 for part in &m.parts {
                     let mut bytes = m.head(part);
                     match &part.data {
                         PartData::Bytes(b) => bytes.extend_from_slice(b),
                         PartData::File(f) => {
-                            wire.push_bytes(std::mem::take(&mut bytes));
-                            wire.push_file(f)?;
+                            pieces.push(Piece::Bytes(Cow::Owned(std::mem::take(&mut bytes))));
+                            pieces.push(Piece::File(f));
                         }
                     }
                     bytes.extend_from_slice(b"\r\n");
-                    wire.push_bytes(bytes);
+                    pieces.push(Piece::Bytes(Cow::Owned(bytes)));
                 }
-                wire.push_bytes(m.tail());
+                pieces.push(Piece::Bytes(Cow::Owned(m.tail())));
+                pieces
+            }
+        }
+    }
+
+    pub(super) fn open(&self) -> Result<WireBody, TransportError> {
+        let mut wire = WireBody::default();
+        for piece in self.pieces() {
+            match piece {
+                Piece::Bytes(b) => wire.push_bytes(b.into_owned()),
+                Piece::File(f) => wire.push_file(f)?,
             }
         }
         Ok(wire)
     }
+
+    /// Gives `feed` every byte the body sends, in order and [`CHUNK`] bytes
+    /// at most at a time, reading its files from disk (for what must see
+    /// the whole body before it is sent: a signature's hash). The error
+    /// says which file could not be read, or that it changed size.
+    pub fn feed(&self, mut feed: impl FnMut(&[u8])) -> Result<(), String> {
+        use std::io::Read as _;
+        for piece in self.pieces() {
+            match piece {
+                Piece::Bytes(b) => feed(&b),
+                Piece::File(f) => {
+                    let cannot = |why: String| format!("cannot read {}: {why}", f.path.display());
+                    let mut file =
+                        std::fs::File::open(&f.path).map_err(|e| cannot(io_words(&e)))?;
+                    let mut buf = vec![0; CHUNK];
+                    let mut read = 0u64;
+                    loop {
+                        let n = match file.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(cannot(io_words(&e))),
+                        };
+                        read += n as u64;
+                        if read > f.len {
+                            break;
+                        }
+                        feed(&buf[..n]);
+                    }
+                    if read != f.len {
+                        return Err(cannot(format!(
+                            "its size changed from {} bytes since the request was made",
+                            f.len
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A run of a body's bytes, or a file to read in its place.
+enum Piece<'a> {
+    Bytes(Cow<'a, [u8]>),
+    File(&'a FileRef),
 }
 
 fn file_words(f: &FileRef) -> String {

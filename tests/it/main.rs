@@ -31,6 +31,7 @@ mod poll;
 mod run;
 mod security;
 mod serve;
+mod sigv4;
 mod teardown;
 mod tls;
 mod transport;

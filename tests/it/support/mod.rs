@@ -25,6 +25,12 @@ pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
         "https_proxy",
         "ALL_PROXY",
         "all_proxy",
+        // `auth: {type: aws_sigv4}` reads these: the user's own stay out.
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
     ] {
         cmd.env_remove(var);
     }
