@@ -87,7 +87,8 @@ enum Opt {
     Request,
     Header,
     Data(Data),
-    Form,
+    /// `-F` (`@file`, `<file` and `;type=` read), `--form-string` (`true`: as written).
+    Form(bool),
     User,
     Cookie,
     UserAgent,
@@ -121,7 +122,8 @@ fn long(name: &str) -> Option<Opt> {
         "data-binary" => Opt::Data(Data::Binary),
         "data-urlencode" => Opt::Data(Data::UrlEncode),
         "json" => Opt::Data(Data::Json),
-        "form" | "form-string" => Opt::Form,
+        "form" => Opt::Form(false),
+        "form-string" => Opt::Form(true),
         "user" => Opt::User,
         "cookie" => Opt::Cookie,
         "user-agent" => Opt::UserAgent,
@@ -176,7 +178,7 @@ fn short(c: char) -> Option<Opt> {
         'X' => Opt::Request,
         'H' => Opt::Header,
         'd' => Opt::Data(Data::Plain),
-        'F' => Opt::Form,
+        'F' => Opt::Form(false),
         'u' => Opt::User,
         'b' => Opt::Cookie,
         'A' => Opt::UserAgent,
@@ -202,6 +204,8 @@ struct Curl {
     headers: Vec<(String, String)>,
     /// Each data option's text, and whether it was `--json`.
     data: Vec<(String, bool)>,
+    /// Each `-F`: the flag, its `name=value`, and whether it is `--form-string`.
+    form: Vec<(String, String, bool)>,
     user: Option<String>,
     cookies: Vec<String>,
     insecure: bool,
@@ -297,7 +301,7 @@ fn parse(words: &[String]) -> Result<Curl, ImportError> {
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(|u| format!("`{}`", shown(u))).collect();
         return fail(format!(
-            "curl option{} that import does not know: {} (it takes -X, -H, -d/--data/--data-raw/--data-binary/--data-ascii/--data-urlencode, --json, -u, -b, -A, -e, -G, -I, -k, -m, --url, --cacert, --cert, --key, and options that change nothing about the request such as -s, -i, -L, --compressed, --http2)",
+            "curl option{} that import does not know: {} (it takes -X, -H, -d/--data/--data-raw/--data-binary/--data-ascii/--data-urlencode, --json, -F/--form, --form-string, -u, -b, -A, -e, -G, -I, -k, -m, --url, --cacert, --cert, --key, and options that change nothing about the request such as -s, -i, -L, --compressed, --http2)",
             if unknown.len() > 1 { "s" } else { "" },
             list.join(", ")
         ));
@@ -359,12 +363,7 @@ impl Curl {
                 };
                 self.data.push((text, kind == Data::Json));
             }
-            Opt::Form => {
-                return fail(format!(
-                    "`{flag} {}`: multipart forms (-F/--form) are not imported yet: write the step's `multipart:` map by hand (docs/reference.md, \"Uploads\")",
-                    shown(&value)
-                ));
-            }
+            Opt::Form(string) => self.form.push((flag.to_string(), value, string)),
             Opt::User => self.user = Some(value),
             Opt::Cookie => {
                 if !value.contains('=') {
@@ -828,6 +827,18 @@ fn build(c: Curl, name: Option<&str>) -> Result<Imported, ImportError> {
             shown(&url_text)
         ));
     }
+    if let (Some((flag, value, _)), false) = (c.form.first(), c.data.is_empty()) {
+        return fail(format!(
+            "`{flag} {}` makes a multipart form and the command also has a -d body: curl refuses that too; keep one",
+            shown(value)
+        ));
+    }
+    if let (Some((flag, value, _)), true) = (c.form.first(), c.get) {
+        return fail(format!(
+            "`{flag} {}` sends a multipart form and `-G` asks for no body: curl refuses that too; keep one",
+            shown(value)
+        ));
+    }
     let mut body_text: Option<String> = None;
     let json_option = c.data.iter().any(|(_, j)| *j);
     if !c.data.is_empty() {
@@ -856,7 +867,7 @@ fn build(c: Curl, name: Option<&str>) -> Result<Imported, ImportError> {
     let method = match &c.method {
         Some(m) => m.to_ascii_uppercase(),
         None if c.head => "HEAD".into(),
-        None if body_text.is_some() => "POST".into(),
+        None if body_text.is_some() || !c.form.is_empty() => "POST".into(),
         None => "GET".into(),
     };
     let step_name = match name {
@@ -1009,6 +1020,20 @@ fn build(c: Curl, name: Option<&str>) -> Result<Imported, ImportError> {
         }
     }
 
+    if !c.form.is_empty() {
+        // pytopus writes the boundary itself; another multipart type is kept.
+        if let Some(i) = step.header_index("content-type")
+            && step.headers[i]
+                .1
+                .to_ascii_lowercase()
+                .trim_start()
+                .starts_with("multipart/form-data")
+        {
+            step.headers.remove(i);
+        }
+        body = Some(("multipart", multipart(&c.form, &mut step.secrets)?));
+    }
+
     let mut s = Map::new();
     s.insert("name".into(), Value::String(step_name));
     if method != "GET" {
@@ -1092,6 +1117,169 @@ fn split_cert(text: &str) -> (String, Option<String>) {
     (file, None)
 }
 
+/// The `-F` options as a `multipart:` map: a part per option, in order,
+/// one name given twice a list. curl's forms read: `name=text`,
+/// `name=@file` (uploaded), with `;type=` and `;filename=` after the value,
+/// and a value in double quotes holding `;` or `"` (`\\"`); `--form-string`
+/// takes its value as written. `name=<file` (a field read from a file) and
+/// `;headers=` are errors naming the option: import does not read files,
+/// and a part's own headers have no place in `multipart:`.
+fn multipart(form: &[(String, String, bool)], secrets: &mut Secrets) -> Result<Value, ImportError> {
+    let mut parts: Vec<(String, Value)> = Vec::new();
+    let mut files = false;
+    for (flag, text, as_written) in form {
+        let whole = || format!("`{flag} {}`", shown(text));
+        let Some((name, content)) = text.split_once('=') else {
+            return fail(format!("{} is not `name=value`", whole()));
+        };
+        if name.is_empty() {
+            return fail(format!("{} has no part name before `=`", whole()));
+        }
+        let (value, params) = if *as_written {
+            (content.to_string(), Vec::new())
+        } else {
+            form_value(content).map_err(|why| ImportError(format!("{}: {why}", whole())))?
+        };
+        let mut content_type = None;
+        let mut filename = None;
+        for (key, v) in params {
+            match key.as_str() {
+                "type" => content_type = Some(v),
+                "filename" => filename = Some(v),
+                other => {
+                    return fail(format!(
+                        "{}: `;{other}=` is not imported (a part's own headers or encoding have no place in `multipart:`)",
+                        whole()
+                    ));
+                }
+            }
+        }
+        let file = (!as_written).then(|| value.strip_prefix('@')).flatten();
+        if !as_written && value.starts_with('<') {
+            return fail(format!(
+                "{} reads the field's text from the file `{}`: import does not read files; put the text in the command",
+                whole(),
+                shown(&value[1..])
+            ));
+        }
+        let part = if let Some(path) = file {
+            if path.is_empty() {
+                return fail(format!("{} names no file after `@`", whole()));
+            }
+            files = true;
+            if content_type.is_none() && filename.is_none() {
+                Value::String(format!("@{path}"))
+            } else {
+                let mut m = Map::new();
+                m.insert("file".into(), Value::String(path.to_string()));
+                if let Some(f) = filename {
+                    m.insert("filename".into(), Value::String(literal(&f)));
+                }
+                if let Some(t) = content_type {
+                    m.insert("content_type".into(), Value::String(literal(&t)));
+                }
+                Value::Object(m)
+            }
+        } else {
+            let text = if secret_field(name) && !value.is_empty() {
+                secrets.placeholder(name, &format!("the command's form field `{name}`"), &value)
+            } else {
+                literal(&value)
+            };
+            if content_type.is_none() && filename.is_none() {
+                // `@` starts a file in `multipart:`; `@@` stands for a text `@`.
+                Value::String(if text.starts_with('@') {
+                    format!("@{text}")
+                } else {
+                    text
+                })
+            } else {
+                let mut m = Map::new();
+                m.insert("value".into(), Value::String(text));
+                if let Some(f) = filename {
+                    m.insert("filename".into(), Value::String(literal(&f)));
+                }
+                if let Some(t) = content_type {
+                    m.insert("content_type".into(), Value::String(literal(&t)));
+                }
+                Value::Object(m)
+            }
+        };
+        match parts.iter_mut().find(|(n, _)| n == name) {
+            Some((_, Value::Array(list))) => list.push(part),
+            Some((_, first)) => *first = Value::Array(vec![first.take(), part]),
+            None => parts.push((name.to_string(), part)),
+        }
+    }
+    if files {
+        secrets.notes.push(
+            "the files to upload are read relative to the chain file's directory (curl read them from the current one): save the chain beside them or fix the paths".into(),
+        );
+    }
+    Ok(Value::Object(parts.into_iter().collect()))
+}
+
+/// A `-F` value after `name=`: the value (unquoted), and the `;key=value`
+/// parameters after it, keys lowercased.
+fn form_value(content: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let (value, mut rest) = if let Some(quoted) = content.strip_prefix('"') {
+        let mut value = String::new();
+        let mut chars = quoted.char_indices();
+        let end = loop {
+            match chars.next() {
+                None => return Err("the value's opening `\"` is never closed".into()),
+                Some((i, '"')) => break i + 1,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, c)) => value.push(c),
+                    None => return Err("the value ends in `\\`".into()),
+                },
+                Some((_, c)) => value.push(c),
+            }
+        };
+        (value, &quoted[end..])
+    } else {
+        let end = param_start(content).unwrap_or(content.len());
+        (content[..end].to_string(), &content[end..])
+    };
+    let mut params = Vec::new();
+    while !rest.is_empty() {
+        let Some(after) = rest.strip_prefix(';') else {
+            return Err(format!(
+                "`{}` after the quoted value is not `;key=value`",
+                shown(rest)
+            ));
+        };
+        let after = after.trim_start();
+        let Some((key, tail)) = after.split_once('=') else {
+            return Err(format!("`;{}` is not `;key=value`", shown(after)));
+        };
+        let (v, next) = match tail.strip_prefix('"') {
+            Some(q) => match q.find('"') {
+                Some(i) => (q[..i].to_string(), &q[i + 1..]),
+                None => return Err(format!("`;{key}=` opens a `\"` it never closes")),
+            },
+            None => {
+                let end = param_start(tail).unwrap_or(tail.len());
+                (tail[..end].to_string(), &tail[end..])
+            }
+        };
+        params.push((key.trim().to_ascii_lowercase(), v));
+        rest = next;
+    }
+    Ok((value, params))
+}
+
+/// Where the first `;type=`, `;filename=`, `;headers=` or `;encoder=` of a
+/// `-F` value starts: a `;` before anything else is part of the value.
+fn param_start(text: &str) -> Option<usize> {
+    text.match_indices(';').map(|(i, _)| i).find(|&i| {
+        let after = text[i + 1..].trim_start().to_ascii_lowercase();
+        ["type=", "filename=", "headers=", "encoder="]
+            .iter()
+            .any(|k| after.starts_with(k))
+    })
+}
+
 /// The fields of a form body, when pytopus's `form:` would send the same
 /// bytes (same encoding, same order); else `None` and the body stays text.
 fn form_fields(text: &str) -> Option<indexmap::IndexMap<String, Vec<String>>> {
@@ -1156,10 +1344,43 @@ mod tests {
         assert!(e.contains("`--frobnicate`") && e.contains("`-Z`"), "{e}");
         let e = parse(&w("curl -d @body.json http://h/")).unwrap_err().0;
         assert!(e.contains("reads the file `body.json`"), "{e}");
-        let e = parse(&w("curl -F a=b http://h/")).unwrap_err().0;
-        assert!(e.contains("-F"), "{e}");
+        let c = parse(&w("curl -F a=b --form-string c=@d http://h/")).unwrap();
+        assert_eq!(
+            c.form,
+            [
+                ("-F".to_string(), "a=b".to_string(), false),
+                ("--form-string".to_string(), "c=@d".to_string(), true)
+            ]
+        );
         assert!(parse(&w("wget http://h/")).is_err());
         assert!(parse(&w("curl -H")).is_err());
+    }
+
+    #[test]
+    fn form_values_and_their_parameters() {
+        let p = |t: &str| form_value(t).unwrap();
+        assert_eq!(p("plain"), ("plain".into(), vec![]));
+        assert_eq!(p("a;b"), ("a;b".into(), vec![]));
+        assert_eq!(
+            p("@f.png;type=image/png;filename=x.png"),
+            (
+                "@f.png".into(),
+                vec![
+                    ("type".into(), "image/png".into()),
+                    ("filename".into(), "x.png".into())
+                ]
+            )
+        );
+        assert_eq!(
+            p(r#""a;type=b \"q\"";FileName="n;1""#),
+            (
+                r#"a;type=b "q""#.into(),
+                vec![("filename".into(), "n;1".into())]
+            )
+        );
+        assert!(form_value("\"open").is_err());
+        assert!(form_value("\"x\"junk").is_err());
+        assert!(form_value("x;type=\"open").is_err());
     }
 
     #[test]
