@@ -65,6 +65,13 @@ impl JsonPath {
             .map_err(|e| e.to_string())
     }
 
+    /// Every node the query selects, with where it is (`$['a'][0]`).
+    pub fn select_located<'a>(&self, doc: &'a Value) -> Result<Vec<(String, &'a Value)>, String> {
+        js_path_process(&self.query, doc)
+            .map(|refs| refs.into_iter().map(|r| (r.path, r.val)).collect())
+            .map_err(|e| e.to_string())
+    }
+
     /// SPEC §3: a singular path yields its value (an error when nothing is
     /// there); any other path yields the list of matches, possibly empty.
     pub fn extract(&self, doc: &Value) -> Result<Value, String> {

@@ -1,10 +1,11 @@
 //! Every file a chain needs, read once, before it is compiled: the
 //! connectors it names (from its `connectors:`, `./connectors/`, the user's
 //! directory and the built-ins), its sub-chains (parsed, and resolved in
-//! turn), GraphQL query files, JWT key files, whether its certificate
-//! files exist, and whether the files it uploads can be read (their bytes
-//! are read when the request is sent). [`crate::compile`] then builds the
-//! plan from the chain and this, and touches no file itself.
+//! turn), GraphQL query files, `expect.schema` files, JWT key files,
+//! whether its certificate files exist, and whether the files it uploads
+//! can be read (their bytes are read when the request is sent).
+//! [`crate::compile`] then builds the plan from the chain and this, and
+//! touches no file itself.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -180,6 +181,9 @@ fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
     }
     for step in &steps {
         if let Some(file) = step.graphql.as_ref().and_then(|g| g.query_file.as_ref()) {
+            read_into(&dir.join(file), &mut out);
+        }
+        if let Some(Value::String(file)) = step.expect.as_ref().and_then(|e| e.schema.as_ref()) {
             read_into(&dir.join(file), &mut out);
         }
         for file in crate::chain::parts::files(step) {

@@ -1,6 +1,7 @@
 //! Chain files, the format: the model (plain data) and parsing with a
 //! position for every value. Nothing here knows how a chain is run.
 
+pub mod expect;
 pub mod model;
 pub mod parse;
 pub mod parts;

@@ -655,12 +655,48 @@ pub struct Expect {
     /// JSONPath → expected value (a template; `"{{ x }}"` compares natively).
     #[serde(default)]
     pub json: IndexMap<String, Value>,
-    /// Header name → text the header's value must contain.
+    /// Header name → text the header's value must contain, or checks on
+    /// the value (`{matches: "^v[0-9]+$"}`, `{exists: false}`).
     #[serde(default)]
-    pub headers: IndexMap<String, String>,
+    #[schemars(with = "IndexMap<String, HeaderExpectSchema>")]
+    pub headers: IndexMap<String, Value>,
+    /// JSONPath → checks on what it selects (`{gt: 0}`, `{count: 3}`,
+    /// `{every: {matches: "^[a-z]+$"}}`…).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, super::expect::Checks>")]
+    pub assert: IndexMap<String, Value>,
+    /// Bounds on the response time (`{lt: 500ms}`).
+    #[serde(default)]
+    pub duration: Option<super::expect::DurationBounds>,
+    /// Bounds on the body's size in bytes (`{le: 1MiB}`).
+    #[serde(default)]
+    pub body_size: Option<super::expect::Bounds<super::expect::ByteCount>>,
+    /// A JSON Schema the body must match: a file (relative to the chain
+    /// file) or the schema itself.
+    #[serde(default)]
+    #[schemars(with = "Option<SchemaSource>")]
+    pub schema: Option<Value>,
     /// Text (or list of texts) the body must contain.
     #[serde(default)]
     pub body_contains: Option<OneOrMany>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum HeaderExpectSchema {
+    Contains(String),
+    Number(f64),
+    Checks(Box<super::expect::Checks>),
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum SchemaSource {
+    File(String),
+    Inline(serde_json::Map<String, Value>),
+    Bool(bool),
 }
 
 /// One status pattern, or several.
@@ -895,7 +931,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// A duration: `"30s"`, `"250ms"`, `"1m 30s"`, or a number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DurationSpec(pub Duration);
 
 impl JsonSchema for DurationSpec {

@@ -4,8 +4,12 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::outcome::{Mismatch, StepError};
+use super::predicate::{self, Subject};
+use crate::chain::expect::ByteCount;
+use crate::chain::model::DurationSpec;
 use crate::chain::model::StatusPattern;
-use crate::plan::{Expectations, Extractor};
+use crate::jsonpath::JsonPath;
+use crate::plan::{BodySchema, Expectations, Extractor};
 use crate::transport::HttpResponse;
 
 /// The response body as a step result: JSON when it is JSON, else text.
@@ -130,8 +134,16 @@ pub fn show(v: &Value) -> String {
 pub struct RenderedExpect<'a> {
     pub spec: &'a Expectations,
     pub json: Vec<Value>,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(String, RenderedHeader)>,
+    /// Each `expect.assert` entry's checks, rendered.
+    pub asserts: Vec<Value>,
     pub body_contains: Vec<String>,
+}
+
+/// `expect.headers.NAME`, rendered.
+pub enum RenderedHeader {
+    Contains(String),
+    Checks(Value),
 }
 
 /// Whether `code` is what `expect.status` asks for (explicitly, or 2xx by default).
@@ -160,56 +172,73 @@ pub fn expect(
         &e.spec.status
     };
     if !status_matches(patterns, resp.status) {
+        let field = if e.spec.status.is_empty() {
+            ""
+        } else {
+            "expect.status"
+        };
         mismatches.push(Mismatch {
+            field: field.into(),
             what: "status".into(),
             expected: show_patterns(patterns),
             actual: status_text(resp.status),
         });
     }
     for ((path, _), want) in e.spec.json.iter().zip(&e.json) {
-        if !decoded.is_json {
+        let from = mismatches.len();
+        check_json(path, want, decoded, &mut mismatches, &mut note);
+        tag(
+            &mut mismatches,
+            from,
+            format!("expect.json.{}", path.as_str()),
+        );
+    }
+    for ((path, _), checks) in e.spec.asserts.iter().zip(&e.asserts) {
+        let from = mismatches.len();
+        if decoded.is_json {
+            assert_path(path, checks, &decoded.value, &mut mismatches);
+        } else {
             note = Some(not_json_note(decoded));
             mismatches.push(Mismatch {
+                field: String::new(),
                 what: path.as_str().to_string(),
-                expected: show(want),
+                expected: "a JSON body to look in".into(),
                 actual: "a body that is not JSON".into(),
             });
-            continue;
         }
-        match path.extract(&decoded.value) {
-            Ok(got) if &got == want || loosely_equal(&got, want) => {}
-            Ok(got) => mismatches.push(Mismatch {
-                what: path.as_str().to_string(),
-                expected: show(want),
-                actual: show(&got),
-            }),
-            Err(_) => mismatches.push(Mismatch {
-                what: path.as_str().to_string(),
-                expected: show(want),
-                actual: "nothing (no such value in the response)".into(),
-            }),
-        }
+        tag(
+            &mut mismatches,
+            from,
+            format!("expect.assert.{}", path.as_str()),
+        );
     }
     for (name, want) in &e.headers {
-        match resp.header_joined(name) {
-            Some(got) if got.contains(want.as_str()) => {}
-            Some(got) => mismatches.push(Mismatch {
-                what: format!("header {}", name.to_ascii_lowercase()),
-                expected: format!("a value containing {want:?}"),
-                actual: format!("{got:?}"),
-            }),
-            None => mismatches.push(Mismatch {
-                what: format!("header {}", name.to_ascii_lowercase()),
-                expected: format!("a value containing {want:?}"),
-                actual: "no such header".into(),
-            }),
+        let from = mismatches.len();
+        check_header(name, want, resp, &mut mismatches);
+        tag(&mut mismatches, from, format!("expect.headers.{name}"));
+    }
+    measures(e.spec, resp, &mut mismatches);
+    if let Some(schema) = &e.spec.schema {
+        let from = mismatches.len();
+        if decoded.is_json {
+            schema_errors(schema, &decoded.value, &mut mismatches);
+        } else {
+            note = Some(not_json_note(decoded));
+            mismatches.push(Mismatch {
+                field: String::new(),
+                what: "body".into(),
+                expected: format!("JSON matching the schema {}", schema.source),
+                actual: "a body that is not JSON".into(),
+            });
         }
+        tag(&mut mismatches, from, "expect.schema".into());
     }
     if !e.body_contains.is_empty() {
         let text = body_text(&resp.body, resp.header("content-type"));
         for want in &e.body_contains {
             if !text.contains(want.as_str()) {
                 mismatches.push(Mismatch {
+                    field: "expect.body_contains".into(),
                     what: "body".into(),
                     expected: format!("to contain {want:?}"),
                     actual: format!("a body of {} bytes without it", resp.body.len()),
@@ -222,6 +251,253 @@ pub fn expect(
     } else {
         Err(StepError::Expectations { mismatches, note })
     }
+}
+
+/// Sets the key the mismatches from `from` on came from.
+fn tag(mismatches: &mut [Mismatch], from: usize, field: String) {
+    for m in mismatches.iter_mut().skip(from) {
+        m.field.clone_from(&field);
+    }
+}
+
+/// One `expect.json` entry: the path's value equal to `want`.
+fn check_json(
+    path: &JsonPath,
+    want: &Value,
+    decoded: &Decoded,
+    mismatches: &mut Vec<Mismatch>,
+    note: &mut Option<String>,
+) {
+    if !decoded.is_json {
+        *note = Some(not_json_note(decoded));
+        mismatches.push(Mismatch {
+            field: String::new(),
+            what: path.as_str().to_string(),
+            expected: show(want),
+            actual: "a body that is not JSON".into(),
+        });
+        return;
+    }
+    match path.extract(&decoded.value) {
+        Ok(got) if &got == want || loosely_equal(&got, want) => {}
+        Ok(got) => mismatches.push(Mismatch {
+            field: String::new(),
+            what: path.as_str().to_string(),
+            expected: show(want),
+            actual: show(&got),
+        }),
+        Err(_) => mismatches.push(Mismatch {
+            field: String::new(),
+            what: path.as_str().to_string(),
+            expected: show(want),
+            actual: "nothing (no such value in the response)".into(),
+        }),
+    }
+}
+
+/// One `expect.headers` entry: text the value contains, or checks on it.
+fn check_header(
+    name: &str,
+    want: &RenderedHeader,
+    resp: &HttpResponse,
+    mismatches: &mut Vec<Mismatch>,
+) {
+    let want = match want {
+        RenderedHeader::Contains(text) => text,
+        RenderedHeader::Checks(checks) => {
+            let got = resp.header_joined(name).map(Value::String);
+            let what = format!("header {}", name.to_ascii_lowercase());
+            predicate::check(
+                checks,
+                Subject {
+                    what: &what,
+                    value: got.as_ref(),
+                    text_numbers: true,
+                    locations: None,
+                },
+                mismatches,
+            );
+            return;
+        }
+    };
+    match resp.header_joined(name) {
+        Some(got) if got.contains(want.as_str()) => {}
+        Some(got) => mismatches.push(Mismatch {
+            field: String::new(),
+            what: format!("header {}", name.to_ascii_lowercase()),
+            expected: format!("a value containing {want:?}"),
+            actual: format!("{got:?}"),
+        }),
+        None => mismatches.push(Mismatch {
+            field: String::new(),
+            what: format!("header {}", name.to_ascii_lowercase()),
+            expected: format!("a value containing {want:?}"),
+            actual: "no such header".into(),
+        }),
+    }
+}
+
+/// One `expect.assert` entry: a singular path's value (or nothing), or the
+/// list of what any other path selects, each element knowing where it is.
+fn assert_path(path: &JsonPath, checks: &Value, body: &Value, out: &mut Vec<Mismatch>) {
+    let found = match path.select_located(body) {
+        Ok(f) => f,
+        Err(e) => {
+            out.push(Mismatch {
+                field: String::new(),
+                what: path.as_str().to_string(),
+                expected: "a path that can be applied".into(),
+                actual: e,
+            });
+            return;
+        }
+    };
+    let what = path.as_str();
+    if path.is_singular() {
+        let value = found.first().map(|(_, v)| *v);
+        predicate::check(
+            checks,
+            Subject {
+                what,
+                value,
+                text_numbers: false,
+                locations: None,
+            },
+            out,
+        );
+    } else {
+        let (locations, values): (Vec<String>, Vec<Value>) =
+            found.into_iter().map(|(at, v)| (at, v.clone())).unzip();
+        let list = Value::Array(values);
+        // An empty selection is "nothing" to `exists`, an empty list to
+        // everything else.
+        let value = match (&list, checks.get("exists")) {
+            (Value::Array(items), Some(_)) if items.is_empty() => None,
+            _ => Some(&list),
+        };
+        if value.is_none() {
+            let mut only_exists = serde_json::Map::new();
+            only_exists.insert("exists".into(), checks["exists"].clone());
+            predicate::check(
+                &Value::Object(only_exists),
+                Subject {
+                    what,
+                    value: None,
+                    text_numbers: false,
+                    locations: None,
+                },
+                out,
+            );
+            let mut rest = checks.clone();
+            if let Some(m) = rest.as_object_mut() {
+                m.remove("exists");
+            }
+            if rest.as_object().is_some_and(|m| !m.is_empty()) {
+                predicate::check(
+                    &rest,
+                    Subject {
+                        what,
+                        value: Some(&list),
+                        text_numbers: false,
+                        locations: Some(&locations),
+                    },
+                    out,
+                );
+            }
+            return;
+        }
+        predicate::check(
+            checks,
+            Subject {
+                what,
+                value,
+                text_numbers: false,
+                locations: Some(&locations),
+            },
+            out,
+        );
+    }
+}
+
+/// `expect.duration` and `expect.body_size`.
+fn measures(spec: &Expectations, resp: &HttpResponse, out: &mut Vec<Mismatch>) {
+    let took = DurationSpec(resp.elapsed);
+    for (op, bound) in spec.duration.broken(took) {
+        out.push(Mismatch {
+            field: String::new(),
+            what: "duration".into(),
+            expected: format!("{op} {}", crate::engine::show_duration(bound.0)),
+            actual: crate::engine::show_duration(resp.elapsed),
+        });
+    }
+    let size = resp.saved_bytes.unwrap_or(resp.body.len() as u64);
+    for (op, bound) in spec.body_size.broken(ByteCount(size)) {
+        out.push(Mismatch {
+            field: String::new(),
+            what: "body size".into(),
+            expected: format!("{op} {} bytes", bound.0),
+            actual: format!("{size} bytes"),
+        });
+    }
+}
+
+/// The first few ways the body breaks `expect.schema`, each where it is.
+fn schema_errors(schema: &BodySchema, body: &Value, out: &mut Vec<Mismatch>) {
+    const SHOWN: usize = 10;
+    let mut n = 0;
+    for e in schema.validator.iter_errors(body) {
+        n += 1;
+        if n > SHOWN {
+            continue;
+        }
+        out.push(Mismatch {
+            field: String::new(),
+            what: pointer_as_path(&e.instance_path().to_string()),
+            expected: format!("to match the schema ({})", schema_words(&e)),
+            actual: show(e.instance()),
+        });
+    }
+    if n > SHOWN {
+        out.push(Mismatch {
+            field: String::new(),
+            what: "body".into(),
+            expected: format!("to match the schema {}", schema.source),
+            actual: format!("{} more ways it does not", n - SHOWN),
+        });
+    }
+}
+
+/// What a schema error says, without the value it quotes (shown apart).
+fn schema_words(e: &jsonschema::ValidationError<'_>) -> String {
+    let text = e.to_string();
+    let quoted = e.instance().to_string();
+    match text.strip_prefix(&quoted) {
+        Some(rest) => format!("it{rest}"),
+        None => text,
+    }
+}
+
+/// A JSON Pointer (`/items/0/price`) as a JSONPath (`$.items[0].price`).
+fn pointer_as_path(pointer: &str) -> String {
+    let mut out = String::from("$");
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else if !seg.is_empty()
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !seg.starts_with(|c: char| c.is_ascii_digit())
+        {
+            out.push('.');
+            out.push_str(&seg);
+        } else {
+            out.push_str(&format!(
+                "['{}']",
+                seg.replace('\\', "\\\\").replace('\'', "\\'")
+            ));
+        }
+    }
+    out
 }
 
 /// `1` and `1.0` are the same number; a number and its text are not.

@@ -6,6 +6,7 @@ pub mod check;
 pub mod context;
 pub mod event;
 pub mod outcome;
+pub mod predicate;
 
 mod body;
 mod each;

@@ -268,6 +268,9 @@ impl<W: std::io::Write> std::io::Write for Limited<W> {
 pub struct Mismatch {
     /// What was checked: `status`, `$.name`, `header content-type`, `body`.
     pub what: String,
+    /// The key of the step that asked for it (`expect.assert.$.items`), to
+    /// point at; empty for `expect` as a whole.
+    pub field: String,
     pub expected: String,
     pub actual: String,
 }

@@ -12,7 +12,7 @@ use super::poll::Polled;
 use super::{Cancel, EXCERPT_BYTES, Notices, check, context, outcome};
 use crate::auth;
 use crate::auth::Credentials;
-use crate::plan::{NextPage, Pager, ValidStep};
+use crate::plan::{HeaderCheck, NextPage, Pager, ValidStep};
 use crate::template as render;
 use crate::template::{Templates, value_to_text};
 use crate::transport::{BodySink, Client, HttpRequest, HttpResponse};
@@ -589,11 +589,21 @@ impl StepRunner<'_> {
             json.push(self.render_field(&format!("expect.json.{}", p.as_str()), t, ctx)?);
         }
         let mut headers = Vec::with_capacity(spec.headers.len());
-        for (k, t) in &spec.headers {
-            headers.push((
-                k.clone(),
-                self.render_text(&format!("expect.headers.{k}"), t, ctx)?,
-            ));
+        for (k, check) in &spec.headers {
+            let field = format!("expect.headers.{k}");
+            let rendered = match check {
+                HeaderCheck::Contains(t) => {
+                    check::RenderedHeader::Contains(self.render_text(&field, t, ctx)?)
+                }
+                HeaderCheck::Checks(t) => {
+                    check::RenderedHeader::Checks(self.render_field(&field, t, ctx)?)
+                }
+            };
+            headers.push((k.clone(), rendered));
+        }
+        let mut asserts = Vec::with_capacity(spec.asserts.len());
+        for (p, t) in &spec.asserts {
+            asserts.push(self.render_field(&format!("expect.assert.{}", p.as_str()), t, ctx)?);
         }
         let mut body_contains = Vec::with_capacity(spec.body_contains.len());
         for t in &spec.body_contains {
@@ -603,6 +613,7 @@ impl StepRunner<'_> {
             spec,
             json,
             headers,
+            asserts,
             body_contains,
         })
     }

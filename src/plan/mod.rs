@@ -314,6 +314,51 @@ pub struct Expectations {
     /// Empty means the default: any 2xx.
     pub status: Vec<StatusPattern>,
     pub json: Vec<(JsonPath, Tmpl)>,
-    pub headers: Vec<(String, Tmpl)>,
+    pub headers: Vec<(String, HeaderCheck)>,
+    /// `expect.assert`: a JSONPath, and its checks (a map of templates,
+    /// read as [`crate::chain::expect::Checks`] once rendered).
+    pub asserts: Vec<(JsonPath, Tmpl)>,
+    pub duration: crate::chain::expect::DurationBounds,
+    pub body_size: crate::chain::expect::Bounds<crate::chain::expect::ByteCount>,
+    pub schema: Option<BodySchema>,
     pub body_contains: Vec<Tmpl>,
+}
+
+/// `expect.headers.NAME`: text the value contains, or checks on it.
+#[derive(Debug)]
+pub enum HeaderCheck {
+    Contains(Tmpl),
+    Checks(Tmpl),
+}
+
+/// `expect.schema`, compiled.
+#[derive(Clone)]
+pub struct BodySchema {
+    /// Where it came from: the file, or `expect.schema` itself.
+    pub source: String,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for BodySchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodySchema")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodySchema {
+    /// Compiles `schema` (any draft, 2020-12 when it names none; `$ref`s
+    /// only inside it: nothing is fetched). The error says what is wrong.
+    pub fn new(source: String, schema: &Value) -> Result<BodySchema, String> {
+        let validator = jsonschema::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex().size_limit(1 << 20))
+            .should_validate_formats(true)
+            .build(schema)
+            .map_err(|e| format!("not a usable JSON Schema: {e}"))?;
+        Ok(BodySchema {
+            source,
+            validator: Arc::new(validator),
+        })
+    }
 }

@@ -348,6 +348,7 @@ mod tests {
         failed.continued = true;
         failed.error = Some(StepError::Expectations {
             mismatches: vec![Mismatch {
+                field: String::new(),
                 what: "$.name".into(),
                 expected: "\"Ann\"".into(),
                 actual: "\"Bob\"".into(),

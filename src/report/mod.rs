@@ -288,8 +288,7 @@ pub fn failure(chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> O
         Some(StepError::Auth(_)) => "auth".into(),
         Some(StepError::Poll { .. }) => "poll.until".into(),
         Some(StepError::Expectations { mismatches, .. }) => match mismatches.first() {
-            Some(m) if m.what == "status" => "expect.status".into(),
-            Some(m) if m.what.starts_with('$') => format!("expect.json.{}", m.what),
+            Some(m) if !m.field.is_empty() => m.field.clone(),
             _ => "expect".into(),
         },
         _ => String::new(),

@@ -17,6 +17,7 @@ mod data;
 mod docs;
 mod engine;
 mod examples;
+mod expect;
 mod first_hour;
 mod fmt;
 mod fuzz;
