@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A shell asking for completions gets them and nothing else.
+    pytopus::cli::complete::answer_if_asked();
     // Mostly sequential I/O: the current-thread runtime (bench/README.md
     // compares it with the multi-thread one as `floor --mt`).
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,7 +48,10 @@ pub enum Command {
     /// Manage the secrets kept in the OS keyring (chains read them with `secret("NAME")`)
     #[command(subcommand)]
     Auth(AuthCommand),
-    /// Print a shell completion script
+    /// Print a shell completion script (it asks pytopus, so step and connector names complete too)
+    #[command(
+        long_about = "Print the script that registers pytopus's completions with a shell: bash, zsh, fish, elvish or powershell.\nThe script asks the pytopus on your PATH for candidates as you type (PYTOPUS_COMPLETE=SHELL pytopus -- …), so subcommands, flags, files, the steps of the chain file on the line (--step, --from, --until) and the connectors pytopus can find (connectors show/test) complete.\nbash: `pytopus completions bash > ~/.local/share/bash-completion/completions/pytopus`; zsh: put `_pytopus` in a directory of $fpath; fish: `pytopus completions fish > ~/.config/fish/completions/pytopus.fish`. Or evaluate it at start-up: `source <(pytopus completions bash)`."
+    )]
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
@@ -161,13 +165,13 @@ pub enum ConnectorsCommand {
     /// Show a connector: base URL, auth, rate limit, and each endpoint with its parameters
     Show {
         /// The connector's name
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::connector_names))]
         name: String,
     },
     /// Send the connector's `test` request: does auth work, what do the rate-limit headers say
     Test {
         /// The connector's name
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "NAME", add = ArgValueCompleter::new(super::complete::connector_names))]
         name: String,
     },
     /// Write a new connector file, asking for what is not given as a flag
@@ -398,13 +402,13 @@ PYTOPUS_LOG takes a tracing filter instead (e.g. PYTOPUS_LOG=pytopus::http=debug
     #[arg(long, requires = "resume")]
     pub force: bool,
     /// Run only this step, reusing the results of the steps before it from the last recorded run of this chain
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["from", "until", "resume", "data", "every"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["from", "until", "resume", "data", "every"], add = ArgValueCompleter::new(super::complete::step_names))]
     pub step: Option<String>,
     /// Start at this step, reusing the results of the steps before it from the last recorded run of this chain
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "data", "every"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "data", "every"], add = ArgValueCompleter::new(super::complete::step_names))]
     pub from: Option<String>,
     /// Stop after this step; the result printed is its result, and `finally` steps do not run
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "data", "every"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "data", "every"], add = ArgValueCompleter::new(super::complete::step_names))]
     pub until: Option<String>,
     /// Run the chain once per row of F (CSV with a header row, JSON array of objects, or JSON Lines)
     #[arg(

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod auth;
+pub mod complete;
 mod connectors;
 mod data;
 mod fail;
@@ -70,11 +71,10 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
             Ok(page) => print_stdout(&page),
             Err(e) => Err(fail::Fail::usage(e)),
         },
-        Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "pytopus", &mut out);
-            print_stdout(&String::from_utf8_lossy(&out))
-        }
+        Command::Completions { shell } => match complete::registration(shell) {
+            Ok(script) => print_stdout(&script),
+            Err(e) => Err(fail::Fail::usage(e)),
+        },
     };
     // The one place a failure is said and becomes an exit code.
     outcome.unwrap_or_else(Fail::report)

@@ -15,44 +15,102 @@ const SHELLS: &[(clap_complete::Shell, &str)] = &[
     (clap_complete::Shell::Elvish, "pytopus.elv"),
 ];
 
-/// Fails when completions/ is out of date with the clap definition.
-/// `UPDATE_GENERATED=1 cargo test --test it cli::` rewrites the files.
+/// Fails when completions/ is out of date with what `pytopus completions`
+/// prints. `UPDATE_GENERATED=1 cargo test --test it cli::` rewrites the files.
 #[test]
 fn completions_are_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
     let update = std::env::var_os("UPDATE_GENERATED").is_some();
     let mut stale = Vec::new();
     for (shell, file) in SHELLS {
-        let mut out = Vec::new();
-        clap_complete::generate(
-            *shell,
-            &mut pytopus::cli::Cli::command(),
-            "pytopus",
-            &mut out,
-        );
+        let printed = run(&["completions", &shell.to_string()]);
+        assert_eq!(printed.code, 0, "{}", printed.stderr);
+        assert!(printed.stdout.contains("PYTOPUS_COMPLETE"), "{file}");
         let path = dir.join(file);
-        let committed = std::fs::read(&path).unwrap_or_default();
-        if committed != out {
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != printed.stdout {
             if update {
                 std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &out).unwrap();
+                std::fs::write(&path, &printed.stdout).unwrap();
             } else {
                 stale.push(file.to_string());
             }
         }
-        // The binary prints the same script.
-        let printed = run(&["completions", &shell.to_string()]);
-        assert_eq!(printed.code, 0);
-        assert_eq!(
-            printed.stdout.as_bytes(),
-            out.as_slice(),
-            "{file}: `pytopus completions` differs"
-        );
     }
     assert!(
         stale.is_empty(),
         "completions/ is out of date for {stale:?}: run `UPDATE_GENERATED=1 cargo test --test it cli::`"
     );
+}
+
+/// What bash offers, through the registered script and the binary on PATH:
+/// `words` typed, the last one being completed.
+fn bash_offers(dir: &Path, words: &[&str]) -> Vec<String> {
+    let bin = Path::new(env!("CARGO_BIN_EXE_pytopus")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source <(pytopus completions bash)\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_TYPE=9\n_clap_complete_pytopus pytopus '{cur}' '{prev}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = quoted.join(" "),
+        cword = words.len() - 1,
+        cur = words[words.len() - 1],
+        prev = words[words.len() - 2],
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("PATH", path)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn bash_completes_step_and_connector_names() {
+    if std::process::Command::new("bash")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("notice: no bash here: completion through bash not checked");
+        return;
+    }
+    let dir = crate::support::Scratch::new();
+    dir.file(
+        "flow.yaml",
+        "steps:\n  - {name: Login, url: 'http://x.test/'}\n  - {name: ListUsers, url: 'http://x.test/'}\n  - {name: Logout, url: 'http://x.test/'}\nfinally:\n  - {name: Cleanup, url: 'http://x.test/'}\n",
+    );
+    dir.file("connectors/acme-billing.yaml", "name: acme-billing\nbase_url: https://billing.acme.test\nendpoints:\n  ping: {path: /ping}\n");
+    let root = dir.path(".");
+    assert_eq!(
+        bash_offers(&root, &["pytopus", "run", "flow.yaml", "--step", "Lo"]),
+        ["Login", "Logout"]
+    );
+    assert_eq!(
+        bash_offers(&root, &["pytopus", "run", "flow.yaml", "--until", ""]),
+        ["Login", "ListUsers", "Logout", "Cleanup"]
+    );
+    // No chain on the line, or one that does not parse: nothing, no error.
+    assert!(bash_offers(&root, &["pytopus", "run", "--step", "L"]).is_empty());
+    dir.file("broken.yaml", "steps: [");
+    assert!(bash_offers(&root, &["pytopus", "run", "broken.yaml", "--from", ""]).is_empty());
+    let connectors = bash_offers(&root, &["pytopus", "connectors", "show", "acme"]);
+    assert_eq!(connectors, ["acme-billing"]);
+    assert!(bash_offers(&root, &["pytopus", "r"]).contains(&"run".to_string()));
 }
 
 #[test]
