@@ -2,4 +2,5 @@
 //! `pytopus import curl` reads a curl command as browsers copy it.
 
 pub mod curl;
+pub mod request;
 pub mod shell;
