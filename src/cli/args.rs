@@ -70,6 +70,27 @@ pub enum ImportCommand {
         long_about = "Turn a curl command into a chain with one step, printed as YAML on stdout.\nThe command is one argument ('curl …', quoted as browsers' \"Copy as cURL\" writes it for bash or for Windows cmd), the words of the command as separate arguments, or `-` (or nothing) to read it from standard input.\nJSON bodies become YAML maps under `body:`, URL-encoded forms `form:`, -F forms `multipart:` (files by their paths, relative to the saved chain); credentials (-u, Authorization and other credential headers, session cookies, password fields) become `auth:` or `{{ secret('NAME') }}` and a note on stderr says which secrets to store with `pytopus auth set NAME`. Their values are never printed.\nOptions that change nothing about the request (-s, -i, -L, --compressed, --http2…) are dropped; an option import does not know is an error naming it (exit 2)."
     )]
     Curl(ImportCurlArgs),
+    /// Turn a browser's capture (a .har file) into a chain, linking values responses gave to the requests that send them back
+    #[command(
+        long_about = "Turn a browser's capture (HAR, as Chrome, Firefox or Safari save it: \"Save all as HAR\") into a chain, one step per request, printed as YAML on stdout.\nLeft out, and counted on stderr: static assets (scripts, styles, images, fonts, media), CORS preflights, requests a redirect made (pytopus follows redirects), and what --host and --method exclude.\nThe data flow is found: a value an earlier response's JSON gave (a token, an id, a next-page URL) that a later request sends back is read from that step (`{{ Login.token }}`), and stderr says each link. Cookies an earlier response set are left to the run's cookie jar; the most used origin becomes the variable `base_url`.\nCredentials the capture holds become `{{ secret('NAME') }}` with a note on which to store (`pytopus auth set NAME`); their values are never printed."
+    )]
+    Har(ImportHarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportHarArgs {
+    /// The .har file, or `-` for standard input
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Keep only requests to this host or its subdomains (repeatable)
+    #[arg(long, value_name = "HOST")]
+    pub host: Vec<String>,
+    /// Keep only requests with this method (repeatable)
+    #[arg(long, value_name = "METHOD")]
+    pub method: Vec<String>,
+    /// Keep scripts, styles, images, fonts and media too
+    #[arg(long)]
+    pub include_static: bool,
 }
 
 #[derive(Debug, Args)]

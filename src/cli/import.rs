@@ -1,6 +1,7 @@
-//! `pytopus import curl`: a curl command in, a chain out.
+//! `pytopus import curl` and `import har`: a curl command or a browser's
+//! capture in, a chain out.
 
-use super::args::{CopiedFor, ImportCurlArgs};
+use super::args::{CopiedFor, ImportCurlArgs, ImportHarArgs};
 use super::fail::{Fail, Outcome};
 use super::print_stdout;
 use crate::import::curl::{self as import, ImportError, Imported};
@@ -26,6 +27,29 @@ pub fn curl(args: ImportCurlArgs) -> Outcome {
         words => import::import_words(words, name),
     }
     .map_err(|e| Fail::usage(e.to_string()))?;
+    for note in &imported.notes {
+        crate::report::to_stderr(&format!("note: {note}\n"));
+    }
+    print_stdout(&imported.yaml)
+}
+
+/// Reads the capture, prints the chain on stdout and the notes (secrets
+/// to store, links made, what was left out) on stderr.
+pub fn har(args: ImportHarArgs) -> Outcome {
+    let path = (args.file != "-").then(|| std::path::Path::new(&args.file));
+    let text = crate::files::read_text(path, crate::files::MAX_DATA).map_err(|e| {
+        Fail::usage(format!(
+            "cannot read {}: {e}",
+            path.map_or("standard input".to_string(), |p| p.display().to_string())
+        ))
+    })?;
+    let filter = crate::import::har::Filter {
+        hosts: args.host,
+        methods: args.method,
+        include_static: args.include_static,
+    };
+    let imported =
+        crate::import::har::import(&text, &filter).map_err(|e| Fail::usage(e.to_string()))?;
     for note in &imported.notes {
         crate::report::to_stderr(&format!("note: {note}\n"));
     }

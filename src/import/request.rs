@@ -98,6 +98,49 @@ pub(crate) fn literal_json(v: Value) -> Value {
     }
 }
 
+/// Around the number of a link in a request's text (`\u{E000}3\u{E001}`):
+/// a value an earlier response gave, which [`links`] turns into the
+/// template that reads it once the step is built. Private-use characters:
+/// no capture holds them, and nothing escapes them.
+pub(crate) const LINK_OPEN: char = '\u{E000}';
+pub(crate) const LINK_CLOSE: char = '\u{E001}';
+
+/// `v` with each link marker replaced by `{{ expression }}`.
+pub(crate) fn links(v: Value, expressions: &[String]) -> Value {
+    match v {
+        Value::String(s) if s.contains(LINK_OPEN) => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find(LINK_OPEN) {
+                out.push_str(&rest[..i]);
+                let after = &rest[i + LINK_OPEN.len_utf8()..];
+                match after.find(LINK_CLOSE).and_then(|j| {
+                    let n: usize = after[..j].parse().ok()?;
+                    Some((j, expressions.get(n)?))
+                }) {
+                    Some((j, expr)) => {
+                        out.push_str(&format!("{{{{ {expr} }}}}"));
+                        rest = &after[j + LINK_CLOSE.len_utf8()..];
+                    }
+                    None => {
+                        out.push(LINK_OPEN);
+                        rest = after;
+                    }
+                }
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| links(x, expressions)).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| (k, links(x, expressions)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Chooses secret names and says what to store.
 pub(crate) struct Secrets {
     /// What the values came from, in notes: "the command".
@@ -124,6 +167,10 @@ impl Secrets {
     /// A new secret for `what` (a word for its name) and the template that
     /// reads it; a value seen before reads the secret it got then.
     pub(crate) fn placeholder(&mut self, what: &str, from: &str, value: &str) -> String {
+        // A value an earlier response gave is read from it, not stored.
+        if value.contains(LINK_OPEN) {
+            return value.to_string();
+        }
         if let Some((name, _)) = self.values.iter().find(|(_, v)| v.expose() == value) {
             return format!("{{{{ secret('{name}') }}}}");
         }

@@ -21,6 +21,7 @@ mod expect;
 mod first_hour;
 mod fmt;
 mod fuzz;
+mod har;
 mod history;
 mod inputs;
 mod jsonpath_cts;
