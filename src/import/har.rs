@@ -301,7 +301,7 @@ impl Known {
             .into_iter()
             .map(|(t, n)| (t.to_string(), n))
             .collect();
-        kept.sort_by(|a, b| b.1.cmp(&a.1));
+        kept.sort_by_key(|k| std::cmp::Reverse(k.1));
         kept.truncate(COMPLEX);
         kept.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
         self.complex = kept;
