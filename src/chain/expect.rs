@@ -1,17 +1,177 @@
-//! What `expect:` may say beyond a status, equal values and header text:
-//! checks on one value (`expect.assert`, a header written as a map),
+//! `expect:` — the statuses, values, headers and texts a response must
+//! have, and beyond them: checks on one value (`expect.assert`, a header written as a map),
 //! bounds on the response time and the body size, and a JSON Schema.
 //!
 //! The checks are read twice: from the chain as written, to say at
 //! `validate` what is wrong and where, and again after their templates are
 //! rendered, when the value they compare with is known.
 
+use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::de::{self, Deserializer};
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{DurationSpec, parse_size};
+use super::values::{DurationSpec, OneOrMany, parse_size};
+
+/// `"2xx"` → 2.
+pub fn status_class(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    if b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && b[1..].eq_ignore_ascii_case(b"xx") {
+        Some(u16::from(b[0] - b'0'))
+    } else {
+        None
+    }
+}
+
+/// `expect:` — every given check must pass.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// A code (200), a class ("2xx"), or a list of them. Default "2xx".
+    #[serde(default)]
+    pub status: Option<StatusSpec>,
+    /// JSONPath → expected value (a template; `"{{ x }}"` compares natively).
+    #[serde(default)]
+    pub json: IndexMap<String, Value>,
+    /// Header name → text the header's value must contain, or checks on
+    /// the value (`{matches: "^v[0-9]+$"}`, `{exists: false}`).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, HeaderExpectSchema>")]
+    pub headers: IndexMap<String, Value>,
+    /// JSONPath → checks on what it selects (`{gt: 0}`, `{count: 3}`,
+    /// `{every: {matches: "^[a-z]+$"}}`…).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, super::expect::Checks>")]
+    pub assert: IndexMap<String, Value>,
+    /// Bounds on the response time (`{lt: 500ms}`).
+    #[serde(default)]
+    pub duration: Option<super::expect::DurationBounds>,
+    /// Bounds on the body's size in bytes (`{le: 1MiB}`).
+    #[serde(default)]
+    pub body_size: Option<super::expect::Bounds<super::expect::ByteCount>>,
+    /// A JSON Schema the body must match: a file (relative to the chain
+    /// file) or the schema itself.
+    #[serde(default)]
+    #[schemars(with = "Option<SchemaSource>")]
+    pub schema: Option<Value>,
+    /// Text (or list of texts) the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<OneOrMany>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum HeaderExpectSchema {
+    Contains(String),
+    Number(f64),
+    Checks(Box<super::expect::Checks>),
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum SchemaSource {
+    File(String),
+    Inline(serde_json::Map<String, Value>),
+    Bool(bool),
+}
+
+/// One status pattern, or several.
+#[derive(Debug, Clone, JsonSchema)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    One(StatusPattern),
+    Many(Vec<StatusPattern>),
+}
+
+impl<'de> Deserialize<'de> for StatusSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StatusSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status code (200), a class (\"2xx\") or a list of them")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSpec, E> {
+                use de::IntoDeserializer;
+                StatusPattern::deserialize(v.into_deserializer()).map(StatusSpec::One)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSpec, E> {
+                use de::IntoDeserializer;
+                StatusPattern::deserialize(v.into_deserializer()).map(StatusSpec::One)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSpec, E> {
+                use de::IntoDeserializer;
+                StatusPattern::deserialize(v.into_deserializer()).map(StatusSpec::One)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSpec, A::Error> {
+                let mut out = Vec::new();
+                while let Some(p) = seq.next_element::<StatusPattern>()? {
+                    out.push(p);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("the list of statuses is empty"));
+                }
+                Ok(StatusSpec::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A status code or a class such as `"2xx"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    Class(u16),
+}
+
+impl JsonSchema for StatusPattern {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatusPattern".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": "^[1-5][0-9xX]{2}$"}
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusPattern;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status code (200) or a class (\"2xx\")")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusPattern, E> {
+                match u16::try_from(v) {
+                    Ok(code @ 100..=599) => Ok(StatusPattern::Code(code)),
+                    _ => Err(E::custom(format!("{v} is not an HTTP status code"))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusPattern, E> {
+                self.visit_u64(u64::try_from(v).map_err(|_| E::custom("negative status"))?)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusPattern, E> {
+                if let Some(c) = status_class(v) {
+                    Ok(StatusPattern::Class(c))
+                } else if let Ok(n) = v.parse::<u64>() {
+                    self.visit_u64(n)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// Checks on one value; every one given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
@@ -287,6 +447,14 @@ impl<'de> Deserialize<'de> for ByteCount {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(status_class("2xx"), Some(2));
+        assert_eq!(status_class("5XX"), Some(5));
+        assert_eq!(status_class("6xx"), None);
+        assert_eq!(status_class("200"), None);
+    }
 
     #[test]
     fn a_null_is_a_value_to_compare_with_not_nothing() {

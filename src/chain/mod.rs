@@ -5,7 +5,9 @@ pub mod expect;
 pub mod model;
 pub mod parse;
 pub mod parts;
+pub mod schema;
 pub mod spans;
+pub mod values;
 
 pub use model::Chain;
 pub use parse::{Format, ParsedChain, parse, read_document};
