@@ -4,6 +4,7 @@
 
 mod auth;
 mod connector;
+mod expect;
 mod inputs;
 mod refs;
 mod retry;
