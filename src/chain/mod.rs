@@ -5,6 +5,7 @@ pub mod expect;
 pub mod model;
 pub mod parse;
 pub mod parts;
+pub mod reorder;
 pub mod schema;
 pub mod spans;
 pub mod values;

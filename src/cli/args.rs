@@ -173,9 +173,6 @@ pub struct FmtArgs {
     /// Change nothing; exit 1 if a file would be rewritten (for CI)
     #[arg(long)]
     pub check: bool,
-    /// Format YAML files that have comments, which the rewrite loses
-    #[arg(long)]
-    pub drop_comments: bool,
 }
 
 /// `pytopus connectors …` (SPEC §4, docs/connectors.md).

@@ -1,10 +1,11 @@
-//! `pytopus fmt`: chain files in canonical form — keys in a fixed order,
-//! the house style of the format the file is in — with `last_modified`
-//! stamped when the content changed since the last `fmt`.
+//! `pytopus fmt`: chain files with their keys in a fixed order — YAML by
+//! moving its text ([`crate::chain::reorder`]: comments, blank lines and
+//! flow style kept), JSON written again — and, in chains that have
+//! `last_modified`, that date moved when the content changed.
 //!
 //! "Changed" is decided by `content_digest`, a SHA-256 of the canonical
-//! content without the two stamps, which `fmt` writes beside
-//! `last_modified`. Reformatting alone never moves the date; editing a value
+//! content without the two stamps, which `fmt` writes below
+//! `last_modified`. Reordering alone never moves the date; editing a value
 //! does, at the next `fmt`.
 
 use std::path::Path;
@@ -15,8 +16,8 @@ use serde_json::{Map, Value};
 use super::Exit;
 use super::args::FmtArgs;
 use super::fail::{Fail, Outcome};
-use crate::chain::{self, Format};
-use crate::diagnostic::{Diagnostic, Source};
+use crate::chain::{self, Format, reorder};
+use crate::diagnostic::Source;
 use crate::report::to_stderr;
 
 /// Chain keys in the order `fmt` writes them; unknown ones cannot occur (the
@@ -119,31 +120,52 @@ fn one(path: &Path, args: &FmtArgs) -> Result<bool, Fail> {
     let parsed = chain::parse(Arc::clone(&source)).map_err(|d| Fail::Usage(d.into()))?;
     let (value, _) = chain::read_document(&source).map_err(|d| Fail::Usage(d.into()))?;
     let format = Format::detect(&source.name, &text);
-    if format == Format::Yaml && !args.drop_comments && has_comments(&text) {
-        return Err(Diagnostic::new(format!(
-            "{} has comments, which `pytopus fmt` would lose",
-            path.display()
-        ))
-        .note("help: move what they say into `description:`, or pass --drop-comments")
-        .into());
+
+    // The stamps, only where the chain has opted in with `last_modified`.
+    let stamps = parsed.chain.last_modified.as_ref().map(|old| {
+        let mut content = canonical(&value);
+        if let Value::Object(m) = &mut content {
+            m.shift_remove("last_modified");
+            m.shift_remove("content_digest");
+        }
+        let digest = digest(&content);
+        let unchanged = parsed.chain.content_digest.as_deref() == Some(digest.as_str());
+        let date = if unchanged { old.clone() } else { today() };
+        (date, digest)
+    });
+    let mut expected = value.clone();
+    if let (Some((date, digest)), Value::Object(m)) = (&stamps, &mut expected) {
+        m.insert("last_modified".into(), Value::from(date.as_str()));
+        m.insert("content_digest".into(), Value::from(digest.as_str()));
     }
 
-    let mut content = canonical(&value);
-    if let Value::Object(m) = &mut content {
-        m.shift_remove("last_modified");
-        m.shift_remove("content_digest");
-    }
-    let digest = digest(&content);
-    let unchanged = parsed.chain.content_digest.as_deref() == Some(digest.as_str());
-    let date = match (&parsed.chain.last_modified, unchanged) {
-        (Some(d), true) => d.clone(),
-        _ => today(),
-    };
-    let stamped = stamp(content, &date, &digest);
     let out = match format {
-        Format::Json => serde_json::to_string_pretty(&stamped).unwrap_or_default() + "\n",
-        Format::Yaml => serde_saphyr::to_string(&stamped)
-            .map_err(|e| Fail::failed(format!("cannot write {} as YAML: {e}", path.display())))?,
+        Format::Json => {
+            let content = match &stamps {
+                Some((date, digest)) => stamp(canonical(&value), date, digest),
+                None => canonical(&value),
+            };
+            serde_json::to_string_pretty(&content).unwrap_or_default() + "\n"
+        }
+        Format::Yaml => {
+            let orders = reorder::Orders {
+                chain: CHAIN_KEYS,
+                defaults: DEFAULTS_KEYS,
+                step: STEP_KEYS,
+            };
+            let moved = reorder::reorder(&text, &orders).map_err(|r| {
+                Fail::usage(format!(
+                    "{}:{}: cannot put the keys in order: {}; the file is left as it is",
+                    path.display(),
+                    r.line,
+                    r.why
+                ))
+            })?;
+            match &stamps {
+                Some((date, digest)) => stamp_yaml(&moved, date, digest),
+                None => moved,
+            }
+        }
     };
     // What is written must read back as the same chain.
     let back = Arc::new(Source {
@@ -151,10 +173,10 @@ fn one(path: &Path, args: &FmtArgs) -> Result<bool, Fail> {
         text: out.clone(),
     });
     match chain::read_document(&back) {
-        Ok((again, _)) if again == stamped => {}
+        Ok((again, _)) if again == expected => {}
         _ => {
-            return Err(Fail::failed(format!(
-                "{}: the formatted text would not read back as the same chain; the file is left as it is (please report this)",
+            return Err(Fail::usage(format!(
+                "{}: the keys could not be put in order without changing what the file says (anchors and aliases, or an unusual layout); the file is left as it is",
                 path.display()
             )));
         }
@@ -167,6 +189,41 @@ fn one(path: &Path, args: &FmtArgs) -> Result<bool, Fail> {
             .map_err(|e| Fail::failed(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(true)
+}
+
+/// YAML text with `last_modified` and `content_digest` set in place: their
+/// lines rewritten, `content_digest` added after `last_modified` when it
+/// is not there yet.
+fn stamp_yaml(text: &str, date: &str, digest: &str) -> String {
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let date_line = format!("last_modified: \"{date}\"");
+    let digest_line = format!("content_digest: {digest}");
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut has_digest = text.lines().any(|l| l.starts_with("content_digest:"));
+    for line in text.split_inclusive('\n') {
+        let (body, ending) = match line.strip_suffix("\r\n") {
+            Some(b) => (b, "\r\n"),
+            None => match line.strip_suffix('\n') {
+                Some(b) => (b, "\n"),
+                None => (line, ""),
+            },
+        };
+        if body.starts_with("last_modified:") {
+            out.push_str(&date_line);
+            out.push_str(if ending.is_empty() { newline } else { ending });
+            if !has_digest {
+                out.push_str(&digest_line);
+                out.push_str(newline);
+                has_digest = true;
+            }
+        } else if body.starts_with("content_digest:") {
+            out.push_str(&digest_line);
+            out.push_str(ending);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// The value with chain, defaults and step keys in canonical order; maps the
@@ -234,38 +291,10 @@ fn today() -> String {
     humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string()
 }
 
-/// Whether YAML text has a comment: `#` at the start of a line or after
-/// whitespace, outside quotes. Errs on the side of "yes" (a `#` inside a
-/// block scalar counts), so comments are never dropped without being asked.
-fn has_comments(text: &str) -> bool {
-    for line in text.lines() {
-        let mut quote: Option<char> = None;
-        let mut prev = ' ';
-        for c in line.chars() {
-            match (quote, c) {
-                (None, '#') if prev.is_whitespace() => return true,
-                (None, '\'' | '"') => quote = Some(c),
-                (Some(q), c) if c == q => quote = None,
-                _ => {}
-            }
-            prev = c;
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn comments_are_found_outside_quotes_only() {
-        assert!(has_comments("# top\nsteps: []\n"));
-        assert!(has_comments("steps: [] # trailing\n"));
-        assert!(!has_comments("url: \"http://h/#frag\"\nx: 'a # b'\n"));
-        assert!(!has_comments("url: http://h/#frag\n"));
-    }
 
     #[test]
     fn keys_are_put_in_canonical_order_and_user_maps_keep_theirs() {
@@ -282,7 +311,6 @@ mod tests {
         FmtArgs {
             chains: Vec::new(),
             check,
-            drop_comments: false,
         }
     }
 
@@ -297,19 +325,18 @@ mod tests {
             "{fail:?}"
         );
 
-        let commented = dir.path().join("c.yaml");
-        let text = "# why\nsteps:\n  - name: A\n    url: https://h/\n";
-        std::fs::write(&commented, text).unwrap();
-        let fail = one(&commented, &args(false)).unwrap_err();
+        let tabbed = dir.path().join("c.yaml");
+        let text = "steps:\n  - url: https://h/\n    name: A\n\"name\" : n\n";
+        std::fs::write(&tabbed, text).unwrap();
+        let fail = one(&tabbed, &args(false)).unwrap_err();
         assert_eq!(fail.exit(), Exit::Usage);
-        assert_eq!(
-            fail.render(false),
-            format!(
-                "error: {} has comments, which `pytopus fmt` would lose\n  = help: move what they say into `description:`, or pass --drop-comments\n",
-                commented.display()
-            )
+        assert!(
+            fail.render(false)
+                .contains("c.yaml:4: cannot put the keys in order: not a `key: value` line"),
+            "{}",
+            fail.render(false)
         );
-        assert_eq!(std::fs::read_to_string(&commented).unwrap(), text);
+        assert_eq!(std::fs::read_to_string(&tabbed).unwrap(), text);
     }
 
     #[test]

@@ -1,16 +1,20 @@
-//! `pytopus fmt`: canonical form, `last_modified` stamps, `--check`, and
+//! `pytopus fmt`: keys put in order by moving their text (comments, blank
+//! lines and flow style kept), nothing changed in a file already in order,
+//! `last_modified` stamps only where the chain opted in, `--check`, and the
 //! files it must not touch.
 
 use crate::support::{Scratch, run};
 
-const MESSY: &str = "steps:\n  - url: https://api.example.com/u/{{ id }}\n    name: GetUser\n    extract: {z: $.z, a: $.a}\nvars: {id: 1, base: x}\nname: messy\n";
+const MESSY: &str = "# Users of the demo API.\nsteps:\n  # The user, by id.\n  - url: https://api.example.com/u/{{ id }}   # path param\n    name: GetUser\n    extract: {z: $.z, a: $.a}\n\n  - name: List\n    url: https://api.example.com/u\n\n# Who and which.\nvars: {id: 1, base: x}\nname: messy\n";
+
+const TIDY: &str = "# Users of the demo API.\nname: messy\n\n# Who and which.\nvars: {id: 1, base: x}\nsteps:\n  # The user, by id.\n  - name: GetUser\n    url: https://api.example.com/u/{{ id }}   # path param\n    extract: {z: $.z, a: $.a}\n\n  - name: List\n    url: https://api.example.com/u\n";
 
 fn today() -> String {
     humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string()
 }
 
 #[test]
-fn a_chain_is_rewritten_in_canonical_order_and_stamped_once() {
+fn keys_move_with_their_comments_and_nothing_else_changes() {
     let dir = Scratch::new();
     let path = dir.file("c.yaml", MESSY);
     let p = path.to_str().unwrap();
@@ -19,51 +23,82 @@ fn a_chain_is_rewritten_in_canonical_order_and_stamped_once() {
     let out = run(&["fmt", p]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("c.yaml: formatted"), "{}", out.stderr);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let expected_start = format!(
-        "name: messy\nlast_modified: \"{}\"\ncontent_digest: sha256:",
-        today()
-    );
-    assert!(text.starts_with(&expected_start), "{text}");
-    let order: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with(' ') && !l.starts_with('-'))
-        .map(|l| l.split(':').next().unwrap())
-        .collect();
-    assert_eq!(
-        order,
-        ["name", "last_modified", "content_digest", "vars", "steps"]
-    );
-    // Users' own maps keep their order; the step's keys are canonical.
-    assert!(text.contains("- name: GetUser\n  url: "), "{text}");
-    assert!(
-        text.find("z: $.z").unwrap() < text.find("a: $.a").unwrap(),
-        "{text}"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), TIDY);
     // Same requests as before.
     assert_eq!(run(&["run", p, "--dry-run", "-q"]).stdout, before.stdout);
 
-    // A second fmt changes nothing.
+    // A second fmt changes nothing, and --check agrees.
     let out = run(&["fmt", p]);
     assert!(out.stderr.contains("c.yaml: unchanged"), "{}", out.stderr);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), TIDY);
+    assert_eq!(run(&["fmt", "--check", p]).code, 0);
 }
 
 #[test]
-fn the_date_moves_when_the_content_changes_not_when_the_layout_does() {
+fn a_file_in_order_is_not_touched() {
     let dir = Scratch::new();
-    let path = dir.file("c.yaml", MESSY);
+    let path = dir.file("c.yaml", TIDY);
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = run(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("unchanged"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        modified
+    );
+}
+
+#[test]
+fn crlf_and_a_missing_last_newline() {
+    let dir = Scratch::new();
+    let path = dir.file(
+        "c.yaml",
+        "steps:\r\n  - url: https://h.test/\r\n    name: A\r\nname: n",
+    );
+    assert_eq!(run(&["fmt", path.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "name: n\r\nsteps:\r\n  - name: A\r\n    url: https://h.test/\r\n"
+    );
+}
+
+#[test]
+fn stamps_only_where_the_chain_opted_in() {
+    let dir = Scratch::new();
+    // Not opted in: no keys added.
+    let plain = dir.file("plain.yaml", MESSY);
+    assert_eq!(run(&["fmt", plain.to_str().unwrap()]).code, 0);
+    let text = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        !text.contains("last_modified") && !text.contains("content_digest"),
+        "{text}"
+    );
+
+    // Opted in: the date moves when the content changes, not the layout.
+    let path = dir.file(
+        "c.yaml",
+        &MESSY.replace("name: messy\n", "name: messy\nlast_modified: 2020-01-01\n"),
+    );
     let p = path.to_str().unwrap();
     assert_eq!(run(&["fmt", p]).code, 0);
     let stamped = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        stamped.contains(&format!(
+            "last_modified: \"{}\"\ncontent_digest: sha256:",
+            today()
+        )),
+        "{stamped}"
+    );
     let old = stamped.replace(&today(), "2020-01-01");
 
-    // Only the layout differs (flow style, key order): the old date stays.
-    let relaid = old.replace("vars:\n  id: 1\n  base: x\n", "vars: {id: 1, base: x}\n");
+    // Only the layout differs (flow style): the old date stays.
+    let relaid = old.replace("vars: {id: 1, base: x}\n", "vars:\n  id: 1\n  base: x\n");
     std::fs::write(&path, &relaid).unwrap();
     assert_eq!(run(&["fmt", p]).code, 0);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("last_modified: \"2020-01-01\""), "{text}");
+    assert!(text.contains("vars:\n  id: 1\n  base: x\n"), "{text}");
 
     // A value changed: today's date and a new digest.
     std::fs::write(&path, old.replace("id: 1", "id: 2")).unwrap();
@@ -80,12 +115,10 @@ fn the_date_moves_when_the_content_changes_not_when_the_layout_does() {
 }
 
 #[test]
-fn check_reports_without_writing() {
+fn check_reports_without_writing_and_json_stays_json() {
     let dir = Scratch::new();
-    let path = dir.file(
-        "c.json",
-        r#"{"steps": [{"url": "https://h/", "name": "A"}]}"#,
-    );
+    let json = r#"{"steps": [{"url": "https://h/", "name": "A"}]}"#;
+    let path = dir.file("c.json", json);
     let p = path.to_str().unwrap();
     let out = run(&["fmt", "--check", p]);
     assert_eq!(out.code, 1);
@@ -94,43 +127,52 @@ fn check_reports_without_writing() {
         "{}",
         out.stderr
     );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), json);
+    assert_eq!(run(&["fmt", p]).code, 0);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        r#"{"steps": [{"url": "https://h/", "name": "A"}]}"#
+        "{\n  \"steps\": [\n    {\n      \"name\": \"A\",\n      \"url\": \"https://h/\"\n    }\n  ]\n}\n"
     );
-    assert_eq!(run(&["fmt", p]).code, 0);
-    let text = std::fs::read_to_string(&path).unwrap();
-    // JSON stays JSON.
-    assert!(text.starts_with("{\n  \"last_modified\""), "{text}");
     assert_eq!(run(&["fmt", "--check", p]).code, 0);
 }
 
 #[test]
-fn comments_and_broken_files_are_left_alone() {
+fn what_cannot_be_reordered_safely_is_left_alone() {
     let dir = Scratch::new();
-    let commented = format!("# why this chain exists\n{MESSY}");
-    let path = dir.file("c.yaml", &commented);
-    let p = path.to_str().unwrap();
-    let out = run(&["fmt", p]);
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr
-            .contains("has comments, which `pytopus fmt` would lose"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), commented);
-    assert_eq!(run(&["fmt", "--drop-comments", p]).code, 0);
-    assert!(!std::fs::read_to_string(&path).unwrap().contains('#'));
+    for (name, text, says) in [
+        (
+            "spaced.yaml",
+            "steps:\n  - {name: A, url: \"https://h/\"}\n\"name\" : n\n",
+            "spaced.yaml:3: cannot put the keys in order: not a `key: value` line",
+        ),
+        (
+            "alias.yaml",
+            "steps:\n  - name: A\n    url: &u https://h/\nvars:\n  u: *u\n",
+            "without changing what the file says",
+        ),
+        (
+            "broken.yaml",
+            "steps:\n  - name: A\n    urll: x\n",
+            "unknown key `urll`",
+        ),
+    ] {
+        let path = dir.file(name, text);
+        let out = run(&["fmt", path.to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{name}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{name}");
+    }
+}
 
-    let broken = dir.file("b.yaml", "steps:\n  - name: A\n    urll: x\n");
-    let out = run(&["fmt", broken.to_str().unwrap()]);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("unknown key `urll`"), "{}", out.stderr);
-    assert_eq!(
-        std::fs::read_to_string(&broken).unwrap(),
-        "steps:\n  - name: A\n    urll: x\n"
-    );
+#[test]
+fn a_chain_written_as_one_flow_map_is_left_as_it_is() {
+    let dir = Scratch::new();
+    let text = "{steps: [{url: \"http://x.test/\", name: A}], name: n}\n";
+    let path = dir.file("c.yaml", text);
+    let out = run(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
 
 #[test]
@@ -151,15 +193,7 @@ fn serve_keys_have_their_place_after_the_description() {
     assert_eq!(
         order,
         [
-            "name",
-            "last_modified",
-            "content_digest",
-            "trigger",
-            "schedule",
-            "timezone",
-            "overlap",
-            "vars",
-            "steps"
+            "name", "trigger", "schedule", "timezone", "overlap", "vars", "steps"
         ],
         "{text}"
     );

@@ -1,6 +1,6 @@
 //! Bounded fuzzing on stable Rust, run by `cargo test` (and so by CI): a
 //! deterministic mutation loop over every chain of the repository through
-//! the chain reader and validation, random templates through the compiler
+//! the chain reader, `fmt`'s reordering and validation, random templates through the compiler
 //! and renderer, and mutated headers through every webhook signature
 //! scheme. Nothing may panic; everything gives an answer. A failure prints
 //! the input, and the seed reproduces it (`PYTOPUS_FUZZ_SEED`, and
@@ -184,6 +184,15 @@ fn read_chain(name: &str, text: &str) -> Result<(), String> {
         text: text.to_string(),
     });
     catch_unwind(AssertUnwindSafe(|| {
+        // `fmt`'s reordering reads any text without panicking.
+        let orders = pytopus::chain::reorder::Orders {
+            chain: &["name", "vars", "defaults", "steps", "finally"],
+            defaults: &["headers", "auth", "timeout"],
+            step: &[
+                "name", "when", "method", "url", "headers", "body", "expect", "extract",
+            ],
+        };
+        let _ = pytopus::chain::reorder::reorder(text, &orders);
         if let Ok(parsed) = pytopus::chain::parse(source) {
             let vars = parsed.chain.vars.clone();
             let _ = pytopus::compile::validate(parsed, vars).map_err(|d| d.render(false));
