@@ -294,6 +294,7 @@ pub fn sigv4_config(
         session_token,
         region: region.trim().to_string(),
         service: given.service.trim().to_string(),
+        redactor: redactor.clone(),
     })
 }
 

@@ -46,6 +46,9 @@ pub struct Config {
     pub session_token: Option<String>,
     pub region: String,
     pub service: String,
+    /// Told each signature: a value computed from the secret key, it is
+    /// `***` wherever it would show (a server that echoes the request).
+    pub redactor: crate::secret::Redactor,
 }
 
 impl std::fmt::Debug for Config {
@@ -210,9 +213,10 @@ pub fn sign_with(
         body,
     )
     .map_err(|e| format!("cannot sign the request: {e}"))?;
-    let (instructions, _signature) = aws_sigv4::http_request::sign(signable, &params)
+    let (instructions, signature) = aws_sigv4::http_request::sign(signable, &params)
         .map_err(|e| format!("cannot sign the request: {e}"))?
         .into_parts();
+    config.redactor.add(&signature);
     let (headers, _query) = instructions.into_parts();
     let mut set = Vec::with_capacity(headers.len());
     for h in headers {
@@ -252,6 +256,7 @@ mod tests {
             session_token: token.map(String::from),
             region: "us-east-1".into(),
             service: service.into(),
+            redactor: crate::secret::Redactor::default(),
         }
     }
 

@@ -126,6 +126,7 @@ fn suite_config(context: &Value) -> Config {
         session_token: creds.get("token").map(text),
         region: text(&context["region"]),
         service: text(&context["service"]),
+        redactor: pytopus::secret::Redactor::default(),
     }
 }
 
@@ -357,6 +358,7 @@ fn verify(req: &wiremock::Request, secret: &str, token: Option<&str>) -> Parsed 
         session_token: token.map(String::from),
         region: parsed.region.clone(),
         service: parsed.service.clone(),
+        redactor: pytopus::secret::Redactor::default(),
     };
     sigv4::sign(&mut again, &config, SystemTime::from(at)).unwrap();
     assert_eq!(
@@ -418,6 +420,9 @@ steps:
     url: "{{ base }}/form"
     multipart: {note: "a field", doc: "@payload.bin"}
     auth: {type: aws_sigv4, service: execute-api}
+  - name: Echo
+    url: "{{ base }}/echo"
+    auth: {type: aws_sigv4, service: execute-api}
 "#;
 
 #[tokio::test]
@@ -440,6 +445,19 @@ async fn a_server_receives_requests_signed_as_sent_and_the_keys_never_show() {
             ResponseTemplate::new(302)
                 .insert_header("location", format!("{}/landing", other.uri())),
         )
+        .mount(&server)
+        .await;
+    // A server that echoes the request's headers, as httpbin does.
+    Mock::given(path("/echo"))
+        .respond_with(|req: &wiremock::Request| {
+            let auth = req
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"authorization": auth}))
+        })
         .mount(&server)
         .await;
     Mock::given(wiremock::matchers::any())
@@ -589,7 +607,26 @@ async fn a_server_receives_requests_signed_as_sent_and_the_keys_never_show() {
     let traced = run(&[], Some("trace"));
     assert_eq!(traced.code, 0, "{}", traced.stderr);
     channels.push(("stderr (PYTOPUS_LOG=trace)", traced.stderr));
+    // The signatures are computed from the secret key: `***` too, even
+    // where a server echoes them back.
+    assert!(
+        out.stdout.contains("Signature=***"),
+        "the echoed signature: {}",
+        out.stdout
+    );
+    let signatures: Vec<String> = got
+        .iter()
+        .filter_map(|r| received_header(r, "authorization"))
+        .map(|a| parse_authorization(a).signature)
+        .collect();
+    assert!(signatures.len() >= 8, "{signatures:?}");
     for (channel, text) in &channels {
+        for sig in &signatures {
+            assert!(
+                !text.contains(sig.as_str()),
+                "a signature leaked into {channel}"
+            );
+        }
         for secret in [CHAIN_SECRET, CHAIN_TOKEN, ENV_SECRET, ENV_TOKEN] {
             assert!(
                 !text.contains(secret),
