@@ -353,70 +353,33 @@ fn assert_path(path: &JsonPath, checks: &Value, body: &Value, out: &mut Vec<Mism
         }
     };
     let what = path.as_str();
+    let subject = |value, locations| Subject {
+        what,
+        value,
+        text_numbers: false,
+        locations,
+    };
     if path.is_singular() {
-        let value = found.first().map(|(_, v)| *v);
-        predicate::check(
-            checks,
-            Subject {
-                what,
-                value,
-                text_numbers: false,
-                locations: None,
-            },
-            out,
-        );
-    } else {
-        let (locations, values): (Vec<String>, Vec<Value>) =
-            found.into_iter().map(|(at, v)| (at, v.clone())).unzip();
-        let list = Value::Array(values);
-        // An empty selection is "nothing" to `exists`, an empty list to
-        // everything else.
-        let value = match (&list, checks.get("exists")) {
-            (Value::Array(items), Some(_)) if items.is_empty() => None,
-            _ => Some(&list),
-        };
-        if value.is_none() {
-            let mut only_exists = serde_json::Map::new();
-            only_exists.insert("exists".into(), checks["exists"].clone());
-            predicate::check(
-                &Value::Object(only_exists),
-                Subject {
-                    what,
-                    value: None,
-                    text_numbers: false,
-                    locations: None,
-                },
-                out,
-            );
-            let mut rest = checks.clone();
-            if let Some(m) = rest.as_object_mut() {
-                m.remove("exists");
-            }
-            if rest.as_object().is_some_and(|m| !m.is_empty()) {
-                predicate::check(
-                    &rest,
-                    Subject {
-                        what,
-                        value: Some(&list),
-                        text_numbers: false,
-                        locations: Some(&locations),
-                    },
-                    out,
-                );
-            }
+        predicate::check(checks, subject(found.first().map(|(_, v)| *v), None), out);
+        return;
+    }
+    let (locations, values): (Vec<String>, Vec<Value>) =
+        found.into_iter().map(|(at, v)| (at, v.clone())).unzip();
+    let list = Value::Array(values);
+    // To `exists`, an empty selection is nothing; to the other checks, an
+    // empty list.
+    let mut rest = checks.clone();
+    if let Some(m) = rest.as_object_mut()
+        && let Some(exists) = m.remove("exists")
+    {
+        let present = (!locations.is_empty()).then_some(&list);
+        let only = Value::Object(std::iter::once(("exists".to_string(), exists)).collect());
+        predicate::check(&only, subject(present, None), out);
+        if m.is_empty() {
             return;
         }
-        predicate::check(
-            checks,
-            Subject {
-                what,
-                value,
-                text_numbers: false,
-                locations: Some(&locations),
-            },
-            out,
-        );
     }
+    predicate::check(&rest, subject(Some(&list), Some(&locations)), out);
 }
 
 /// `expect.duration` and `expect.body_size`.

@@ -145,6 +145,23 @@ fn seen(r: &Request, skip_user_agent: bool) -> Seen {
     }
 }
 
+/// Saves an import as `name` in `dir` and runs it, its secrets given as
+/// `PYTOPUS_SECRET_*` variables.
+fn run_imported(
+    dir: &crate::support::Scratch,
+    name: &str,
+    imported: &pytopus::import::curl::Imported,
+) -> crate::support::Output {
+    let chain = dir.file(name, &imported.yaml);
+    let mut cmd = crate::support::pytopus();
+    cmd.env("PYTOPUS_KEYRING", "off")
+        .args(["run", chain.to_str().unwrap(), "-q", "--no-history"]);
+    for (name, value) in &imported.secrets {
+        cmd.env(pytopus::secret::env_var_name(name), value.expose());
+    }
+    crate::support::run_cmd(&mut cmd)
+}
+
 async fn echo_server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
@@ -236,18 +253,7 @@ async fn imported_commands_send_what_curl_sends() {
             String::from_utf8_lossy(&out.stderr)
         );
         let imported = import_as(&local, flavour, None).unwrap();
-        let chain = dir.file(&format!("{stem}.yaml"), &imported.yaml);
-        let mut cmd = crate::support::pytopus();
-        cmd.env("PYTOPUS_KEYRING", "off").args([
-            "run",
-            chain.to_str().unwrap(),
-            "-q",
-            "--no-history",
-        ]);
-        for (name, value) in &imported.secrets {
-            cmd.env(pytopus::secret::env_var_name(name), value.expose());
-        }
-        let ran = crate::support::run_cmd(&mut cmd);
+        let ran = run_imported(&dir, &format!("{stem}.yaml"), &imported);
         assert_eq!(ran.code, 0, "{stem}: {}\n{}", ran.stderr, imported.yaml);
         let got = server.received_requests().await.unwrap();
         assert_eq!(got.len(), before + 2, "{stem}: one request each");
@@ -888,18 +894,7 @@ async fn imported_forms_upload_what_curl_uploads() {
         for (_, value) in &imported.secrets {
             assert!(!imported.yaml.contains(value.expose()), "{}", imported.yaml);
         }
-        let chain = dir.file(&format!("form{i}.yaml"), &imported.yaml);
-        let mut cmd = crate::support::pytopus();
-        cmd.env("PYTOPUS_KEYRING", "off").args([
-            "run",
-            chain.to_str().unwrap(),
-            "-q",
-            "--no-history",
-        ]);
-        for (name, value) in &imported.secrets {
-            cmd.env(pytopus::secret::env_var_name(name), value.expose());
-        }
-        let ran = crate::support::run_cmd(&mut cmd);
+        let ran = run_imported(&dir, &format!("form{i}.yaml"), &imported);
         assert_eq!(ran.code, 0, "{command}: {}\n{}", ran.stderr, imported.yaml);
         let got = server.received_requests().await.unwrap();
         assert_eq!(got.len(), before + 2, "{command}");
