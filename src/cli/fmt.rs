@@ -33,12 +33,16 @@ const CHAIN_KEYS: &[&str] = &[
     "schedule",
     "timezone",
     "overlap",
+    // What a caller gives it, then its own values.
+    "inputs",
     "vars",
     "defaults",
     "connectors",
     "parallel",
     "steps",
     "api_chain",
+    "finally",
+    "outputs",
     "output",
 ];
 
@@ -70,6 +74,7 @@ const STEP_KEYS: &[&str] = &[
     "timeout",
     "max_response_size",
     "retry",
+    "poll",
     "follow_redirects",
     "paginate",
     "expect",
@@ -347,6 +352,35 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         assert!(one(&path, &args(true)).unwrap());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    /// A key the chain format gains has its place in `fmt`'s order.
+    #[test]
+    fn every_key_of_the_format_has_a_place() {
+        let schema = crate::chain::model::json_schema();
+        let keys = |v: &Value| -> Vec<String> {
+            v.get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        for (what, props, order) in [
+            ("chain", keys(&schema), CHAIN_KEYS),
+            ("step", keys(&schema["$defs"]["Step"]), STEP_KEYS),
+            (
+                "defaults",
+                keys(&schema["$defs"]["Defaults"]),
+                DEFAULTS_KEYS,
+            ),
+        ] {
+            assert!(!props.is_empty(), "{what}");
+            for k in props {
+                assert!(
+                    order.contains(&k.as_str()),
+                    "{what} key `{k}` has no place in fmt's order"
+                );
+            }
+        }
     }
 
     #[test]
