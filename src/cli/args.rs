@@ -70,6 +70,21 @@ pub enum ImportCommand {
         long_about = "Turn a curl command into a chain with one step, printed as YAML on stdout.\nThe command is one argument ('curl …', quoted as browsers' \"Copy as cURL\" writes it for bash or for Windows cmd), the words of the command as separate arguments, or `-` (or nothing) to read it from standard input.\nJSON bodies become YAML maps under `body:`, URL-encoded forms `form:`, -F forms `multipart:` (files by their paths, relative to the saved chain); credentials (-u, Authorization and other credential headers, session cookies, password fields) become `auth:` or `{{ secret('NAME') }}` and a note on stderr says which secrets to store with `pytopus auth set NAME`. Their values are never printed.\nOptions that change nothing about the request (-s, -i, -L, --compressed, --http2…) are dropped; an option import does not know is an error naming it (exit 2)."
     )]
     Curl(ImportCurlArgs),
+    /// Turn a Postman collection (v2.0 or v2.1), with an environment, into a chain, printed as YAML
+    #[command(
+        long_about = "Turn a Postman collection (format v2.0 or v2.1) into a chain, printed as YAML on stdout; `-` reads it from standard input.\nEvery request becomes a step in the collection's order, its folders in a comment above it. Postman's {{variables}} (collection, then --environment over them) become `vars`, inputs, or secrets; variables a test script sets from the response become the step's `extract`. Auth (basic, bearer, API key, OAuth2 client credentials and password), credential headers and fields become `auth:` or `{{ secret('NAME') }}`, and a note on stderr says which secrets to store with `pytopus auth set NAME`; values are never printed.\nCommon test-script lines (pm.response.to.have.status, pm.expect(…).to.eql/include…, pm.environment.set from the response) become `expect` and `extract`; every other script line is listed on stderr (`note: REQUEST: line N: … — not translated`) and kept as a comment above its step. A file that is not a Postman collection v2.0 or v2.1 is an error (exit 2)."
+    )]
+    Postman(ImportPostmanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportPostmanArgs {
+    /// The collection file (exported from Postman as Collection v2.1 or v2.0), or `-` for standard input
+    #[arg(value_name = "COLLECTION")]
+    pub collection: std::path::PathBuf,
+    /// A Postman environment file whose variables override the collection's
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
