@@ -29,6 +29,7 @@ mod keyring;
 mod login;
 mod observability;
 mod poll;
+mod postman;
 mod run;
 mod security;
 mod serve;
