@@ -75,6 +75,11 @@ pub enum ImportCommand {
         long_about = "Turn a browser's capture (HAR, as Chrome, Firefox or Safari save it: \"Save all as HAR\") into a chain, one step per request, printed as YAML on stdout.\nLeft out, and counted on stderr: static assets (scripts, styles, images, fonts, media), CORS preflights, requests a redirect made (pytopus follows redirects), and what --host and --method exclude.\nThe data flow is found: a value an earlier response's JSON gave (a token, an id, a next-page URL) that a later request sends back is read from that step (`{{ Login.token }}`), and stderr says each link. Cookies an earlier response set are left to the run's cookie jar; the most used origin becomes the variable `base_url`.\nCredentials the capture holds become `{{ secret('NAME') }}` with a note on which to store (`pytopus auth set NAME`); their values are never printed."
     )]
     Har(ImportHarArgs),
+    /// Turn a Postman collection (v2.0 or v2.1), with an environment, into a chain, printed as YAML
+    #[command(
+        long_about = "Turn a Postman collection (format v2.0 or v2.1) into a chain, printed as YAML on stdout; `-` reads it from standard input.\nEvery request becomes a step in the collection's order, its folders in a comment above it. Postman's {{variables}} (collection, then --environment over them) become `vars`, inputs, or secrets; variables a test script sets from the response become the step's `extract`. Auth (basic, bearer, API key, OAuth2 client credentials and password), credential headers and fields become `auth:` or `{{ secret('NAME') }}`, and a note on stderr says which secrets to store with `pytopus auth set NAME`; values are never printed.\nCommon test-script lines (pm.response.to.have.status, pm.expect(…).to.eql/include…, pm.environment.set from the response) become `expect` and `extract`; every other script line is listed on stderr (`note: REQUEST: line N: … — not translated`) and kept as a comment above its step. A file that is not a Postman collection v2.0 or v2.1 is an error (exit 2)."
+    )]
+    Postman(ImportPostmanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +96,16 @@ pub struct ImportHarArgs {
     /// Keep scripts, styles, images, fonts and media too
     #[arg(long)]
     pub include_static: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportPostmanArgs {
+    /// The collection file (exported from Postman as Collection v2.1 or v2.0), or `-` for standard input
+    #[arg(value_name = "COLLECTION")]
+    pub collection: std::path::PathBuf,
+    /// A Postman environment file whose variables override the collection's
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
-//! `pytopus import curl` and `import har`: a curl command or a browser's
-//! capture in, a chain out.
+//! `pytopus import curl`, `import har` and `import postman`: a curl
+//! command, a browser's capture or a Postman collection in, a chain out.
 
-use super::args::{CopiedFor, ImportCurlArgs, ImportHarArgs};
+use super::args::{CopiedFor, ImportCurlArgs, ImportHarArgs, ImportPostmanArgs};
 use super::fail::{Fail, Outcome};
 use super::print_stdout;
 use crate::import::curl::{self as import, ImportError, Imported};
@@ -59,4 +59,33 @@ pub fn har(args: ImportHarArgs) -> Outcome {
 fn stdin() -> Result<String, Fail> {
     crate::files::read_text(None, crate::files::MAX_INPUT)
         .map_err(|e| Fail::usage(format!("cannot read the command from standard input: {e}")))
+}
+
+/// Reads the collection (a file, or `-` for standard input) and the
+/// environment, prints the chain on stdout and the notes on stderr.
+pub fn postman(args: ImportPostmanArgs) -> Outcome {
+    let read = |path: &std::path::Path, what: &str| -> Result<String, Fail> {
+        let from_stdin = path.as_os_str() == "-";
+        crate::files::read_text((!from_stdin).then_some(path), crate::files::MAX_INPUT).map_err(
+            |e| {
+                let place = if from_stdin {
+                    "standard input".to_string()
+                } else {
+                    format!("`{}`", path.display())
+                };
+                Fail::usage(format!("cannot read the {what} from {place}: {e}"))
+            },
+        )
+    };
+    let collection = read(&args.collection, "collection")?;
+    let environment = match &args.environment {
+        Some(p) => Some(read(p, "environment")?),
+        None => None,
+    };
+    let imported = crate::import::postman::import(&collection, environment.as_deref())
+        .map_err(|e| Fail::usage(e.to_string()))?;
+    for note in &imported.notes {
+        crate::report::to_stderr(&format!("note: {note}\n"));
+    }
+    print_stdout(&imported.yaml)
 }

@@ -63,6 +63,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Inputs(a) => run::inputs(a),
         Command::Import(args::ImportCommand::Curl(a)) => import::curl(a),
         Command::Import(args::ImportCommand::Har(a)) => import::har(a),
+        Command::Import(args::ImportCommand::Postman(a)) => import::postman(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

@@ -60,6 +60,21 @@ pub(crate) struct Request {
     pub(crate) ca_cert: Option<String>,
     pub(crate) cert: Option<String>,
     pub(crate) key: Option<String>,
+    /// Every text is a template already (Postman's `{{var}}` translated),
+    /// not text to send as written: it is not escaped, and a credential a
+    /// template gives (`Bearer {{ token }}`) is kept as it is.
+    pub(crate) templated: bool,
+    /// With `templated`: the URL with its variables' values, to name the
+    /// step and its secrets and check the scheme (`None`: a template
+    /// decides the scheme and host).
+    pub(crate) resolved_url: Option<String>,
+    /// The step's `auth:` as the importer decided it.
+    pub(crate) auth: Option<Value>,
+    /// A URL-encoded form as fields (name, value), in order.
+    pub(crate) fields: Vec<(String, String)>,
+    /// Where the tool read files to upload from, for the note on paths
+    /// (`None`: curl, "the current one").
+    pub(crate) files_from: Option<String>,
 }
 
 /// A word as a message shows it: at most 60 characters.
@@ -84,6 +99,26 @@ pub(crate) fn literal(text: &str) -> String {
         }
     }
     out
+}
+
+/// `text` as a template: written as [`literal`] unless it is one already.
+fn as_template(templated: bool, text: &str) -> String {
+    if templated {
+        text.to_string()
+    } else {
+        literal(text)
+    }
+}
+
+/// Whether a template reads anything (a variable, a secret, a step)
+/// beyond the `{{ '{' }}` that [`literal`] writes.
+pub(crate) fn reads_something(template: &str) -> bool {
+    template.replace("{{ '{' }}", "").contains("{{")
+}
+
+/// The text a template without variables renders to (undoes [`literal`]).
+fn unliteral(template: &str) -> String {
+    template.replace("{{ '{' }}", "{")
 }
 
 /// Every string in a JSON value as [`literal`] text.
@@ -164,16 +199,43 @@ impl Secrets {
         }
     }
 
-    /// A new secret for `what` (a word for its name) and the template that
-    /// reads it; a value seen before reads the secret it got then.
-    pub(crate) fn placeholder(&mut self, what: &str, from: &str, value: &str) -> String {
-        // A value an earlier response gave is read from it, not stored.
-        if value.contains(LINK_OPEN) {
-            return value.to_string();
+    /// Names the secrets that follow after `base` (an API's word).
+    pub(crate) fn set_base(&mut self, base: &str) {
+        self.base = base.to_string();
+    }
+
+    /// A credential `value` as the step writes it: a template that reads
+    /// something (with `templated`) is kept, anything else is a secret.
+    pub(crate) fn credential(
+        &mut self,
+        templated: bool,
+        what: &str,
+        from: &str,
+        value: &str,
+    ) -> String {
+        if !templated {
+            self.placeholder(what, from, value)
+        } else if reads_something(value) {
+            value.to_string()
+        } else {
+            self.placeholder(what, from, &unliteral(value))
         }
-        if let Some((name, _)) = self.values.iter().find(|(_, v)| v.expose() == value) {
-            return format!("{{{{ secret('{name}') }}}}");
-        }
+    }
+
+    /// A new secret whose value the source does not hold (an empty
+    /// variable): its template, and a note to store it.
+    pub(crate) fn unknown(&mut self, what: &str, from: &str) -> String {
+        let name = self.fresh(what);
+        self.notes.push(format!(
+            "{from} now reads secret('{name}'): {} has no value for it; store one with `pytopus auth set {name}` (or set {})",
+            self.source,
+            env_var_name(&name)
+        ));
+        format!("{{{{ secret('{name}') }}}}")
+    }
+
+    /// An unused secret name for `what`.
+    fn fresh(&mut self, what: &str) -> String {
         let base = if self.base.is_empty() {
             "api"
         } else {
@@ -188,6 +250,20 @@ impl Secrets {
             name = format!("{name}_{n}");
         }
         self.used.insert(name.clone());
+        name
+    }
+
+    /// A new secret for `what` (a word for its name) and the template that
+    /// reads it; a value seen before reads the secret it got then.
+    pub(crate) fn placeholder(&mut self, what: &str, from: &str, value: &str) -> String {
+        // A value an earlier response gave is read from it, not stored.
+        if value.contains(LINK_OPEN) {
+            return value.to_string();
+        }
+        if let Some((name, _)) = self.values.iter().find(|(_, v)| v.expose() == value) {
+            return format!("{{{{ secret('{name}') }}}}");
+        }
+        let name = self.fresh(what);
         self.values
             .push((name.clone(), crate::secret::Secret::new(value)));
         self.notes.push(format!(
@@ -356,6 +432,8 @@ struct Step<'s> {
     secrets: &'s mut Secrets,
     /// Whose values these are, in notes: "the command's".
     whose: &'s str,
+    /// The request's texts are templates already (see [`Request::templated`]).
+    templated: bool,
 }
 
 impl Step<'_> {
@@ -372,10 +450,12 @@ impl Step<'_> {
     /// `-u USER[:PASSWORD]` (or a URL's user info) as Basic auth.
     fn basic(&mut self, user: &str, from: &str) {
         let (username, password) = user.split_once(':').unwrap_or((user, ""));
-        let password = self.secrets.placeholder("password", from, password);
+        let password = self
+            .secrets
+            .credential(self.templated, "password", from, password);
         self.auth = Some(serde_json::json!({
             "type": "basic",
-            "username": literal(username),
+            "username": as_template(self.templated, username),
             "password": password,
         }));
     }
@@ -396,7 +476,9 @@ impl Step<'_> {
         );
         if self.auth.is_none() {
             if scheme.eq_ignore_ascii_case("bearer") {
-                let token = self.secrets.placeholder("token", &from, &credential);
+                let token = self
+                    .secrets
+                    .credential(self.templated, "token", &from, &credential);
                 self.auth = Some(serde_json::json!({"type": "bearer", "token": token}));
                 return;
             }
@@ -409,11 +491,13 @@ impl Step<'_> {
                 return;
             }
         }
-        let secret = self.secrets.placeholder("token", &from, &credential);
+        let secret = self
+            .secrets
+            .credential(self.templated, "token", &from, &credential);
         let templated = if scheme.is_empty() {
             secret
         } else {
-            format!("{} {secret}", literal(&scheme))
+            format!("{} {secret}", as_template(self.templated, &scheme))
         };
         if self.auth.is_none() {
             self.auth = Some(serde_json::json!({
@@ -429,7 +513,7 @@ impl Step<'_> {
     /// a secret in the header when the step has its auth already.
     fn credential_header(&mut self, name: &str, value: &str) {
         let from = format!("{} `{name}` header", self.whose);
-        let secret = self.secrets.placeholder(name, &from, value);
+        let secret = self.secrets.credential(self.templated, name, &from, value);
         if self.auth.is_none() {
             self.auth = Some(serde_json::json!({
                 "type": "api_key", "in": "header", "name": name, "key": secret,
@@ -446,11 +530,13 @@ impl Step<'_> {
         let mut kept = Vec::new();
         for (name, value) in pairs {
             if !session_cookie(&name, &value) {
-                kept.push(format!("{name}={}", literal(&value)));
+                kept.push(format!("{name}={}", as_template(self.templated, &value)));
                 continue;
             }
             let from = format!("{} cookie `{name}`", self.whose);
-            let secret = self.secrets.placeholder(&name, &from, &value);
+            let secret = self
+                .secrets
+                .credential(self.templated, &name, &from, &value);
             if sessions == 1 && self.auth.is_none() {
                 self.auth = Some(serde_json::json!({
                     "type": "api_key", "in": "cookie", "name": name, "key": secret,
@@ -492,21 +578,34 @@ pub(crate) fn step(
     let Some(raw_url) = c.url.clone() else {
         return fail("the request has no URL");
     };
-    // curl takes `host/path` as http.
-    let raw_url = if raw_url.contains("://") {
-        raw_url
+    // curl (and Postman) take `host/path` as http.
+    let (raw_url, resolved) = if !c.templated {
+        let u = if raw_url.contains("://") {
+            raw_url
+        } else {
+            format!("http://{raw_url}")
+        };
+        (u.clone(), Some(u))
     } else {
-        format!("http://{raw_url}")
+        match &c.resolved_url {
+            Some(r) if !r.contains("://") => {
+                (format!("http://{raw_url}"), Some(format!("http://{r}")))
+            }
+            r => (raw_url, r.clone()),
+        }
     };
     let (mut url_text, userinfo) = split_userinfo(&raw_url);
-    let parsed = url::Url::parse(&url_text)
-        .map_err(|e| ImportError(format!("`{}` is not a URL: {e}", shown(&url_text))))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return fail(format!(
-            "`{}` is not an http or https URL",
-            shown(&url_text)
-        ));
-    }
+    let parsed = match resolved.as_deref().map(split_userinfo) {
+        Some((checked, _)) => {
+            let parsed = url::Url::parse(&checked)
+                .map_err(|e| ImportError(format!("`{}` is not a URL: {e}", shown(&checked))))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return fail(format!("`{}` is not an http or https URL", shown(&checked)));
+            }
+            Some(parsed)
+        }
+        None => None,
+    };
     if let (Some((flag, value, _)), false) = (c.form.first(), c.data.is_empty()) {
         return fail(format!(
             "`{flag} {}` makes a multipart form and the command also has a -d body: curl refuses that too; keep one",
@@ -555,15 +654,23 @@ pub(crate) fn step(
             check_step_name(n)?;
             n.to_string()
         }
-        None => step_name(&method, Some(&parsed)),
+        None => step_name(&method, parsed.as_ref()),
     };
 
-    secrets.base = secret_base(Some(&parsed));
+    secrets.base = secret_base(parsed.as_ref());
+    let templated = c.templated;
+    // `auth: {type: none}` decided by the importer: credentials in the
+    // headers still become the step's auth.
+    let none = c
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.get("type").and_then(Value::as_str) == Some("none"));
     let mut step = Step {
-        auth: None,
+        auth: c.auth.clone().filter(|_| !none),
         headers: Vec::new(),
         secrets,
         whose,
+        templated,
     };
     // Headers: `-H 'Name:'` takes a header off (none to take off here);
     // the same name twice is one header.
@@ -603,7 +710,7 @@ pub(crate) fn step(
         }
     }
     for h in step.headers.iter_mut() {
-        h.1 = literal(&h.1);
+        h.1 = as_template(templated, &h.1);
     }
     if let Some(user) = &c.user {
         step.basic(user, &format!("{whose} `-u` password"));
@@ -613,7 +720,11 @@ pub(crate) fn step(
     }
     if let Some(info) = userinfo {
         if step.auth.is_none() {
-            let info = percent_decoded(&info);
+            let info = if templated {
+                info
+            } else {
+                percent_decoded(&info)
+            };
             step.basic(&info, &format!("the password in {whose} URL"));
         } else {
             step.secrets.notes.push(
@@ -659,42 +770,36 @@ pub(crate) fn step(
             if lower.trim() == "application/json" {
                 step.take_header("content-type");
             }
-            let v = secret_json(literal_json(v), whose, step.secrets);
+            let v = if templated { v } else { literal_json(v) };
+            let v = secret_json(v, whose, templated, step.secrets);
             body = Some(("body", v));
         } else if let Some(fields) = form {
             if lower.trim() == "application/x-www-form-urlencoded" {
                 step.take_header("content-type");
             }
-            let mut map = Map::new();
-            for (k, values) in fields {
-                let mut values: Vec<Value> = values
-                    .into_iter()
-                    .map(|v| {
-                        if secret_field(&k) && !v.is_empty() {
-                            Value::String(step.secrets.placeholder(
-                                &k,
-                                &format!("{whose} form field `{k}`"),
-                                &v,
-                            ))
-                        } else {
-                            Value::String(literal(&v))
-                        }
-                    })
-                    .collect();
-                let v = if values.len() == 1 {
-                    values.remove(0)
-                } else {
-                    Value::Array(values)
-                };
-                map.insert(k, v);
-            }
-            body = Some(("form", Value::Object(map)));
+            body = Some(("form", form_map(fields, whose, templated, step.secrets)));
         } else {
             if given.is_none() {
                 step.headers.push(("Content-Type".into(), literal(&ctype)));
             }
-            body = Some(("body", Value::String(literal(text))));
+            body = Some(("body", Value::String(as_template(templated, text))));
         }
+    }
+
+    if !c.fields.is_empty() {
+        if let Some(i) = step.header_index("content-type")
+            && step.headers[i]
+                .1
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        {
+            step.headers.remove(i);
+        }
+        let mut fields: indexmap::IndexMap<String, Vec<String>> = indexmap::IndexMap::new();
+        for (k, v) in &c.fields {
+            fields.entry(k.clone()).or_default().push(v.clone());
+        }
+        body = Some(("form", form_map(fields, whose, templated, step.secrets)));
     }
 
     if !c.form.is_empty() {
@@ -708,7 +813,14 @@ pub(crate) fn step(
         {
             step.headers.remove(i);
         }
-        body = Some(("multipart", multipart(&c.form, whose, step.secrets)?));
+        let files_from = c
+            .files_from
+            .as_deref()
+            .unwrap_or("curl read them from the current one");
+        body = Some((
+            "multipart",
+            multipart(&c.form, whose, templated, files_from, step.secrets)?,
+        ));
     }
 
     let mut s = Map::new();
@@ -716,7 +828,10 @@ pub(crate) fn step(
     if method != "GET" {
         s.insert("method".into(), Value::String(method));
     }
-    s.insert("url".into(), Value::String(literal(&url_text)));
+    s.insert(
+        "url".into(),
+        Value::String(as_template(templated, &url_text)),
+    );
     if !step.headers.is_empty() {
         let mut h = Map::new();
         for (k, v) in &step.headers {
@@ -724,7 +839,7 @@ pub(crate) fn step(
         }
         s.insert("headers".into(), Value::Object(h));
     }
-    if let Some(a) = step.auth.take() {
+    if let Some(a) = step.auth.take().or(c.auth.filter(|_| none)) {
         s.insert("auth".into(), a);
     }
     if let Some((key, v)) = body {
@@ -815,6 +930,8 @@ fn split_cert(text: &str) -> (String, Option<String>) {
 fn multipart(
     form: &[(String, String, bool)],
     whose: &str,
+    templated: bool,
+    files_from: &str,
     secrets: &mut Secrets,
 ) -> Result<Value, ImportError> {
     let mut parts: Vec<(String, Value)> = Vec::new();
@@ -865,18 +982,26 @@ fn multipart(
                 let mut m = Map::new();
                 m.insert("file".into(), Value::String(path.to_string()));
                 if let Some(f) = filename {
-                    m.insert("filename".into(), Value::String(literal(&f)));
+                    m.insert("filename".into(), Value::String(as_template(templated, &f)));
                 }
                 if let Some(t) = content_type {
-                    m.insert("content_type".into(), Value::String(literal(&t)));
+                    m.insert(
+                        "content_type".into(),
+                        Value::String(as_template(templated, &t)),
+                    );
                 }
                 Value::Object(m)
             }
         } else {
             let text = if secret_field(name) && !value.is_empty() {
-                secrets.placeholder(name, &format!("{whose} form field `{name}`"), &value)
+                secrets.credential(
+                    templated,
+                    name,
+                    &format!("{whose} form field `{name}`"),
+                    &value,
+                )
             } else {
-                literal(&value)
+                as_template(templated, &value)
             };
             if content_type.is_none() && filename.is_none() {
                 // `@` starts a file in `multipart:`; `@@` stands for a text `@`.
@@ -889,10 +1014,13 @@ fn multipart(
                 let mut m = Map::new();
                 m.insert("value".into(), Value::String(text));
                 if let Some(f) = filename {
-                    m.insert("filename".into(), Value::String(literal(&f)));
+                    m.insert("filename".into(), Value::String(as_template(templated, &f)));
                 }
                 if let Some(t) = content_type {
-                    m.insert("content_type".into(), Value::String(literal(&t)));
+                    m.insert(
+                        "content_type".into(),
+                        Value::String(as_template(templated, &t)),
+                    );
                 }
                 Value::Object(m)
             }
@@ -905,7 +1033,7 @@ fn multipart(
     }
     if files {
         secrets.notes.push(
-            "the files to upload are read relative to the chain file's directory (curl read them from the current one): save the chain beside them or fix the paths".into(),
+            format!("the files to upload are read relative to the chain file's directory ({files_from}): save the chain beside them or fix the paths"),
         );
     }
     Ok(Value::Object(parts.into_iter().collect()))
@@ -994,9 +1122,44 @@ fn form_fields(text: &str) -> Option<indexmap::IndexMap<String, Vec<String>>> {
     (ser.finish() == text).then_some(fields)
 }
 
+/// A form's fields as `form:` (a field given twice: a list), credential
+/// fields as secrets.
+fn form_map(
+    fields: indexmap::IndexMap<String, Vec<String>>,
+    whose: &str,
+    templated: bool,
+    secrets: &mut Secrets,
+) -> Value {
+    let mut map = Map::new();
+    for (k, values) in fields {
+        let mut values: Vec<Value> = values
+            .into_iter()
+            .map(|v| {
+                if secret_field(&k) && !v.is_empty() {
+                    Value::String(secrets.credential(
+                        templated,
+                        &k,
+                        &format!("{whose} form field `{k}`"),
+                        &v,
+                    ))
+                } else {
+                    Value::String(as_template(templated, &v))
+                }
+            })
+            .collect();
+        let v = if values.len() == 1 {
+            values.remove(0)
+        } else {
+            Value::Array(values)
+        };
+        map.insert(k, v);
+    }
+    Value::Object(map)
+}
+
 /// A JSON body with the values of credential-named string fields replaced
 /// by secrets.
-fn secret_json(v: Value, whose: &str, secrets: &mut Secrets) -> Value {
+fn secret_json(v: Value, whose: &str, templated: bool, secrets: &mut Secrets) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
@@ -1004,9 +1167,9 @@ fn secret_json(v: Value, whose: &str, secrets: &mut Secrets) -> Value {
                     let v = match v {
                         Value::String(s) if secret_field(&k) && !s.is_empty() => {
                             let from = format!("{whose} JSON field `{k}`");
-                            Value::String(secrets.placeholder(&k, &from, &s))
+                            Value::String(secrets.credential(templated, &k, &from, &s))
                         }
-                        other => secret_json(other, whose, secrets),
+                        other => secret_json(other, whose, templated, secrets),
                     };
                     (k, v)
                 })
@@ -1014,7 +1177,7 @@ fn secret_json(v: Value, whose: &str, secrets: &mut Secrets) -> Value {
         ),
         Value::Array(a) => Value::Array(
             a.into_iter()
-                .map(|x| secret_json(x, whose, secrets))
+                .map(|x| secret_json(x, whose, templated, secrets))
                 .collect(),
         ),
         other => other,

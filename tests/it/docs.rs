@@ -6,7 +6,10 @@
 //! - `invalid`: the chain fails validation, and the next fenced block is the exact stderr;
 //! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`
 //!   (a multipart boundary, which is random, written `pytopus-…`);
-//! - `graph`: the next fenced block is the exact stdout of `pytopus validate --graph -`.
+//! - `graph`: the next fenced block is the exact stdout of `pytopus validate --graph -`;
+//! - `import-postman`: the block is a Postman collection; the next one is the exact
+//!   stdout of `pytopus import postman -` (a chain `validate` accepts), the one after it
+//!   the exact stderr (its notes).
 
 use crate::support::{pytopus, run_cmd};
 
@@ -111,6 +114,44 @@ fn check_file(rel: &str) -> usize {
                     expected,
                     "{rel}: output shown after example {} is stale",
                     i + 1
+                );
+            }
+            "import-postman" => {
+                let out = run_cmd(
+                    pytopus()
+                        .args(["import", "postman", "-"])
+                        .write_stdin(chain.as_str()),
+                );
+                assert_eq!(
+                    out.code,
+                    0,
+                    "{rel}: example {} failed:\n{}",
+                    i + 1,
+                    out.stderr
+                );
+                assert_eq!(
+                    Some(out.stdout.as_str()),
+                    expected,
+                    "{rel}: chain shown after example {} is stale",
+                    i + 1
+                );
+                assert_eq!(
+                    Some(out.stderr.as_str()),
+                    all.get(i + 2).map(|(_, b)| b.as_str()),
+                    "{rel}: notes shown after example {} are stale",
+                    i + 1
+                );
+                let valid = run_cmd(
+                    pytopus()
+                        .args(["validate", "-"])
+                        .write_stdin(out.stdout.as_str()),
+                );
+                assert_eq!(
+                    valid.code,
+                    0,
+                    "{rel}: example {}'s chain:\n{}",
+                    i + 1,
+                    valid.stderr
                 );
             }
             other => panic!("{rel}: unknown test marker `{other}`"),

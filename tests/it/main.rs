@@ -30,6 +30,7 @@ mod keyring;
 mod login;
 mod observability;
 mod poll;
+mod postman;
 mod run;
 mod security;
 mod serve;
