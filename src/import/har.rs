@@ -743,7 +743,6 @@ pub fn import(text: &str, filter: &Filter) -> Result<Imported, ImportError> {
             }
         }
     }
-    debug_assert_eq!(given.len(), expressions.len());
     for (what, n) in skipped {
         if n > 0 {
             notes.push(format!("left out: {n} {what}"));
