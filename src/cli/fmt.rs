@@ -115,7 +115,7 @@ pub fn run(args: FmtArgs) -> Outcome {
 
 /// Formats one file; `Ok(true)` when it changes (or would, with `--check`).
 fn one(path: &Path, args: &FmtArgs) -> Result<bool, Fail> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(Some(path), crate::files::MAX_INPUT)
         .map_err(|e| Fail::usage(format!("cannot read {}: {e}", path.display())))?;
     let source = Arc::new(Source {
         name: path.display().to_string(),

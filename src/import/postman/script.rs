@@ -498,25 +498,48 @@ pub(super) fn call<'t>(t: &'t str, prefix: &str) -> Option<&'t str> {
         .then(|| &inner[..close])
 }
 
+/// Where a scan of JavaScript text is: inside a `"…"`, `'…'` or `` `…` ``
+/// string (after a `\` or not), or outside.
+#[derive(Default)]
+pub(super) struct Quotes {
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Takes the next character: whether it is part of a string (its
+    /// opening and closing quotes included).
+    pub(super) fn inside(&mut self, c: char) -> bool {
+        match self.quote {
+            Some(q) => {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.quote = None;
+                }
+                true
+            }
+            None if matches!(c, '"' | '\'' | '`') => {
+                self.quote = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Where the `)` closing an open `(` is in `text` (after that `(`),
 /// skipping quoted text and nested brackets.
 pub(super) fn closing(text: &str) -> Option<usize> {
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if quotes.inside(c) {
             continue;
         }
         match c {
-            '"' | '\'' | '`' => quote = Some(c),
             '(' | '[' | '{' => depth += 1,
             ')' if depth == 0 => return Some(i),
             ')' | ']' | '}' => depth = depth.checked_sub(1)?,
@@ -530,22 +553,13 @@ pub(super) fn closing(text: &str) -> Option<usize> {
 pub(super) fn split_top(text: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     let mut start = 0;
     for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if quotes.inside(c) {
             continue;
         }
         match c {
-            '"' | '\'' | '`' => quote = Some(c),
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth -= 1,
             c if c == sep && depth == 0 => {
