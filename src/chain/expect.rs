@@ -58,6 +58,11 @@ pub struct Expect {
     /// Text (or list of texts) the body must contain.
     #[serde(default)]
     pub body_contains: Option<OneOrMany>,
+    /// Templates that must each be true over the response: they read
+    /// `response` (`status`, `headers`, `body`, `url`, `method`) and
+    /// everything before the step. `"{{ response.body.total > 0 }}"`.
+    #[serde(default)]
+    pub that: Vec<String>,
 }
 
 #[derive(JsonSchema)]

@@ -301,6 +301,15 @@ pub struct Step {
     /// in `steps.<name>.error`); `fail` (default) stops it.
     #[serde(default)]
     pub on_error: Option<OnError>,
+    /// After the step passed: the first action whose `when` holds
+    /// (`goto: Step`, `end: true`); none holding, the next step runs.
+    #[serde(default)]
+    pub on_success: Option<Box<Vec<FlowAction>>>,
+    /// After the step failed: the first action whose `when` holds
+    /// (`retry: {limit, after}`, `goto: Step`, `end: true`); none holding,
+    /// the failure stops the chain as usual.
+    #[serde(default)]
+    pub on_failure: Option<Box<Vec<FlowAction>>>,
     /// A GraphQL request, POSTed as JSON to `url`; the result is `data`.
     #[serde(default)]
     pub graphql: Option<Box<GraphQl>>,
@@ -529,6 +538,41 @@ pub struct Paginate {
 pub enum OnError {
     Fail,
     Continue,
+}
+
+/// One entry of `on_success:` or `on_failure:`: exactly one of `goto`,
+/// `end` and `retry`, and when it applies.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowAction {
+    /// Go on at this step (earlier or later) instead of the next one.
+    #[serde(default)]
+    pub goto: Option<String>,
+    /// `true`: no more steps run (`finally` steps still do).
+    #[serde(default)]
+    pub end: Option<bool>,
+    /// `on_failure` only: run the step again, at most `limit` times
+    /// (default 1), `after` this long (default: the response's
+    /// `Retry-After`, else at once).
+    #[serde(default)]
+    pub retry: Option<FlowRetry>,
+    /// A template over the step's response (`response.status`,
+    /// `response.headers`, `response.body`) and everything before it; the
+    /// action applies when it is true. Default: always.
+    #[serde(default)]
+    pub when: Option<Value>,
+}
+
+/// `retry:` of an `on_failure` action.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRetry {
+    /// How many more times the step may run. Default 1.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// How long to wait first. Default: the `Retry-After` header, else none.
+    #[serde(default)]
+    pub after: Option<DurationSpec>,
 }
 
 /// `graphql:` — the query inline or from a file, with variables.

@@ -100,6 +100,15 @@ pub fn parse(source: Arc<Source>) -> Result<ParsedChain, Diagnostic> {
             .note("help: a chain needs at least `steps:` with one step"));
     }
     let (value, spans) = read_document(&source)?;
+    from_document(source, value, spans)
+}
+
+/// A chain from a document already read (see [`parse`]).
+pub fn from_document(
+    source: Arc<Source>,
+    value: Value,
+    spans: SpanMap,
+) -> Result<ParsedChain, Diagnostic> {
     if !value.is_object() {
         return Err(
             Diagnostic::new("a chain file must be a map with a `steps:` list")

@@ -94,6 +94,41 @@ impl SpanMap {
         self.root.as_deref()?.find(path)
     }
 
+    /// Positions for a document made from another one (an Arazzo workflow
+    /// turned into a chain): every value of `doc` gets the position
+    /// `locate` gives its path, else its parent's.
+    pub fn mapped(doc: &Value, locate: &dyn Fn(&str) -> Option<Loc>) -> SpanMap {
+        fn node(
+            v: &Value,
+            path: &str,
+            parent: Loc,
+            locate: &dyn Fn(&str) -> Option<Loc>,
+        ) -> PosNode {
+            let loc = locate(path).unwrap_or(parent);
+            let kids = match v {
+                Value::Object(m) => Kids::Map(
+                    m.iter()
+                        .map(|(k, v)| {
+                            let p = join_key(path, k);
+                            let kid = node(v, &p, loc, locate);
+                            (k.as_str().into(), kid.loc, kid)
+                        })
+                        .collect(),
+                ),
+                Value::Array(items) => Kids::Seq(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| node(v, &join_index(path, i), loc, locate))
+                        .collect(),
+                ),
+                _ => Kids::Leaf,
+            };
+            PosNode { loc, kids }
+        }
+        SpanMap::new(node(doc, "", Loc::new(1, 1), locate))
+    }
+
     /// Where the value at `path` starts.
     pub fn value(&self, path: &str) -> Option<Loc> {
         self.find(path).map(|(_, n)| n.loc)

@@ -81,6 +81,8 @@ const STEP_KEYS: &[&str] = &[
     "extract",
     "save_to",
     "on_error",
+    "on_success",
+    "on_failure",
 ];
 
 const DEFAULTS_KEYS: &[&str] = &[

@@ -108,6 +108,12 @@ impl Validator<'_> {
                 }
             }
         }
+        for (k, cond) in e.that.iter().enumerate() {
+            let p = join_index(&join_key(&epath, "that"), k);
+            if let Some(t) = self.compile_text(&p, cond, i) {
+                expect.that.push((cond.clone(), t));
+            }
+        }
         expect
     }
 

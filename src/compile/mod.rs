@@ -2,6 +2,7 @@
 //! JSONPaths are checked here, before anything is sent, and every problem is
 //! reported with its position. After this, nothing re-checks.
 
+mod actions;
 mod auth;
 mod connector;
 mod expect;
@@ -176,6 +177,7 @@ fn validate_nested(
         .and_then(|a| v.auth(a, "defaults.auth", 0))
         .map(Arc::new);
     let known = Known {
+        teardown_from,
         step_index: &step_index,
         vars: &vars,
         default_auth: &default_auth,
@@ -243,6 +245,14 @@ fn validate_nested(
             if path.ends_with(".poll.until")
                 && v.polling.contains(at)
                 && (root == "poll" || chain.steps.get(*at).is_some_and(|s| s.name == root))
+            {
+                continue;
+            }
+            // `expect.that` and the actions' `when` read the response.
+            if root == "response"
+                && (path.contains(".expect.that")
+                    || path.contains(".on_success[")
+                    || path.contains(".on_failure["))
             {
                 continue;
             }
@@ -342,7 +352,9 @@ fn validate_nested(
     secret_names.sort();
     secret_names.dedup();
     let templates = v.templates;
+    let flow = steps.iter().any(|s| s.flow.is_some());
     Ok(ValidChain {
+        flow,
         inputs: declared.inputs,
         missing_inputs: declared.missing,
         outputs: declared.outputs,
@@ -375,6 +387,8 @@ fn validate_nested(
 /// compiled `defaults.auth`.
 #[derive(Clone, Copy)]
 struct Known<'a> {
+    /// Where the `finally` steps start.
+    teardown_from: usize,
     step_index: &'a HashMap<&'a str, usize>,
     vars: &'a IndexMap<String, Value>,
     default_auth: &'a Option<Arc<AuthSpec>>,

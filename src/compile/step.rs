@@ -81,6 +81,7 @@ impl Validator<'_> {
             None => known.default_auth.clone(),
         };
         let save_to = self.step_save_to(step, i, base, &extract, &expect);
+        let actions = self.step_actions(chain, step, i, base, known, known.teardown_from);
         if self.diags.len() > errors_before {
             return None;
         }
@@ -112,6 +113,7 @@ impl Validator<'_> {
             poll: flow.poll.map(Box::new),
             sub: sub.map(Box::new),
             connector: None,
+            flow: actions.map(Box::new),
         })
     }
 

@@ -20,6 +20,43 @@ pub struct Decoded {
     pub is_json: bool,
 }
 
+/// Response headers as a JSON map: lower-case names, a repeated header's
+/// values joined with `, `.
+pub fn headers_json(headers: &crate::transport::Headers) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for (k, v) in headers.iter() {
+        let name = k.to_ascii_lowercase();
+        match out.get_mut(&name) {
+            Some(Value::String(joined)) => {
+                joined.push_str(", ");
+                joined.push_str(v);
+            }
+            _ => {
+                out.insert(name, Value::String(v.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// What `response` is in `expect.that` and in the `when` of `on_success`
+/// and `on_failure` actions.
+pub fn response_value(
+    status: u16,
+    headers: &crate::transport::Headers,
+    body: &Value,
+    url: &str,
+    method: &str,
+) -> Value {
+    serde_json::json!({
+        "status": status,
+        "headers": headers_json(headers),
+        "body": body,
+        "url": url,
+        "method": method,
+    })
+}
+
 /// Decodes a body. JSON content types are parsed as JSON; bodies with no
 /// content type or `text/plain` are parsed as JSON when they look like it.
 pub fn decode(resp: &HttpResponse, saved_to: Option<&str>) -> Decoded {

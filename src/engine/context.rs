@@ -189,6 +189,30 @@ impl Object for PollScope {
     }
 }
 
+/// The scope of `expect.that` and of the actions' `when`: `response`,
+/// then everything else.
+pub fn with_response(base: &MjValue, response: MjValue) -> MjValue {
+    MjValue::from_object(ResponseScope {
+        base: base.clone(),
+        response,
+    })
+}
+
+#[derive(Debug)]
+struct ResponseScope {
+    base: MjValue,
+    response: MjValue,
+}
+
+impl Object for ResponseScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match key.as_str()? {
+            "response" => Some(self.response.clone()),
+            k => self.base.get_attr(k).ok().filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
 /// The scope of one `for_each` item: `item` and `index`, then everything else.
 pub fn with_item(base: &MjValue, item: MjValue, index: usize) -> MjValue {
     MjValue::from_object(ItemScope {

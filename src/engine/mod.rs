@@ -11,6 +11,7 @@ pub mod predicate;
 mod body;
 mod each;
 mod exchange;
+mod flow;
 mod pages;
 mod poll;
 mod step;
@@ -176,6 +177,8 @@ pub async fn run_with_vars(
     let mut status = RunStatus::Passed;
     let outcomes = if chain.parallel && !opts.dry_run {
         env.by_dependency(&mut ctx, &mut status).await
+    } else if chain.flow && !opts.dry_run && opts.only.is_none() && opts.resume.is_none() {
+        env.in_flow(&mut ctx, &mut status).await
     } else {
         env.in_order(&mut ctx, &mut status).await
     };

@@ -313,6 +313,8 @@ pub enum StepError {
         /// What ran out: "`max_polls: 60`", "the 5m `timeout`".
         limit: String,
     },
+    /// `on_success` / `on_failure` went wrong (a `goto` circle).
+    Flow(String),
     /// Ctrl-C while the step was running.
     Interrupted,
 }
@@ -336,6 +338,7 @@ impl StepError {
             StepError::GraphQl(_) => "graphql",
             StepError::SubChain(_) => "sub_chain",
             StepError::Poll { .. } => "poll",
+            StepError::Flow(_) => "flow",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -363,6 +366,7 @@ impl StepError {
             StepError::GraphQl(_) => "GraphQL errors",
             StepError::SubChain(_) => "sub-chain failed",
             StepError::Poll { .. } => "poll ran out",
+            StepError::Flow(_) => "flow stopped",
             StepError::Interrupted => "interrupted",
         }
     }
@@ -385,7 +389,7 @@ impl StepError {
             },
             StepError::Extract { name, message } => format!("cannot extract `{name}`: {message}"),
             StepError::Auth(m) => format!("authentication failed: {m}"),
-            StepError::SubChain(m) => m.clone(),
+            StepError::SubChain(m) | StepError::Flow(m) => m.clone(),
             StepError::GraphQl(m) => match m.as_slice() {
                 [one] => format!("GraphQL error: {one}"),
                 many => format!("{} GraphQL errors: {}", many.len(), many.join("; ")),

@@ -113,14 +113,7 @@ impl StepRunner<'_> {
         elapsed: Duration,
     ) -> Result<bool, StepError> {
         let decoded = check::decode(resp, None);
-        let mut headers = serde_json::Map::new();
-        for (k, _) in resp.headers.iter() {
-            let name = k.to_ascii_lowercase();
-            if !headers.contains_key(&name) {
-                let v = resp.header_joined(&name).unwrap_or_default();
-                headers.insert(name, serde_json::Value::String(v));
-            }
-        }
+        let headers = check::headers_json(&resp.headers);
         let meta = serde_json::json!({
             "count": count,
             "status": resp.status,

@@ -407,7 +407,23 @@ impl StepRunner<'_> {
         } else {
             Vec::new()
         };
-        check::expect(c.expect, resp, decoded).map_err(|e| match e {
+        let unmet = self.check_that(resp, decoded, c.ctx_value)?;
+        let checked = match check::expect(c.expect, resp, decoded) {
+            Ok(()) if unmet.is_empty() => Ok(()),
+            Ok(()) => Err(StepError::Expectations {
+                mismatches: unmet,
+                note: None,
+            }),
+            Err(StepError::Expectations {
+                mut mismatches,
+                note,
+            }) => {
+                mismatches.extend(unmet);
+                Err(StepError::Expectations { mismatches, note })
+            }
+            Err(other) => Err(other),
+        };
+        checked.map_err(|e| match e {
             StepError::Expectations { mismatches, note } => StepError::Expectations {
                 mismatches,
                 note: note.or_else(|| c.note.clone()),
@@ -433,6 +449,42 @@ impl StepRunner<'_> {
             .await?;
         decoded.value = items;
         Ok(Some((attempts, count)))
+    }
+
+    /// `expect.that`: each condition rendered over the response; the ones
+    /// that are not true.
+    fn check_that(
+        &self,
+        resp: &HttpResponse,
+        decoded: &check::Decoded,
+        ctx: &minijinja::Value,
+    ) -> Result<Vec<crate::engine::outcome::Mismatch>, StepError> {
+        let that = &self.step.expect.that;
+        if that.is_empty() {
+            return Ok(Vec::new());
+        }
+        let response = check::response_value(
+            resp.status,
+            &resp.headers,
+            &decoded.value,
+            &resp.url,
+            &self.step.method,
+        );
+        let scope = context::with_response(ctx, render::from_json(&response));
+        let mut unmet = Vec::new();
+        for (k, (text, t)) in that.iter().enumerate() {
+            let field = format!("expect.that[{k}]");
+            let v = self.rendered(&field, self.templates.render(t, &scope), Value::String)?;
+            if !super::truthy(&v) {
+                unmet.push(crate::engine::outcome::Mismatch {
+                    what: text.clone(),
+                    field,
+                    expected: "true".into(),
+                    actual: check::show(&v),
+                });
+            }
+        }
+        Ok(unmet)
     }
 
     pub(super) fn render_field(

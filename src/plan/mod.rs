@@ -65,6 +65,9 @@ pub struct ValidChain {
     pub secret_names: Vec<String>,
     /// `parallel: auto`: steps start when the steps they depend on are done.
     pub parallel: bool,
+    /// Some step has `on_success` or `on_failure`: steps may run again or
+    /// be jumped over.
+    pub flow: bool,
     /// For each step, the earlier steps it depends on (sorted): the ones its
     /// templates read, directly or through an extracted variable, and its `needs:`.
     pub deps: Vec<Vec<usize>>,
@@ -177,6 +180,33 @@ pub struct ValidStep {
     /// `connector:` — which one, its rate limiter, and the step's `params`
     /// (rendered first; the other templates read them as `params`).
     pub connector: Option<Box<ConnectorUse>>,
+    /// `on_success` / `on_failure`: where the run goes after the step.
+    pub flow: Option<Box<Flow>>,
+}
+
+/// A step's `on_success` and `on_failure` actions, in order.
+#[derive(Debug, Default)]
+pub struct Flow {
+    pub on_success: Vec<Action>,
+    pub on_failure: Vec<Action>,
+}
+
+/// One action of [`Flow`]: what to do, and when (`None`: always).
+#[derive(Debug)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub when: Option<Tmpl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActionKind {
+    /// Go on at this step index.
+    Goto(usize),
+    /// No more steps (but `finally`).
+    End,
+    /// Run the step again, at most `limit` more times, after `after` (else
+    /// the response's `Retry-After`, else at once).
+    Retry { limit: u32, after: Option<Duration> },
 }
 
 /// A step that calls a connector.
@@ -322,6 +352,8 @@ pub struct Expectations {
     pub body_size: crate::chain::expect::Bounds<crate::chain::expect::ByteCount>,
     pub schema: Option<BodySchema>,
     pub body_contains: Vec<Tmpl>,
+    /// `expect.that`: each condition as written, compiled.
+    pub that: Vec<(String, Tmpl)>,
 }
 
 /// `expect.headers.NAME`: text the value contains, or checks on it.

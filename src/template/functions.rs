@@ -108,3 +108,23 @@ impl Object for EnvVars {
         std::env::var(key.as_str()?).ok().map(MjValue::from)
     }
 }
+
+/// `x is matching("^a+$")`: whether the text (a number or a boolean as
+/// written) has a match of the regular expression.
+pub(super) fn matching(v: MjValue, pattern: &str) -> Result<bool, Error> {
+    let re = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`{pattern}` is not a usable regular expression: {e}"),
+            )
+        })?;
+    let text = match v.as_str() {
+        Some(s) => s.to_string(),
+        None if v.is_undefined() || v.is_none() => return Ok(false),
+        None => v.to_string(),
+    };
+    Ok(re.is_match(&text))
+}

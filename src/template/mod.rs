@@ -84,6 +84,7 @@ impl Templates {
         env.add_filter("jsonpath", jsonpath_filter);
         env.add_filter("fromjson", fromjson);
         env.add_filter("path_segment", path_segment);
+        env.add_test("matching", matching);
         env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
         let secrets: SecretsSlot = Arc::default();
         let source = Arc::clone(&secrets);
@@ -471,7 +472,7 @@ mod simple;
 mod taint;
 
 pub use functions::{EnvVars, Placeholder};
-use functions::{b64decode, b64encode, fromjson, jsonpath_filter, path_segment};
+use functions::{b64decode, b64encode, fromjson, jsonpath_filter, matching, path_segment};
 pub use json::{from_json, from_shared_json, to_json};
 pub use names::{
     collect_secret_names, function_names, is_called, is_guarded, root_and_child, secret_names,
