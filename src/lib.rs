@@ -27,6 +27,7 @@
 //! - [`serve`]: `pytopus serve`: webhooks, the HTTP API and schedules, running chains through the engine.
 //! - [`cli`]: the command line, a thin layer over the above.
 
+pub mod arazzo;
 pub mod auth;
 pub mod chain;
 pub mod cli;

@@ -341,6 +341,13 @@ pub struct VarArgs {
     /// Read variables from a JSON or YAML file (a map of name → value)
     #[arg(long, value_name = "F")]
     pub vars_file: Option<PathBuf>,
+    /// Arazzo files: run only this workflow (and the ones it depends on)
+    #[arg(
+        long,
+        value_name = "ID",
+        long_help = "For an Arazzo file: run only the workflow with this workflowId, after the workflows its `dependsOn` names. Without it every workflow runs, each after the ones it depends on."
+    )]
+    pub workflow: Option<String>,
 }
 
 #[derive(Debug, Args)]

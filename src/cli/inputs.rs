@@ -173,7 +173,7 @@ pub fn load_chain(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> 
 const THREAD_FROM_BYTES: usize = 64 << 10;
 
 fn parse_and_validate(source: Arc<Source>, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
-    let parsed = chain::parse(source)?;
+    let parsed = crate::arazzo::parse_any(source, vars.workflow.as_deref())?;
     let merged = merge_vars(&parsed.chain.vars, vars)?;
     crate::compile::validate(parsed, merged)
 }

@@ -13,7 +13,7 @@ use super::output::{dry_run_text, format_output};
 use super::run::{from_command_line, tracing_wanted};
 use super::session::Session;
 use super::{Exit, print_diagnostics, print_stdout};
-use crate::chain::{self, ParsedChain};
+use crate::chain::ParsedChain;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::{self, RunOptions, RunStatus};
 use crate::report::plain::PlainLog;
@@ -34,7 +34,8 @@ pub(super) async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
         );
     }
     let data = data::read(data_path)?;
-    let parsed = read_source(&args.chain).and_then(chain::parse)?;
+    let parsed =
+        crate::arazzo::parse_any(read_source(&args.chain)?, args.vars.workflow.as_deref())?;
     let overrides = VarOverrides::read(&args.vars)?;
     let total = data.rows.len();
     let rows: Vec<Row> = data

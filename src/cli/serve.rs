@@ -10,7 +10,6 @@ use super::args::{self, ServeArgs};
 use super::fail::{Fail, Outcome};
 use super::inputs::read_source;
 use super::session::{interrupted, secrets_for_run};
-use crate::chain;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::context::Context;
 use crate::report::to_stderr;
@@ -202,7 +201,7 @@ fn load_all(paths: &[PathBuf], secrets: &Secrets) -> Result<Vec<ServedChain>, Di
         let shown = file.display().to_string();
         let loaded = read_source(&shown)
             .map_err(Diagnostics::from)
-            .and_then(|s| chain::parse(s).map_err(Diagnostics::from))
+            .and_then(|s| crate::arazzo::parse_any(s, None))
             .and_then(|p| {
                 let vars = p.chain.vars.clone();
                 crate::compile::validate(p, vars)

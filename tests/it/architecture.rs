@@ -145,7 +145,7 @@ fn the_top_level_modules_form_no_cycle() {
 const LAYERS: &[&[&str]] = &[
     &["diagnostic", "files", "jsonpath", "secret"],
     &["chain", "template", "transport"],
-    &["auth", "connector", "import"],
+    &["arazzo", "auth", "connector", "import"],
     &["plan", "resolve"],
     &["compile"],
     &["engine"],

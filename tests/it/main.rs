@@ -7,6 +7,7 @@
 
 mod support;
 
+mod arazzo;
 mod architecture;
 mod auth;
 mod cli;

@@ -1,0 +1,1484 @@
+//! Arazzo workflow files (1.0, and the synchronous parts of 1.1) read as a
+//! chain: each step becomes a chain step, runtime expressions become
+//! templates, `successCriteria` become `expect.that`, `onSuccess` and
+//! `onFailure` become the step's `on_success` / `on_failure` actions. The
+//! chain then goes through the same compile and engine as any other, so
+//! every output (report, JUnit, HAR, metrics, history, tapes) works, and
+//! every problem points at the Arazzo file.
+//!
+//! Workflows run one after another in `dependsOn` order; a step that runs
+//! another workflow has that workflow's steps in its place, its inputs
+//! given by the step's parameters.
+
+mod expr;
+mod source;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use crate::chain::parse::ParsedChain;
+use crate::chain::spans::{SpanMap, join_index, join_key};
+use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Source};
+use expr::{Names, Place, quote};
+use source::{Operation, Sources};
+
+/// Whether a document is an Arazzo file (it says which version it is).
+pub fn is_arazzo(doc: &Value) -> bool {
+    doc.get("arazzo").is_some_and(Value::is_string)
+}
+
+/// Reads a chain file, or an Arazzo file as the chain that runs
+/// `workflow` (every workflow without it).
+pub fn parse_any(source: Arc<Source>, workflow: Option<&str>) -> Result<ParsedChain, Diagnostics> {
+    if source.text.trim().is_empty() {
+        return Ok(crate::chain::parse::parse(source)?);
+    }
+    let (value, spans) = crate::chain::parse::read_document(&source)?;
+    if is_arazzo(&value) {
+        return translate(source, value, spans, workflow);
+    }
+    if let Some(w) = workflow {
+        return Err(Diagnostic::new(format!(
+            "--workflow {w}: {} is a chain, not an Arazzo file",
+            source.name
+        ))
+        .into());
+    }
+    Ok(crate::chain::parse::from_document(source, value, spans)?)
+}
+
+/// The workflow ids of an Arazzo document, in order.
+pub fn workflow_ids(doc: &Value) -> Vec<String> {
+    doc.get("workflows")
+        .and_then(Value::as_array)
+        .map(|w| {
+            w.iter()
+                .filter_map(|w| w.get("workflowId").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The chain an Arazzo document runs: `workflow` and the workflows it
+/// depends on, or every workflow.
+pub fn translate(
+    source: Arc<Source>,
+    doc: Value,
+    spans: SpanMap,
+    workflow: Option<&str>,
+) -> Result<ParsedChain, Diagnostics> {
+    let mut t = Translator::new(&source, &doc, &spans);
+    let chain = t.chain(workflow);
+    if !t.errors.is_empty() {
+        return Err(Diagnostics(t.errors));
+    }
+    let chain = chain.ok_or_else(|| Diagnostics(vec![Diagnostic::new("nothing to run")]))?;
+    let origins = t.origins;
+    let locate = |path: &str| -> Option<Loc> {
+        let from = origins.get(path)?;
+        spans.key(from).or_else(|| spans.nearest(from))
+    };
+    let mapped = SpanMap::mapped(&chain, &locate);
+    crate::chain::parse::from_document(source, chain, mapped).map_err(|d| {
+        // A chain this module wrote does not fit the chain format: a bug,
+        // said as such rather than blamed on the file.
+        Diagnostics(vec![d.note(
+            "note: this is pytopus's translation of the Arazzo file; please report it",
+        )])
+    })
+}
+
+/// How a workflow's `$inputs` are read.
+enum Binding {
+    /// Inputs of the chain (a workflow run by itself).
+    Chain,
+    /// Given by the step that runs the workflow: input name → template expression.
+    Given(HashMap<String, String>),
+}
+
+/// What `$steps.ID.outputs.NAME` reads in the workflow being translated.
+enum StepOutputs {
+    /// Extracted by the chain step: output name → `steps.S.outputs.V`.
+    Extracted(HashMap<String, String>),
+    /// A step that ran a workflow: that workflow's outputs as expressions.
+    Workflow(IndexMap<String, String>),
+}
+
+/// The expression names of one workflow being translated.
+struct Scope<'s> {
+    binding: &'s Binding,
+    /// Inputs that are secrets (`format: password`).
+    secrets: &'s HashSet<String>,
+    steps: &'s HashMap<String, StepOutputs>,
+    /// Outputs of the workflows translated so far.
+    workflows: &'s HashMap<String, IndexMap<String, String>>,
+    sources: &'s Sources,
+}
+
+impl Names for Scope<'_> {
+    fn input(&self, name: &str) -> Result<String, String> {
+        match self.binding {
+            Binding::Given(given) => given.get(name).cloned().ok_or_else(|| {
+                format!("`$inputs.{name}`: the step that runs this workflow gives no `{name}`")
+            }),
+            Binding::Chain if self.secrets.contains(name) => {
+                Ok(format!("secret({})", quote(&secret_name(name))))
+            }
+            Binding::Chain => Ok(identifier(name)),
+        }
+    }
+
+    fn step_output(&self, step: &str, name: &str) -> Result<String, String> {
+        match self.steps.get(step) {
+            None => Err(format!(
+                "`$steps.{step}`: no step `{step}` runs before this in the workflow"
+            )),
+            Some(StepOutputs::Extracted(outs)) => outs
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("`$steps.{step}.outputs.{name}`: step `{step}` has no output `{name}`")),
+            Some(StepOutputs::Workflow(outs)) => outs
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("`$steps.{step}.outputs.{name}`: the workflow step `{step}` runs has no output `{name}`")),
+        }
+    }
+
+    fn workflow(&self, id: &str, part: &str, name: &str) -> Result<String, String> {
+        if part == "inputs" {
+            return self.input(name);
+        }
+        let outs = self.workflows.get(id).ok_or_else(|| {
+            format!("`$workflows.{id}`: workflow `{id}` has not run before this one (add it to `dependsOn`)")
+        })?;
+        outs.get(name).cloned().ok_or_else(|| {
+            format!("`$workflows.{id}.outputs.{name}`: workflow `{id}` has no output `{name}`")
+        })
+    }
+
+    fn source_url(&self, name: &str) -> Result<String, String> {
+        self.sources
+            .url(name)
+            .map(quote)
+            .ok_or_else(|| format!("there is no source description `{name}`"))
+    }
+}
+
+/// A `goto` or `end` whose chain step is known only once a whole workflow
+/// is translated.
+struct Pending {
+    /// The chain step, and which list and entry of its actions.
+    step: usize,
+    list: &'static str,
+    entry: usize,
+    target: Target,
+}
+
+enum Target {
+    /// A step of the same workflow, by its Arazzo id.
+    Step {
+        block: usize,
+        id: String,
+        at: String,
+    },
+    /// The end of a workflow: the next one goes on.
+    EndOf(usize),
+}
+
+struct Translator<'a> {
+    source: &'a Arc<Source>,
+    doc: &'a Value,
+    spans: &'a SpanMap,
+    errors: Vec<Diagnostic>,
+    sources: Arc<Sources>,
+    steps: Vec<Value>,
+    /// Chain path → Arazzo path, for positions.
+    origins: HashMap<String, String>,
+    used: HashSet<String>,
+    inputs: Map<String, Value>,
+    secrets: HashSet<String>,
+    /// Outputs of each workflow translated, as template expressions.
+    workflow_outputs: HashMap<String, IndexMap<String, String>>,
+    /// Each block (a workflow's run): its steps' chain names by Arazzo id,
+    /// and where it ends in the chain.
+    blocks: Vec<(HashMap<String, String>, usize)>,
+    pending: Vec<Pending>,
+    /// Workflows being inlined, to refuse a workflow that runs itself.
+    running: Vec<String>,
+}
+
+/// An Arazzo step's chain name from its id.
+fn identifier(id: &str) -> String {
+    let mut s: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// The secret a `format: password` input is read from.
+fn secret_name(input: &str) -> String {
+    identifier(input)
+}
+
+const TAKEN: &[&str] = &[
+    "steps",
+    "env",
+    "item",
+    "index",
+    "loop",
+    "params",
+    "response",
+    "true",
+    "false",
+    "none",
+    "null",
+    "trigger",
+    "now",
+    "uuid",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "cycler",
+    "joiner",
+    "secret",
+];
+
+impl<'a> Translator<'a> {
+    fn new(source: &'a Arc<Source>, doc: &'a Value, spans: &'a SpanMap) -> Self {
+        Translator {
+            source,
+            doc,
+            spans,
+            errors: Vec::new(),
+            sources: Arc::default(),
+            steps: Vec::new(),
+            origins: HashMap::new(),
+            used: TAKEN.iter().map(|s| s.to_string()).collect(),
+            inputs: Map::new(),
+            secrets: HashSet::new(),
+            workflow_outputs: HashMap::new(),
+            blocks: Vec::new(),
+            pending: Vec::new(),
+            running: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, path: &str, msg: impl Into<String>) {
+        let loc = self.spans.key(path).or_else(|| self.spans.nearest(path));
+        self.errors.push(Diagnostic::new(msg).at(self.source, loc));
+    }
+
+    fn unsupported(&mut self, path: &str, what: &str) {
+        self.error(
+            path,
+            format!("{what} is not supported by pytopus's Arazzo runner"),
+        );
+    }
+
+    /// The whole chain, or `None` after errors.
+    fn chain(&mut self, only: Option<&str>) -> Option<Value> {
+        let version = self.doc.get("arazzo").and_then(Value::as_str).unwrap_or("");
+        if !(version.starts_with("1.0.") || version.starts_with("1.1.")) {
+            self.error(
+                "arazzo",
+                format!("Arazzo {version} is not supported: pytopus runs 1.0.x and 1.1.x"),
+            );
+            return None;
+        }
+        let workflows = match self.doc.get("workflows").and_then(Value::as_array) {
+            Some(w) if !w.is_empty() => w.clone(),
+            _ => {
+                self.error(
+                    "workflows",
+                    "an Arazzo file needs `workflows`, with at least one",
+                );
+                return None;
+            }
+        };
+        let dir = std::path::Path::new(&self.source.name)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        self.sources = Arc::new(Sources::read(self.doc, &dir, &mut |path, msg| {
+            problems.push((path.to_string(), msg))
+        }));
+        for (path, msg) in problems {
+            self.error(&path, msg);
+        }
+        let order = self.order(&workflows, only)?;
+        let mut outputs = Map::new();
+        for &w in &order {
+            let id = workflows[w]["workflowId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let outs = self.workflow(w, &Binding::Chain, None)?;
+            if !outs.is_empty() {
+                let rendered: Map<String, Value> = outs
+                    .iter()
+                    .map(|(k, e)| (k.clone(), Value::String(format!("{{{{ {e} }}}}"))))
+                    .collect();
+                outputs.insert(id.clone(), Value::Object(rendered));
+            }
+            self.workflow_outputs.insert(id, outs);
+        }
+        self.resolve_pending();
+        if !self.errors.is_empty() {
+            return None;
+        }
+        let title = self
+            .doc
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or("arazzo");
+        let mut chain = json!({
+            "name": match only { Some(w) => format!("{title} › {w}"), None => title.to_string() },
+            "defaults": {"retry": {"attempts": 1}},
+            "steps": std::mem::take(&mut self.steps),
+        });
+        if let Some(d) = self
+            .doc
+            .pointer("/info/description")
+            .or_else(|| self.doc.pointer("/info/summary"))
+        {
+            chain["description"] = d.clone();
+        }
+        if !self.inputs.is_empty() {
+            chain["inputs"] = Value::Object(std::mem::take(&mut self.inputs));
+        }
+        let out = if let Some(w) = only {
+            outputs.remove(w)
+        } else if order.len() == 1 {
+            outputs.into_iter().next().map(|(_, v)| v)
+        } else {
+            (!outputs.is_empty()).then_some(Value::Object(outputs))
+        };
+        if let Some(o) = out {
+            chain["output"] = o;
+        }
+        Some(chain)
+    }
+
+    /// The workflows to run, each after the ones it depends on.
+    fn order(&mut self, workflows: &[Value], only: Option<&str>) -> Option<Vec<usize>> {
+        let ids: Vec<&str> = workflows
+            .iter()
+            .map(|w| w.get("workflowId").and_then(Value::as_str).unwrap_or(""))
+            .collect();
+        let wanted: Vec<usize> = match only {
+            Some(id) => match ids.iter().position(|w| *w == id) {
+                Some(i) => vec![i],
+                None => {
+                    self.errors.push(
+                        Diagnostic::new(format!(
+                            "there is no workflow `{id}`; the workflows are {}",
+                            ids.iter()
+                                .map(|i| format!("`{i}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                        .at(self.source, self.spans.key("workflows")),
+                    );
+                    return None;
+                }
+            },
+            None => (0..workflows.len()).collect(),
+        };
+        let mut order = Vec::new();
+        let mut state = vec![0u8; workflows.len()];
+        for w in wanted {
+            self.visit(w, workflows, &ids, &mut state, &mut order);
+        }
+        self.errors.is_empty().then_some(order)
+    }
+
+    fn visit(
+        &mut self,
+        w: usize,
+        workflows: &[Value],
+        ids: &[&str],
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) {
+        match state[w] {
+            2 => return,
+            1 => {
+                let path = join_key(&join_index("workflows", w), "dependsOn");
+                self.error(
+                    &path,
+                    format!(
+                        "workflow `{}` depends on itself, through `dependsOn`",
+                        ids[w]
+                    ),
+                );
+                return;
+            }
+            _ => {}
+        }
+        state[w] = 1;
+        let deps = workflows[w]
+            .get("dependsOn")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for (k, d) in deps.iter().enumerate() {
+            let path = join_index(&join_key(&join_index("workflows", w), "dependsOn"), k);
+            let Some(d) = d.as_str() else {
+                self.error(&path, "`dependsOn` lists workflow ids");
+                continue;
+            };
+            match ids.iter().position(|i| *i == d) {
+                Some(j) => self.visit(j, workflows, ids, state, order),
+                None if d.starts_with("$sourceDescriptions.") => {
+                    self.unsupported(&path, "a workflow of another Arazzo file")
+                }
+                None => self.error(&path, format!("there is no workflow `{d}`")),
+            }
+        }
+        state[w] = 2;
+        order.push(w);
+    }
+
+    /// Translates workflow `w` into chain steps appended to the chain;
+    /// returns its outputs as template expressions.
+    fn workflow(
+        &mut self,
+        w: usize,
+        binding: &Binding,
+        prefix: Option<&str>,
+    ) -> Option<IndexMap<String, String>> {
+        let wpath = join_index("workflows", w);
+        let wf = self.doc["workflows"][w].clone();
+        let id = wf["workflowId"].as_str().unwrap_or_default().to_string();
+        if id.is_empty() {
+            self.error(&wpath, "a workflow needs a `workflowId`");
+            return None;
+        }
+        if self.running.contains(&id) {
+            self.error(&wpath, format!("workflow `{id}` runs itself"));
+            return None;
+        }
+        self.running.push(id.clone());
+        if matches!(binding, Binding::Chain) {
+            self.declare_inputs(&wf, &wpath);
+        }
+        let steps = wf["steps"].as_array().cloned().unwrap_or_default();
+        if steps.is_empty() {
+            self.error(
+                &join_key(&wpath, "steps"),
+                format!("workflow `{id}` has no steps"),
+            );
+        }
+        // Names first: `goto` may name a later step.
+        let block = self.blocks.len();
+        let mut names = HashMap::new();
+        for (k, step) in steps.iter().enumerate() {
+            let sid = step["stepId"].as_str().unwrap_or_default();
+            if sid.is_empty() {
+                self.error(
+                    &join_index(&join_key(&wpath, "steps"), k),
+                    "a step needs a `stepId`",
+                );
+                continue;
+            }
+            if names.contains_key(sid) {
+                self.error(
+                    &join_key(&join_index(&join_key(&wpath, "steps"), k), "stepId"),
+                    format!("two steps of workflow `{id}` are called `{sid}`"),
+                );
+            }
+            let name = self.fresh(&identifier(sid), prefix.unwrap_or(&id));
+            names.insert(sid.to_string(), name);
+        }
+        self.blocks.push((names.clone(), 0));
+        let mut outputs: HashMap<String, StepOutputs> = HashMap::new();
+        for (k, step) in steps.iter().enumerate() {
+            let spath = join_index(&join_key(&wpath, "steps"), k);
+            let sid = step["stepId"].as_str().unwrap_or_default().to_string();
+            let Some(name) = names.get(&sid).cloned() else {
+                continue;
+            };
+            let outs = self.step(&wf, &wpath, step, &spath, &name, block, binding, &outputs);
+            if let Some(o) = outs {
+                outputs.insert(sid, o);
+            }
+        }
+        self.blocks[block].1 = self.steps.len();
+        let secrets = self.secrets.clone();
+        let sources = Arc::clone(&self.sources);
+        let scope = Scope {
+            binding,
+            secrets: &secrets,
+            steps: &outputs,
+            workflows: &self.workflow_outputs,
+            sources: &sources,
+        };
+        let mut result = IndexMap::new();
+        let mut problems = Vec::new();
+        if let Some(outs) = wf.get("outputs").and_then(Value::as_object) {
+            for (name, e) in outs {
+                let at = join_key(&join_key(&wpath, "outputs"), name);
+                match e
+                    .as_str()
+                    .map(|s| expr::expression(s, Place::Request, &scope))
+                {
+                    Some(Ok(t)) => {
+                        result.insert(name.clone(), t);
+                    }
+                    Some(Err(msg)) => problems.push((at, msg)),
+                    None => problems.push((at, "an output is a runtime expression".to_string())),
+                }
+            }
+        }
+        for (at, msg) in problems {
+            self.error(&at, msg);
+        }
+        self.running.pop();
+        Some(result)
+    }
+
+    /// A chain name not taken yet: `name`, else `WORKFLOW_name`, else numbered.
+    fn fresh(&mut self, name: &str, workflow: &str) -> String {
+        let mut candidate = name.to_string();
+        if self.used.contains(&candidate) {
+            candidate = format!("{}_{name}", identifier(workflow));
+        }
+        let mut n = 2;
+        let base = candidate.clone();
+        while self.used.contains(&candidate) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        self.used.insert(candidate.clone());
+        candidate
+    }
+
+    /// A workflow's `inputs` schema as chain inputs; `format: password`
+    /// inputs are read from pytopus's secrets instead.
+    fn declare_inputs(&mut self, wf: &Value, wpath: &str) {
+        let Some(mut schema) = wf.get("inputs").cloned() else {
+            return;
+        };
+        let mut ipath = join_key(wpath, "inputs");
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            match r
+                .strip_prefix("#/components/inputs/")
+                .and_then(|n| self.doc.pointer(&format!("/components/inputs/{n}")))
+            {
+                Some(found) => {
+                    ipath = format!("components.inputs.{}", &r["#/components/inputs/".len()..]);
+                    schema = found.clone();
+                }
+                None => {
+                    self.error(
+                        &join_key(&ipath, "$ref"),
+                        format!("`{r}` is not under `components.inputs`"),
+                    );
+                    return;
+                }
+            }
+        }
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        for (name, prop) in props {
+            let at = join_key(&join_key(&ipath, "properties"), name);
+            let mut prop = prop.as_object().cloned().unwrap_or_default();
+            if prop.get("format").and_then(Value::as_str) == Some("password") {
+                self.secrets.insert(name.clone());
+                continue;
+            }
+            let chain_name = identifier(name);
+            if self.inputs.contains_key(&chain_name) {
+                continue;
+            }
+            if !required.contains(&name.as_str()) && !prop.contains_key("default") {
+                prop.insert("required".into(), Value::Bool(false));
+            }
+            self.used.insert(chain_name.clone());
+            self.origins.insert(join_key("inputs", &chain_name), at);
+            self.inputs.insert(chain_name, Value::Object(prop));
+        }
+    }
+
+    /// One Arazzo step as chain steps (one, or a workflow's); what its
+    /// outputs read.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        wf: &Value,
+        wpath: &str,
+        step: &Value,
+        spath: &str,
+        name: &str,
+        block: usize,
+        binding: &Binding,
+        before: &HashMap<String, StepOutputs>,
+    ) -> Option<StepOutputs> {
+        let secrets = self.secrets.clone();
+        let workflows = self.workflow_outputs.clone();
+        let sources = Arc::clone(&self.sources);
+        let scope = Scope {
+            binding,
+            secrets: &secrets,
+            steps: before,
+            workflows: &workflows,
+            sources: &sources,
+        };
+        self.step_in(wf, wpath, step, spath, name, block, &scope)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step_in(
+        &mut self,
+        wf: &Value,
+        wpath: &str,
+        step: &Value,
+        spath: &str,
+        name: &str,
+        block: usize,
+        scope: &Scope<'_>,
+    ) -> Option<StepOutputs> {
+        for key in ["x-expect", "x-assert"] {
+            if step.get(key).is_some() {
+                self.unsupported(&join_key(spath, key), &format!("`{key}`"));
+            }
+        }
+        if let Some(target) = step.get("workflowId").and_then(Value::as_str) {
+            return self.call_workflow(target, step, spath, scope);
+        }
+        let index = self.steps.len();
+        let chain_path = join_index("steps", index);
+        self.origins.insert(chain_path.clone(), spath.to_string());
+        let op = self.operation(step, spath)?;
+        let mut out = Map::new();
+        out.insert("name".into(), json!(name));
+        if let Some(d) = step.get("description").and_then(Value::as_str) {
+            let _ = d;
+        }
+        out.insert("method".into(), json!(op.method.to_ascii_uppercase()));
+        // Parameters: the workflow's, then the step's (same name and place: the step's).
+        let mut params: Vec<(String, Value, String)> = Vec::new();
+        for (list_path, list) in [
+            (join_key(wpath, "parameters"), wf.get("parameters")),
+            (join_key(spath, "parameters"), step.get("parameters")),
+        ] {
+            for (k, p) in list
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let at = join_index(&list_path, k);
+                let Some(p) = self.parameter(p, &at) else {
+                    continue;
+                };
+                params.retain(|(_, q, _)| !(q["name"] == p["name"] && q["in"] == p["in"]));
+                params.push((at, p, String::new()));
+            }
+        }
+        let mut path_values: HashMap<String, String> = HashMap::new();
+        let mut query = Map::new();
+        let mut headers = Map::new();
+        let mut cookies = Vec::new();
+        for (at, p, _) in &params {
+            let pname = p["name"].as_str().unwrap_or_default().to_string();
+            let vpath = join_key(at, "value");
+            let value = match expr::value(&p["value"], Place::Request, scope) {
+                Ok(v) => v,
+                Err(msg) => {
+                    self.error(&vpath, msg);
+                    continue;
+                }
+            };
+            let place = p["in"].as_str().unwrap_or("");
+            match place {
+                "path" => {
+                    let t = match &value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    path_values.insert(pname, t);
+                }
+                "query" => {
+                    self.origins
+                        .insert(join_key(&join_key(&chain_path, "query_params"), &pname), vpath);
+                    query.insert(pname, value);
+                }
+                "header" => {
+                    self.origins
+                        .insert(join_key(&join_key(&chain_path, "headers"), &pname), vpath);
+                    headers.insert(pname, scalar(value));
+                }
+                "cookie" => match value {
+                    Value::String(s) => cookies.push(format!("{pname}={s}")),
+                    other => cookies.push(format!("{pname}={other}")),
+                },
+                "" => self.error(
+                    &join_key(at, "name"),
+                    format!("parameter `{pname}` needs `in` (path, query, header or cookie) on an operation step"),
+                ),
+                other => self.error(
+                    &join_key(at, "in"),
+                    format!("`in: {other}`: a parameter is in path, query, header or cookie"),
+                ),
+            }
+        }
+        if !cookies.is_empty() {
+            headers.insert("Cookie".into(), Value::String(cookies.join("; ")));
+        }
+        // The URL: the server, the path with its parameters.
+        let url = self.url(&op, &path_values, spath)?;
+        self.origins
+            .insert(join_key(&chain_path, "url"), op.at.clone());
+        out.insert("url".into(), json!(url));
+        if !query.is_empty() {
+            out.insert("query_params".into(), Value::Object(query));
+        }
+        if let Some(body) = step.get("requestBody") {
+            self.request_body(
+                body,
+                &join_key(spath, "requestBody"),
+                &chain_path,
+                &mut out,
+                &mut headers,
+                scope,
+            );
+        }
+        if !headers.is_empty() {
+            out.insert("headers".into(), Value::Object(headers));
+        }
+        if let Some(auth) = self.security(step, spath, &op, scope) {
+            out.insert("auth".into(), auth);
+        }
+        // Success: every criterion; without any, whatever the answer.
+        let mut expect = json!({"status": ["1xx", "2xx", "3xx", "4xx", "5xx"]});
+        if let Some(criteria) = step.get("successCriteria").and_then(Value::as_array) {
+            let mut that = Vec::new();
+            for (k, c) in criteria.iter().enumerate() {
+                let at = join_index(&join_key(spath, "successCriteria"), k);
+                if let Some(e) = self.criterion(c, &at, scope) {
+                    self.origins.insert(
+                        join_index(
+                            &join_key(&join_key(&chain_path, "expect"), "that"),
+                            that.len(),
+                        ),
+                        at,
+                    );
+                    that.push(Value::String(format!("{{{{ {e} }}}}")));
+                }
+            }
+            if !that.is_empty() {
+                expect["that"] = Value::Array(that);
+            }
+        }
+        out.insert("expect".into(), expect);
+        // Outputs: extracted from the response.
+        let mut extracted = HashMap::new();
+        let mut extract = Map::new();
+        if let Some(outs) = step.get("outputs").and_then(Value::as_object) {
+            for (oname, e) in outs {
+                let at = join_key(&join_key(spath, "outputs"), oname);
+                let Some(source) = e.as_str().and_then(extract_source) else {
+                    self.error(
+                        &at,
+                        format!(
+                            "step output `{oname}`: pytopus reads a step's outputs from its response: `$statusCode`, `$response.header.NAME`, `$response.body` or `$response.body#/pointer`"
+                        ),
+                    );
+                    continue;
+                };
+                let var = self.fresh(&format!("{name}_{}", identifier(oname)), name);
+                self.origins
+                    .insert(join_key(&join_key(&chain_path, "extract"), &var), at);
+                extract.insert(var.clone(), Value::String(source));
+                extracted.insert(oname.clone(), format!("steps.{name}.outputs.{var}"));
+            }
+        }
+        if !extract.is_empty() {
+            out.insert("extract".into(), Value::Object(extract));
+        }
+        self.steps.push(Value::Object(out));
+        // Actions: the step's, then the workflow's.
+        for (list, key, wkey) in [
+            ("on_success", "onSuccess", "successActions"),
+            ("on_failure", "onFailure", "failureActions"),
+        ] {
+            let mut actions = Vec::new();
+            let own = step
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let shared = wf
+                .get(wkey)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let own_at = join_key(spath, key);
+            let shared_at = join_key(wpath, wkey);
+            for (k, a) in own
+                .iter()
+                .enumerate()
+                .map(|(k, a)| (join_index(&own_at, k), a))
+                .chain(
+                    shared
+                        .iter()
+                        .enumerate()
+                        .map(|(k, a)| (join_index(&shared_at, k), a)),
+                )
+            {
+                if let Some(action) = self.action(a, &k, list, index, actions.len(), block, scope) {
+                    self.origins
+                        .insert(join_index(&join_key(&chain_path, list), actions.len()), k);
+                    actions.push(action);
+                }
+            }
+            if !actions.is_empty() {
+                self.steps[index][list] = Value::Array(actions);
+            }
+        }
+        Some(StepOutputs::Extracted(extracted))
+    }
+
+    /// A step that runs another workflow: that workflow's steps, here.
+    fn call_workflow(
+        &mut self,
+        target: &str,
+        step: &Value,
+        spath: &str,
+        scope: &Scope<'_>,
+    ) -> Option<StepOutputs> {
+        let at = join_key(spath, "workflowId");
+        if target.starts_with('$') {
+            self.unsupported(&at, "a workflow of another Arazzo file");
+            return None;
+        }
+        let Some(w) = workflow_ids(self.doc).iter().position(|i| i == target) else {
+            self.error(&at, format!("there is no workflow `{target}`"));
+            return None;
+        };
+        for key in [
+            "requestBody",
+            "successCriteria",
+            "onSuccess",
+            "onFailure",
+            "outputs",
+        ] {
+            if key != "outputs" && step.get(key).is_some() {
+                self.unsupported(
+                    &join_key(spath, key),
+                    &format!("`{key}` on a step that runs a workflow"),
+                );
+            }
+        }
+        let mut given = HashMap::new();
+        for (k, p) in step
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let ppath = join_index(&join_key(spath, "parameters"), k);
+            let Some(p) = self.parameter(p, &ppath) else {
+                continue;
+            };
+            let pname = p["name"].as_str().unwrap_or_default().to_string();
+            match expr::value(&p["value"], Place::Request, scope) {
+                Ok(Value::String(s)) => {
+                    // A whole expression is read as it is; other text as text.
+                    let e = match s.strip_prefix("{{ ").and_then(|x| x.strip_suffix(" }}")) {
+                        Some(inner) if !inner.contains("{{") => inner.to_string(),
+                        _ => quote(&s),
+                    };
+                    given.insert(pname, e);
+                }
+                Ok(other) => {
+                    given.insert(pname, other.to_string());
+                }
+                Err(msg) => self.error(&join_key(&ppath, "value"), msg),
+            }
+        }
+        let sid = step["stepId"].as_str().unwrap_or_default();
+        let outs = self.workflow(w, &Binding::Given(given), Some(sid))?;
+        Some(StepOutputs::Workflow(outs))
+    }
+
+    /// A parameter, with `reference: $components.parameters.NAME` looked up.
+    fn parameter(&mut self, p: &Value, at: &str) -> Option<Value> {
+        if let Some(r) = p.get("reference").and_then(Value::as_str) {
+            let Some(name) = r.strip_prefix("$components.parameters.") else {
+                self.error(
+                    &join_key(at, "reference"),
+                    format!("`{r}` is not a `$components.parameters` entry"),
+                );
+                return None;
+            };
+            let Some(mut found) = self
+                .doc
+                .pointer(&format!("/components/parameters/{name}"))
+                .cloned()
+            else {
+                self.error(
+                    &join_key(at, "reference"),
+                    format!("there is no `components.parameters.{name}`"),
+                );
+                return None;
+            };
+            if let Some(v) = p.get("value") {
+                found["value"] = v.clone();
+            }
+            return Some(found);
+        }
+        if p.get("name").and_then(Value::as_str).is_none() || p.get("value").is_none() {
+            self.error(at, "a parameter needs `name` and `value`");
+            return None;
+        }
+        Some(p.clone())
+    }
+
+    fn operation(&mut self, step: &Value, spath: &str) -> Option<Operation> {
+        let found = if let Some(id) = step.get("operationId").and_then(Value::as_str) {
+            self.sources
+                .by_id(id)
+                .map_err(|m| (join_key(spath, "operationId"), m))
+        } else if let Some(p) = step.get("operationPath").and_then(Value::as_str) {
+            self.sources
+                .by_path(p)
+                .map_err(|m| (join_key(spath, "operationPath"), m))
+        } else if let Some(x) = step.get("x-operation") {
+            let url = x.get("url").and_then(Value::as_str);
+            let method = x.get("method").and_then(Value::as_str).unwrap_or("get");
+            match url {
+                Some(u) => Ok(Operation {
+                    method: method.to_string(),
+                    server: None,
+                    path: u.to_string(),
+                    security: Vec::new(),
+                    source: None,
+                    at: join_key(spath, "x-operation"),
+                }),
+                None => Err((
+                    join_key(spath, "x-operation"),
+                    "`x-operation` needs `url`".to_string(),
+                )),
+            }
+        } else {
+            Err((
+                spath.to_string(),
+                "a step needs `operationId`, `operationPath`, `workflowId` or `x-operation`"
+                    .to_string(),
+            ))
+        };
+        match found {
+            Ok(mut op) => {
+                if op.at.is_empty() {
+                    op.at = join_key(
+                        spath,
+                        if step.get("operationId").is_some() {
+                            "operationId"
+                        } else {
+                            "operationPath"
+                        },
+                    );
+                }
+                Some(op)
+            }
+            Err((at, msg)) => {
+                self.error(&at, msg);
+                None
+            }
+        }
+    }
+
+    /// The operation's URL as a template: its server (an input, so a test
+    /// can point it elsewhere) and its path with the path parameters.
+    fn url(
+        &mut self,
+        op: &Operation,
+        values: &HashMap<String, String>,
+        spath: &str,
+    ) -> Option<String> {
+        let mut path = String::new();
+        let mut rest = op.path.as_str();
+        while let Some(open) = rest.find('{') {
+            path.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let pname = &rest[open + 1..open + close];
+            match values.get(pname) {
+                Some(v) => match v.strip_prefix("{{ ").and_then(|x| x.strip_suffix(" }}")) {
+                    Some(inner) if !inner.contains("{{") => {
+                        path.push_str(&format!("{{{{ ({inner}) | path_segment }}}}"))
+                    }
+                    _ => path.push_str(&v.replace('/', "%2F")),
+                },
+                None => {
+                    self.error(
+                        &join_key(spath, "parameters"),
+                        format!(
+                            "the path `{}` needs `{pname}`: add a parameter with `in: path`",
+                            op.path
+                        ),
+                    );
+                    return None;
+                }
+            }
+            rest = &rest[open + close + 1..];
+        }
+        path.push_str(rest);
+        let Some(server) = &op.server else {
+            return Some(path);
+        };
+        let input = format!("server_{}", identifier(&server.source));
+        if !self.inputs.contains_key(&input) {
+            let mut schema = json!({
+                "type": "string",
+                "description": format!("The base URL of `{}` (its first server)", server.source),
+            });
+            if let Some(u) = &server.url {
+                schema["default"] = json!(u);
+            }
+            self.used.insert(input.clone());
+            self.inputs.insert(input.clone(), schema);
+        }
+        Some(format!("{{{{ {input} }}}}{path}"))
+    }
+
+    /// `requestBody`: JSON, form, multipart or text, with `replacements`.
+    fn request_body(
+        &mut self,
+        body: &Value,
+        at: &str,
+        chain_path: &str,
+        out: &mut Map<String, Value>,
+        headers: &mut Map<String, Value>,
+        scope: &Scope<'_>,
+    ) {
+        let content_type = body.get("contentType").and_then(Value::as_str);
+        let mut payload = match body.get("payload") {
+            Some(p) => match expr::value(p, Place::Request, scope) {
+                Ok(v) => v,
+                Err(msg) => {
+                    self.error(&join_key(at, "payload"), msg);
+                    return;
+                }
+            },
+            None => Value::Null,
+        };
+        for (k, r) in body
+            .get("replacements")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let rpath = join_index(&join_key(at, "replacements"), k);
+            let target = r.get("target").and_then(Value::as_str).unwrap_or("");
+            let value = match r
+                .get("value")
+                .map(|v| expr::value(v, Place::Request, scope))
+            {
+                Some(Ok(v)) => v,
+                Some(Err(msg)) => {
+                    self.error(&join_key(&rpath, "value"), msg);
+                    continue;
+                }
+                None => {
+                    self.error(&rpath, "a replacement needs `target` and `value`");
+                    continue;
+                }
+            };
+            if !target.starts_with('/') {
+                self.unsupported(
+                    &join_key(&rpath, "target"),
+                    "a replacement target that is not a JSON pointer (XPath)",
+                );
+                continue;
+            }
+            match payload.pointer_mut(target) {
+                Some(slot) => *slot = value,
+                None => self.error(
+                    &join_key(&rpath, "target"),
+                    format!("`{target}` is not in the payload"),
+                ),
+            }
+        }
+        self.origins
+            .insert(join_key(chain_path, "body"), join_key(at, "payload"));
+        let ct = content_type
+            .unwrap_or("application/json")
+            .to_ascii_lowercase();
+        if ct.starts_with("application/x-www-form-urlencoded") && payload.is_object() {
+            self.origins
+                .insert(join_key(chain_path, "form"), join_key(at, "payload"));
+            out.insert("form".into(), payload);
+        } else if ct.starts_with("multipart/form-data") && payload.is_object() {
+            self.origins
+                .insert(join_key(chain_path, "multipart"), join_key(at, "payload"));
+            out.insert("multipart".into(), payload);
+        } else {
+            if let Some(ct) = content_type {
+                headers.insert("Content-Type".into(), json!(ct));
+            } else if payload.is_string() {
+                headers.insert("Content-Type".into(), json!("application/json"));
+            }
+            out.insert("body".into(), payload);
+        }
+    }
+
+    /// Redocly's `x-security` (else the operation's own security, when its
+    /// scheme needs no value) as the step's `auth`.
+    fn security(
+        &mut self,
+        step: &Value,
+        spath: &str,
+        op: &Operation,
+        scope: &Scope<'_>,
+    ) -> Option<Value> {
+        let list = step.get("x-security").and_then(Value::as_array)?;
+        let at = join_key(spath, "x-security");
+        if list.len() > 1 {
+            self.unsupported(&join_index(&at, 1), "more than one `x-security` entry");
+        }
+        let entry = list.first()?;
+        let eat = join_index(&at, 0);
+        let scheme = match (
+            entry.get("scheme"),
+            entry.get("schemeName").and_then(Value::as_str),
+        ) {
+            (Some(s), _) => s.clone(),
+            (None, Some(name)) => match self.sources.scheme(op.source.as_deref(), name) {
+                Some(s) => s,
+                None => {
+                    self.error(
+                        &join_key(&eat, "schemeName"),
+                        format!("there is no security scheme `{name}` in the source description"),
+                    );
+                    return None;
+                }
+            },
+            _ => {
+                self.error(&eat, "an `x-security` entry needs `scheme` or `schemeName`");
+                return None;
+            }
+        };
+        let values = entry.get("values").cloned().unwrap_or(Value::Null);
+        let mut value = |key: &str| -> Option<String> {
+            let v = values.get(key)?;
+            match expr::value(v, Place::Request, scope) {
+                Ok(Value::String(s)) => Some(s),
+                Ok(other) => Some(other.to_string()),
+                Err(msg) => {
+                    self.error(&join_key(&join_key(&eat, "values"), key), msg);
+                    None
+                }
+            }
+        };
+        let kind = scheme.get("type").and_then(Value::as_str).unwrap_or("");
+        let http = scheme
+            .get("scheme")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let auth = match (kind, http.as_str()) {
+            ("http", "bearer") => json!({"type": "bearer", "token": value("token")?}),
+            ("http", "basic") => {
+                json!({"type": "basic", "username": value("username")?, "password": value("password")?})
+            }
+            ("apiKey", _) => json!({
+                "type": "api_key",
+                "in": scheme.get("in").and_then(Value::as_str).unwrap_or("header"),
+                "name": scheme.get("name").and_then(Value::as_str).unwrap_or("X-API-Key"),
+                "key": value("apiKey").or_else(|| value("value"))?,
+            }),
+            ("oauth2", _) => {
+                let flows = scheme.get("flows");
+                let Some(cc) = flows.and_then(|f| f.get("clientCredentials")) else {
+                    self.unsupported(&eat, "an OAuth2 scheme without a `clientCredentials` flow");
+                    return None;
+                };
+                let mut a = json!({
+                    "type": "oauth2",
+                    "grant": "client_credentials",
+                    "token_url": cc.get("tokenUrl").and_then(Value::as_str).unwrap_or(""),
+                    "client_id": value("clientId")?,
+                    "client_secret": value("clientSecret")?,
+                });
+                if let Some(s) = values.get("scopes") {
+                    let scopes = match s {
+                        Value::Array(a) => a
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        Value::String(s) => s.clone(),
+                        _ => String::new(),
+                    };
+                    a["scope"] = json!(scopes);
+                }
+                a
+            }
+            _ => {
+                self.unsupported(&eat, &format!("the security scheme `{kind}` `{http}`"));
+                return None;
+            }
+        };
+        Some(auth)
+    }
+
+    /// One criterion as a template expression.
+    fn criterion(&mut self, c: &Value, at: &str, scope: &Scope<'_>) -> Option<String> {
+        let Some(cond) = c.get("condition").and_then(Value::as_str) else {
+            self.error(at, "a criterion needs a `condition`");
+            return None;
+        };
+        let kind = match c.get("type") {
+            None => "simple",
+            Some(Value::String(s)) => s.as_str(),
+            Some(Value::Object(o)) => o.get("type").and_then(Value::as_str).unwrap_or(""),
+            Some(_) => "",
+        };
+        let context = match c.get("context").and_then(Value::as_str) {
+            Some(ctx) => match expr::expression(ctx, Place::Response, scope) {
+                Ok(e) => Some(e),
+                Err(msg) => {
+                    self.error(&join_key(at, "context"), msg);
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let cpath = join_key(at, "condition");
+        let result = match (kind, &context) {
+            ("simple", _) => expr::condition(cond, Place::Response, scope),
+            ("regex", Some(ctx)) => match crate::chain::expect::regex(cond) {
+                Ok(_) => Ok(format!("({ctx}) is matching({})", quote(cond))),
+                Err(e) => Err(e),
+            },
+            ("jsonpath", Some(ctx)) => match crate::jsonpath::JsonPath::compile(cond) {
+                Ok(_) => Ok(format!("(({ctx}) | jsonpath({}))", quote(cond))),
+                Err(e) => Err(e),
+            },
+            ("regex" | "jsonpath", None) => Err(format!("a `{kind}` criterion needs a `context`")),
+            ("xpath", _) => {
+                self.unsupported(&join_key(at, "type"), "an XPath criterion");
+                return None;
+            }
+            (other, _) => Err(format!(
+                "`type: {other}`: a criterion is simple, regex or jsonpath"
+            )),
+        };
+        match result {
+            Ok(e) => Some(e),
+            Err(msg) => {
+                self.error(&cpath, msg);
+                None
+            }
+        }
+    }
+
+    /// One success or failure action as a chain action.
+    #[allow(clippy::too_many_arguments)]
+    fn action(
+        &mut self,
+        a: &Value,
+        at: &str,
+        list: &'static str,
+        index: usize,
+        entry: usize,
+        block: usize,
+        scope: &Scope<'_>,
+    ) -> Option<Value> {
+        let mut a = a.clone();
+        let mut at = at.to_string();
+        if let Some(r) = a
+            .get("reference")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        {
+            let kind = if list == "on_success" {
+                "successActions"
+            } else {
+                "failureActions"
+            };
+            let Some(name) = r.strip_prefix(&format!("$components.{kind}.")) else {
+                self.error(
+                    &join_key(&at, "reference"),
+                    format!("`{r}` is not a `$components.{kind}` entry"),
+                );
+                return None;
+            };
+            match self.doc.pointer(&format!("/components/{kind}/{name}")) {
+                Some(found) => {
+                    a = found.clone();
+                    at = format!("components.{kind}.{name}");
+                }
+                None => {
+                    self.error(
+                        &join_key(&at, "reference"),
+                        format!("there is no `components.{kind}.{name}`"),
+                    );
+                    return None;
+                }
+            }
+        }
+        let kind = a.get("type").and_then(Value::as_str).unwrap_or("");
+        let mut out = match kind {
+            "end" if list == "on_success" => {
+                self.pending.push(Pending {
+                    step: index,
+                    list,
+                    entry,
+                    target: Target::EndOf(block),
+                });
+                json!({"end": true})
+            }
+            "end" => json!({"end": true}),
+            "goto" => {
+                if a.get("workflowId").is_some() {
+                    self.unsupported(&join_key(&at, "workflowId"), "`goto` to a workflow");
+                    return None;
+                }
+                let Some(id) = a.get("stepId").and_then(Value::as_str) else {
+                    self.error(&at, "a `goto` action needs `stepId`");
+                    return None;
+                };
+                self.pending.push(Pending {
+                    step: index,
+                    list,
+                    entry,
+                    target: Target::Step {
+                        block,
+                        id: id.to_string(),
+                        at: join_key(&at, "stepId"),
+                    },
+                });
+                json!({"goto": ""})
+            }
+            "retry" if list == "on_failure" => {
+                if a.get("stepId").is_some() || a.get("workflowId").is_some() {
+                    self.unsupported(&at, "`retry` that runs another step or workflow first");
+                    return None;
+                }
+                let mut r =
+                    json!({"limit": a.get("retryLimit").and_then(Value::as_u64).unwrap_or(1)});
+                if let Some(after) = a.get("retryAfter").and_then(Value::as_f64) {
+                    r["after"] = json!(after);
+                }
+                json!({"retry": r})
+            }
+            "retry" => {
+                self.error(&join_key(&at, "type"), "`retry` is a failure action");
+                return None;
+            }
+            other => {
+                self.error(
+                    &join_key(&at, "type"),
+                    format!("`type: {other}`: an action is end, goto or retry"),
+                );
+                return None;
+            }
+        };
+        let mut when = Vec::new();
+        for (k, c) in a
+            .get("criteria")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let cat = join_index(&join_key(&at, "criteria"), k);
+            when.push(self.criterion(c, &cat, scope)?);
+        }
+        if !when.is_empty() {
+            out["when"] = Value::String(format!(
+                "{{{{ {} }}}}",
+                when.iter()
+                    .map(|w| format!("({w})"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
+        }
+        Some(out)
+    }
+
+    /// Points each `goto` and success `end` at its chain step.
+    fn resolve_pending(&mut self) {
+        let total = self.steps.len();
+        for p in std::mem::take(&mut self.pending) {
+            let target = match &p.target {
+                Target::Step { block, id, at } => match self.blocks[*block].0.get(id) {
+                    Some(name) => Some(name.clone()),
+                    None => {
+                        let at = at.clone();
+                        self.error(&at, format!("there is no step `{id}` in this workflow"));
+                        continue;
+                    }
+                },
+                Target::EndOf(block) => {
+                    let end = self.blocks[*block].1;
+                    (end < total)
+                        .then(|| self.steps[end]["name"].as_str().unwrap_or("").to_string())
+                }
+            };
+            let slot = &mut self.steps[p.step][p.list][p.entry];
+            let when = slot.get("when").cloned();
+            *slot = match target {
+                Some(name) => json!({"goto": name}),
+                None => json!({"end": true}),
+            };
+            if let Some(w) = when {
+                slot["when"] = w;
+            }
+        }
+    }
+}
+
+/// A header value: text as it is, anything else as written.
+fn scalar(v: Value) -> Value {
+    match v {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => v,
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// A step output's expression as an `extract` source.
+fn extract_source(e: &str) -> Option<String> {
+    match e {
+        "$statusCode" => return Some("status".into()),
+        "$response.body" => return Some("body".into()),
+        _ => {}
+    }
+    if let Some(h) = e.strip_prefix("$response.header.") {
+        return Some(format!("header:{h}"));
+    }
+    let pointer = e.strip_prefix("$response.body#")?;
+    let mut path = "$".to_string();
+    for token in pointer.strip_prefix('/')?.split('/') {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if !token.is_empty() && token.len() < 10 && token.bytes().all(|b| b.is_ascii_digit()) {
+            path.push_str(&format!("[{token}]"));
+        } else {
+            path.push_str(&format!("[{}]", quote(&token)));
+        }
+    }
+    Some(path)
+}

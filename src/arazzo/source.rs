@@ -1,0 +1,300 @@
+//! `sourceDescriptions`: the OpenAPI files an Arazzo file's steps call,
+//! read once, and the operations in them by `operationId` and by path.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::chain::spans::{join_index, join_key};
+use crate::diagnostic::Source;
+use crate::files::{MAX_INPUT, read_text};
+
+/// The HTTP methods an OpenAPI path item may have.
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// One OpenAPI description, read.
+#[derive(Debug)]
+struct Described {
+    name: String,
+    /// As written in the Arazzo file.
+    url: String,
+    doc: Value,
+}
+
+/// Every source description of an Arazzo file.
+#[derive(Debug, Default)]
+pub(super) struct Sources {
+    all: Vec<Described>,
+}
+
+/// Where an operation's requests go.
+#[derive(Debug, Clone)]
+pub(super) struct Server {
+    /// The source description it comes from.
+    pub source: String,
+    /// Its first server's URL, when that is absolute.
+    pub url: Option<String>,
+}
+
+/// An operation a step calls.
+#[derive(Debug, Clone)]
+pub(super) struct Operation {
+    pub method: String,
+    /// `None` for `x-operation`, whose `url` is whole.
+    pub server: Option<Server>,
+    /// The path (`/pets/{petId}`), or `x-operation`'s URL.
+    pub path: String,
+    #[allow(dead_code)]
+    pub security: Vec<Value>,
+    /// The source description it is in.
+    pub source: Option<String>,
+    /// Where the step names it in the Arazzo file (empty: the step's key).
+    pub at: String,
+}
+
+impl Sources {
+    /// Reads each `sourceDescriptions` entry of type `openapi`; problems go
+    /// to `error` with the path of the entry.
+    pub(super) fn read(doc: &Value, dir: &Path, error: &mut dyn FnMut(&str, String)) -> Sources {
+        let mut all = Vec::new();
+        let list = doc
+            .get("sourceDescriptions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if list.is_empty() {
+            error(
+                "sourceDescriptions",
+                "an Arazzo file needs `sourceDescriptions`, with at least one".into(),
+            );
+        }
+        for (i, s) in list.iter().enumerate() {
+            let at = join_index("sourceDescriptions", i);
+            let name = s.get("name").and_then(Value::as_str).unwrap_or("");
+            let url = s.get("url").and_then(Value::as_str).unwrap_or("");
+            if name.is_empty() || url.is_empty() {
+                error(&at, "a source description needs `name` and `url`".into());
+                continue;
+            }
+            match s.get("type").and_then(Value::as_str).unwrap_or("openapi") {
+                "openapi" => {}
+                "arazzo" => {
+                    error(
+                        &join_key(&at, "type"),
+                        "another Arazzo file as a source description is not supported by pytopus's Arazzo runner".into(),
+                    );
+                    continue;
+                }
+                other => {
+                    error(
+                        &join_key(&at, "type"),
+                        format!("`type: {other}`: a source description is openapi or arazzo"),
+                    );
+                    continue;
+                }
+            }
+            if url.starts_with("http://") || url.starts_with("https://") {
+                error(
+                    &join_key(&at, "url"),
+                    format!(
+                        "`{url}`: pytopus reads source descriptions from files, not from the network; save it beside the Arazzo file and name the file"
+                    ),
+                );
+                continue;
+            }
+            let path = dir.join(url.strip_prefix("file://").unwrap_or(url));
+            let text = match read_text(Some(&path), MAX_INPUT) {
+                Ok(t) => t,
+                Err(e) => {
+                    error(
+                        &join_key(&at, "url"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    continue;
+                }
+            };
+            let source = Arc::new(Source {
+                name: path.display().to_string(),
+                text,
+            });
+            let value = match crate::chain::parse::read_document(&source) {
+                Ok((v, _)) => v,
+                Err(d) => {
+                    error(&join_key(&at, "url"), d.message.clone());
+                    continue;
+                }
+            };
+            if value.get("openapi").is_none() && value.get("swagger").is_none() {
+                error(
+                    &join_key(&at, "url"),
+                    format!(
+                        "{} is not an OpenAPI description (it has no `openapi` key)",
+                        path.display()
+                    ),
+                );
+                continue;
+            }
+            all.push(Described {
+                name: name.to_string(),
+                url: url.to_string(),
+                doc: value,
+            });
+        }
+        Sources { all }
+    }
+
+    /// `$sourceDescriptions.NAME.url`.
+    pub(super) fn url(&self, name: &str) -> Option<&str> {
+        self.all
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.url.as_str())
+    }
+
+    /// An operation by `operationId`, plain or `$sourceDescriptions.NAME.ID`.
+    pub(super) fn by_id(&self, id: &str) -> Result<Operation, String> {
+        let (within, id) = match id.strip_prefix("$sourceDescriptions.") {
+            Some(rest) => match rest.split_once('.') {
+                Some((s, i)) => (Some(s), i),
+                None => return Err(format!("`{id}` names no operation after the source")),
+            },
+            None => (None, id),
+        };
+        let mut found = Vec::new();
+        for d in self
+            .all
+            .iter()
+            .filter(|d| within.is_none_or(|w| w == d.name))
+        {
+            for (path, item) in d
+                .doc
+                .get("paths")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                for m in METHODS {
+                    if item
+                        .pointer(&format!("/{m}/operationId"))
+                        .and_then(Value::as_str)
+                        == Some(id)
+                    {
+                        found.push(operation(d, path, m));
+                    }
+                }
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(match within {
+                Some(s) if self.url(s).is_none() => format!("there is no source description `{s}`"),
+                _ => format!("no operation has `operationId: {id}` in the source descriptions"),
+            }),
+            _ => Err(format!(
+                "`{id}` is the operationId of operations in several source descriptions: write `$sourceDescriptions.NAME.{id}`"
+            )),
+        }
+    }
+
+    /// An operation by `operationPath`:
+    /// `{$sourceDescriptions.NAME.url}#/paths/~1pets~1{petId}/get`.
+    pub(super) fn by_path(&self, p: &str) -> Result<Operation, String> {
+        let (head, pointer) = p
+            .split_once('#')
+            .ok_or_else(|| format!("`{p}` has no `#/paths/…` pointer"))?;
+        let name = head
+            .strip_prefix("{$sourceDescriptions.")
+            .and_then(|r| r.strip_suffix(".url}"))
+            .or_else(|| {
+                self.all
+                    .iter()
+                    .find(|d| d.url == head)
+                    .map(|d| d.name.as_str())
+            })
+            .ok_or_else(|| format!("`{head}` is not `{{$sourceDescriptions.NAME.url}}`"))?;
+        let d = self
+            .all
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| format!("there is no source description `{name}`"))?;
+        let tokens: Vec<String> = pointer
+            .strip_prefix("/paths/")
+            .ok_or_else(|| format!("`#{pointer}` does not point under `paths`"))?
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let [path, method] = tokens.as_slice() else {
+            return Err(format!("`#{pointer}` is not `#/paths/PATH/METHOD`"));
+        };
+        let method = method.to_ascii_lowercase();
+        if d.doc
+            .get("paths")
+            .and_then(|ps| ps.get(path))
+            .and_then(|i| i.get(&method))
+            .is_none()
+        {
+            return Err(format!(
+                "`{}` has no `{method}` operation at `{path}`",
+                d.url
+            ));
+        }
+        Ok(operation(d, path, &method))
+    }
+
+    /// A security scheme by name, in `source` or else the first description.
+    pub(super) fn scheme(&self, source: Option<&str>, name: &str) -> Option<Value> {
+        let d = match source {
+            Some(s) => self.all.iter().find(|d| d.name == s)?,
+            None => self.all.first()?,
+        };
+        d.doc
+            .pointer(&format!("/components/securitySchemes/{name}"))
+            .or_else(|| d.doc.pointer(&format!("/securityDefinitions/{name}")))
+            .cloned()
+    }
+}
+
+fn operation(d: &Described, path: &str, method: &str) -> Operation {
+    let op = &d.doc["paths"][path][method];
+    Operation {
+        method: method.to_string(),
+        server: Some(Server {
+            source: d.name.clone(),
+            url: server_url(&d.doc),
+        }),
+        path: path.to_string(),
+        security: op
+            .get("security")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        source: Some(d.name.clone()),
+        at: String::new(),
+    }
+}
+
+/// The first server's URL, its variables at their defaults, when absolute.
+fn server_url(doc: &Value) -> Option<String> {
+    if let Some(host) = doc.get("host").and_then(Value::as_str) {
+        let scheme = doc
+            .pointer("/schemes/0")
+            .and_then(Value::as_str)
+            .unwrap_or("https");
+        let base = doc.get("basePath").and_then(Value::as_str).unwrap_or("");
+        return Some(format!("{scheme}://{host}{}", base.trim_end_matches('/')));
+    }
+    let server = doc.pointer("/servers/0")?;
+    let mut url = server.get("url")?.as_str()?.to_string();
+    if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+        for (k, v) in vars {
+            if let Some(d) = v.get("default").and_then(Value::as_str) {
+                url = url.replace(&format!("{{{k}}}"), d);
+            }
+        }
+    }
+    (url.starts_with("http://") || url.starts_with("https://"))
+        .then(|| url.trim_end_matches('/').to_string())
+}

@@ -1,0 +1,267 @@
+//! Arazzo files run natively: `pytopus run FILE.arazzo.yaml` against a
+//! local pet store, the spec's features one by one, and the problems
+//! `validate` finds, each at its place in the Arazzo file.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::support::{Scratch, run};
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/arazzo");
+
+/// A pet store: a login that hands out a token, pets, an endpoint that
+/// fails twice before it answers.
+struct Store {
+    pet_status: &'static str,
+    flaky: Arc<AtomicUsize>,
+}
+
+impl Respond for Store {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        match (req.method.as_str(), req.url.path()) {
+            ("POST", "/v1/login") => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+                if body["password"] != "hunter2" {
+                    return ResponseTemplate::new(401)
+                        .set_body_json(json!({"error": "bad password"}));
+                }
+                ResponseTemplate::new(200)
+                    .insert_header("X-Rate-Limit", "100")
+                    .set_body_json(json!({"token": format!("tok-{}", body["username"].as_str().unwrap_or(""))}))
+            }
+            _ if auth != "Bearer tok-alice" && req.url.path() == "/v1/pets" => {
+                ResponseTemplate::new(401).set_body_json(json!({"error": "who are you?"}))
+            }
+            ("GET", "/v1/pets") => ResponseTemplate::new(200).set_body_json(json!([
+                {"id": 7, "name": "Rex", "status": "available"},
+                {"id": 8, "name": "Tom", "status": "sold"}
+            ])),
+            ("GET", "/v1/pets/7") => ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 7, "name": "Rex", "status": self.pet_status})),
+            ("GET", "/v1/flaky") => {
+                if self.flaky.fetch_add(1, Ordering::SeqCst) < 2 {
+                    ResponseTemplate::new(503).insert_header("Retry-After", "0")
+                } else {
+                    ResponseTemplate::new(200).set_body_json(json!({"ok": true}))
+                }
+            }
+            ("GET", "/v1/health") => ResponseTemplate::new(200).set_body_json(json!({"up": true})),
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+async fn store(pet_status: &'static str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Store {
+            pet_status,
+            flaky: Arc::new(AtomicUsize::new(0)),
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The requests the store received: `METHOD /path?query`.
+async fn received(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| match r.url.query() {
+            Some(q) => format!("{} {}?{q}", r.method, r.url.path()),
+            None => format!("{} {}", r.method, r.url.path()),
+        })
+        .collect()
+}
+
+fn run_pets(server: &MockServer, extra: &[&str]) -> crate::support::Output {
+    let file = format!("{FIXTURES}/pets.arazzo.yaml");
+    let server_var = format!("server_petstore={}/v1", server.uri());
+    let mut args = vec![
+        "run",
+        &file,
+        "--var",
+        &server_var,
+        "--var",
+        "username=alice",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = crate::support::pytopus();
+    cmd.args(&args).env("PYTOPUS_SECRET_PASSWORD", "hunter2");
+    crate::support::run_cmd(&mut cmd)
+}
+
+#[tokio::test]
+async fn runs_every_workflow_in_dependency_order_with_outputs_criteria_and_actions() {
+    let server = store("available").await;
+    let out = run_pets(&server, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let output: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        output,
+        // The token came back for a request that held a secret: it is one too.
+        json!({"login": {"token": "***"}, "pets": {"name": "Rex", "status": "available"}})
+    );
+    assert_eq!(
+        received(&server).await,
+        [
+            "POST /v1/login",
+            "GET /v1/pets?limit=2&status=available",
+            "GET /v1/pets/7",
+            "GET /v1/flaky",
+            "GET /v1/flaky",
+            "GET /v1/flaky",
+            "GET /v1/health",
+        ]
+    );
+    let requests = server.received_requests().await.unwrap();
+    // The replacement set the user name; the password came from the secret.
+    let login: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(login, json!({"username": "alice", "password": "hunter2"}));
+    assert_eq!(requests[0].headers["content-type"], "application/json");
+    // `x-security` with a workflow's output; an embedded expression in a header.
+    assert_eq!(requests[1].headers["authorization"], "Bearer tok-alice");
+    assert_eq!(requests[2].headers["x-trace"], "pet-7");
+    // The secret is no one's business but the server's.
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn a_goto_whose_criteria_hold_jumps_over_steps() {
+    let server = store("sold").await;
+    let out = run_pets(&server, &["--workflow", "pets"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // `--workflow pets` runs `login` first: pets depends on it.
+    assert_eq!(
+        received(&server).await,
+        [
+            "POST /v1/login",
+            "GET /v1/pets?limit=2&status=available",
+            "GET /v1/pets/7",
+            "GET /v1/health"
+        ]
+    );
+    let output: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(output, json!({"name": "Rex", "status": "sold"}));
+}
+
+#[tokio::test]
+async fn unmet_success_criteria_fail_the_run_and_say_which() {
+    let server = store("available").await;
+    // Bob's token opens no pets: the list's criterion finds none.
+    let out = run_pets(&server, &["--var", "username=bob"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("$[?@.status == 'available']") || out.stderr.contains("jsonpath"),
+        "{}",
+        out.stderr
+    );
+    // Nothing after the failed step was sent.
+    assert_eq!(
+        received(&server).await,
+        ["POST /v1/login", "GET /v1/pets?limit=2&status=available"]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_secret_stops_the_run_before_anything_is_sent() {
+    let server = store("available").await;
+    let file = format!("{FIXTURES}/pets.arazzo.yaml");
+    let server_var = format!("server_petstore={}/v1", server.uri());
+    let out = run(&[
+        "run",
+        &file,
+        "--var",
+        &server_var,
+        "--var",
+        "username=alice",
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("password"), "{}", out.stderr);
+    assert!(received(&server).await.is_empty());
+}
+
+/// Writes an Arazzo file beside the pet store's description.
+fn arazzo(dir: &Scratch, steps: &str) -> String {
+    std::fs::copy(
+        format!("{FIXTURES}/petstore.yaml"),
+        dir.dir.path().join("petstore.yaml"),
+    )
+    .unwrap();
+    let text = format!(
+        "arazzo: 1.0.1\ninfo: {{title: t, version: '1'}}\nsourceDescriptions:\n  - {{name: petstore, url: petstore.yaml}}\nworkflows:\n  - workflowId: w\n    steps:\n{steps}"
+    );
+    dir.file("t.arazzo.yaml", &text).display().to_string()
+}
+
+#[test]
+fn validate_points_at_the_place_in_the_arazzo_file() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "      - stepId: a\n        operationId: nosuch\n",
+            "/t.arazzo.yaml:9:9\n  |\n9 |         operationId: nosuch",
+        ),
+        (
+            "      - stepId: a\n        operationId: nosuch\n",
+            "no operation has `operationId: nosuch`",
+        ),
+        (
+            "      - stepId: a\n        operationId: listPets\n        parameters:\n          - {name: x, in: query, value: $request.body}\n",
+            "does not support `$request` expressions",
+        ),
+        (
+            "      - stepId: a\n        operationId: listPets\n        successCriteria:\n          - condition: $statusCode = 200\n",
+            "error: cannot read the condition `$statusCode = 200` at `= 200`\n  --> /t.arazzo.yaml:11:13",
+        ),
+        (
+            "      - stepId: a\n        operationId: listPets\n        onSuccess:\n          - {name: n, type: goto, stepId: b}\n",
+            "there is no step `b` in this workflow",
+        ),
+        (
+            "      - stepId: a\n        operationId: getPetById\n",
+            "the path `/pets/{petId}` needs `petId`",
+        ),
+        (
+            "      - stepId: a\n        operationId: listPets\n        successCriteria:\n          - {context: $response.body, condition: /a, type: xpath}\n",
+            "an XPath criterion is not supported",
+        ),
+        (
+            "      - stepId: a\n        operationId: listPets\n        parameters:\n          - {name: x, in: query, value: $steps.zz.outputs.y}\n",
+            "no step `zz` runs before this",
+        ),
+    ];
+    for (steps, want) in cases {
+        let dir = Scratch::new();
+        let file = arazzo(&dir, steps);
+        let out = run(&["validate", &file]);
+        assert_eq!(out.code, 2, "{steps}\n{}", out.stderr);
+        let text = out
+            .stderr
+            .replace(&dir.dir.path().display().to_string(), "");
+        assert!(text.contains(want), "{steps}\nwanted {want}\n{text}");
+    }
+}
+
+#[test]
+fn a_workflow_that_is_not_there_is_named_with_the_ones_that_are() {
+    let file = format!("{FIXTURES}/pets.arazzo.yaml");
+    let out = run(&["validate", &file, "--workflow", "nosuch"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("there is no workflow `nosuch`; the workflows are `login`, `pets`"),
+        "{}",
+        out.stderr
+    );
+}
