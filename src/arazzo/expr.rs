@@ -202,6 +202,69 @@ pub(super) fn text(s: &str, place: Place, names: &dyn Names) -> Result<String, S
     Ok(out)
 }
 
+/// A value written in the Arazzo file as one template expression: what a
+/// workflow's input is given, a path parameter.
+pub(super) fn value_expr(
+    v: &serde_json::Value,
+    place: Place,
+    names: &dyn Names,
+) -> Result<String, String> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => "none".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => text_expr(s, place, names)?,
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| value_expr(i, place, names))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| Ok(format!("{}: {}", quote(k), value_expr(v, place, names)?)))
+                .collect::<Result<Vec<_>, String>>()?
+                .join(", ")
+        ),
+    })
+}
+
+/// A string of the Arazzo file as one template expression: an expression
+/// as itself, text with `{$…}` in it as the pieces joined.
+fn text_expr(s: &str, place: Place, names: &dyn Names) -> Result<String, String> {
+    if s.starts_with('$') && expression_end(s) == s.len() && s.len() > 1 {
+        return expression(s, place, names);
+    }
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("{$") {
+        if at > 0 {
+            pieces.push(quote(&rest[..at]));
+        }
+        let inner = &rest[at + 1..];
+        let end = expression_end(inner);
+        if !inner[end..].starts_with('}') {
+            return Err(format!(
+                "`{{{}` in `{s}` is not closed by `}}` right after the expression",
+                &inner[..end]
+            ));
+        }
+        pieces.push(format!(
+            "({} | string)",
+            expression(&inner[..end], place, names)?
+        ));
+        rest = &inner[end + 1..];
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(quote(rest));
+    }
+    Ok(pieces.join(" ~ "))
+}
+
 /// Text that templates must not read as template syntax.
 fn literal(s: &str) -> String {
     if s.contains("{{") || s.contains("{%") || s.contains("{#") {

@@ -74,6 +74,11 @@ pub fn translate(
     let mut t = Translator::new(&source, &doc, &spans);
     let chain = t.chain(workflow);
     if !t.errors.is_empty() {
+        // A workflow run by several steps is read once for each: its
+        // problems are said once.
+        let mut seen = HashSet::new();
+        t.errors
+            .retain(|d| seen.insert((d.loc.map(|l| (l.line, l.column)), d.message.clone())));
         return Err(Diagnostics(t.errors));
     }
     let chain = chain.ok_or_else(|| Diagnostics(vec![Diagnostic::new("nothing to run")]))?;
@@ -106,6 +111,8 @@ enum StepOutputs {
     Extracted(HashMap<String, String>),
     /// A step that ran a workflow: that workflow's outputs as expressions.
     Workflow(IndexMap<String, String>),
+    /// A step that could not be read: its problems are said already.
+    Failed,
 }
 
 /// The expression names of one workflow being translated.
@@ -122,9 +129,8 @@ struct Scope<'s> {
 impl Names for Scope<'_> {
     fn input(&self, name: &str) -> Result<String, String> {
         match self.binding {
-            Binding::Given(given) => given.get(name).cloned().ok_or_else(|| {
-                format!("`$inputs.{name}`: the step that runs this workflow gives no `{name}`")
-            }),
+            // An input the calling step does not give is null, as in JSON.
+            Binding::Given(given) => Ok(given.get(name).cloned().unwrap_or_else(|| "none".into())),
             Binding::Chain if self.secrets.contains(name) => {
                 Ok(format!("secret({})", quote(&secret_name(name))))
             }
@@ -137,10 +143,18 @@ impl Names for Scope<'_> {
             None => Err(format!(
                 "`$steps.{step}`: no step `{step}` runs before this in the workflow"
             )),
+            // Said already, at the step or output that could not be read.
+            Some(StepOutputs::Failed) => Err(String::new()),
+            Some(StepOutputs::Extracted(outs)) if outs.get(name).is_some_and(String::is_empty) => {
+                Err(String::new())
+            }
             Some(StepOutputs::Extracted(outs)) => outs
                 .get(name)
                 .cloned()
                 .ok_or_else(|| format!("`$steps.{step}.outputs.{name}`: step `{step}` has no output `{name}`")),
+            Some(StepOutputs::Workflow(outs)) if outs.get(name).is_some_and(String::is_empty) => {
+                Err(String::new())
+            }
             Some(StepOutputs::Workflow(outs)) => outs
                 .get(name)
                 .cloned()
@@ -155,6 +169,9 @@ impl Names for Scope<'_> {
         let outs = self.workflows.get(id).ok_or_else(|| {
             format!("`$workflows.{id}`: workflow `{id}` has not run before this one (add it to `dependsOn`)")
         })?;
+        if outs.get(name).is_some_and(String::is_empty) {
+            return Err(String::new());
+        }
         outs.get(name).cloned().ok_or_else(|| {
             format!("`$workflows.{id}.outputs.{name}`: workflow `{id}` has no output `{name}`")
         })
@@ -272,7 +289,13 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// An error at `path`; an empty message is a consequence of one said
+    /// already, and is not said again.
     fn error(&mut self, path: &str, msg: impl Into<String>) {
+        let msg = msg.into();
+        if msg.is_empty() {
+            return;
+        }
         let loc = self.spans.key(path).or_else(|| self.spans.nearest(path));
         self.errors.push(Diagnostic::new(msg).at(self.source, loc));
     }
@@ -509,9 +532,7 @@ impl<'a> Translator<'a> {
                 continue;
             };
             let outs = self.step(&wf, &wpath, step, &spath, &name, block, binding, &outputs);
-            if let Some(o) = outs {
-                outputs.insert(sid, o);
-            }
+            outputs.insert(sid, outs.unwrap_or(StepOutputs::Failed));
         }
         self.blocks[block].1 = self.steps.len();
         let secrets = self.secrets.clone();
@@ -535,7 +556,12 @@ impl<'a> Translator<'a> {
                     Some(Ok(t)) => {
                         result.insert(name.clone(), t);
                     }
-                    Some(Err(msg)) => problems.push((at, msg)),
+                    Some(Err(msg)) => {
+                        if msg.is_empty() {
+                            result.insert(name.clone(), String::new());
+                        }
+                        problems.push((at, msg));
+                    }
                     None => problems.push((at, "an output is a runtime expression".to_string())),
                 }
             }
@@ -599,6 +625,22 @@ impl<'a> Translator<'a> {
         for (name, prop) in props {
             let at = join_key(&join_key(&ipath, "properties"), name);
             let mut prop = prop.as_object().cloned().unwrap_or_default();
+            if let Some(r) = prop.get("$ref").and_then(Value::as_str).map(str::to_string) {
+                match r
+                    .strip_prefix("#/components/inputs/")
+                    .and_then(|n| self.doc.pointer(&format!("/components/inputs/{n}")))
+                    .and_then(Value::as_object)
+                {
+                    Some(found) => prop = found.clone(),
+                    None => {
+                        self.error(
+                            &join_key(&at, "$ref"),
+                            format!("`{r}` is not under `components.inputs`"),
+                        );
+                        continue;
+                    }
+                }
+            }
             if prop.get("format").and_then(Value::as_str) == Some("password") {
                 self.secrets.insert(name.clone());
                 continue;
@@ -699,22 +741,27 @@ impl<'a> Translator<'a> {
         for (at, p, _) in &params {
             let pname = p["name"].as_str().unwrap_or_default().to_string();
             let vpath = join_key(at, "value");
+            let place = p["in"].as_str().unwrap_or("");
             let value = match expr::value(&p["value"], Place::Request, scope) {
                 Ok(v) => v,
                 Err(msg) => {
+                    if place == "path" {
+                        path_values.insert(pname, String::new());
+                    }
                     self.error(&vpath, msg);
                     continue;
                 }
             };
-            let place = p["in"].as_str().unwrap_or("");
             match place {
-                "path" => {
-                    let t = match &value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    path_values.insert(pname, t);
-                }
+                "path" => match expr::value_expr(&p["value"], Place::Request, scope) {
+                    Ok(e) => {
+                        path_values.insert(pname, e);
+                    }
+                    Err(msg) => {
+                        path_values.insert(pname, String::new());
+                        self.error(&vpath, msg);
+                    }
+                },
                 "query" => {
                     self.origins
                         .insert(join_key(&join_key(&chain_path, "query_params"), &pname), vpath);
@@ -743,7 +790,11 @@ impl<'a> Translator<'a> {
             headers.insert("Cookie".into(), Value::String(cookies.join("; ")));
         }
         // The URL: the server, the path with its parameters.
-        let url = self.url(&op, &path_values, spath)?;
+        // Without a URL the step cannot run, but the rest of it is still
+        // read, so every problem is said at once.
+        let url = self.url(&op, &path_values, spath);
+        let failed = url.is_none();
+        let url = url.unwrap_or_default();
         self.origins
             .insert(join_key(&chain_path, "url"), op.at.clone());
         out.insert("url".into(), json!(url));
@@ -795,6 +846,7 @@ impl<'a> Translator<'a> {
             for (oname, e) in outs {
                 let at = join_key(&join_key(spath, "outputs"), oname);
                 let Some(source) = e.as_str().and_then(extract_source) else {
+                    extracted.insert(oname.clone(), String::new());
                     self.error(
                         &at,
                         format!(
@@ -853,6 +905,9 @@ impl<'a> Translator<'a> {
                 self.steps[index][list] = Value::Array(actions);
             }
         }
+        if failed {
+            return None;
+        }
         Some(StepOutputs::Extracted(extracted))
     }
 
@@ -873,14 +928,8 @@ impl<'a> Translator<'a> {
             self.error(&at, format!("there is no workflow `{target}`"));
             return None;
         };
-        for key in [
-            "requestBody",
-            "successCriteria",
-            "onSuccess",
-            "onFailure",
-            "outputs",
-        ] {
-            if key != "outputs" && step.get(key).is_some() {
+        for key in ["requestBody", "onSuccess", "onFailure"] {
+            if step.get(key).is_some() {
                 self.unsupported(
                     &join_key(spath, key),
                     &format!("`{key}` on a step that runs a workflow"),
@@ -900,24 +949,73 @@ impl<'a> Translator<'a> {
                 continue;
             };
             let pname = p["name"].as_str().unwrap_or_default().to_string();
-            match expr::value(&p["value"], Place::Request, scope) {
-                Ok(Value::String(s)) => {
-                    // A whole expression is read as it is; other text as text.
-                    let e = match s.strip_prefix("{{ ").and_then(|x| x.strip_suffix(" }}")) {
-                        Some(inner) if !inner.contains("{{") => inner.to_string(),
-                        _ => quote(&s),
-                    };
+            match expr::value_expr(&p["value"], Place::Request, scope) {
+                Ok(e) => {
                     given.insert(pname, e);
-                }
-                Ok(other) => {
-                    given.insert(pname, other.to_string());
                 }
                 Err(msg) => self.error(&join_key(&ppath, "value"), msg),
             }
         }
         let sid = step["stepId"].as_str().unwrap_or_default();
+        let first = self.steps.len();
         let outs = self.workflow(w, &Binding::Given(given), Some(sid))?;
-        Some(StepOutputs::Workflow(outs))
+        // Its criteria are checked on the workflow's last response.
+        if let Some(criteria) = step.get("successCriteria").and_then(Value::as_array)
+            && self.steps.len() > first
+        {
+            let last = self.steps.len() - 1;
+            for (k, c) in criteria.iter().enumerate() {
+                let at = join_index(&join_key(spath, "successCriteria"), k);
+                if let Some(e) = self.criterion(c, &at, scope) {
+                    let that = &mut self.steps[last]["expect"]["that"];
+                    if !that.is_array() {
+                        *that = Value::Array(Vec::new());
+                    }
+                    if let Value::Array(list) = that {
+                        self.origins.insert(
+                            join_index(
+                                &join_key(&join_key(&join_index("steps", last), "expect"), "that"),
+                                list.len(),
+                            ),
+                            at,
+                        );
+                        list.push(Value::String(format!("{{{{ {e} }}}}")));
+                    }
+                }
+            }
+        }
+        // Its outputs: `$outputs.NAME` is the workflow's output NAME.
+        let mut mine = IndexMap::new();
+        if let Some(o) = step.get("outputs").and_then(Value::as_object) {
+            for (name, e) in o {
+                let at = join_key(&join_key(spath, "outputs"), name);
+                match e
+                    .as_str()
+                    .and_then(|e| e.strip_prefix("$outputs."))
+                    .and_then(|n| outs.get(n))
+                {
+                    Some(found) => {
+                        mine.insert(name.clone(), found.clone());
+                    }
+                    None => {
+                        mine.insert(name.clone(), String::new());
+                        self.error(
+                        &at,
+                        format!(
+                            "the output `{name}` of a step that runs workflow `{target}` is `$outputs.NAME`, NAME one of the workflow's outputs ({})",
+                            outs.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    }
+                }
+            }
+        }
+        // Without outputs of its own, the workflow's are read through it.
+        Some(StepOutputs::Workflow(if step.get("outputs").is_some() {
+            mine
+        } else {
+            outs
+        }))
     }
 
     /// A parameter, with `reference: $components.parameters.NAME` looked up.
@@ -1024,12 +1122,9 @@ impl<'a> Translator<'a> {
             };
             let pname = &rest[open + 1..open + close];
             match values.get(pname) {
-                Some(v) => match v.strip_prefix("{{ ").and_then(|x| x.strip_suffix(" }}")) {
-                    Some(inner) if !inner.contains("{{") => {
-                        path.push_str(&format!("{{{{ ({inner}) | path_segment }}}}"))
-                    }
-                    _ => path.push_str(&v.replace('/', "%2F")),
-                },
+                // Its value could not be read: said already.
+                Some(e) if e.is_empty() => return None,
+                Some(e) => path.push_str(&format!("{{{{ ({e}) | path_segment }}}}")),
                 None => {
                     self.error(
                         &join_key(spath, "parameters"),

@@ -265,3 +265,136 @@ fn a_workflow_that_is_not_there_is_named_with_the_ones_that_are() {
         out.stderr
     );
 }
+
+/// The pet store the specification's pet-coupons example calls.
+struct Coupons;
+
+impl Respond for Coupons {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        match (req.method.as_str(), req.url.path()) {
+            ("GET", "/api/v3/pet/findByTags") => {
+                ResponseTemplate::new(200).set_body_json(json!([{"id": 11, "name": "Dotty"}]))
+            }
+            ("GET", "/api/v3/pet/findByStatus") => {
+                ResponseTemplate::new(200).set_body_json(json!([{"id": 12, "name": "Rex"}]))
+            }
+            ("GET", "/api/v3/pet/11/coupons") => {
+                ResponseTemplate::new(200).set_body_json(json!({"couponCode": "SAVE10"}))
+            }
+            ("POST", "/api/v3/store/order") => {
+                let order: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": 500 + order["petId"].as_i64().unwrap_or(0)}))
+            }
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_specifications_pet_coupons_example_runs_against_a_local_store() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Coupons)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let vars = dir.file("tags.yaml", "my_pet_tags: [puppy, dalmatian]\n");
+    let file = format!("{FIXTURES}/spec/pet-coupons.arazzo.yaml");
+    let base = format!("server_pet_coupons={}/api/v3", server.uri());
+    let out = run(&[
+        "run",
+        &file,
+        "--workflow",
+        "apply-coupon",
+        "--var",
+        &base,
+        "--vars-file",
+        vars.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"apply_coupon_pet_order_id": 511})
+    );
+    assert_eq!(
+        received(&server).await,
+        [
+            "GET /api/v3/pet/findByTags?pet_tags=puppy&pet_tags=dalmatian",
+            "GET /api/v3/pet/11/coupons",
+            "POST /api/v3/store/order",
+        ]
+    );
+    let requests = server.received_requests().await.unwrap();
+    // The reused workflow got its inputs from the step that ran it; the one
+    // it was not given is null.
+    assert_eq!(
+        serde_json::from_slice::<Value>(&requests[2].body).unwrap(),
+        json!({"petId": 11, "quantity": null, "couponCode": "SAVE10", "status": "placed", "complete": false})
+    );
+
+    // The other workflow reuses the same one, and a parameter from `components`.
+    let out = run(&[
+        "run",
+        &file,
+        "--workflow",
+        "buy-available-pet",
+        "--var",
+        &base,
+        "--no-progress",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"buy_pet_order_id": 512})
+    );
+    assert!(
+        received(&server).await.contains(
+            &"GET /api/v3/pet/findByStatus?status=available&page=1&pageSize=10".to_string()
+        )
+    );
+}
+
+#[test]
+fn the_example_as_published_is_refused_with_each_expression_it_cannot_read() {
+    // The published example writes some expressions in ways the
+    // specification does not define: each is a validation error, at its line.
+    let adapted =
+        std::fs::read_to_string(format!("{FIXTURES}/spec/pet-coupons.arazzo.yaml")).unwrap();
+    let published: String = adapted
+        .lines()
+        .map(|l| match l.split_once(" # was: ") {
+            Some((code, was)) => {
+                let key = code.split_once(": ").map_or(code, |(k, _)| k);
+                format!("{key}: {was}\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let dir = Scratch::new();
+    std::fs::copy(
+        format!("{FIXTURES}/spec/pet-coupons.openapi.yaml"),
+        dir.dir.path().join("pet-coupons.openapi.yaml"),
+    )
+    .unwrap();
+    let file = dir.file("pet-coupons.arazzo.yaml", &published);
+    let out = run(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for (line, what) in [
+        (35, "my_pet_id"),
+        (46, "my_coupon_code"),
+        (57, "my_order_id"),
+        (90, "my_order_id"),
+        (125, "step_order_id"),
+    ] {
+        assert!(
+            out.stderr
+                .contains(&format!("pet-coupons.arazzo.yaml:{line}:")),
+            "line {line} ({what}) not reported:\n{}",
+            out.stderr
+        );
+    }
+    // Each is said once, and nothing that follows from it is said at all.
+    assert_eq!(out.stderr.matches("error:").count(), 6, "{}", out.stderr);
+}
