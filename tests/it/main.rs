@@ -20,6 +20,7 @@ mod engine;
 mod examples;
 mod expect;
 mod first_hour;
+mod flow;
 mod fmt;
 mod fuzz;
 mod har;
