@@ -7,6 +7,8 @@
 //! - `dry-run`: the next fenced block is the exact stdout of `pytopus run - --dry-run`
 //!   (a multipart boundary, which is random, written `pytopus-…`);
 //! - `graph`: the next fenced block is the exact stdout of `pytopus validate --graph -`;
+//! - `file PATH`: the block is exactly the file PATH of the repository (a
+//!   fixture the tests run);
 //! - `import-postman`: the block is a Postman collection; the next one is the exact
 //!   stdout of `pytopus import postman -` (a chain `validate` accepts), the one after it
 //!   the exact stderr (its notes).
@@ -154,11 +156,29 @@ fn check_file(rel: &str) -> usize {
                     valid.stderr
                 );
             }
+            file if file.starts_with("file ") => {
+                // The block shows a file the tests use, as it is.
+                let shown = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&file[5..]);
+                let text = std::fs::read_to_string(&shown)
+                    .unwrap_or_else(|e| panic!("{rel}: {}: {e}", shown.display()));
+                assert_eq!(
+                    chain.trim_end(),
+                    text.trim_end(),
+                    "{rel}: example {} is not {}",
+                    i + 1,
+                    &file[5..]
+                );
+            }
             other => panic!("{rel}: unknown test marker `{other}`"),
         }
         checked += 1;
     }
     checked
+}
+
+#[test]
+fn arazzo_examples_hold() {
+    assert!(check_file("docs/arazzo.md") > 0);
 }
 
 #[test]
