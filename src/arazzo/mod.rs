@@ -1369,7 +1369,10 @@ impl<'a> Translator<'a> {
                 Err(e) => Err(e),
             },
             ("jsonpath", Some(ctx)) => match crate::jsonpath::JsonPath::compile(cond) {
-                Ok(_) => Ok(format!("(({ctx}) | jsonpath({}))", quote(cond))),
+                // As in the specification's example (`$[?count(@.pets) > 0]`
+                // on a body that is a map), the filter looks at the context
+                // itself: the query runs over a list holding it.
+                Ok(_) => Ok(format!("([{ctx}] | jsonpath({}))", quote(cond))),
                 Err(e) => Err(e),
             },
             ("regex" | "jsonpath", None) => Err(format!("a `{kind}` criterion needs a `context`")),

@@ -75,7 +75,11 @@ output: {n: "{{ Flaky.n }}", attempts: "{{ steps.Flaky.attempts }}"}
         serde_json::from_str::<Value>(&out.stdout).unwrap(),
         json!({"n": 3, "attempts": 3})
     );
-    assert!(out.stderr.contains("on_failure retry 1 of 3"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("on_failure retry 1 of 3"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
@@ -164,7 +168,11 @@ steps:
 "#;
     let (out, _d) = run_chain(&server.uri(), chain, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("go round in a circle"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("go round in a circle"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(paths(&server).await.len(), 10_000);
 }
 
@@ -190,7 +198,12 @@ steps:
         "{}",
         out.stderr
     );
-    assert_eq!(out.stderr.matches("expected true").count(), 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("expected true").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -226,7 +239,9 @@ fn mistakes_in_actions_are_validation_errors_at_their_place() {
         let file = dir.file("c.yaml", chain);
         let out = run(&["validate", file.to_str().unwrap()]);
         assert_eq!(out.code, 2, "{chain}");
-        let text = out.stderr.replace(&dir.dir.path().display().to_string(), "");
+        let text = out
+            .stderr
+            .replace(&dir.dir.path().display().to_string(), "");
         assert!(text.contains(want), "{chain}\nwanted: {want}\n{text}");
     }
 }

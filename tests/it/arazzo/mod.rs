@@ -163,7 +163,8 @@ async fn unmet_success_criteria_fail_the_run_and_say_which() {
     let out = run_pets(&server, &["--var", "username=bob"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains("$[?@.status == 'available']") || out.stderr.contains("jsonpath"),
+        out.stderr
+            .contains("jsonpath(\"$[?(@.status == 'available')]\")"),
         "{}",
         out.stderr
     );
