@@ -399,3 +399,75 @@ fn the_example_as_published_is_refused_with_each_expression_it_cannot_read() {
     // Each is said once, and nothing that follows from it is said at all.
     assert_eq!(out.stderr.matches("error:").count(), 6, "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn every_output_of_a_chain_run_comes_from_an_arazzo_run_with_the_secret_hidden() {
+    let server = store("available").await;
+    let dir = Scratch::new();
+    let report = dir.dir.path().join("r.json");
+    let junit = dir.dir.path().join("j.xml");
+    let har = dir.dir.path().join("h.har");
+    let out = run_pets(
+        &server,
+        &[
+            "--report",
+            report.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--har",
+            har.to_str().unwrap(),
+            "-vvv",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report_text = std::fs::read_to_string(&report).unwrap();
+    let junit_text = std::fs::read_to_string(&junit).unwrap();
+    let har_text = std::fs::read_to_string(&har).unwrap();
+    let report: Value = serde_json::from_str(&report_text).unwrap();
+    let names: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["logIn", "list", "one", "flaky", "health"]);
+    for name in names {
+        assert!(
+            junit_text.contains(&format!("name=\"{name}\"")),
+            "{junit_text}"
+        );
+    }
+    // Every attempt of the step that ran again is in the HAR.
+    assert!(har_text.matches("/v1/flaky").count() >= 3);
+    for (what, text) in [
+        ("stdout", &out.stdout),
+        ("stderr -vvv", &out.stderr),
+        ("report", &report_text),
+        ("junit", &junit_text),
+        ("har", &har_text),
+    ] {
+        assert!(!text.contains("hunter2"), "the secret is in {what}");
+    }
+}
+
+#[tokio::test]
+async fn a_jsonpath_criterion_filters_the_context_itself_as_in_the_specification() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::path("/v1/pets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"pets": [{"id": 1}]})))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::path("/v1/health"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"up": true})))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    let steps = "      - stepId: a\n        operationId: listPets\n        successCriteria:\n          - context: $response.body\n            condition: $[?count(@.pets) > 0]\n            type: jsonpath\n      - stepId: b\n        operationId: health\n        successCriteria:\n          - context: $response.body\n            condition: $[?count(@.pets) > 0]\n            type: jsonpath\n";
+    let file = arazzo(&dir, steps);
+    let base = format!("server_petstore={}/v1", server.uri());
+    let out = run(&["run", &file, "--var", &base, "--no-progress"]);
+    // The list has `pets`; the health answer has none, so `b` fails.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("ok a GET"), "{}", out.stderr);
+    assert!(out.stderr.contains("FAIL b GET"), "{}", out.stderr);
+}
