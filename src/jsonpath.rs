@@ -58,6 +58,20 @@ impl JsonPath {
         })
     }
 
+    /// A singular query's names and indexes, in order (`$.a[0]` → `a`,
+    /// `0`); `None` for any other query, or one with a negative index.
+    pub fn singular_segments(&self) -> Option<Vec<String>> {
+        self.query
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Selector(Selector::Name(n)) => Some(unquote(n)),
+                Segment::Selector(Selector::Index(i)) if *i >= 0 => Some(i.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every node the query selects, in document order.
     pub fn select<'a>(&self, doc: &'a Value) -> Result<Vec<&'a Value>, String> {
         js_path_process(&self.query, doc)
@@ -117,6 +131,18 @@ fn describe_error(text: &str, report: &str) -> String {
     msg
 }
 
+/// A name selector as the parser keeps it, without its quotes.
+fn unquote(name: &str) -> String {
+    let quoted = name.len() >= 2
+        && ((name.starts_with('\'') && name.ends_with('\''))
+            || (name.starts_with('"') && name.ends_with('"')));
+    if quoted {
+        name[1..name.len() - 1].to_string()
+    } else {
+        name.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +166,18 @@ mod tests {
     fn invalid_paths_are_errors() {
         assert!(JsonPath::compile("$.a[").is_err());
         assert!(JsonPath::compile("a.b").is_err());
+    }
+
+    #[test]
+    fn singular_paths_give_their_segments() {
+        let seg = |p: &str| JsonPath::compile(p).unwrap().singular_segments();
+        assert_eq!(
+            seg("$.a[0].b"),
+            Some(vec!["a".into(), "0".into(), "b".into()])
+        );
+        assert_eq!(seg("$['a b'][\"c\"]"), Some(vec!["a b".into(), "c".into()]));
+        assert_eq!(seg("$"), Some(vec![]));
+        assert_eq!(seg("$[*].id"), None);
+        assert_eq!(seg("$[-1]"), None);
     }
 }

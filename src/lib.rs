@@ -35,6 +35,7 @@ pub mod compile;
 pub mod connector;
 pub mod diagnostic;
 pub mod engine;
+pub mod export;
 pub mod files;
 pub mod history;
 pub mod import;

@@ -1472,8 +1472,21 @@ impl<'a> Translator<'a> {
                 json!({"goto": ""})
             }
             "retry" if list == "on_failure" => {
-                if a.get("stepId").is_some() || a.get("workflowId").is_some() {
+                // Arazzo 1.0's schema has a retry name its step: this one.
+                let this = self.steps[index]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let names_other = a
+                    .get("stepId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| self.blocks[block].0.get(id) != Some(&this));
+                if names_other || a.get("workflowId").is_some() {
                     self.unsupported(&at, "`retry` that runs another step or workflow first");
+                    return None;
+                }
+                if a.get("retryLimit").and_then(Value::as_u64) == Some(0) {
+                    // Never retries: nothing to do.
                     return None;
                 }
                 let mut r =

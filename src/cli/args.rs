@@ -41,6 +41,9 @@ pub enum Command {
     /// Turn a request written for another tool into a chain (`import curl 'curl …'`)
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write a chain for another tool (`export arazzo chain.yaml --out DIR`)
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print the JSON Schema of chain files (for editors and the YAML language server)
     Schema,
     /// Print a chain's declared inputs and outputs (what a caller gives it and gets back)
@@ -80,6 +83,25 @@ pub enum ImportCommand {
         long_about = "Turn a Postman collection (format v2.0 or v2.1) into a chain, printed as YAML on stdout; `-` reads it from standard input.\nEvery request becomes a step in the collection's order, its folders in a comment above it. Postman's {{variables}} (collection, then --environment over them) become `vars`, inputs, or secrets; variables a test script sets from the response become the step's `extract`. Auth (basic, bearer, API key, OAuth2 client credentials and password), credential headers and fields become `auth:` or `{{ secret('NAME') }}`, and a note on stderr says which secrets to store with `pytopus auth set NAME`; values are never printed.\nCommon test-script lines (pm.response.to.have.status, pm.expect(…).to.eql/include…, pm.environment.set from the response) become `expect` and `extract`; every other script line is listed on stderr (`note: REQUEST: line N: … — not translated`) and kept as a comment above its step. A file that is not a Postman collection v2.0 or v2.1 is an error (exit 2)."
     )]
     Postman(ImportPostmanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write a chain whose steps call connector endpoints as an Arazzo 1.0 workflow, with an OpenAPI description of each connector
+    #[command(
+        long_about = "Write the chain as an Arazzo 1.0 document (DIR/NAME.arazzo.yaml, one workflow) and an OpenAPI 3.0 description of each connector its steps call (DIR/CONNECTOR.openapi.json), for Arazzo tools such as Redocly Respect.\nEach step becomes an Arazzo step calling its endpoint's operation; `params` become parameters (path, query) or the request body; `vars` and `inputs` the workflow's inputs, `secret('NAME')` an input with `format: password`; templates that name a variable, an input or a value of an earlier step become runtime expressions (the step gets an output for it); `extract` becomes the step's outputs; `expect.status` and `expect.json` equalities become success criteria; bearer, basic and api_key auth become Redocly's `x-security`; a map `output` becomes the workflow's outputs.\nWhat Arazzo cannot say (filters and operators in templates, `for_each`, `poll`, `paginate`, sub-chains, other checks, steps that call a URL rather than a connector's endpoint…) is an error at its place in the chain (exit 2), and nothing is written. Files that exist are not overwritten."
+    )]
+    Arazzo(ExportArazzoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArazzoArgs {
+    /// The chain file
+    #[arg(value_name = "CHAIN")]
+    pub chain: String,
+    /// The directory to write the Arazzo document and the OpenAPI descriptions in (made if missing)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -89,3 +89,43 @@ pub fn postman(args: ImportPostmanArgs) -> Outcome {
     }
     print_stdout(&imported.yaml)
 }
+
+/// `export arazzo`: the chain's Arazzo document and the OpenAPI
+/// descriptions it names, written into `--out` (never over a file).
+pub fn export_arazzo(args: super::args::ExportArazzoArgs) -> Outcome {
+    let source = super::inputs::read_source(&args.chain).map_err(|d| Fail::Usage(d.into()))?;
+    let parsed = crate::chain::parse(source).map_err(|d| Fail::Usage(d.into()))?;
+    let resolved = crate::resolve::resolve(&parsed);
+    let exported = crate::export::arazzo(&parsed, &resolved).map_err(Fail::Usage)?;
+    let stem = std::path::Path::new(&args.chain)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("chain")
+        .trim_end_matches(".chain")
+        .to_string();
+    let arazzo_text = serde_saphyr::to_string(&exported.arazzo)
+        .map_err(|e| Fail::failed(format!("cannot write the Arazzo document as YAML: {e}")))?;
+    let mut files = vec![(format!("{stem}.arazzo.yaml"), arazzo_text)];
+    for (name, doc) in &exported.descriptions {
+        let text = serde_json::to_string_pretty(doc).unwrap_or_default() + "\n";
+        files.push((name.clone(), text));
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Fail::failed(format!("cannot make {}: {e}", args.out.display())))?;
+    for (name, _) in &files {
+        let path = args.out.join(name);
+        if path.exists() {
+            return Err(Fail::usage(format!(
+                "{} exists: remove it or give another --out",
+                path.display()
+            )));
+        }
+    }
+    for (name, text) in &files {
+        let path = args.out.join(name);
+        crate::files::write(&path, text.as_bytes())
+            .map_err(|e| Fail::failed(format!("cannot write {}: {e}", path.display())))?;
+        crate::report::to_stderr(&format!("wrote {}\n", path.display()));
+    }
+    Ok(super::Exit::Success)
+}

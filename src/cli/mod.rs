@@ -64,6 +64,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Import(args::ImportCommand::Curl(a)) => import::curl(a),
         Command::Import(args::ImportCommand::Har(a)) => import::har(a),
         Command::Import(args::ImportCommand::Postman(a)) => import::postman(a),
+        Command::Export(args::ExportCommand::Arazzo(a)) => import::export_arazzo(a),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::chain::model::json_schema())
                 .unwrap_or_default();

@@ -147,7 +147,7 @@ const LAYERS: &[&[&str]] = &[
     &["chain", "template", "transport"],
     &["arazzo", "auth", "connector", "import"],
     &["plan", "resolve"],
-    &["compile"],
+    &["compile", "export"],
     &["engine"],
     &["report"],
     &["history"],

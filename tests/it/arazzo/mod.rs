@@ -2,6 +2,8 @@
 //! local pet store, the spec's features one by one, and the problems
 //! `validate` finds, each at its place in the Arazzo file.
 
+mod export;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
