@@ -332,9 +332,12 @@ impl<'a> Translator<'a> {
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
         let mut problems = Vec::new();
-        self.sources = Arc::new(Sources::read(self.doc, &dir, &mut |path, msg| {
-            problems.push((path.to_string(), msg))
-        }));
+        self.sources = Arc::new(Sources::read(
+            self.doc,
+            &dir,
+            &source::fetch,
+            &mut |path, msg| problems.push((path.to_string(), msg)),
+        ));
         for (path, msg) in problems {
             self.error(&path, msg);
         }

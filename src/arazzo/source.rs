@@ -58,7 +58,13 @@ pub(super) struct Operation {
 impl Sources {
     /// Reads each `sourceDescriptions` entry of type `openapi`; problems go
     /// to `error` with the path of the entry.
-    pub(super) fn read(doc: &Value, dir: &Path, error: &mut dyn FnMut(&str, String)) -> Sources {
+    /// A description given by URL is fetched with `fetch`.
+    pub(super) fn read(
+        doc: &Value,
+        dir: &Path,
+        fetch: &dyn Fn(&str) -> Result<String, String>,
+        error: &mut dyn FnMut(&str, String),
+    ) -> Sources {
         let mut all = Vec::new();
         let list = doc
             .get("sourceDescriptions")
@@ -96,30 +102,24 @@ impl Sources {
                     continue;
                 }
             }
-            if url.starts_with("http://") || url.starts_with("https://") {
-                error(
-                    &join_key(&at, "url"),
-                    format!(
-                        "`{url}`: pytopus reads source descriptions from files, not from the network; save it beside the Arazzo file and name the file"
-                    ),
-                );
-                continue;
-            }
-            let path = dir.join(url.strip_prefix("file://").unwrap_or(url));
-            let text = match read_text(Some(&path), MAX_INPUT) {
+            let remote = url.starts_with("http://") || url.starts_with("https://");
+            let (shown, read) = if remote {
+                (url.to_string(), fetch(url))
+            } else {
+                let path = dir.join(url.strip_prefix("file://").unwrap_or(url));
+                let read = read_text(Some(&path), MAX_INPUT)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()));
+                (path.display().to_string(), read)
+            };
+            let text = match read {
                 Ok(t) => t,
                 Err(e) => {
-                    error(
-                        &join_key(&at, "url"),
-                        format!("cannot read {}: {e}", path.display()),
-                    );
+                    error(&join_key(&at, "url"), e);
                     continue;
                 }
             };
-            let source = Arc::new(Source {
-                name: path.display().to_string(),
-                text,
-            });
+            let source = Arc::new(Source { name: shown, text });
+            let path = Path::new(&source.name);
             let value = match crate::chain::parse::read_document(&source) {
                 Ok((v, _)) => v,
                 Err(d) => {
@@ -297,4 +297,53 @@ fn server_url(doc: &Value) -> Option<String> {
     }
     (url.starts_with("http://") || url.starts_with("https://"))
         .then(|| url.trim_end_matches('/').to_string())
+}
+
+/// Fetches a description given by URL: one GET through the transport every
+/// request goes through (its redirect policy, size limit and decoding),
+/// with the input limit of a chain file and a 30-second deadline. The
+/// file is read while the chain is, outside any run: on a thread and
+/// runtime of its own.
+pub fn fetch(url: &str) -> Result<String, String> {
+    use crate::transport::{Added, BodySink, Client, HttpRequest, LiveOptions, LiveTransport};
+    let get = || -> Result<String, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+        runtime.block_on(async {
+            let live = LiveTransport::new(&LiveOptions::default())
+                .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+            let client = Client::new(Arc::new(live), crate::secret::Redactor::default());
+            let request = HttpRequest {
+                method: "GET".into(),
+                url: url.to_string(),
+                parsed_url: None,
+                headers: vec![(
+                    "Accept".into(),
+                    "application/yaml, application/json;q=0.9, */*;q=0.5".into(),
+                )],
+                body: None,
+                timeout: std::time::Duration::from_secs(30),
+                follow_redirects: true,
+                tls: None,
+                body_limit: MAX_INPUT,
+            };
+            let response = client
+                .send(&request, &BodySink::Memory, &Added::default())
+                .await
+                .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+            if !(200..300).contains(&response.status) {
+                return Err(format!(
+                    "cannot fetch {url}: the server answered {}",
+                    response.status
+                ));
+            }
+            String::from_utf8(response.body).map_err(|_| format!("{url} is not UTF-8 text"))
+        })
+    };
+    std::thread::scope(|s| match s.spawn(get).join() {
+        Ok(r) => r,
+        Err(_) => Err(format!("cannot fetch {url}")),
+    })
 }

@@ -473,3 +473,47 @@ async fn a_jsonpath_criterion_filters_the_context_itself_as_in_the_specification
     assert!(out.stderr.contains("ok a GET"), "{}", out.stderr);
     assert!(out.stderr.contains("FAIL b GET"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn a_source_description_given_by_url_is_fetched_and_a_missing_one_is_an_error_at_its_line() {
+    let server = store("available").await;
+    let docs = MockServer::start().await;
+    let petstore = std::fs::read_to_string(format!("{FIXTURES}/petstore.yaml")).unwrap();
+    Mock::given(wiremock::matchers::path("/specs/petstore.yaml"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(petstore))
+        .mount(&docs)
+        .await;
+    let dir = Scratch::new();
+    let text = |url: &str| {
+        format!(
+            "arazzo: 1.0.1\ninfo: {{title: t, version: '1'}}\nsourceDescriptions:\n  - name: petstore\n    url: {url}\n    type: openapi\nworkflows:\n  - workflowId: w\n    steps:\n      - stepId: up\n        operationId: health\n        successCriteria:\n          - condition: $statusCode == 200\n"
+        )
+    };
+    let good = dir.file(
+        "good.arazzo.yaml",
+        &text(&format!("{}/specs/petstore.yaml", docs.uri())),
+    );
+    let base = format!("server_petstore={}/v1", server.uri());
+    let out = run(&[
+        "run",
+        good.to_str().unwrap(),
+        "--var",
+        &base,
+        "--no-progress",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(received(&server).await, ["GET /v1/health"]);
+
+    let bad = dir.file(
+        "bad.arazzo.yaml",
+        &text(&format!("{}/specs/nope.yaml", docs.uri())),
+    );
+    let out = run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("the server answered 404"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("bad.arazzo.yaml:5:5"), "{}", out.stderr);
+}
