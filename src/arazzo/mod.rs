@@ -71,7 +71,7 @@ pub fn translate(
     spans: SpanMap,
     workflow: Option<&str>,
 ) -> Result<ParsedChain, Diagnostics> {
-    let mut t = Translator::new(&source, &doc, &spans);
+    let mut t = Translator::new(Arc::clone(&source), Arc::new(doc), spans.clone());
     let chain = t.chain(workflow);
     if !t.errors.is_empty() {
         // A workflow run by several steps is read once for each: its
@@ -206,10 +206,17 @@ enum Target {
     EndOf(usize),
 }
 
-struct Translator<'a> {
-    source: &'a Arc<Source>,
-    doc: &'a Value,
-    spans: &'a SpanMap,
+struct Translator {
+    /// The document being read: the file run, or another Arazzo file it
+    /// names in `sourceDescriptions` while one of its workflows is read.
+    source: Arc<Source>,
+    doc: Arc<Value>,
+    spans: SpanMap,
+    /// How the file run names the document being read (`None`: it is that
+    /// file), and the step of the file run that led there.
+    within: Option<(String, String)>,
+    /// Other Arazzo files read so far, by their name in the file run.
+    others: HashMap<String, Arc<Other>>,
     errors: Vec<Diagnostic>,
     sources: Arc<Sources>,
     steps: Vec<Value>,
@@ -226,6 +233,33 @@ struct Translator<'a> {
     pending: Vec<Pending>,
     /// Workflows being inlined, to refuse a workflow that runs itself.
     running: Vec<String>,
+}
+
+/// Another Arazzo file a `sourceDescriptions` entry names, read.
+struct Other {
+    source: Arc<Source>,
+    doc: Arc<Value>,
+    spans: SpanMap,
+    sources: Arc<Sources>,
+}
+
+/// The document being read before [`Translator::enter`].
+struct Saved {
+    source: Arc<Source>,
+    doc: Arc<Value>,
+    spans: SpanMap,
+    sources: Arc<Sources>,
+    within: Option<(String, String)>,
+}
+
+/// A workflow to run: of the file run, or of another Arazzo file.
+enum Run {
+    Here(usize),
+    There {
+        name: String,
+        id: String,
+        at: String,
+    },
 }
 
 /// An Arazzo step's chain name from its id.
@@ -269,12 +303,14 @@ const TAKEN: &[&str] = &[
     "secret",
 ];
 
-impl<'a> Translator<'a> {
-    fn new(source: &'a Arc<Source>, doc: &'a Value, spans: &'a SpanMap) -> Self {
+impl Translator {
+    fn new(source: Arc<Source>, doc: Arc<Value>, spans: SpanMap) -> Self {
         Translator {
             source,
             doc,
             spans,
+            within: None,
+            others: HashMap::new(),
             errors: Vec::new(),
             sources: Arc::default(),
             steps: Vec::new(),
@@ -291,13 +327,93 @@ impl<'a> Translator<'a> {
 
     /// An error at `path`; an empty message is a consequence of one said
     /// already, and is not said again.
+    /// Where a chain path came from in the file run: `arazzo_path` there,
+    /// or, in another Arazzo file, the step of the file run that led there.
+    fn origin(&mut self, chain_path: impl Into<String>, arazzo_path: impl Into<String>) {
+        let from = match &self.within {
+            Some((_, call)) => call.clone(),
+            None => arazzo_path.into(),
+        };
+        self.origins.insert(chain_path.into(), from);
+    }
+
+    /// The key of workflow `id` of the document being read.
+    fn wkey(&self, id: &str) -> String {
+        match &self.within {
+            Some((name, _)) => format!("$sourceDescriptions.{name}.{id}"),
+            None => id.to_string(),
+        }
+    }
+
+    /// Reads another Arazzo file named in `sourceDescriptions` from now
+    /// on, until [`Self::leave`]; `at` is where it is named.
+    fn enter(&mut self, name: &str, at: &str) -> Option<Saved> {
+        let other = match self.others.get(name) {
+            Some(o) => Arc::clone(o),
+            None => {
+                let Some((source, doc, spans)) = self.sources.arazzo(name) else {
+                    let known = self.sources.url(name).is_some();
+                    self.error(
+                        at,
+                        if known {
+                            format!("the source description `{name}` is not an Arazzo file")
+                        } else {
+                            format!("there is no source description `{name}`")
+                        },
+                    );
+                    return None;
+                };
+                let dir = std::path::Path::new(&source.name)
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default();
+                let mut problems = Vec::new();
+                let sources = Sources::read(&doc, &dir, &source::fetch, &mut |path, msg| {
+                    problems.push((path.to_string(), msg))
+                });
+                for (path, msg) in problems {
+                    let loc = spans.key(&path).or_else(|| spans.nearest(&path));
+                    self.errors.push(Diagnostic::new(msg).at(&source, loc));
+                }
+                let other = Arc::new(Other {
+                    source,
+                    doc: Arc::new(doc),
+                    spans,
+                    sources: Arc::new(sources),
+                });
+                self.others.insert(name.to_string(), Arc::clone(&other));
+                other
+            }
+        };
+        let call = match &self.within {
+            Some((_, call)) => call.clone(),
+            None => at.to_string(),
+        };
+        let saved = Saved {
+            source: std::mem::replace(&mut self.source, Arc::clone(&other.source)),
+            doc: std::mem::replace(&mut self.doc, Arc::clone(&other.doc)),
+            spans: std::mem::replace(&mut self.spans, other.spans.clone()),
+            sources: std::mem::replace(&mut self.sources, Arc::clone(&other.sources)),
+            within: self.within.replace((name.to_string(), call)),
+        };
+        Some(saved)
+    }
+
+    fn leave(&mut self, saved: Saved) {
+        self.source = saved.source;
+        self.doc = saved.doc;
+        self.spans = saved.spans;
+        self.sources = saved.sources;
+        self.within = saved.within;
+    }
+
     fn error(&mut self, path: &str, msg: impl Into<String>) {
         let msg = msg.into();
         if msg.is_empty() {
             return;
         }
         let loc = self.spans.key(path).or_else(|| self.spans.nearest(path));
-        self.errors.push(Diagnostic::new(msg).at(self.source, loc));
+        self.errors.push(Diagnostic::new(msg).at(&self.source, loc));
     }
 
     fn unsupported(&mut self, path: &str, what: &str) {
@@ -333,7 +449,7 @@ impl<'a> Translator<'a> {
             .unwrap_or_default();
         let mut problems = Vec::new();
         self.sources = Arc::new(Sources::read(
-            self.doc,
+            &self.doc,
             &dir,
             &source::fetch,
             &mut |path, msg| problems.push((path.to_string(), msg)),
@@ -343,7 +459,34 @@ impl<'a> Translator<'a> {
         }
         let order = self.order(&workflows, only)?;
         let mut outputs = Map::new();
-        for &w in &order {
+        let mut shown = 0;
+        for run in &order {
+            let w = match run {
+                Run::Here(w) => *w,
+                Run::There { name, id, at } => {
+                    // A workflow of another file this one depends on: it
+                    // runs first; its outputs are not this file's.
+                    let saved = self.enter(name, at)?;
+                    let found = workflow_ids(&self.doc).iter().position(|i| i == id);
+                    let outs = match found {
+                        Some(w) => self.workflow(w, &Binding::Chain, None),
+                        None => {
+                            let at = at.clone();
+                            self.leave(saved);
+                            self.error(
+                                &at,
+                                format!("the Arazzo file `{name}` has no workflow `{id}`"),
+                            );
+                            return None;
+                        }
+                    };
+                    let key = self.wkey(id);
+                    self.leave(saved);
+                    self.workflow_outputs.insert(key, outs?);
+                    continue;
+                }
+            };
+            shown += 1;
             let id = workflows[w]["workflowId"]
                 .as_str()
                 .unwrap_or_default()
@@ -384,7 +527,7 @@ impl<'a> Translator<'a> {
         }
         let out = if let Some(w) = only {
             outputs.remove(w)
-        } else if order.len() == 1 {
+        } else if shown == 1 {
             outputs.into_iter().next().map(|(_, v)| v)
         } else {
             (!outputs.is_empty()).then_some(Value::Object(outputs))
@@ -396,7 +539,7 @@ impl<'a> Translator<'a> {
     }
 
     /// The workflows to run, each after the ones it depends on.
-    fn order(&mut self, workflows: &[Value], only: Option<&str>) -> Option<Vec<usize>> {
+    fn order(&mut self, workflows: &[Value], only: Option<&str>) -> Option<Vec<Run>> {
         let ids: Vec<&str> = workflows
             .iter()
             .map(|w| w.get("workflowId").and_then(Value::as_str).unwrap_or(""))
@@ -413,7 +556,7 @@ impl<'a> Translator<'a> {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ))
-                        .at(self.source, self.spans.key("workflows")),
+                        .at(&self.source, self.spans.key("workflows")),
                     );
                     return None;
                 }
@@ -434,7 +577,7 @@ impl<'a> Translator<'a> {
         workflows: &[Value],
         ids: &[&str],
         state: &mut [u8],
-        order: &mut Vec<usize>,
+        order: &mut Vec<Run>,
     ) {
         match state[w] {
             2 => return,
@@ -466,13 +609,28 @@ impl<'a> Translator<'a> {
             match ids.iter().position(|i| *i == d) {
                 Some(j) => self.visit(j, workflows, ids, state, order),
                 None if d.starts_with("$sourceDescriptions.") => {
-                    self.unsupported(&path, "a workflow of another Arazzo file")
+                    match d["$sourceDescriptions.".len()..].split_once('.') {
+                        Some((name, id)) => {
+                            let run = Run::There {
+                                name: name.to_string(),
+                                id: id.to_string(),
+                                at: path.clone(),
+                            };
+                            let seen = order.iter().any(|r| matches!(r, Run::There { name: n, id: i, .. } if n == name && i == id));
+                            if !seen {
+                                order.push(run);
+                            }
+                        }
+                        None => {
+                            self.error(&path, format!("`{d}` names no workflow after the source"))
+                        }
+                    }
                 }
                 None => self.error(&path, format!("there is no workflow `{d}`")),
             }
         }
         state[w] = 2;
-        order.push(w);
+        order.push(Run::Here(w));
     }
 
     /// Translates workflow `w` into chain steps appended to the chain;
@@ -490,11 +648,12 @@ impl<'a> Translator<'a> {
             self.error(&wpath, "a workflow needs a `workflowId`");
             return None;
         }
-        if self.running.contains(&id) {
+        let key = self.wkey(&id);
+        if self.running.contains(&key) {
             self.error(&wpath, format!("workflow `{id}` runs itself"));
             return None;
         }
-        self.running.push(id.clone());
+        self.running.push(key);
         if matches!(binding, Binding::Chain) {
             self.declare_inputs(&wf, &wpath);
         }
@@ -656,7 +815,7 @@ impl<'a> Translator<'a> {
                 prop.insert("required".into(), Value::Bool(false));
             }
             self.used.insert(chain_name.clone());
-            self.origins.insert(join_key("inputs", &chain_name), at);
+            self.origin(join_key("inputs", &chain_name), at);
             self.inputs.insert(chain_name, Value::Object(prop));
         }
     }
@@ -709,7 +868,7 @@ impl<'a> Translator<'a> {
         }
         let index = self.steps.len();
         let chain_path = join_index("steps", index);
-        self.origins.insert(chain_path.clone(), spath.to_string());
+        self.origin(chain_path.clone(), spath.to_string());
         let op = self.operation(step, spath)?;
         let mut out = Map::new();
         out.insert("name".into(), json!(name));
@@ -766,13 +925,11 @@ impl<'a> Translator<'a> {
                     }
                 },
                 "query" => {
-                    self.origins
-                        .insert(join_key(&join_key(&chain_path, "query_params"), &pname), vpath);
+                    self.origin(join_key(&join_key(&chain_path, "query_params"), &pname), vpath);
                     query.insert(pname, value);
                 }
                 "header" => {
-                    self.origins
-                        .insert(join_key(&join_key(&chain_path, "headers"), &pname), vpath);
+                    self.origin(join_key(&join_key(&chain_path, "headers"), &pname), vpath);
                     headers.insert(pname, scalar(value));
                 }
                 "cookie" => match value {
@@ -798,8 +955,7 @@ impl<'a> Translator<'a> {
         let url = self.url(&op, &path_values, spath);
         let failed = url.is_none();
         let url = url.unwrap_or_default();
-        self.origins
-            .insert(join_key(&chain_path, "url"), op.at.clone());
+        self.origin(join_key(&chain_path, "url"), op.at.clone());
         out.insert("url".into(), json!(url));
         if !query.is_empty() {
             out.insert("query_params".into(), Value::Object(query));
@@ -827,7 +983,7 @@ impl<'a> Translator<'a> {
             for (k, c) in criteria.iter().enumerate() {
                 let at = join_index(&join_key(spath, "successCriteria"), k);
                 if let Some(e) = self.criterion(c, &at, scope) {
-                    self.origins.insert(
+                    self.origin(
                         join_index(
                             &join_key(&join_key(&chain_path, "expect"), "that"),
                             that.len(),
@@ -859,8 +1015,7 @@ impl<'a> Translator<'a> {
                     continue;
                 };
                 let var = self.fresh(&format!("{name}_{}", identifier(oname)), name);
-                self.origins
-                    .insert(join_key(&join_key(&chain_path, "extract"), &var), at);
+                self.origin(join_key(&join_key(&chain_path, "extract"), &var), at);
                 extract.insert(var.clone(), Value::String(source));
                 extracted.insert(oname.clone(), format!("steps.{name}.outputs.{var}"));
             }
@@ -899,8 +1054,7 @@ impl<'a> Translator<'a> {
                 )
             {
                 if let Some(action) = self.action(a, &k, list, index, actions.len(), block, scope) {
-                    self.origins
-                        .insert(join_index(&join_key(&chain_path, list), actions.len()), k);
+                    self.origin(join_index(&join_key(&chain_path, list), actions.len()), k);
                     actions.push(action);
                 }
             }
@@ -923,11 +1077,33 @@ impl<'a> Translator<'a> {
         scope: &Scope<'_>,
     ) -> Option<StepOutputs> {
         let at = join_key(spath, "workflowId");
-        if target.starts_with('$') {
-            self.unsupported(&at, "a workflow of another Arazzo file");
-            return None;
+        if let Some(rest) = target.strip_prefix("$sourceDescriptions.") {
+            let Some((name, id)) = rest.split_once('.') else {
+                self.error(
+                    &at,
+                    format!("`{target}` names no workflow after the source"),
+                );
+                return None;
+            };
+            let (name, id) = (name.to_string(), id.to_string());
+            let given = self.given(step, spath, scope);
+            let saved = self.enter(&name, &at)?;
+            let found = workflow_ids(&self.doc).iter().position(|i| *i == id);
+            let first = self.steps.len();
+            let outs = match found {
+                Some(w) => self.workflow(w, &Binding::Given(given), step["stepId"].as_str()),
+                None => None,
+            };
+            self.leave(saved);
+            if found.is_none() {
+                self.error(
+                    &at,
+                    format!("the Arazzo file `{name}` has no workflow `{id}`"),
+                );
+            }
+            return self.called(step, spath, &id, first, outs?, scope);
         }
-        let Some(w) = workflow_ids(self.doc).iter().position(|i| i == target) else {
+        let Some(w) = workflow_ids(&self.doc).iter().position(|i| i == target) else {
             self.error(&at, format!("there is no workflow `{target}`"));
             return None;
         };
@@ -939,6 +1115,16 @@ impl<'a> Translator<'a> {
                 );
             }
         }
+        let given = self.given(step, spath, scope);
+        let sid = step["stepId"].as_str().unwrap_or_default();
+        let first = self.steps.len();
+        let outs = self.workflow(w, &Binding::Given(given), Some(sid))?;
+        self.called(step, spath, target, first, outs, scope)
+    }
+
+    /// The inputs a step that runs a workflow gives it: its parameters, as
+    /// template expressions.
+    fn given(&mut self, step: &Value, spath: &str, scope: &Scope<'_>) -> HashMap<String, String> {
         let mut given = HashMap::new();
         for (k, p) in step
             .get("parameters")
@@ -959,9 +1145,20 @@ impl<'a> Translator<'a> {
                 Err(msg) => self.error(&join_key(&ppath, "value"), msg),
             }
         }
-        let sid = step["stepId"].as_str().unwrap_or_default();
-        let first = self.steps.len();
-        let outs = self.workflow(w, &Binding::Given(given), Some(sid))?;
+        given
+    }
+
+    /// What a step that ran a workflow checks and gives: its criteria on
+    /// the workflow's last response, its outputs from the workflow's.
+    fn called(
+        &mut self,
+        step: &Value,
+        spath: &str,
+        target: &str,
+        first: usize,
+        outs: IndexMap<String, String>,
+        scope: &Scope<'_>,
+    ) -> Option<StepOutputs> {
         // Its criteria are checked on the workflow's last response.
         if let Some(criteria) = step.get("successCriteria").and_then(Value::as_array)
             && self.steps.len() > first
@@ -974,16 +1171,16 @@ impl<'a> Translator<'a> {
                     if !that.is_array() {
                         *that = Value::Array(Vec::new());
                     }
-                    if let Value::Array(list) = that {
-                        self.origins.insert(
-                            join_index(
-                                &join_key(&join_key(&join_index("steps", last), "expect"), "that"),
-                                list.len(),
-                            ),
-                            at,
-                        );
-                        list.push(Value::String(format!("{{{{ {e} }}}}")));
-                    }
+                    let Value::Array(list) = that else { continue };
+                    list.push(Value::String(format!("{{{{ {e} }}}}")));
+                    let k = list.len() - 1;
+                    self.origin(
+                        join_index(
+                            &join_key(&join_key(&join_index("steps", last), "expect"), "that"),
+                            k,
+                        ),
+                        at,
+                    );
                 }
             }
         }
@@ -1219,18 +1416,15 @@ impl<'a> Translator<'a> {
                 ),
             }
         }
-        self.origins
-            .insert(join_key(chain_path, "body"), join_key(at, "payload"));
+        self.origin(join_key(chain_path, "body"), join_key(at, "payload"));
         let ct = content_type
             .unwrap_or("application/json")
             .to_ascii_lowercase();
         if ct.starts_with("application/x-www-form-urlencoded") && payload.is_object() {
-            self.origins
-                .insert(join_key(chain_path, "form"), join_key(at, "payload"));
+            self.origin(join_key(chain_path, "form"), join_key(at, "payload"));
             out.insert("form".into(), payload);
         } else if ct.starts_with("multipart/form-data") && payload.is_object() {
-            self.origins
-                .insert(join_key(chain_path, "multipart"), join_key(at, "payload"));
+            self.origin(join_key(chain_path, "multipart"), join_key(at, "payload"));
             out.insert("multipart".into(), payload);
         } else {
             if let Some(ct) = content_type {

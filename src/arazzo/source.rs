@@ -28,6 +28,8 @@ struct Described {
 #[derive(Debug, Default)]
 pub(super) struct Sources {
     all: Vec<Described>,
+    /// Other Arazzo files, by name: as read, with positions.
+    arazzo: Vec<(String, Arc<Source>, Value, crate::chain::spans::SpanMap)>,
 }
 
 /// Where an operation's requests go.
@@ -66,6 +68,7 @@ impl Sources {
         error: &mut dyn FnMut(&str, String),
     ) -> Sources {
         let mut all = Vec::new();
+        let mut arazzo = Vec::new();
         let list = doc
             .get("sourceDescriptions")
             .and_then(Value::as_array)
@@ -85,15 +88,9 @@ impl Sources {
                 error(&at, "a source description needs `name` and `url`".into());
                 continue;
             }
-            match s.get("type").and_then(Value::as_str).unwrap_or("openapi") {
-                "openapi" => {}
-                "arazzo" => {
-                    error(
-                        &join_key(&at, "type"),
-                        "another Arazzo file as a source description is not supported by pytopus's Arazzo runner".into(),
-                    );
-                    continue;
-                }
+            let kind = s.get("type").and_then(Value::as_str).unwrap_or("openapi");
+            match kind {
+                "openapi" | "arazzo" => {}
                 other => {
                     error(
                         &join_key(&at, "type"),
@@ -120,13 +117,32 @@ impl Sources {
             };
             let source = Arc::new(Source { name: shown, text });
             let path = Path::new(&source.name);
-            let value = match crate::chain::parse::read_document(&source) {
-                Ok((v, _)) => v,
+            let (value, spans) = match crate::chain::parse::read_document(&source) {
+                Ok(read) => read,
                 Err(d) => {
                     error(&join_key(&at, "url"), d.message.clone());
                     continue;
                 }
             };
+            if kind == "arazzo" {
+                if !super::is_arazzo(&value) {
+                    error(
+                        &join_key(&at, "url"),
+                        format!(
+                            "{} is not an Arazzo file (it has no `arazzo` key)",
+                            source.name
+                        ),
+                    );
+                    continue;
+                }
+                all.push(Described {
+                    name: name.to_string(),
+                    url: url.to_string(),
+                    doc: Value::Null,
+                });
+                arazzo.push((name.to_string(), Arc::clone(&source), value, spans));
+                continue;
+            }
             if value.get("openapi").is_none() && value.get("swagger").is_none() {
                 error(
                     &join_key(&at, "url"),
@@ -143,7 +159,18 @@ impl Sources {
                 doc: value,
             });
         }
-        Sources { all }
+        Sources { all, arazzo }
+    }
+
+    /// Another Arazzo file by its name, as read.
+    pub(super) fn arazzo(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<Source>, Value, crate::chain::spans::SpanMap)> {
+        self.arazzo
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|(_, s, v, spans)| (Arc::clone(s), v.clone(), spans.clone()))
     }
 
     /// `$sourceDescriptions.NAME.url`.

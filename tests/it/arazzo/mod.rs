@@ -517,3 +517,62 @@ async fn a_source_description_given_by_url_is_fetched_and_a_missing_one_is_an_er
     );
     assert!(out.stderr.contains("bad.arazzo.yaml:5:5"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn workflows_of_another_arazzo_file_run_in_place_and_its_problems_point_into_it() {
+    let server = store("available").await;
+    let dir = Scratch::new();
+    std::fs::copy(
+        format!("{FIXTURES}/petstore.yaml"),
+        dir.dir.path().join("petstore.yaml"),
+    )
+    .unwrap();
+    dir.file(
+        "auth.arazzo.yaml",
+        "arazzo: 1.0.1\ninfo: {title: auth, version: '1'}\nsourceDescriptions:\n  - {name: store, url: petstore.yaml, type: openapi}\nworkflows:\n  - workflowId: up\n    steps:\n      - stepId: health\n        operationId: health\n  - workflowId: login\n    inputs:\n      type: object\n      properties:\n        user: {type: string}\n    steps:\n      - stepId: in\n        operationId: loginUser\n        requestBody:\n          payload: {username: $inputs.user, password: hunter2}\n        successCriteria:\n          - condition: $statusCode == 200\n        outputs:\n          token: $response.body#/token\n    outputs:\n      token: $steps.in.outputs.token\n",
+    );
+    let main = dir.file(
+        "main.arazzo.yaml",
+        "arazzo: 1.0.1\ninfo: {title: main, version: '1'}\nsourceDescriptions:\n  - {name: petstore, url: petstore.yaml, type: openapi}\n  - {name: auth, url: auth.arazzo.yaml, type: arazzo}\nworkflows:\n  - workflowId: pets\n    dependsOn: [$sourceDescriptions.auth.up]\n    steps:\n      - stepId: login\n        workflowId: $sourceDescriptions.auth.login\n        parameters:\n          - {name: user, value: alice}\n      - stepId: list\n        operationId: listPets\n        parameters:\n          - {name: Authorization, in: header, value: 'Bearer {$steps.login.outputs.token}'}\n        successCriteria:\n          - condition: $statusCode == 200\n        outputs:\n          first: $response.body#/0/name\n    outputs:\n      first: $steps.list.outputs.first\n",
+    );
+    let base = format!("server_petstore={}/v1", server.uri());
+    let store_base = format!("server_store={}/v1", server.uri());
+    let out = run(&[
+        "run",
+        main.to_str().unwrap(),
+        "--var",
+        &base,
+        "--var",
+        &store_base,
+        "--no-progress",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        received(&server).await,
+        ["GET /v1/health", "POST /v1/login", "GET /v1/pets"]
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"first": "Rex"})
+    );
+
+    // A mistake in the other file is shown in the other file.
+    let text = std::fs::read_to_string(dir.dir.path().join("auth.arazzo.yaml")).unwrap();
+    dir.file(
+        "auth.arazzo.yaml",
+        &text.replace("operationId: loginUser", "operationId: logInUser"),
+    );
+    let out = run(&["validate", main.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("no operation has `operationId: logInUser`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("auth.arazzo.yaml:17:9"),
+        "{}",
+        out.stderr
+    );
+}
