@@ -6,6 +6,7 @@
 //! never a failed run.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -13,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::engine::outcome::{Limited, StepResult};
-use crate::engine::{RunReport, StepOutcome, StepStatus};
+use crate::engine::{Event, Observer, RunReport, StepOutcome, StepStatus};
 use crate::secret::Redactor;
 
 pub use crate::engine::outcome::MAX_RESULT_BYTES;
@@ -309,6 +310,83 @@ impl History {
             &path,
         )?;
         Ok(last.filter(|s| s.summary.status == "failed"))
+    }
+}
+
+/// Which chain a run is filed under: its file's full path and the hash of
+/// the text it was loaded from (`--resume` compares it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub content_hash: String,
+}
+
+impl Entry {
+    /// The entry of a chain loaded from `path` with the text `text`.
+    pub fn new(path: impl Into<String>, text: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            content_hash: content_hash(text),
+        }
+    }
+}
+
+/// How storing a run went: the row's id, or why it was not stored.
+pub type Recorded = Arc<Mutex<Option<Result<i64, String>>>>;
+
+/// The history as an observer of a run: stores the run's report (redacted,
+/// like every output) when it finishes. Best effort: what went wrong is
+/// kept in [`Recorded`] for the driver to warn about, never a failed run.
+pub struct Recorder {
+    entry: Entry,
+    redactor: Redactor,
+    /// The database; `None`: the user's ([`path`]).
+    at: Option<PathBuf>,
+    recorded: Recorded,
+}
+
+impl Recorder {
+    pub fn new(entry: Entry, redactor: Redactor) -> Recorder {
+        Recorder {
+            entry,
+            redactor,
+            at: None,
+            recorded: Recorded::default(),
+        }
+    }
+
+    /// Stores into the database at `path` instead of the user's.
+    pub fn at(mut self, path: PathBuf) -> Recorder {
+        self.at = Some(path);
+        self
+    }
+
+    /// Where the outcome of storing the run will be, once it finished.
+    pub fn recorded(&self) -> Recorded {
+        Arc::clone(&self.recorded)
+    }
+}
+
+impl Observer for Recorder {
+    fn on_event(&mut self, event: &Event<'_>) {
+        let Event::RunFinished { report } = event else {
+            return;
+        };
+        let history = match &self.at {
+            Some(path) => History::open_at(path),
+            None => History::open(),
+        };
+        let stored = history.and_then(|h| {
+            h.record(
+                report,
+                &self.entry.path,
+                &self.entry.content_hash,
+                &self.redactor,
+            )
+        });
+        if let Ok(mut slot) = self.recorded.lock() {
+            *slot = Some(stored);
+        }
     }
 }
 
@@ -777,6 +855,60 @@ mod tests {
             started: std::time::SystemTime::UNIX_EPOCH,
             elapsed: Duration::from_secs(1),
         }
+    }
+
+    /// The history observer stores the run when it finishes, redacted and
+    /// under the chain's entry, and says how that went; other events store
+    /// nothing.
+    #[test]
+    fn the_recorder_stores_the_finished_run_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite");
+        let redactor = Redactor::default();
+        redactor.add(&"b".repeat(200));
+        let entry = Entry::new("/chains/c.yaml", "steps: []\n");
+        let mut recorder = Recorder::new(entry.clone(), redactor).at(db.clone());
+        let recorded = recorder.recorded();
+        let report = report_of(2);
+        let chain_text = "steps:\n  - {name: A, url: http://x/}\n";
+        let chain = crate::compile::validate(
+            crate::chain::parse(std::sync::Arc::new(crate::diagnostic::Source {
+                name: "c.yaml".into(),
+                text: chain_text.into(),
+            }))
+            .unwrap(),
+            Default::default(),
+        )
+        .unwrap();
+        recorder.on_event(&Event::RunStarted {
+            chain: &chain,
+            dry_run: false,
+        });
+        assert!(recorded.lock().unwrap().is_none(), "stored before the end");
+        recorder.on_event(&Event::RunFinished { report: &report });
+        let id = recorded.lock().unwrap().clone().unwrap().unwrap();
+        let history = History::open_at(&db).unwrap();
+        let stored = history.get(id).unwrap().unwrap();
+        assert_eq!(stored.summary.path, entry.path);
+        assert_eq!(stored.content_hash, entry.content_hash);
+        assert_eq!(stored.summary.status, "failed");
+        let text = stored.report.to_string();
+        assert!(!text.contains(&"b".repeat(200)), "a secret was stored");
+        assert!(text.contains("***"));
+    }
+
+    /// A history that cannot be opened is said, not a failed run.
+    #[test]
+    fn the_recorder_says_why_a_run_was_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the database file should be.
+        let mut recorder = Recorder::new(Entry::new("/c.yaml", ""), Redactor::default())
+            .at(dir.path().to_path_buf());
+        let recorded = recorder.recorded();
+        recorder.on_event(&Event::RunFinished {
+            report: &report_of(1),
+        });
+        assert!(matches!(*recorded.lock().unwrap(), Some(Err(_))));
     }
 
     #[test]
