@@ -208,7 +208,7 @@ async fn test(name: &str) -> Outcome {
         .map_err(Diagnostics::from)
         .and_then(|p| crate::compile::validate(p, Default::default()))?;
     let redactor = Redactor::default();
-    let secrets = super::session::secrets_for_run(&redactor);
+    let secrets = crate::session::secrets_for_run(&redactor);
     let transport = LiveTransport::new(&LiveOptions::default())
         .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
     let opts = RunOptions {

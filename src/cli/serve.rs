@@ -9,7 +9,7 @@ use super::Exit;
 use super::args::{self, ServeArgs};
 use super::fail::{Fail, Outcome};
 use super::inputs::read_source;
-use super::session::{interrupted, secrets_for_run};
+use super::session::interrupted;
 use crate::chain;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::context::Context;
@@ -17,6 +17,7 @@ use crate::report::to_stderr;
 use crate::secret::{Redactor, Secret, Secrets};
 use crate::serve::schedule::SystemClock;
 use crate::serve::{Log, LogFormat, ServedChain, Server};
+use crate::session::secrets_for_run;
 use crate::transport::{LiveOptions, LiveTransport};
 
 pub async fn serve(args: ServeArgs) -> Outcome {
