@@ -33,7 +33,7 @@ use crate::history::{self, Recorded, Recorder};
 use crate::plan::ValidChain;
 use crate::report::json::{Collect, JsonReport};
 use crate::secret::{Redactor, Secrets};
-use crate::transport::{Client, Transport};
+use crate::transport::{Client, LiveOptions, LiveTransport, Transport};
 
 /// Where secrets come from: `PYTOPUS_SECRET_<NAME>`, then the OS keyring
 /// (opened only if a secret is not in the environment). `PYTOPUS_KEYRING=off`
@@ -44,6 +44,13 @@ pub fn secrets_for_run(redactor: &Redactor) -> Secrets {
         return Secrets::env_only(redactor.clone());
     }
     Secrets::new(crate::secret::open_default, redactor.clone())
+}
+
+/// The live network (reqwest, and the plain-HTTP pool below the same
+/// [`Client`]), as every driver starts it.
+pub fn live() -> Result<LiveTransport, String> {
+    LiveTransport::new(&LiveOptions::default())
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }
 
 /// Whose cookie jar a run uses.

@@ -24,7 +24,7 @@ use crate::report::to_stderr;
 use crate::report::trace::TraceLog;
 use crate::secret::{Redactor, Secrets};
 use crate::session::{Jar, secrets_for_run};
-use crate::transport::{LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
+use crate::transport::{Recorder, Replayer, Tape, Transport};
 
 /// The route of this command's requests: live or replayed, maybe
 /// recorded (`--record`: then also the recorder, whose tape is saved at
@@ -41,10 +41,7 @@ fn network(args: &RunArgs, redactor: &Redactor) -> Result<Route, Fail> {
                 redactor.clone(),
             ))
         }
-        None => Box::new(
-            LiveTransport::new(&LiveOptions::default())
-                .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?,
-        ),
+        None => Box::new(crate::session::live().map_err(Fail::failed)?),
     };
     Ok(match &args.record {
         Some(_) => {
