@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::auth::oauth2::Notify;
 use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, StepOutcome};
-use crate::history::{self, Recorded, Recorder};
+use crate::history::{self, Recorder, Recording};
 use crate::plan::ValidChain;
 use crate::report::json::{Collect, JsonReport};
 use crate::secret::{Redactor, Secrets};
@@ -126,8 +126,10 @@ pub struct Finished {
     /// [`Report::File`]: false when the file could not be written (said on
     /// stderr; a CI job must not pass without its report).
     pub report_written: bool,
-    /// How storing the run in the history went, when it was to be stored.
-    pub recorded: Option<Result<i64, String>>,
+    /// How storing the run in the history goes, when it is to be stored
+    /// ([`Recording::wait`]: a large result may still be being stored while
+    /// the driver prints it).
+    pub recorded: Option<Recording>,
 }
 
 /// What every run of one driver shares. See the module's documentation.
@@ -140,6 +142,8 @@ pub struct Session {
     cancel: Cancel,
     dry_run: bool,
     history: bool,
+    /// A large result's history record is written while the driver prints it.
+    history_beside: bool,
     /// The history database, when not the user's (tests).
     history_db: Option<PathBuf>,
     notify: Option<Notify>,
@@ -166,6 +170,7 @@ impl Session {
             cancel,
             dry_run: false,
             history: false,
+            history_beside: false,
             history_db: None,
             notify: None,
         }
@@ -182,6 +187,14 @@ impl Session {
     /// `--no-history` or `PYTOPUS_HISTORY=off`; the driver decides).
     pub fn history(mut self, on: bool) -> Session {
         self.history = on;
+        self
+    }
+
+    /// A short run's large result is stored in the history on a thread of
+    /// its own, so the driver can print it meanwhile and then wait for
+    /// [`Finished::recorded`] (the command line; `serve` prints nothing).
+    pub fn history_beside_large_results(mut self, yes: bool) -> Session {
+        self.history_beside = yes;
         self
     }
 
@@ -225,7 +238,8 @@ impl Session {
     /// session records runs.
     fn recorder(&self, entry: Option<history::Entry>) -> Option<Recorder> {
         let entry = entry.filter(|_| self.records_history())?;
-        let recorder = Recorder::new(entry, self.redactor.clone());
+        let recorder =
+            Recorder::new(entry, self.redactor.clone()).beside_large_results(self.history_beside);
         Some(match &self.history_db {
             Some(db) => recorder.at(db.clone()),
             None => recorder,
@@ -256,7 +270,7 @@ impl Session {
             }
         }
         if let Some(recorder) = self.recorder(run.history.take()) {
-            outputs.recorded = Some(recorder.recorded());
+            outputs.recorded = Some(recorder.recording());
             observers.0.push(Box::new(recorder));
         }
         (observers, outputs)
@@ -315,7 +329,7 @@ impl Session {
 struct Outputs {
     json: Option<Collect>,
     report_failed: Option<Arc<AtomicBool>>,
-    recorded: Option<Recorded>,
+    recorded: Option<Recording>,
 }
 
 impl Outputs {
@@ -326,9 +340,7 @@ impl Outputs {
             report_written: !self
                 .report_failed
                 .is_some_and(|f| f.load(Ordering::Relaxed)),
-            recorded: self
-                .recorded
-                .and_then(|r| r.lock().ok().and_then(|mut r| r.take())),
+            recorded: self.recorded,
         }
     }
 }
@@ -476,7 +488,7 @@ mod tests {
             let mut run = Run::new(&chain);
             run.history = Some(entry.clone());
             let done = session.run(run).await;
-            match done.recorded {
+            match done.recorded.and_then(|r| r.wait()) {
                 Some(Ok(id)) => assert!(stored && id > 0),
                 other => assert!(!stored && other.is_none(), "{other:?}"),
             }

@@ -156,8 +156,8 @@ pub(super) async fn run_once(args: &RunArgs) -> Outcome {
         }
     };
     // Best effort: the run's result never depends on its history. Said
-    // last, after the result.
-    if let Some(Err(e)) = finished.recorded {
+    // last, after the result (a large one printed while it was stored).
+    if let Some(Err(e)) = finished.recorded.and_then(|r| r.wait()) {
         to_stderr(&redactor.redact(&format!(
             "warning: this run was not recorded in the history: {e}\n"
         )));

@@ -96,6 +96,7 @@ impl Session {
         let runs = crate::session::Session::new(redactor, secrets, route, Jar::Shared, cancel)
             .dry_run(args.dry_run)
             .history(!args.no_history && crate::history::enabled_by_env())
+            .history_beside_large_results(true)
             .notify(Arc::new(|message: &str| to_stderr(&format!("{message}\n"))));
         Ok(Session {
             runs,

@@ -476,7 +476,7 @@ impl Runner {
                 return;
             }
         };
-        if let Some(Err(e)) = &finished.recorded {
+        if let Some(Err(e)) = finished.recorded.as_ref().and_then(|r| r.wait()) {
             self.shared.log.line(
                 "warning",
                 &[
