@@ -220,8 +220,9 @@ impl Session {
         self.history && !self.dry_run
     }
 
-    /// The engine's options for `run`.
-    pub fn options(&self, run: &mut Run<'_>) -> RunOptions {
+    /// The engine's options for `run` (its notify, resume and part are
+    /// taken from it).
+    fn options(&self, run: &mut Run<'_>) -> RunOptions {
         RunOptions {
             dry_run: self.dry_run,
             redactor: self.redactor.clone(),

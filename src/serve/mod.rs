@@ -3,7 +3,10 @@
 //!
 //! The engine's runs are not `Send` (observers are plain `&mut`), so they run
 //! on a `LocalSet` beside the HTTP server: handlers hand a [`Job`] to the
-//! runner and wait for its [`RunOutcome`]. The engine itself is unchanged.
+//! runner and wait for its [`RunOutcome`] ([`Shared::submit`] starts one).
+//! The runner runs each through the run session every driver uses
+//! ([`crate::session::Session::run_isolated`]): a cookie jar per run, the
+//! chain's route as its metrics label, a panicking run failed alone.
 
 pub mod api;
 pub mod hooks;
