@@ -6,6 +6,7 @@
 //! never a failed run.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -13,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::engine::outcome::{Limited, StepResult};
-use crate::engine::{RunReport, StepOutcome, StepStatus};
+use crate::engine::{Event, Observer, RunReport, StepOutcome, StepStatus};
 use crate::secret::Redactor;
 
 pub use crate::engine::outcome::MAX_RESULT_BYTES;
@@ -309,6 +310,164 @@ impl History {
             &path,
         )?;
         Ok(last.filter(|s| s.summary.status == "failed"))
+    }
+}
+
+/// Which chain a run is filed under: its file's full path and the hash of
+/// the text it was loaded from (`--resume` compares it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub content_hash: String,
+}
+
+impl Entry {
+    /// The entry of a chain loaded from `path` with the text `text`.
+    pub fn new(path: impl Into<String>, text: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            content_hash: content_hash(text),
+        }
+    }
+}
+
+/// A result larger than this (as JSON) is stored on a thread of its own
+/// while the driver prints it, when the driver asks
+/// ([`Recorder::beside_large_results`]): the two took about as long for a
+/// 10,000-item result (bench/README.md, session 5). A small result prints
+/// at once; a thread would only add its start and a heap of its own.
+const LARGE_RESULT: usize = 64 << 10;
+
+/// At most this many steps for a run to be recorded on a thread: the
+/// thread gets a copy of the report, cheap when the large result (shared,
+/// not copied) is most of it; a long run is recorded where it finished.
+const BESIDE_MAX_STEPS: usize = 64;
+
+/// How storing a run goes: the row's id, or why it was not stored. Shared
+/// by the [`Recorder`] and the driver, which [`Recording::wait`]s for it.
+#[derive(Clone, Default)]
+pub struct Recording(Arc<Mutex<Slot>>);
+
+#[derive(Default)]
+enum Slot {
+    /// The run has not finished.
+    #[default]
+    Pending,
+    Done(Result<i64, String>),
+    /// Being written on a thread of its own.
+    Writing(std::thread::JoinHandle<Result<i64, String>>),
+}
+
+impl Recording {
+    /// How storing the run went, once it is done (waiting for a thread
+    /// that writes it); `None` if the run never finished.
+    pub fn wait(&self) -> Option<Result<i64, String>> {
+        let mut slot = self.0.lock().ok()?;
+        match std::mem::take(&mut *slot) {
+            Slot::Pending => None,
+            Slot::Done(r) => Some(r),
+            Slot::Writing(thread) => Some(
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err("the history writer stopped unexpectedly".into())),
+            ),
+        }
+    }
+
+    fn set(&self, state: Slot) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = state;
+        }
+    }
+}
+
+/// The history as an observer of a run: stores the run's report (redacted,
+/// like every output) when it finishes. Best effort: what went wrong is
+/// kept in its [`Recording`] for the driver to warn about, never a failed
+/// run.
+pub struct Recorder {
+    entry: Entry,
+    redactor: Redactor,
+    /// The database; `None`: the user's ([`path`]).
+    at: Option<PathBuf>,
+    beside: bool,
+    recording: Recording,
+}
+
+impl Recorder {
+    pub fn new(entry: Entry, redactor: Redactor) -> Recorder {
+        Recorder {
+            entry,
+            redactor,
+            at: None,
+            beside: false,
+            recording: Recording::default(),
+        }
+    }
+
+    /// Stores into the database at `path` instead of the user's.
+    pub fn at(mut self, path: PathBuf) -> Recorder {
+        self.at = Some(path);
+        self
+    }
+
+    /// A large result of a short run is stored on a thread of its own, so
+    /// the driver can print it meanwhile (the command line); the driver
+    /// then [`Recording::wait`]s after printing.
+    pub fn beside_large_results(mut self, yes: bool) -> Recorder {
+        self.beside = yes;
+        self
+    }
+
+    /// Where how storing the run went will be, once it finished.
+    pub fn recording(&self) -> Recording {
+        self.recording.clone()
+    }
+
+    fn beside(&self, report: &RunReport) -> bool {
+        self.beside
+            && report.steps.len() + report.teardown.len() <= BESIDE_MAX_STEPS
+            && report
+                .output
+                .as_deref()
+                .is_some_and(|o| !fits(o, LARGE_RESULT))
+    }
+}
+
+/// Opens the history (at `at`, or the user's) and stores `report`.
+fn store(
+    report: &RunReport,
+    entry: &Entry,
+    at: Option<&std::path::Path>,
+    redactor: &Redactor,
+) -> Result<i64, String> {
+    let history = match at {
+        Some(path) => History::open_at(path),
+        None => History::open(),
+    }?;
+    history.record(report, &entry.path, &entry.content_hash, redactor)
+}
+
+impl Observer for Recorder {
+    fn on_event(&mut self, event: &Event<'_>) {
+        let Event::RunFinished { report } = event else {
+            return;
+        };
+        if self.beside(report) {
+            // A copy of a few steps; the large result is shared, not copied.
+            let report = (*report).clone();
+            let (entry, at, redactor) =
+                (self.entry.clone(), self.at.clone(), self.redactor.clone());
+            let thread = std::thread::Builder::new()
+                .name("history".into())
+                .spawn(move || store(&report, &entry, at.as_deref(), &redactor));
+            if let Ok(thread) = thread {
+                self.recording.set(Slot::Writing(thread));
+                return;
+            }
+        }
+        let stored = store(report, &self.entry, self.at.as_deref(), &self.redactor);
+        self.recording.set(Slot::Done(stored));
     }
 }
 
@@ -777,6 +936,103 @@ mod tests {
             started: std::time::SystemTime::UNIX_EPOCH,
             elapsed: Duration::from_secs(1),
         }
+    }
+
+    /// The history observer stores the run when it finishes, redacted and
+    /// under the chain's entry, and says how that went; other events store
+    /// nothing.
+    #[test]
+    fn the_recorder_stores_the_finished_run_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite");
+        let redactor = Redactor::default();
+        redactor.add(&"b".repeat(200));
+        let entry = Entry::new("/chains/c.yaml", "steps: []\n");
+        let mut recorder = Recorder::new(entry.clone(), redactor).at(db.clone());
+        let recorded = recorder.recording();
+        let report = report_of(2);
+        let chain_text = "steps:\n  - {name: A, url: http://x/}\n";
+        let chain = crate::compile::validate(
+            crate::chain::parse(std::sync::Arc::new(crate::diagnostic::Source {
+                name: "c.yaml".into(),
+                text: chain_text.into(),
+            }))
+            .unwrap(),
+            Default::default(),
+        )
+        .unwrap();
+        recorder.on_event(&Event::RunStarted {
+            chain: &chain,
+            dry_run: false,
+        });
+        assert!(recorded.wait().is_none(), "stored before the end");
+        recorder.on_event(&Event::RunFinished { report: &report });
+        let id = recorded.wait().unwrap().unwrap();
+        let history = History::open_at(&db).unwrap();
+        let stored = history.get(id).unwrap().unwrap();
+        assert_eq!(stored.summary.path, entry.path);
+        assert_eq!(stored.content_hash, entry.content_hash);
+        assert_eq!(stored.summary.status, "failed");
+        let text = stored.report.to_string();
+        assert!(!text.contains(&"b".repeat(200)), "a secret was stored");
+        assert!(text.contains("***"));
+    }
+
+    /// A large result of a short run is stored on a thread of its own when
+    /// the driver asks (it prints meanwhile); a small one, or a long run,
+    /// where the run finished. Either way the run is stored the same.
+    #[test]
+    fn a_large_result_is_stored_beside_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite");
+        let large = Value::from(vec![Value::from("x".repeat(100)); 1000]);
+        let mut short_large = report_of(1);
+        short_large.output = Some(std::sync::Arc::new(large.clone()));
+        let mut long_large = report_of(BESIDE_MAX_STEPS);
+        long_large.output = Some(std::sync::Arc::new(large));
+        let small = report_of(1);
+        for (report, beside, thread) in [
+            (&short_large, true, true),
+            (&short_large, false, false),
+            (&long_large, true, false),
+            (&small, true, false),
+        ] {
+            let mut recorder = Recorder::new(Entry::new("/c.yaml", ""), Redactor::default())
+                .at(db.clone())
+                .beside_large_results(beside);
+            let recording = recorder.recording();
+            recorder.on_event(&Event::RunFinished { report });
+            let writing = matches!(*recording.0.lock().unwrap(), Slot::Writing(_));
+            assert_eq!(
+                writing,
+                thread,
+                "{} steps, beside {beside}",
+                report.steps.len()
+            );
+            let id = recording.wait().unwrap().unwrap();
+            let stored = History::open_at(&db).unwrap().get(id).unwrap().unwrap();
+            assert_eq!(stored.summary.status, "failed");
+            assert_eq!(
+                stored.report["steps"].as_array().unwrap().len(),
+                report.steps.len()
+            );
+            // Waited for once: the outcome is the driver's.
+            assert!(recording.wait().is_none());
+        }
+    }
+
+    /// A history that cannot be opened is said, not a failed run.
+    #[test]
+    fn the_recorder_says_why_a_run_was_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the database file should be.
+        let mut recorder = Recorder::new(Entry::new("/c.yaml", ""), Redactor::default())
+            .at(dir.path().to_path_buf());
+        let recorded = recorder.recording();
+        recorder.on_event(&Event::RunFinished {
+            report: &report_of(1),
+        });
+        assert!(matches!(recorded.wait(), Some(Err(_))));
     }
 
     #[test]

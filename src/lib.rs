@@ -24,6 +24,7 @@
 //! - [`report`]: observers that turn events into progress lines, logs and reports.
 //! - [`files`]: the one way output files are written (whole, links followed, devices as they are, owner-only).
 //! - [`diagnostic`]: the one place that renders `file:line:col` with the source line.
+//! - [`session`]: one run session: what the runs of a driver share, and the one function that runs a chain for a driver.
 //! - [`serve`]: `pytopus serve`: webhooks, the HTTP API and schedules, running chains through the engine.
 //! - [`cli`]: the command line, a thin layer over the above.
 
@@ -45,5 +46,6 @@ pub mod report;
 pub mod resolve;
 pub mod secret;
 pub mod serve;
+pub mod session;
 pub mod template;
 pub mod transport;

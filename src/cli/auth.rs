@@ -271,7 +271,7 @@ fn env_secret_vars() -> Vec<String> {
 pub async fn login(args: crate::cli::args::LoginArgs) -> Outcome {
     check_name(&args.name).map_err(Fail::usage)?;
     let redactor = secret::Redactor::default();
-    let secrets = crate::cli::session::secrets_for_run(&redactor);
+    let secrets = crate::session::secrets_for_run(&redactor);
     let client_secret = match &args.client_secret_from {
         Some(n) => Some(
             secrets

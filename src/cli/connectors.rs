@@ -12,10 +12,10 @@ use super::{Exit, print_diagnostics, print_stdout};
 use crate::chain;
 use crate::connector::{self, Connector, Library};
 use crate::diagnostic::{Diagnostic, Diagnostics, Source};
-use crate::engine::{self, Cancel, RunOptions, StepStatus};
+use crate::engine::{Cancel, StepStatus};
 use crate::report::to_stderr;
 use crate::secret::Redactor;
-use crate::transport::{Client, LiveOptions, LiveTransport};
+use crate::session::{Jar, Run, Session};
 
 pub async fn run(cmd: ConnectorsCommand) -> Outcome {
     match cmd {
@@ -207,29 +207,19 @@ async fn test(name: &str) -> Outcome {
     let chain = chain::parse(source)
         .map_err(Diagnostics::from)
         .and_then(|p| crate::compile::validate(p, Default::default()))?;
+    // Run as any chain is, through the run session: no history, no report.
     let redactor = Redactor::default();
-    let secrets = super::session::secrets_for_run(&redactor);
-    let transport = LiveTransport::new(&LiveOptions::default())
-        .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
-    let opts = RunOptions {
-        dry_run: false,
-        redactor: redactor.clone(),
-        secrets: Some(secrets),
-        persist_tokens: true,
-        notify: Some(Arc::new(|m: &str| to_stderr(&format!("{m}\n")))),
-        shard: None,
-        resume: None,
-        only: None,
-    };
-    let mut quiet = engine::Observers::default();
-    let report = engine::run(
-        &chain,
-        &Client::new(Arc::new(transport), redactor.clone()),
-        &mut quiet,
-        &opts,
+    let secrets = crate::session::secrets_for_run(&redactor);
+    let route = Arc::new(crate::session::live().map_err(Fail::failed)?);
+    let session = Session::new(
+        redactor.clone(),
+        secrets,
+        route,
+        Jar::Shared,
         Cancel::never(),
     )
-    .await;
+    .notify(Arc::new(|m: &str| to_stderr(&format!("{m}\n"))));
+    let report = session.run(Run::new(&chain)).await.report;
     let outcome = &report.steps[0];
     let mut out = String::new();
     let request = outcome

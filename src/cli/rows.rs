@@ -15,9 +15,10 @@ use super::session::Session;
 use super::{Exit, print_diagnostics, print_stdout};
 use crate::chain::ParsedChain;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::engine::{self, RunOptions, RunStatus};
+use crate::engine::RunStatus;
 use crate::report::plain::PlainLog;
 use crate::report::{self, Verbosity, to_stderr};
+use crate::session::{Report, Run};
 
 use super::data::{self, Row};
 
@@ -79,7 +80,7 @@ pub(super) async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
         return Ok(Exit::Usage);
     }
     let session = Session::open(args, &secret_names)?;
-    let redactor = &session.redactor;
+    let redactor = session.redactor();
     let verbosity = session.verbosity;
     if rows.is_empty() && verbosity > Verbosity::Quiet {
         let why = match args.shard {
@@ -88,13 +89,12 @@ pub(super) async fn run_rows(args: &RunArgs, data_path: &Path) -> Outcome {
         };
         to_stderr(&format!("no rows to run: {why}\n"));
     }
-    // The rows are sharded already; their `for_each` items are not.
-    let opts = session.options(args);
+    // The rows are sharded already; their `for_each` items are not (no
+    // `Run::shard`).
     let runner = RowRunner {
         parsed: &parsed,
         session: &session,
         overrides: &overrides,
-        opts: &opts,
         data_name: &data_name,
         keep_report: args.report.is_some(),
         args,
@@ -254,7 +254,6 @@ pub(super) struct RowRunner<'a> {
     parsed: &'a ParsedChain,
     session: &'a Session,
     overrides: &'a VarOverrides,
-    opts: &'a RunOptions,
     data_name: &'a str,
     keep_report: bool,
     args: &'a RunArgs,
@@ -292,29 +291,25 @@ impl RowRunner<'_> {
             }
         };
         // Rows run at once: each has its own log, its lines prefixed.
-        let mut observers = self.session.observers(self.args, Some(row.number), false);
-        observers.0.push(Box::new(PlainLog::new(
+        let mut run = Run::new(&chain);
+        run.observers = self.session.observers(self.args, Some(row.number), false);
+        run.observers.0.push(Box::new(PlainLog::new(
             RowLines::new(row.number),
             self.session.verbosity,
-            self.session.redactor.clone(),
+            self.session.redactor().clone(),
         )));
-        let report = engine::run(
-            &chain,
-            &self.session.net.client,
-            &mut observers,
-            self.opts,
-            self.session.cancel.clone(),
-        )
-        .await;
-        // The row's last log line is written when its writer goes.
-        drop(observers);
+        if self.keep_report {
+            run.report = Report::Keep;
+        }
+        let finished = self.session.runs.run(run).await;
+        let report = finished.report;
         done.status = match report.status {
             RunStatus::Passed => RowStatus::Passed,
             RunStatus::Failed => RowStatus::Failed,
             RunStatus::Interrupted => RowStatus::Interrupted,
         };
         if done.status == RowStatus::Failed
-            && let Some(d) = report::failure(&chain, &report, &self.session.redactor)
+            && let Some(d) = report::failure(&chain, &report, self.session.redactor())
         {
             print_diagnostics(&for_row(d, row, self.data_name));
         }
@@ -325,9 +320,7 @@ impl RowRunner<'_> {
                 done.output = report.output.as_deref().cloned().unwrap_or(Value::Null);
             }
         }
-        if self.keep_report
-            && let Value::Object(fields) = report::json::to_json(&report)
-        {
+        if let Some(Value::Object(fields)) = finished.json {
             entry.extend(fields);
         }
         done.report = Value::Object(entry);

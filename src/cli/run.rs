@@ -1,7 +1,6 @@
 //! `pytopus run` and `pytopus validate`: one chain, once or `--every`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -14,10 +13,10 @@ use super::rows::run_rows;
 use super::session::{Session, interrupted};
 use super::{Exit, print_diagnostics, print_stdout, stderr_color};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::engine::{self, RunOptions, RunStatus};
+use crate::engine::RunStatus;
 use crate::plan::ValidChain;
-use crate::report::json::JsonReport;
 use crate::report::{self, Verbosity, to_stderr};
+use crate::session::{Report, Run};
 
 pub fn validate(args: ValidateArgs) -> Outcome {
     let mut exit = Exit::Success;
@@ -106,7 +105,7 @@ pub(super) async fn run_once(args: &RunArgs) -> Outcome {
     missing_inputs(&chain, None)?;
     from_command_line(&mut chain, args);
     let session = Session::open(args, &chain.secret_names)?;
-    let redactor = &session.redactor;
+    let redactor = session.redactor();
     // History: the chain by its full path and the hash of its text.
     let chain_path = if args.chain == "-" {
         None
@@ -128,88 +127,42 @@ pub(super) async fn run_once(args: &RunArgs) -> Outcome {
         }
     };
     let verbosity = session.verbosity;
-    let mut observers = session.observers(args, None, true);
-    let report_failed = Arc::new(AtomicBool::new(false));
-    if let Some(path) = &args.report {
-        observers.0.push(Box::new(JsonReport::new(
-            path.clone(),
-            redactor.clone(),
-            Arc::clone(&report_failed),
+    let mut run = Run::new(&chain);
+    run.observers = session.observers(args, None, true);
+    run.report = args.report.clone().map_or(Report::None, Report::File);
+    run.history = chain_path.map(|path| crate::history::Entry { path, content_hash });
+    run.shard = args.shard.map(|s| (s.index, s.count));
+    run.resume = resume;
+    run.only = only;
+    let finished = session.runs.run(run).await;
+    let report = finished.report;
+    let outputs_ok = finished.report_written & session.finish(args).await;
+    if let Some(d) = report::failure(&chain, &report, redactor) {
+        print_diagnostics(&d.into());
+    }
+    if verbosity != Verbosity::Quiet {
+        report::print_summary(&report, redactor, stderr_color());
+    }
+    let exit = match report.status {
+        RunStatus::Interrupted => Exit::Interrupted,
+        RunStatus::Failed => Exit::StepFailed,
+        RunStatus::Passed if !outputs_ok => Exit::StepFailed,
+        RunStatus::Passed if report.dry_run => {
+            print_stdout(&redactor.redact(&dry_run_text(&report, ""))).unwrap_or_else(Fail::report)
+        }
+        RunStatus::Passed => {
+            let value = redactor.redact_json_cow(report.output.as_deref().unwrap_or(&Value::Null));
+            print_output(&value, args.output).unwrap_or_else(Fail::report)
+        }
+    };
+    // Best effort: the run's result never depends on its history. Said
+    // last, after the result (a large one printed while it was stored).
+    if let Some(Err(e)) = finished.recorded.and_then(|r| r.wait()) {
+        to_stderr(&redactor.redact(&format!(
+            "warning: this run was not recorded in the history: {e}\n"
         )));
     }
-    let opts = RunOptions {
-        shard: args.shard.map(|s| (s.index, s.count)),
-        resume,
-        only,
-        ..session.options(args)
-    };
-    let report = engine::run(
-        &chain,
-        &session.net.client,
-        &mut observers,
-        &opts,
-        session.cancel.clone(),
-    )
-    .await;
-    drop(observers);
-    let mut outputs_ok = !report_failed.load(Ordering::Relaxed);
-    outputs_ok &= session.finish(args).await;
-    let history_path = chain_path
-        .as_deref()
-        .filter(|_| !args.no_history && !args.dry_run && crate::history::enabled_by_env());
-    let exit = std::thread::scope(|scope| {
-        let record = |path: &str| {
-            crate::history::History::open()
-                .and_then(|h| h.record(&report, path, &content_hash, redactor))
-        };
-        // A large result takes as long to print as the history takes to
-        // store (a 10,000-item one, say): the history is then written on a
-        // second thread while the result prints. A small result prints at
-        // once, and the thread would only add its start and a heap of its
-        // own (a millisecond of a one-request run): it is written after.
-        let large = report
-            .output
-            .as_deref()
-            .is_some_and(|o| !crate::history::fits(o, 64 << 10));
-        let recording = history_path
-            .filter(|_| large)
-            .map(|path| scope.spawn(move || record(path)));
-        if let Some(d) = report::failure(&chain, &report, redactor) {
-            print_diagnostics(&d.into());
-        }
-        if verbosity != Verbosity::Quiet {
-            report::print_summary(&report, redactor, stderr_color());
-        }
-        let exit = match report.status {
-            RunStatus::Interrupted => Exit::Interrupted,
-            RunStatus::Failed => Exit::StepFailed,
-            RunStatus::Passed if !outputs_ok => Exit::StepFailed,
-            RunStatus::Passed if report.dry_run => {
-                print_stdout(&redactor.redact(&dry_run_text(&report, "")))
-                    .unwrap_or_else(Fail::report)
-            }
-            RunStatus::Passed => {
-                let value =
-                    redactor.redact_json_cow(report.output.as_deref().unwrap_or(&Value::Null));
-                print_output(&value, args.output).unwrap_or_else(Fail::report)
-            }
-        };
-        // Best effort: the run's result never depends on its history.
-        let recorded = match recording {
-            Some(r) => Some(
-                r.join()
-                    .unwrap_or_else(|_| Err("the history writer stopped unexpectedly".into())),
-            ),
-            None => history_path.map(record),
-        };
-        if let Some(Err(e)) = recorded {
-            to_stderr(&redactor.redact(&format!(
-                "warning: this run was not recorded in the history: {e}\n"
-            )));
-        }
-        report::warn_short_secrets(redactor);
-        exit
-    });
+    report::warn_short_secrets(redactor);
     if args.every.is_none() && !args.watch {
         // The process ends next: freeing every step's result, one by one,
         // only costs time (bench/README.md). Not under --every or --watch,

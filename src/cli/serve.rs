@@ -9,14 +9,14 @@ use super::Exit;
 use super::args::{self, ServeArgs};
 use super::fail::{Fail, Outcome};
 use super::inputs::read_source;
-use super::session::{interrupted, secrets_for_run};
+use super::session::interrupted;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::context::Context;
 use crate::report::to_stderr;
 use crate::secret::{Redactor, Secret, Secrets};
 use crate::serve::schedule::SystemClock;
 use crate::serve::{Log, LogFormat, ServedChain, Server};
-use crate::transport::{LiveOptions, LiveTransport};
+use crate::session::secrets_for_run;
 
 pub async fn serve(args: ServeArgs) -> Outcome {
     let redactor = Redactor::default();
@@ -25,8 +25,7 @@ pub async fn serve(args: ServeArgs) -> Outcome {
     let token = api_token(&args, &secrets)?;
     let remote = !args.listen.ip().is_loopback();
     check_remote(args.listen, args.allow_remote, token.is_some())?;
-    let transport = LiveTransport::new(&LiveOptions::default())
-        .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
+    let transport = crate::session::live().map_err(Fail::failed)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| {

@@ -1,6 +1,7 @@
-//! What every run of one command shares: the redactor and the secrets, the
-//! network (live, recorded or replayed), the files written once at the end,
-//! and Ctrl-C.
+//! What every run of one command shares: the run session
+//! ([`crate::session`]: secrets, network, engine, report, history) with the
+//! command line's own parts — the network's route (live, recorded or
+//! replayed), the files written once at the end, and Ctrl-C.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -11,7 +12,7 @@ use super::args::RunArgs;
 use super::fail::Fail;
 use super::run::{tracing_wanted, verbosity};
 use super::stderr_color;
-use crate::engine::{Cancel, Observers, RunOptions};
+use crate::engine::{Cancel, Observers};
 use crate::report::Verbosity;
 use crate::report::curl::CurlLog;
 use crate::report::har::Har;
@@ -22,17 +23,15 @@ use crate::report::progress::Progress;
 use crate::report::to_stderr;
 use crate::report::trace::TraceLog;
 use crate::secret::{Redactor, Secrets};
-use crate::transport::{Client, LiveOptions, LiveTransport, Recorder, Replayer, Tape, Transport};
+use crate::session::{Jar, secrets_for_run};
+use crate::transport::{Recorder, Replayer, Tape, Transport};
 
-/// The network for this run: live or replayed, maybe recorded, always
-/// through one [`Client`].
-pub(super) struct Network {
-    pub(super) client: Client,
-    /// `--record`: the route that keeps the exchanges.
-    pub(super) recorder: Option<Arc<Recorder>>,
-}
+/// The route of this command's requests: live or replayed, maybe
+/// recorded (`--record`: then also the recorder, whose tape is saved at
+/// the end).
+type Route = (Arc<dyn Transport>, Option<Arc<Recorder>>);
 
-pub(super) fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, Fail> {
+fn network(args: &RunArgs, redactor: &Redactor) -> Result<Route, Fail> {
     let base: Box<dyn Transport> = match &args.replay {
         Some(path) => {
             let tape = Tape::load(path).map_err(Fail::usage)?;
@@ -42,34 +41,28 @@ pub(super) fn network(args: &RunArgs, redactor: &Redactor) -> Result<Network, Fa
                 redactor.clone(),
             ))
         }
-        None => Box::new(
-            LiveTransport::new(&LiveOptions::default())
-                .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?,
-        ),
+        None => Box::new(crate::session::live().map_err(Fail::failed)?),
     };
-    let (route, recorder): (Arc<dyn Transport>, _) = match &args.record {
+    Ok(match &args.record {
         Some(_) => {
             let recorder = Arc::new(Recorder::new(base, redactor.clone()));
             (Arc::clone(&recorder) as Arc<dyn Transport>, Some(recorder))
         }
         None => (Arc::from(base), None),
-    };
-    Ok(Network {
-        client: Client::new(route, redactor.clone()),
-        recorder,
     })
 }
 
-/// One command's runs (one chain, or each `--data` row): what they share,
-/// set up once and checked before anything is sent.
+/// One command's runs (one chain, or each `--data` row): the shared run
+/// session ([`crate::session::Session`]) with what only the command line
+/// has — the tape, the files written at the end, Ctrl-C — set up once and
+/// checked before anything is sent.
 pub(super) struct Session {
-    pub(super) redactor: Redactor,
-    secrets: Secrets,
-    pub(super) net: Network,
+    /// The secrets, the network, the engine, the report and the history.
+    pub(super) runs: crate::session::Session,
+    /// `--record`: the route that keeps the exchanges.
+    recorder: Option<Arc<Recorder>>,
     pub(super) files: FileOutputs,
     pub(super) verbosity: Verbosity,
-    /// Fires at Ctrl-C or SIGTERM (a second one stops `finally` steps).
-    pub(super) cancel: Cancel,
     /// Set at the first Ctrl-C or SIGTERM.
     pub(super) stopped: Arc<AtomicBool>,
     _signals: AbortOnDrop,
@@ -83,10 +76,11 @@ impl Session {
         let redactor = Redactor::default();
         let secrets = secrets_for_run(&redactor);
         check_secrets(args, &secrets, secret_names)?;
-        let net = network(args, &redactor)?;
+        let (route, recorder) = network(args, &redactor)?;
         let files = FileOutputs::new(args, &redactor);
-        // Ctrl-C or SIGTERM stops the runs between (or during) requests;
-        // the reports and the tape are still written.
+        // Ctrl-C or SIGTERM stops the runs between (or during) requests
+        // (a second one stops `finally` steps); the reports and the tape
+        // are still written.
         let (handle, cancel) = Cancel::new();
         let stopped = Arc::new(AtomicBool::new(false));
         let signals = AbortOnDrop(tokio::spawn({
@@ -99,30 +93,23 @@ impl Session {
                 }
             }
         }));
+        let runs = crate::session::Session::new(redactor, secrets, route, Jar::Shared, cancel)
+            .dry_run(args.dry_run)
+            .history(!args.no_history && crate::history::enabled_by_env())
+            .history_beside_large_results(true)
+            .notify(Arc::new(|message: &str| to_stderr(&format!("{message}\n"))));
         Ok(Session {
-            redactor,
-            secrets,
-            net,
+            runs,
+            recorder,
             files,
             verbosity: verbosity(args),
-            cancel,
             stopped,
             _signals: signals,
         })
     }
 
-    /// The engine's options for a run of this session.
-    pub(super) fn options(&self, args: &RunArgs) -> RunOptions {
-        RunOptions {
-            dry_run: args.dry_run,
-            redactor: self.redactor.clone(),
-            secrets: Some(self.secrets.clone()),
-            persist_tokens: !args.dry_run,
-            notify: Some(Arc::new(|message: &str| to_stderr(&format!("{message}\n")))),
-            shard: None,
-            resume: None,
-            only: None,
-        }
+    pub(super) fn redactor(&self) -> &Redactor {
+        self.runs.redactor()
     }
 
     /// The observers every run of the session has: `-v` traces, the live
@@ -133,13 +120,13 @@ impl Session {
         if tracing_wanted(args) {
             observers
                 .0
-                .push(Box::new(TraceLog::new(self.redactor.clone())));
+                .push(Box::new(TraceLog::new(self.redactor().clone())));
         }
         if args.curl {
             let prefix = row.map(|r| format!("[row {r}] ")).unwrap_or_default();
             observers.0.push(Box::new(CurlLog::new(
-                self.redactor.clone(),
-                Some(self.secrets.clone()),
+                self.redactor().clone(),
+                Some(self.runs.secrets().clone()),
                 &prefix,
             )));
         }
@@ -152,13 +139,13 @@ impl Session {
         if live {
             observers.0.push(Box::new(Progress::new(
                 stderr_color(),
-                self.redactor.clone(),
+                self.redactor().clone(),
             )));
         } else if row.is_none() {
             observers.0.push(Box::new(PlainLog::new(
                 std::io::stderr(),
                 self.verbosity,
-                self.redactor.clone(),
+                self.redactor().clone(),
             )));
         }
         self.files.observe(&mut observers, row);
@@ -168,8 +155,8 @@ impl Session {
     /// Writes what is written once all runs are done: the files, the
     /// pushed metrics, the tape. False when one could not be written.
     pub(super) async fn finish(&self, args: &RunArgs) -> bool {
-        let mut ok = self.files.finish(args, &self.redactor).await;
-        if let (Some(path), Some(rec)) = (&args.record, &self.net.recorder)
+        let mut ok = self.files.finish(args, self.redactor()).await;
+        if let (Some(path), Some(rec)) = (&args.record, &self.recorder)
             && let Err(e) = rec.tape().save(path)
         {
             to_stderr(&format!("error: {e}\n"));
@@ -280,16 +267,6 @@ pub(super) fn check_secrets(
         }
     }
     Ok(())
-}
-
-/// Where secrets come from: `PYTOPUS_SECRET_<NAME>`, then the OS keyring
-/// (opened only if a secret is not in the environment). `PYTOPUS_KEYRING=off`
-/// leaves the keyring alone: secrets then come from the environment only.
-pub fn secrets_for_run(redactor: &Redactor) -> Secrets {
-    if std::env::var("PYTOPUS_KEYRING").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
-        return Secrets::env_only(redactor.clone());
-    }
-    Secrets::new(crate::secret::open_default, redactor.clone())
 }
 
 /// A task that stops when its handle is dropped: the signal listener of a

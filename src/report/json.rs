@@ -294,6 +294,40 @@ impl Observer for JsonReport {
     }
 }
 
+/// Keeps the run's report as JSON data when the run finishes, for a driver
+/// that puts it somewhere else than a file of its own: each row's entry of
+/// the `--data` report, the `report` of a run `serve` answers with. Not
+/// redacted here: the driver redacts it when it writes it, with every
+/// secret known by then.
+#[derive(Default)]
+pub struct Collect(Arc<std::sync::Mutex<Option<Value>>>);
+
+impl Collect {
+    pub fn new() -> Self {
+        Collect::default()
+    }
+
+    /// A second handle on the same report, to read it after the run.
+    pub fn handle(&self) -> Collect {
+        Collect(Arc::clone(&self.0))
+    }
+
+    /// The report, once the run has finished (`None` before).
+    pub fn take(&self) -> Option<Value> {
+        self.0.lock().ok().and_then(|mut v| v.take())
+    }
+}
+
+impl Observer for Collect {
+    fn on_event(&mut self, event: &Event<'_>) {
+        if let Event::RunFinished { report } = event
+            && let Ok(mut slot) = self.0.lock()
+        {
+            *slot = Some(to_json(report));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,10 @@
 //!
 //! The engine's runs are not `Send` (observers are plain `&mut`), so they run
 //! on a `LocalSet` beside the HTTP server: handlers hand a [`Job`] to the
-//! runner and wait for its [`RunOutcome`]. The engine itself is unchanged.
+//! runner and wait for its [`RunOutcome`] ([`Shared::submit`] starts one).
+//! The runner runs each through the run session every driver uses
+//! ([`crate::session::Session::run_isolated`]): a cookie jar per run, the
+//! chain's route as its metrics label, a panicking run failed alone.
 
 pub mod api;
 pub mod hooks;
@@ -20,19 +23,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use futures_util::FutureExt as _;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use crate::chain::model::{Overlap, SignatureScheme};
 use crate::diagnostic::Diagnostics;
-use crate::engine::{self, Cancel, Observers, RunOptions, RunReport, RunStatus, StepError};
+use crate::engine::{self, Cancel, Observers, RunStatus, StepError};
+use crate::history;
 use crate::plan::ValidChain;
 use crate::plan::{TRIGGER_VAR, ValidTrigger};
 use crate::report::metrics::Metrics;
 use crate::secret::{Redactor, Secret, Secrets};
-use crate::transport::{Client, Transport};
+use crate::session::{Finished, Jar, Report, Run, Session};
+use crate::transport::Transport;
 pub use log::{Log, LogFormat};
 use schedule::{Schedule, SharedClock};
 
@@ -309,7 +313,10 @@ impl RunOutcome {
         }
     }
 
-    fn new(id: String, chain: &ValidChain, report: &RunReport, redactor: &Redactor) -> RunOutcome {
+    /// A finished run's outcome; `finished.json` is its report (the
+    /// session keeps it: [`Report::Keep`]).
+    fn new(id: String, chain: &ValidChain, finished: Finished, redactor: &Redactor) -> RunOutcome {
+        let report = &finished.report;
         let http_status = match report.status {
             RunStatus::Passed => 200,
             RunStatus::Interrupted => 503,
@@ -331,7 +338,10 @@ impl RunOutcome {
             http_status,
             output: redactor.redact_json(report.output.as_deref().unwrap_or(&Value::Null)),
             error,
-            report: redactor.redact_json(&crate::report::json::to_json(report)),
+            report: finished
+                .json
+                .as_ref()
+                .map_or(Value::Null, |r| redactor.redact_json(r)),
             duration: report.elapsed,
         }
     }
@@ -408,12 +418,10 @@ pub fn bare_trigger(kind: Kind, at: SystemTime) -> Value {
 struct Runner {
     chains: Vec<ServedChain>,
     shared: Arc<Shared>,
-    transport: Arc<dyn Transport>,
-    secrets: Secrets,
-    redactor: Redactor,
-    cancel: Cancel,
+    /// The secrets, the network (a cookie jar per run), the engine, the
+    /// report and the history: the command line's run session.
+    session: Session,
     running: watch::Sender<usize>,
-    history: bool,
 }
 
 impl Runner {
@@ -427,50 +435,33 @@ impl Runner {
         vars.insert(TRIGGER_VAR.into(), start.trigger);
         let log = self.shared.log.clone();
         let route = served.route.clone();
-        let opts = RunOptions {
-            dry_run: false,
-            redactor: self.redactor.clone(),
-            secrets: Some(self.secrets.clone()),
-            persist_tokens: true,
-            notify: Some(Arc::new(move |message: &str| {
-                log.line(
-                    "notice",
-                    &[("chain", route.clone().into()), ("message", message.into())],
-                )
-            })),
-            shard: None,
-            resume: None,
-            only: None,
-        };
+        let mut run = Run::new(chain);
+        run.vars = Some(&vars);
+        run.notify = Some(Arc::new(move |message: &str| {
+            log.line(
+                "notice",
+                &[("chain", route.clone().into()), ("message", message.into())],
+            )
+        }));
         // The same observer as `--metrics`, so `GET /metrics` has the same
         // names and labels: runs, steps, requests, retries, waits, failures.
-        let mut observers = Observers(vec![Box::new(
+        run.observers = Observers(vec![Box::new(
             self.shared.metrics.observer_labelled(&served.route),
         )]);
-        // Each run has a cookie jar of its own.
-        let client = Client::new(Arc::clone(&self.transport), self.redactor.clone());
+        run.report = Report::Keep;
+        // Served runs are recorded in the history like `pytopus run`'s.
+        if self.session.records_history() {
+            run.history = std::fs::canonicalize(&chain.source.name)
+                .ok()
+                .map(|path| history::Entry::new(path.display().to_string(), &chain.source.text));
+        }
         let started = std::time::Instant::now();
         // A panic is a bug in pytopus; it fails this run, never the server.
-        let run = std::panic::AssertUnwindSafe(engine::run_with_vars(
-            chain,
-            &vars,
-            &client,
-            &mut observers,
-            &opts,
-            self.cancel.clone(),
-        ))
-        .catch_unwind()
-        .await;
+        let finished = self.session.run_isolated(run).await;
         drop(start.permit);
-        let report = match run {
-            Ok(report) => report,
-            Err(panic) => {
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic".into());
-                let why = self.redactor.redact(&why);
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(why) => {
                 let outcome = Arc::new(RunOutcome::panicked(id, &why, started.elapsed()));
                 self.shared.log.line(
                     "run",
@@ -488,30 +479,27 @@ impl Runner {
                 return;
             }
         };
-        // Served runs are recorded in the history like `pytopus run`'s.
-        if self.history
-            && let Ok(path) = std::fs::canonicalize(&chain.source.name)
-        {
-            let hash = crate::history::content_hash(&chain.source.text);
-            let recorded = crate::history::History::open().and_then(|h| {
-                h.record(&report, &path.display().to_string(), &hash, &self.redactor)
-            });
-            if let Err(e) = recorded {
-                self.shared.log.line(
-                    "warning",
-                    &[
-                        ("chain", served.route.clone().into()),
-                        (
-                            "message",
-                            self.redactor
-                                .redact(&format!("not recorded in the history: {e}"))
-                                .into(),
-                        ),
-                    ],
-                );
-            }
+        if let Some(Err(e)) = finished.recorded.as_ref().and_then(|r| r.wait()) {
+            self.shared.log.line(
+                "warning",
+                &[
+                    ("chain", served.route.clone().into()),
+                    (
+                        "message",
+                        self.session
+                            .redactor()
+                            .redact(&format!("not recorded in the history: {e}"))
+                            .into(),
+                    ),
+                ],
+            );
         }
-        let outcome = Arc::new(RunOutcome::new(id, chain, &report, &self.redactor));
+        let outcome = Arc::new(RunOutcome::new(
+            id,
+            chain,
+            finished,
+            self.session.redactor(),
+        ));
         let first_line = outcome
             .error
             .as_deref()
@@ -578,15 +566,20 @@ async fn serve_local(
     });
     let (cancel_handle, cancel) = Cancel::new();
     let (running_tx, mut running_rx) = watch::channel(0usize);
+    // Each run has a cookie jar of its own.
+    let session = Session::new(
+        server.redactor,
+        server.secrets,
+        server.transport,
+        Jar::PerRun,
+        cancel,
+    )
+    .history(server.history);
     let runner = Rc::new(Runner {
         chains: server.chains,
         shared: Arc::clone(&shared),
-        transport: server.transport,
-        secrets: server.secrets,
-        redactor: server.redactor,
-        cancel,
+        session,
         running: running_tx,
-        history: server.history,
     });
     let runner_task = tokio::task::spawn_local({
         let runner = Rc::clone(&runner);

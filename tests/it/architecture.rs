@@ -151,6 +151,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["report"],
     &["history"],
+    &["session"],
     &["serve"],
     &["cli"],
 ];

@@ -421,6 +421,83 @@ async fn wait_for_run(base: &str, id: &str, token: Option<&str>) -> Value {
     panic!("run {id} did not finish");
 }
 
+/// The report `GET /runs/<id>` shows is the run's `--report` JSON (the run
+/// session keeps it for serve), every field there, secrets redacted.
+#[tokio::test]
+async fn a_served_runs_report_is_the_report_json_redacted() {
+    let chain = r#"
+steps:
+  - name: Call
+    url: https://api.test/ok
+    headers: {X-Key: "{{ secret('api') }}"}
+"#;
+    let mut setup = Setup::new(vec![served("keyed", chain)]);
+    let store = Arc::new(MemoryStore::default());
+    store
+        .set("api", &Secret::new("sk-report-98765xyz"))
+        .unwrap();
+    setup.secrets = Some(Secrets::new(
+        move || Ok(store.clone() as Arc<dyn SecretStore>),
+        setup.redactor.clone(),
+    ));
+    serve_while(setup, |base, _| async move {
+        let started = client()
+            .post(format!("{base}/chains/keyed/run?async=true"))
+            .send()
+            .await
+            .unwrap();
+        let id = started.json::<Value>().await.unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let run = wait_for_run(&base, &id, None).await;
+        assert_eq!(run["status"], "passed", "{run}");
+        let report = &run["report"];
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(report),
+            [
+                "chain",
+                "dry_run",
+                "duration_ms",
+                "file",
+                "output",
+                "output_error",
+                "started_at",
+                "status",
+                "steps"
+            ]
+        );
+        assert_eq!(report["file"], "keyed.yaml");
+        assert_eq!(report["status"], "passed");
+        let step = &report["steps"][0];
+        assert_eq!(
+            keys(step),
+            [
+                "attempts",
+                "continued",
+                "elapsed_ms",
+                "error",
+                "name",
+                "outputs",
+                "request",
+                "response",
+                "status"
+            ]
+        );
+        assert_eq!(step["request"]["url"], "https://api.test/ok");
+        assert_eq!(report["output"], run["output"]);
+        let text = report.to_string();
+        assert!(!text.contains("sk-report-98765xyz"), "{text}");
+        assert!(text.contains("***"), "{text}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn api_runs_sync_async_and_failures_are_redacted() {
     let failing = r#"
