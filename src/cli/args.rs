@@ -561,6 +561,9 @@ pub struct ServeArgs {
         long_help = "Also answer to this `Host` on a loopback address, e.g. the name a tunnel or reverse proxy forwards (`hooks.example.net`, or `hooks.example.net:8443` for one port). Repeatable. Without it, a loopback server answers only to its own address and `localhost`, so a web page cannot reach it through a DNS name rebound to 127.0.0.1. Signed webhooks are accepted under any name."
     )]
     pub allow_host: Vec<String>,
+    /// Do not serve the dashboard at `/` (the API, webhooks and schedules stay)
+    #[arg(long)]
+    pub no_ui: bool,
 }
 
 /// `--allow-host`: a host name or IP address, with an optional port.

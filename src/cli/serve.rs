@@ -86,6 +86,7 @@ pub async fn serve(args: ServeArgs) -> Outcome {
         clock: Arc::new(SystemClock),
         history: !args.no_history && crate::history::enabled_by_env(),
         allowed_hosts: args.allow_host.clone(),
+        ui: !args.no_ui,
     };
     crate::serve::serve(server, listener, interrupted())
         .await

@@ -36,6 +36,7 @@ pub fn router(shared: Arc<Shared>, body_limit: usize) -> Router {
     Router::new()
         .route("/hooks/{name}", post(hooks::webhook))
         .merge(api)
+        .merge(super::ui::router(&shared))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
@@ -350,7 +351,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// A caller sets only the variables the chain lists in `vars:`, and of
 /// those not the ones that decide where a request goes (unless the chain
 /// opens them with `trigger.origin_vars`).
-fn caller_may_set(
+pub(super) fn caller_may_set(
     chain: &super::ChainInfo,
     vars: &IndexMap<String, Value>,
 ) -> Result<(), (StatusCode, String)> {

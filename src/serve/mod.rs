@@ -15,6 +15,7 @@ mod openapi;
 pub mod origin;
 pub mod schedule;
 pub mod signature;
+pub mod ui;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -74,6 +75,8 @@ pub struct Server {
     /// Host names a loopback server also answers to (`--allow-host`), beside
     /// its own address and `localhost`.
     pub allowed_hosts: Vec<String>,
+    /// Serve the dashboard at `/` (off with `--no-ui`).
+    pub ui: bool,
 }
 
 /// What the HTTP handlers know of a chain (the `ValidChain` itself stays on
@@ -99,6 +102,10 @@ pub struct ChainInfo {
     pub fixed_vars: Vec<String>,
     /// `inputs:`: what a caller's values are checked against.
     pub inputs: Vec<crate::plan::inputs::Input>,
+    /// The steps' names, in order (`finally` steps too).
+    pub steps: Vec<String>,
+    /// The steps and what each waits for, as an SVG picture.
+    pub graph: String,
 }
 
 /// State shared by the handlers.
@@ -119,6 +126,8 @@ pub struct Shared {
     stopping: AtomicBool,
     /// Signed requests already received (replay protection).
     seen: Mutex<Seen>,
+    /// The dashboard's logins, CSRF key and live runs.
+    pub ui: ui::UiState,
 }
 
 /// At most this many signed requests are remembered; the oldest go first.
@@ -173,6 +182,7 @@ impl Shared {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (tx, rx) = oneshot::channel();
         let chain = &self.chains[start.chain];
+        self.ui.live.start(&id);
         if let Ok(mut runs) = self.runs.lock() {
             runs.insert(RunRecord {
                 id: id.clone(),
@@ -211,6 +221,27 @@ impl Shared {
     }
 
     /// The most recent runs, newest first.
+    /// How long each step of each finished run took: (run id, step, ms),
+    /// for the dashboard's percentiles.
+    pub fn step_times(&self) -> Vec<(String, String, u64)> {
+        let Ok(runs) = self.runs.lock() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for r in runs.by_id.values() {
+            let Some(o) = &r.outcome else { continue };
+            for s in o.report["steps"].as_array().into_iter().flatten() {
+                if let (Some(name), Some(ms)) = (s["name"].as_str(), s["elapsed_ms"].as_u64())
+                    && s["status"] != "not_run"
+                    && s["status"] != "skipped"
+                {
+                    out.push((r.id.clone(), name.to_string(), ms));
+                }
+            }
+        }
+        out
+    }
+
     pub fn recent_runs(&self, limit: usize) -> Vec<Value> {
         let Ok(runs) = self.runs.lock() else {
             return Vec::new();
@@ -445,9 +476,14 @@ impl Runner {
         }));
         // The same observer as `--metrics`, so `GET /metrics` has the same
         // names and labels: runs, steps, requests, retries, waits, failures.
-        run.observers = Observers(vec![Box::new(
-            self.shared.metrics.observer_labelled(&served.route),
-        )]);
+        run.observers = Observers(vec![
+            Box::new(self.shared.metrics.observer_labelled(&served.route)),
+            // The dashboard's page of the run, live.
+            self.shared
+                .ui
+                .live
+                .observer(&id, self.session.redactor().clone()),
+        ]);
         run.report = Report::Keep;
         // Served runs are recorded in the history like `pytopus run`'s.
         if self.session.records_history() {
@@ -563,6 +599,7 @@ async fn serve_local(
         hosts,
         stopping: AtomicBool::new(false),
         seen: Mutex::new(Seen::default()),
+        ui: ui::UiState::new(server.ui),
     });
     let (cancel_handle, cancel) = Cancel::new();
     let (running_tx, mut running_rx) = watch::channel(0usize);
@@ -679,6 +716,8 @@ fn info(c: &ServedChain) -> ChainInfo {
             .cloned()
             .collect(),
         inputs: c.chain.inputs.clone(),
+        steps: c.chain.steps.iter().map(|s| s.name.clone()).collect(),
+        graph: ui::graph(&c.chain),
     }
 }
 

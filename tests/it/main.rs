@@ -14,6 +14,7 @@ mod cli;
 mod connectors;
 mod control;
 mod curl;
+mod dashboard;
 mod data;
 mod docs;
 mod engine;

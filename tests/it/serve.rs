@@ -151,6 +151,7 @@ where
         // The user's history database stays out of tests.
         history: false,
         allowed_hosts: setup.allowed_hosts,
+        ui: true,
     };
     let stopped = {
         let stop = Arc::clone(&stop);
@@ -406,7 +407,7 @@ async fn body_limit_and_concurrency_limit() {
 }
 
 /// Polls `GET /runs/<id>` until the run is no longer running.
-async fn wait_for_run(base: &str, id: &str, token: Option<&str>) -> Value {
+pub(crate) async fn wait_for_run(base: &str, id: &str, token: Option<&str>) -> Value {
     for _ in 0..200 {
         let mut req = client().get(format!("{base}/runs/{id}"));
         if let Some(t) = token {
