@@ -10,6 +10,7 @@ mod support;
 mod arazzo;
 mod architecture;
 mod auth;
+mod browser;
 mod cli;
 mod connectors;
 mod control;

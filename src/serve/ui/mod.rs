@@ -123,6 +123,8 @@ pub fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/ui/logout", post(logout))
         .route("/ui/assets/app.css", get(css))
         .route("/ui/assets/app.js", get(js))
+        .route("/ui/assets/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
         .route_layer(middleware::from_fn_with_state(Arc::clone(shared), guard))
 }
 
@@ -147,7 +149,7 @@ fn cookie_session(headers: &HeaderMap) -> Option<String> {
 /// API's bearer header. Every answer gets the security headers.
 async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let open = path == "/ui/login" || path.starts_with("/ui/assets/");
+    let open = path == "/ui/login" || path.starts_with("/ui/assets/") || path == "/favicon.ico";
     let session = cookie_session(req.headers()).filter(|s| shared.ui.logged_in(s));
     let allowed = shared.token.is_none()
         || session.is_some()
@@ -172,9 +174,11 @@ async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) 
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Not `no-referrer`: with it a browser sends `Origin: null` on the
+    // page's own forms, which the origin guard (rightly) refuses.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -282,6 +286,14 @@ async fn js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("assets/app.js"),
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        include_str!("assets/icon.svg"),
     )
         .into_response()
 }
