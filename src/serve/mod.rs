@@ -104,6 +104,8 @@ pub struct ChainInfo {
     pub inputs: Vec<crate::plan::inputs::Input>,
     /// The steps' names, in order (`finally` steps too).
     pub steps: Vec<String>,
+    /// The chain file's full path, as the history names it.
+    pub path: String,
     /// The steps and what each waits for, as an SVG picture.
     pub graph: String,
 }
@@ -128,6 +130,8 @@ pub struct Shared {
     seen: Mutex<Seen>,
     /// The dashboard's logins, CSRF key and live runs.
     pub ui: ui::UiState,
+    /// Runs are recorded in the history: the dashboard lists them from it.
+    pub history: bool,
 }
 
 /// At most this many signed requests are remembered; the oldest go first.
@@ -600,6 +604,7 @@ async fn serve_local(
         stopping: AtomicBool::new(false),
         seen: Mutex::new(Seen::default()),
         ui: ui::UiState::new(server.ui),
+        history: server.history,
     });
     let (cancel_handle, cancel) = Cancel::new();
     let (running_tx, mut running_rx) = watch::channel(0usize);
@@ -717,6 +722,9 @@ fn info(c: &ServedChain) -> ChainInfo {
             .collect(),
         inputs: c.chain.inputs.clone(),
         steps: c.chain.steps.iter().map(|s| s.name.clone()).collect(),
+        path: std::fs::canonicalize(&c.chain.source.name)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         graph: ui::graph(&c.chain),
     }
 }

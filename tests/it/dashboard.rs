@@ -147,7 +147,10 @@ async fn the_pages_start_a_run_show_its_steps_escaped_and_never_the_secret() {
             .text()
             .await
             .unwrap();
-        assert!(runs.contains(&format!("/ui/runs/{id}")), "{runs}");
+        assert!(
+            runs.contains(&format!("&#x2f;ui&#x2f;runs&#x2f;{id}")),
+            "{runs}"
+        );
         assert!(runs.contains("Runs and failures per hour"), "{runs}");
         let none = c
             .get(format!("{base}/ui/runs?status=passed"))
@@ -294,4 +297,90 @@ async fn a_server_with_a_token_asks_for_it_and_remembers_the_login_in_a_strict_c
         assert_eq!(after.status(), 303);
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_runs_page_lists_the_history_of_the_served_chains_with_the_command_lines_runs() {
+    let api = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})),
+        )
+        .mount(&api)
+        .await;
+    let dir = crate::support::Scratch::new();
+    let history = dir.dir.path().join("history");
+    let chains = dir.dir.path().join("chains");
+    std::fs::create_dir_all(&chains).unwrap();
+    let chain = chains.join("ping.yaml");
+    std::fs::write(
+        &chain,
+        format!("steps:\n  - name: Ping\n    url: {}/ping\n", api.uri()),
+    )
+    .unwrap();
+    // A run from the command line, recorded in the history.
+    let mut cmd = crate::support::pytopus();
+    cmd.args(["run", chain.to_str().unwrap(), "-q"])
+        .env("PYTOPUS_HISTORY_DIR", &history);
+    assert_eq!(crate::support::run_cmd(&mut cmd).code, 0);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
+    crate::support::isolate(&mut serve);
+    let mut child = serve
+        .args([
+            "serve",
+            chains.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("PYTOPUS_HISTORY_DIR", &history)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let c = client();
+    let mut page = String::new();
+    for _ in 0..200 {
+        if let Ok(r) = c.get(format!("{base}/ui/runs")).send().await {
+            page = r.text().await.unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let link = Regex::new(r#"href="&#x2f;ui&#x2f;history&#x2f;(\d+)""#).unwrap();
+    let found = link
+        .captures(&page)
+        .map(|c| format!("/ui/history/{}", &c[1]));
+    assert!(found.is_some(), "the command line's run is listed: {page}");
+    assert!(page.contains(">history<"), "{page}");
+    assert!(
+        page.contains("<td>Ping</td>"),
+        "its step's percentiles: {page}"
+    );
+    // The page of that run, from the history, needs the server up again.
+    let mut child = serve.spawn().unwrap();
+    let mut run = String::new();
+    for _ in 0..200 {
+        if let Ok(r) = c
+            .get(format!("{base}{}", found.as_ref().unwrap()))
+            .send()
+            .await
+        {
+            run = r.text().await.unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(run.contains("class=\"status status-passed\""), "{run}");
+    assert!(run.contains("&#x2f;ping"), "{run}");
 }

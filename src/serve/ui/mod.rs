@@ -118,6 +118,7 @@ pub fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/ui/runs", get(pages::runs))
         .route("/ui/runs/{id}", get(pages::run))
         .route("/ui/runs/{id}/events", get(live::events))
+        .route("/ui/history/{id}", get(pages::stored))
         .route("/ui/chains/{name}/run", post(pages::start))
         .route("/ui/login", get(pages::login_form).post(login))
         .route("/ui/logout", post(logout))

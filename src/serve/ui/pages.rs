@@ -243,8 +243,30 @@ pub async fn runs(
     axum::Extension(visitor): axum::Extension<Visitor>,
     Query(q): Query<RunsQuery>,
 ) -> Response {
-    let all: Vec<Value> = shared
-        .recent_runs(usize::MAX)
+    let mut all = shared.recent_runs(usize::MAX);
+    let mut times = shared.step_times();
+    if shared.history {
+        // Finished runs come from the history (the command line's runs of
+        // the same files too); the ones still going from memory.
+        let paths: Vec<(String, String)> = shared
+            .chains
+            .iter()
+            .map(|c| (c.path.clone(), c.route.clone()))
+            .collect();
+        let read = tokio::task::spawn_blocking(move || history_runs(&paths)).await;
+        if let Ok(Ok((runs, t))) = read {
+            all.retain(|r| r["status"] == "running");
+            all.extend(runs);
+            all.sort_by(|a, b| {
+                b["started_at"]
+                    .as_str()
+                    .unwrap_or("")
+                    .cmp(a["started_at"].as_str().unwrap_or(""))
+            });
+            times = t;
+        }
+    }
+    let all: Vec<Value> = all
         .into_iter()
         .filter(|r| q.chain.is_empty() || r["chain"] == q.chain.as_str())
         .filter(|r| q.status.is_empty() || r["status"] == q.status.as_str())
@@ -258,6 +280,7 @@ pub async fn runs(
                 "id": r["id"], "chain": r["chain"], "status": r["status"],
                 "trigger": r["trigger"], "started_at": r["started_at"],
                 "duration_ms": r.get("duration_ms"),
+                "link": r.get("link").cloned().unwrap_or_else(|| json!(format!("/ui/runs/{}", r["id"].as_str().unwrap_or("")))),
             })
         })
         .collect();
@@ -274,7 +297,7 @@ pub async fn runs(
     };
     let prev = (q.page > 0).then(|| link(q.page - 1));
     let next = (from + PAGE < total).then(|| link(q.page + 1));
-    let charts = (!all.is_empty()).then(|| charts(&all, &shared.step_times()));
+    let charts = (!all.is_empty()).then(|| charts(&all, &times));
     render(
         "runs.html",
         json!({
@@ -339,6 +362,84 @@ fn charts(runs: &[Value], times: &[(String, String, u64)]) -> Value {
     json!({"timeline": svg::timeline(&buckets), "percentiles": percentiles})
 }
 
+/// The most recent runs of the served chains in the history (each chain
+/// file by its path), and their steps' durations.
+type HistoryRuns = (Vec<Value>, Vec<(String, String, u64)>);
+
+fn history_runs(paths: &[(String, String)]) -> Result<HistoryRuns, String> {
+    /// At most this many runs are read; the step durations of the newest
+    /// few hundred.
+    const READ: usize = 5000;
+    const TIMED: usize = 300;
+    let history = crate::history::History::open()?;
+    let mut runs = Vec::new();
+    let mut times = Vec::new();
+    for s in history.list(READ)? {
+        let Some((_, route)) = paths.iter().find(|(p, _)| *p == s.path) else {
+            continue;
+        };
+        let id = format!("h{}", s.id);
+        if runs.len() < TIMED
+            && let Ok(Some(stored)) = history.get(s.id)
+        {
+            for step in stored.report["steps"].as_array().into_iter().flatten() {
+                if let (Some(name), Some(ms)) = (step["name"].as_str(), step["elapsed_ms"].as_u64())
+                    && step["status"] != "not_run"
+                    && step["status"] != "skipped"
+                {
+                    times.push((id.clone(), name.to_string(), ms));
+                }
+            }
+        }
+        runs.push(json!({
+            "id": id, "chain": route, "status": s.status, "trigger": "history",
+            "started_at": s.started, "duration_ms": s.duration_ms,
+            "link": format!("/ui/history/{}", s.id),
+        }));
+    }
+    Ok((runs, times))
+}
+
+/// `/ui/history/<n>`: a run of a served chain as the history keeps it.
+pub async fn stored(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(visitor): axum::Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Response {
+    let not_found = || {
+        super::super::api::error_response(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no run `{}` of these chains in the history",
+                svg::escape(&id)
+            ),
+        )
+    };
+    let Ok(n) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let read =
+        tokio::task::spawn_blocking(move || crate::history::History::open().and_then(|h| h.get(n)))
+            .await;
+    let Ok(Ok(Some(stored))) = read else {
+        return not_found();
+    };
+    let Some(c) = shared.chains.iter().find(|c| c.path == stored.summary.path) else {
+        return not_found();
+    };
+    let run = json!({
+        "id": format!("h{n}"),
+        "chain": c.route,
+        "trigger": "history",
+        "status": stored.summary.status,
+        "started_at": stored.summary.started,
+        "duration_ms": stored.summary.duration_ms,
+        "output": stored.report.get("output").cloned().unwrap_or(Value::Null),
+        "report": stored.report,
+    });
+    run_page(&shared, &visitor, run)
+}
+
 /// `/ui/runs/<id>`: the run's steps on a timeline, each request and
 /// response as the report keeps them (redacted), the failing step first.
 pub async fn run(
@@ -356,6 +457,10 @@ pub async fn run(
             ),
         );
     };
+    run_page(&shared, &visitor, run)
+}
+
+fn run_page(shared: &Shared, visitor: &Visitor, run: Value) -> Response {
     let live = run["status"] == "running";
     let report_steps: Vec<Value> = run["report"]["steps"]
         .as_array()
@@ -430,8 +535,8 @@ pub async fn run(
             "output": output,
             "error": run["error"],
         }),
-        &shared,
-        &visitor,
+        shared,
+        visitor,
     )
 }
 
