@@ -49,8 +49,6 @@ pub(super) struct Operation {
     pub server: Option<Server>,
     /// The path (`/pets/{petId}`), or `x-operation`'s URL.
     pub path: String,
-    #[allow(dead_code)]
-    pub security: Vec<Value>,
     /// The source description it is in.
     pub source: Option<String>,
     /// Where the step names it in the Arazzo file (empty: the step's key).
@@ -285,7 +283,6 @@ impl Sources {
 }
 
 fn operation(d: &Described, path: &str, method: &str) -> Operation {
-    let op = &d.doc["paths"][path][method];
     Operation {
         method: method.to_string(),
         server: Some(Server {
@@ -293,11 +290,6 @@ fn operation(d: &Described, path: &str, method: &str) -> Operation {
             url: server_url(&d.doc),
         }),
         path: path.to_string(),
-        security: op
-            .get("security")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
         source: Some(d.name.clone()),
         at: String::new(),
     }
