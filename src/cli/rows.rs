@@ -9,13 +9,14 @@ use serde_json::Value;
 use super::args::{OutputFormat, RunArgs};
 use super::fail::{Fail, Outcome};
 use super::inputs::{VarOverrides, read_source};
-use super::output::{dry_run_text, format_output};
+use super::output::format_output;
 use super::run::{from_command_line, tracing_wanted};
 use super::session::Session;
 use super::{Exit, print_diagnostics, print_stdout};
 use crate::chain::{self, ParsedChain};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::{self, RunOptions, RunStatus};
+use crate::report::dry_run::dry_run_text;
 use crate::report::plain::PlainLog;
 use crate::report::{self, Verbosity, to_stderr};
 
