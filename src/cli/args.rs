@@ -38,6 +38,8 @@ pub enum Command {
     Connectors(ConnectorsCommand),
     /// Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules
     Serve(ServeArgs),
+    /// Offer chains to AI agents as Model Context Protocol tools, on stdio
+    Mcp(McpArgs),
     /// Turn a request written for another tool into a chain (`import curl 'curl …'`)
     #[command(subcommand)]
     Import(ImportCommand),
@@ -532,6 +534,35 @@ pub struct ServeArgs {
         long_help = "Also answer to this `Host` on a loopback address, e.g. the name a tunnel or reverse proxy forwards (`hooks.example.net`, or `hooks.example.net:8443` for one port). Repeatable. Without it, a loopback server answers only to its own address and `localhost`, so a web page cannot reach it through a DNS name rebound to 127.0.0.1. Signed webhooks are accepted under any name."
     )]
     pub allow_host: Vec<String>,
+}
+
+/// `pytopus mcp`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Offer chains to AI agents as Model Context Protocol (MCP) tools, over stdin and stdout (how agents start local tools).\nEach chain is a tool named after its file (without the extension): its `description` is the tool's, its declared `inputs` the tool's input schema (as `pytopus inputs --format json-schema` prints it), its declared `outputs` the output schema. Every tool also takes `dry_run`. pytopus holds the credentials: results, errors and schemas are redacted, and arguments other than the declared inputs are refused.\nSee docs/mcp.md."
+)]
+pub struct McpArgs {
+    /// Chain files, or directories whose *.yaml, *.yml and *.json files (tapes excepted) are chains
+    #[arg(value_name = "CHAIN|DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print the tools with their schemas (as an agent will see them) and exit
+    #[arg(long)]
+    pub list: bool,
+    /// Offer only the tools whose every request is GET or HEAD
+    #[arg(long)]
+    pub read_only: bool,
+    /// Tool calls running at once; more wait for a turn
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent: u16,
+    /// Tool calls started in any minute; more get an error result
+    #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_calls_per_minute: u32,
+    /// Largest result text handed to the agent (bytes, or with KiB/MiB); a longer one is cut, with a note
+    #[arg(long, value_name = "SIZE", default_value = "256KiB", value_parser = parse_size)]
+    pub max_result_size: usize,
+    /// Do not record the tools' runs in the history (also PYTOPUS_HISTORY=off)
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 /// `--allow-host`: a host name or IP address, with an optional port.

@@ -193,7 +193,10 @@ fn is_chain_file(path: &Path) -> bool {
 
 /// Every chain validated, named and its webhook secret read; all problems
 /// are reported together, each with its file.
-fn load_all(paths: &[PathBuf], secrets: &Secrets) -> Result<Vec<ServedChain>, Diagnostics> {
+pub(super) fn load_all(
+    paths: &[PathBuf],
+    secrets: &Secrets,
+) -> Result<Vec<ServedChain>, Diagnostics> {
     let files = chain_files(paths)?;
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut chains: Vec<ServedChain> = Vec::new();

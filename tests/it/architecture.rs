@@ -151,7 +151,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["report"],
     &["history"],
-    &["serve"],
+    &["mcp", "serve"],
     &["cli"],
 ];
 

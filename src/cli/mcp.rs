@@ -1,0 +1,50 @@
+//! `pytopus mcp`: the chains loaded as `serve` loads them, then offered as
+//! MCP tools on stdio (or listed with `--list`).
+
+use std::sync::Arc;
+
+use super::args::McpArgs;
+use super::fail::{Fail, Outcome};
+use super::session::secrets_for_run;
+use super::{Exit, print_stdout};
+use crate::mcp::{ChainTool, Options, Server};
+use crate::secret::Redactor;
+use crate::transport::{LiveOptions, LiveTransport};
+
+pub async fn mcp(args: McpArgs) -> Outcome {
+    let redactor = Redactor::default();
+    let secrets = secrets_for_run(&redactor);
+    let tools: Vec<ChainTool> = super::serve::load_all(&args.paths, &secrets)?
+        .into_iter()
+        .map(|c| ChainTool {
+            name: c.route,
+            chain: c.chain,
+        })
+        .collect();
+    let opts = Options {
+        read_only: args.read_only,
+        max_concurrent: usize::from(args.max_concurrent),
+        max_calls_per_minute: args.max_calls_per_minute as usize,
+        max_result_bytes: args.max_result_size,
+        history: !args.no_history && crate::history::enabled_by_env(),
+    };
+    if args.list {
+        let listed = crate::mcp::listed(&tools, &opts, &redactor);
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "tools": listed }))
+            .unwrap_or_default();
+        return print_stdout(&redactor.redact(&format!("{text}\n")));
+    }
+    let transport = LiveTransport::new(&LiveOptions::default())
+        .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?;
+    let server = Server {
+        tools,
+        opts,
+        transport: Arc::new(transport),
+        secrets,
+        redactor,
+    };
+    crate::mcp::serve_stdio(server)
+        .await
+        .map_err(Fail::failed)?;
+    Ok(Exit::Success)
+}
