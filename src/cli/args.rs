@@ -534,6 +534,9 @@ pub struct ServeArgs {
         long_help = "Also answer to this `Host` on a loopback address, e.g. the name a tunnel or reverse proxy forwards (`hooks.example.net`, or `hooks.example.net:8443` for one port). Repeatable. Without it, a loopback server answers only to its own address and `localhost`, so a web page cannot reach it through a DNS name rebound to 127.0.0.1. Signed webhooks are accepted under any name."
     )]
     pub allow_host: Vec<String>,
+    /// Do not offer the chains as MCP tools at /mcp (streamable HTTP, behind the same token)
+    #[arg(long)]
+    pub no_mcp: bool,
 }
 
 /// `pytopus mcp`.

@@ -14,7 +14,7 @@ use crate::transport::{LiveOptions, LiveTransport};
 pub async fn mcp(args: McpArgs) -> Outcome {
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    let tools: Vec<ChainTool> = super::serve::load_all(&args.paths, &secrets)?
+    let tools: Vec<ChainTool> = super::serve::load_all(&args.paths, &secrets, true)?
         .into_iter()
         .map(|c| ChainTool {
             name: c.route,

@@ -22,7 +22,7 @@ use crate::transport::{LiveOptions, LiveTransport};
 pub async fn serve(args: ServeArgs) -> Outcome {
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    let chains = load_all(&args.paths, &secrets)?;
+    let chains = load_all(&args.paths, &secrets, true)?;
     let token = api_token(&args, &secrets)?;
     let remote = !args.listen.ip().is_loopback();
     check_remote(args.listen, args.allow_remote, token.is_some())?;
@@ -75,6 +75,38 @@ pub async fn serve(args: ServeArgs) -> Outcome {
             ("token", token.is_some().into()),
         ],
     );
+    // The same chains as MCP tools at `/mcp`, behind the same token and
+    // `Host` checks (docs/mcp.md); loaded again, as the runs need chains of
+    // their own.
+    let history = !args.no_history && crate::history::enabled_by_env();
+    let extra = if args.no_mcp {
+        None
+    } else {
+        let tools = load_all(&args.paths, &secrets, false)?
+            .into_iter()
+            .map(|c| crate::mcp::ChainTool {
+                name: c.route,
+                chain: c.chain,
+            })
+            .collect();
+        let (handler, task) = crate::mcp::start(crate::mcp::Server {
+            tools,
+            opts: crate::mcp::Options {
+                history,
+                ..crate::mcp::Options::default()
+            },
+            transport: Arc::new(
+                LiveTransport::new(&LiveOptions::default())
+                    .map_err(|e| Fail::failed(format!("cannot start the HTTP client: {e}")))?,
+            ),
+            secrets: secrets.clone(),
+            redactor: redactor.clone(),
+        });
+        Some(crate::serve::Extra {
+            routes: crate::mcp::http_router(handler),
+            task,
+        })
+    };
     let server = Server {
         chains,
         token,
@@ -86,10 +118,10 @@ pub async fn serve(args: ServeArgs) -> Outcome {
         secrets,
         redactor,
         clock: Arc::new(SystemClock),
-        history: !args.no_history && crate::history::enabled_by_env(),
+        history,
         allowed_hosts: args.allow_host.clone(),
     };
-    crate::serve::serve(server, listener, interrupted())
+    crate::serve::serve_with(server, listener, interrupted(), extra)
         .await
         .map_err(|e| Fail::failed(format!("the server stopped: {e}")))?;
     Ok(Exit::Success)
@@ -192,10 +224,12 @@ fn is_chain_file(path: &Path) -> bool {
 }
 
 /// Every chain validated, named and its webhook secret read; all problems
-/// are reported together, each with its file.
+/// are reported together, each with its file; with `warn`, a secret not
+/// set yet is said on stderr.
 pub(super) fn load_all(
     paths: &[PathBuf],
     secrets: &Secrets,
+    warn: bool,
 ) -> Result<Vec<ServedChain>, Diagnostics> {
     let files = chain_files(paths)?;
     let mut errors: Vec<Diagnostic> = Vec::new();
@@ -257,7 +291,7 @@ pub(super) fn load_all(
         };
         // Other secrets are looked up when a run needs them; say now if one
         // is missing rather than on the first webhook.
-        for name in &valid.secret_names {
+        for name in valid.secret_names.iter().filter(|_| warn) {
             if let Err(e) = secrets.get(name) {
                 to_stderr(&format!(
                     "warning: {shown}: {e}; its runs will fail until it is set\n"

@@ -59,6 +59,19 @@ pub struct Options {
     pub history: bool,
 }
 
+impl Default for Options {
+    /// The flags' defaults (`pytopus mcp --help`).
+    fn default() -> Self {
+        Options {
+            read_only: false,
+            max_concurrent: 4,
+            max_calls_per_minute: 60,
+            max_result_bytes: 256 << 10,
+            history: true,
+        }
+    }
+}
+
 /// What a tool does, from its requests' methods: (read-only, destructive,
 /// idempotent).
 pub fn effects(chain: &ValidChain) -> (bool, bool, bool) {
@@ -273,11 +286,14 @@ impl Handler {
         let Ok(permit) = permit else {
             return error_result("the server is shutting down".into());
         };
-        let progress = context.meta.get_progress_token().map(|token| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(forward_progress(context.peer.clone(), token, rx));
-            tx
-        });
+        let (progress, forwarder) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task = tokio::spawn(forward_progress(context.peer.clone(), token, rx));
+                (Some(tx), Some(task))
+            }
+            None => (None, None),
+        };
         let (reply, rx) = oneshot::channel();
         let job = Job {
             tool: self.index[at],
@@ -294,6 +310,11 @@ impl Handler {
             .await
             .unwrap_or_else(|_| error_result("the run was dropped".into()));
         drop(permit);
+        // Every step's notification goes out before the result (the run's
+        // observer, and with it the sender, is gone by now).
+        if let Some(task) = forwarder {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
         result
     }
 }
@@ -520,12 +541,32 @@ pub fn listed(tools: &[ChainTool], opts: &Options, redactor: &Redactor) -> Vec<T
 
 /// Serves MCP on stdin/stdout until the client closes it.
 pub async fn serve_stdio(server: Server) -> Result<(), String> {
+    let redactor = server.redactor.clone();
     tokio::task::LocalSet::new()
-        .run_until(serve_local(server))
+        .run_until(async move {
+            let (handler, runner) = start(server);
+            let runner = tokio::task::spawn_local(runner);
+            let service = handler
+                .serve(rmcp::transport::stdio())
+                .await
+                .map_err(|e| redactor.redact(&format!("the MCP session did not start: {e}")))?;
+            let ended = service.waiting().await;
+            runner.abort();
+            ended
+                .map(|_| ())
+                .map_err(|e| redactor.redact(&format!("the MCP session ended: {e}")))
+        })
         .await
 }
 
-async fn serve_local(server: Server) -> Result<(), String> {
+/// The protocol handler, and the runner that makes its calls: a future to
+/// spawn on the `LocalSet` the handler is served from (runs are not `Send`).
+pub fn start(
+    server: Server,
+) -> (
+    Handler,
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+) {
     let index = offered(&server.tools, &server.opts);
     let tools: Vec<Tool> = index
         .iter()
@@ -550,24 +591,30 @@ async fn serve_local(server: Server) -> Result<(), String> {
         tools: server.tools,
         transport: server.transport,
         secrets: server.secrets,
-        redactor: server.redactor.clone(),
+        redactor: server.redactor,
         opts: server.opts,
     });
-    let runner_task = tokio::task::spawn_local(async move {
+    let run = Box::pin(async move {
         while let Some(job) = jobs_rx.recv().await {
             tokio::task::spawn_local(Rc::clone(&runner).run(job));
         }
     });
-    let redactor = server.redactor;
-    let service = handler
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| redactor.redact(&format!("the MCP session did not start: {e}")))?;
-    let ended = service.waiting().await;
-    runner_task.abort();
-    ended
-        .map(|_| ())
-        .map_err(|e| redactor.redact(&format!("the MCP session ended: {e}")))
+    (handler, run)
+}
+
+/// The same tools as streamable HTTP, for `serve` to mount at `/mcp`
+/// behind its own token and `Host` checks (so rmcp's are off).
+pub fn http_router(handler: Handler) -> axum::Router {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    let service = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    axum::Router::new().route_service("/mcp", service)
 }
 
 #[cfg(test)]

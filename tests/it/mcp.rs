@@ -27,11 +27,16 @@ struct Client {
 
 impl Client {
     fn start(args: &[&str]) -> Client {
+        Client::start_with(args, &[])
+    }
+
+    fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Client {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
         isolate(&mut cmd)
             .arg("mcp")
             .args(args)
             .env("PYTOPUS_SECRET_API_TOKEN", CANARY)
+            .envs(envs.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -248,7 +253,9 @@ async fn chains_are_tools_with_schemas_results_errors_progress_and_no_secret() {
     let server = api().await;
     let dir = chains(&server);
     let d = dir.dir.path().to_str().unwrap();
-    let mut c = Client::start(&[d]);
+    let history = Scratch::new();
+    let h = history.dir.path().to_str().unwrap();
+    let mut c = Client::start_with(&[d], &[("PYTOPUS_HISTORY_DIR", h)]);
 
     // tools/list: one tool per chain, named after its file.
     let list = c.request("tools/list", json!({}));
@@ -379,6 +386,32 @@ async fn chains_are_tools_with_schemas_results_errors_progress_and_no_secret() {
         !everything.contains(CANARY),
         "the secret reached the client:\n{everything}"
     );
+
+    // Every run is in the history, the cancelled one as interrupted.
+    let latest = pytopus()
+        .env("PYTOPUS_HISTORY_DIR", h)
+        .args(["history", "show", "latest"])
+        .output()
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&latest.stdout).unwrap_or_else(|e| panic!("{e}: {latest:?}"));
+    assert!(
+        report["file"].as_str().unwrap().ends_with("slow.yaml"),
+        "{report}"
+    );
+    assert_eq!(report["status"], "interrupted", "{report}");
+    let list = pytopus()
+        .env("PYTOPUS_HISTORY_DIR", h)
+        .args(["history", "--limit", "50"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(list.contains("get_user.yaml"), "{list}");
+    assert!(list.contains("broken.yaml"), "{list}");
+    assert!(
+        !list.contains("remove.yaml"),
+        "a dry run is not recorded: {list}"
+    );
 }
 
 #[test]
@@ -451,4 +484,138 @@ async fn a_long_result_is_cut_with_a_note_and_calls_are_rate_limited() {
     assert_eq!(third["isError"], true);
     assert!(text(&third).contains("--max-calls-per-minute"), "{third}");
     c.finish();
+}
+
+/// The `data:` messages of a streamable-HTTP answer (an SSE stream or one
+/// JSON body).
+fn messages(body: &str) -> Vec<Value> {
+    let from_sse: Vec<Value> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect();
+    if from_sse.is_empty() {
+        serde_json::from_str(body).into_iter().collect()
+    } else {
+        from_sse
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_offers_the_same_tools_at_mcp_behind_its_token_and_no_secret() {
+    use std::io::BufRead as _;
+    let server = api().await;
+    let dir = chains(&server);
+    const TOKEN: &str = "mcp-test-token-0123456789";
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
+    isolate(&mut cmd);
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg(dir.dir.path().join("get_user.yaml"))
+        .arg(dir.dir.path().join("broken.yaml"))
+        .env("PYTOPUS_SECRET_API_TOKEN", CANARY)
+        .env("PYTOPUS_SERVE_TOKEN", TOKEN)
+        .env("PYTOPUS_HISTORY", "off")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pytopus serve starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let started: Value = serde_json::from_str(&first).unwrap_or_else(|_| panic!("{first}"));
+    let url = format!("{}/mcp", started["url"].as_str().unwrap());
+    let http = reqwest::Client::new();
+    let mut received = String::new();
+    let mut session: Option<String> = None;
+    let mut post = async |msg: Value, token: Option<&str>| {
+        let mut req = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(msg.to_string());
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(s) = &session {
+            req = req.header("mcp-session-id", s);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        if let Some(s) = r.headers().get("mcp-session-id") {
+            session = Some(s.to_str().unwrap().to_string());
+        }
+        let headers = format!("{:?}", r.headers());
+        let body = r.text().await.unwrap();
+        received.push_str(&headers);
+        received.push_str(&body);
+        (status, messages(&body))
+    };
+
+    // Without the token: refused, as the API is.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}});
+    let (status, _) = post(init.clone(), None).await;
+    assert_eq!(status, 401);
+
+    let (status, msgs) = post(init, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{msgs:?}");
+    assert_eq!(msgs[0]["result"]["serverInfo"]["name"], "pytopus");
+    let (status, _) = post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (_, msgs) = post(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        Some(TOKEN),
+    )
+    .await;
+    let names: Vec<&str> = msgs[0]["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["get_user", "broken"]);
+    let (_, msgs) = post(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "get_user", "arguments": {"user_id": 7}}}),
+        Some(TOKEN),
+    )
+    .await;
+    let result = &msgs.last().unwrap()["result"];
+    assert_eq!(
+        result["structuredContent"],
+        json!({"name": "Ada"}),
+        "{msgs:?}"
+    );
+    let (_, msgs) = post(
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+               "params": {"name": "broken", "arguments": {}}}),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(msgs.last().unwrap()["result"]["isError"], true, "{msgs:?}");
+    let (_, msgs) = post(
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+               "params": {"name": "get_user", "arguments": {"user_id": 7, "dry_run": true}}}),
+        Some(TOKEN),
+    )
+    .await;
+    let dry = msgs.last().unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(dry.contains("/users/7"), "{dry}");
+
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status();
+    let _ = child.wait();
+    assert!(
+        !received.contains(CANARY),
+        "the secret reached the HTTP client:\n{received}"
+    );
 }
