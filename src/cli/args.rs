@@ -546,8 +546,11 @@ pub struct ServeArgs {
 )]
 pub struct McpArgs {
     /// Chain files, or directories whose *.yaml, *.yml and *.json files (tapes excepted) are chains
-    #[arg(value_name = "CHAIN|DIR", required = true)]
+    #[arg(value_name = "CHAIN|DIR", required_unless_present = "connectors")]
     pub paths: Vec<PathBuf>,
+    /// Also offer every endpoint of these connectors as a tool (built-in, ./connectors, or the user's)
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub connectors: Vec<String>,
     /// Print the tools with their schemas (as an agent will see them) and exit
     #[arg(long)]
     pub list: bool,

@@ -14,13 +14,24 @@ use crate::transport::{LiveOptions, LiveTransport};
 pub async fn mcp(args: McpArgs) -> Outcome {
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    let tools: Vec<ChainTool> = super::serve::load_all(&args.paths, &secrets, true)?
+    let mut tools: Vec<ChainTool> = super::serve::load_all(&args.paths, &secrets, true)?
         .into_iter()
         .map(|c| ChainTool {
             name: c.route,
             chain: c.chain,
+            endpoint: None,
         })
         .collect();
+    tools.extend(connector_tools(&args.connectors)?);
+    let mut seen = std::collections::HashSet::new();
+    for t in &tools {
+        if !seen.insert(t.name.clone()) {
+            return Err(Fail::usage(format!(
+                "two tools would be named `{}`; rename the chain file",
+                t.name
+            )));
+        }
+    }
     let opts = Options {
         read_only: args.read_only,
         max_concurrent: usize::from(args.max_concurrent),
@@ -47,4 +58,25 @@ pub async fn mcp(args: McpArgs) -> Outcome {
         .await
         .map_err(Fail::failed)?;
     Ok(Exit::Success)
+}
+
+/// `--connectors a,b`: every endpoint of each as a tool, described by a
+/// one-step chain compiled as any chain is.
+fn connector_tools(names: &[String]) -> Result<Vec<ChainTool>, Fail> {
+    let library = crate::connector::Library::standalone();
+    let mut tools = Vec::new();
+    for name in names {
+        let connector = library
+            .get(name)
+            .map_err(|d| Fail::from(crate::diagnostic::Diagnostics(d)))?;
+        for endpoint in connector.file.endpoints.keys() {
+            let chain = crate::mcp::endpoint_chain(&connector, endpoint, None)?;
+            tools.push(ChainTool {
+                name: crate::mcp::endpoint_tool_name(name, endpoint),
+                chain,
+                endpoint: Some((name.clone(), endpoint.clone())),
+            });
+        }
+    }
+    Ok(tools)
 }

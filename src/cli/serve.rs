@@ -87,6 +87,7 @@ pub async fn serve(args: ServeArgs) -> Outcome {
             .map(|c| crate::mcp::ChainTool {
                 name: c.route,
                 chain: c.chain,
+                endpoint: None,
             })
             .collect();
         let (handler, task) = crate::mcp::start(crate::mcp::Server {

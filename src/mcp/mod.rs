@@ -42,6 +42,90 @@ pub struct ChainTool {
     /// `serve` names it in URLs.
     pub name: String,
     pub chain: ValidChain,
+    /// A connector's endpoint (connector, endpoint): the chain above
+    /// describes the tool; each call compiles one with the parameters given.
+    pub endpoint: Option<(String, String)>,
+}
+
+/// A one-step chain calling a connector's endpoint, through the normal
+/// parse and compile pipeline: its parameters are the inputs, and the step
+/// passes `given` (all of them when `None`) as `params`, each read from the
+/// variable of its name — never written into the chain's text.
+pub fn endpoint_chain(
+    connector: &crate::connector::Connector,
+    endpoint: &str,
+    given: Option<&[String]>,
+) -> Result<ValidChain, Diagnostics> {
+    use crate::connector::ParamKind;
+    let Some(ep) = connector.file.endpoints.get(endpoint) else {
+        return Err(crate::diagnostic::Diagnostic::new(format!(
+            "connector `{}` has no endpoint `{endpoint}`",
+            connector.name
+        ))
+        .into());
+    };
+    let method = ep.method.clone().unwrap_or_else(|| "GET".into());
+    let mut inputs = Map::new();
+    let mut params = Map::new();
+    for p in ep.parameters() {
+        let kind = match p.kind {
+            ParamKind::Path => "path",
+            ParamKind::Query => "query",
+            ParamKind::Template => "body",
+        };
+        let mut spec = serde_json::json!({
+            "description": format!("{kind} parameter"),
+            "required": p.required,
+        });
+        if let Some(d) = &p.default {
+            spec["description"] = Value::String(format!("{kind} parameter, default {d}"));
+        }
+        if given.is_none_or(|g| g.contains(&p.name)) {
+            params.insert(
+                p.name.clone(),
+                Value::String(format!("{{{{ {} }}}}", p.name)),
+            );
+        }
+        inputs.insert(p.name, spec);
+    }
+    let description = ep
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("{method} {} on the `{}` connector", ep.path, connector.name));
+    let doc = serde_json::json!({
+        "name": format!("{}.{endpoint}", connector.name),
+        "description": description,
+        "inputs": inputs,
+        "steps": [{
+            "name": "call",
+            "connector": connector.name,
+            "endpoint": endpoint,
+            "params": params,
+        }],
+    });
+    let source = Arc::new(crate::diagnostic::Source {
+        name: format!("<connector {}.{endpoint}>", connector.name),
+        text: serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    });
+    let parsed = crate::chain::parse(source)?;
+    let vars = parsed.chain.vars.clone();
+    crate::compile::validate(parsed, vars)
+}
+
+/// A connector endpoint's tool name: `connector_endpoint`, with anything
+/// but letters, digits, `_`, `-` and `.` made `_`.
+pub fn endpoint_tool_name(connector: &str, endpoint: &str) -> String {
+    format!("{connector}_{endpoint}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
 }
 
 /// The limits and switches of `pytopus mcp`.
@@ -407,9 +491,28 @@ impl Runner {
             context,
             reply,
         } = job;
-        let chain = &self.tools[tool].chain;
-        let mut vars = chain.vars.clone();
         let names: Vec<String> = given.keys().cloned().collect();
+        let built;
+        let chain = match &self.tools[tool].endpoint {
+            None => &self.tools[tool].chain,
+            Some((connector, endpoint)) => {
+                let made = crate::connector::Library::standalone()
+                    .get(connector)
+                    .map_err(Diagnostics)
+                    .and_then(|c| endpoint_chain(&c, endpoint, Some(&names)));
+                match made {
+                    Ok(c) => {
+                        built = c;
+                        &built
+                    }
+                    Err(d) => {
+                        let _ = reply.send(error_result(self.redactor.redact(&d.render(false))));
+                        return;
+                    }
+                }
+            }
+        };
+        let mut vars = chain.vars.clone();
         vars.extend(given);
         let problems = crate::plan::inputs::check_given(&chain.inputs, &mut vars, |n| {
             names.iter().any(|g| g == n)
@@ -456,12 +559,14 @@ impl Runner {
     /// Recorded like `pytopus run`'s runs; a failure to record is said on
     /// stderr (never stdout, which carries the protocol).
     fn record(&self, chain: &ValidChain, report: &RunReport) {
-        let Ok(path) = std::fs::canonicalize(&chain.source.name) else {
-            return;
-        };
+        // A connector endpoint's chain has no file: its name
+        // (`<connector github.get_repo>`) stands for one.
+        let path = std::fs::canonicalize(&chain.source.name)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| chain.source.name.clone());
         let hash = crate::history::content_hash(&chain.source.text);
         let recorded = crate::history::History::open()
-            .and_then(|h| h.record(report, &path.display().to_string(), &hash, &self.redactor));
+            .and_then(|h| h.record(report, &path, &hash, &self.redactor));
         if let Err(e) = recorded {
             crate::report::to_stderr(
                 &self

@@ -619,3 +619,71 @@ async fn serve_offers_the_same_tools_at_mcp_behind_its_token_and_no_secret() {
         "the secret reached the HTTP client:\n{received}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_endpoints_are_tools_through_the_normal_pipeline() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/posts/3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 3, "title": "t"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/posts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}])))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let history = Scratch::new();
+    let h = history.dir.path().to_str().unwrap();
+    let mut c = Client::start_with(
+        &["--connectors", "jsonplaceholder"],
+        &[
+            ("PYTOPUS_JSONPLACEHOLDER_BASE_URL", &uri),
+            ("PYTOPUS_HISTORY_DIR", h),
+        ],
+    );
+    let list = c.request("tools/list", json!({}));
+    let tools = list["result"]["tools"].as_array().unwrap().clone();
+    let get = tools
+        .iter()
+        .find(|t| t["name"] == "jsonplaceholder_get_post")
+        .expect("each endpoint is a tool");
+    assert_eq!(get["inputSchema"]["required"], json!(["id"]));
+    assert_eq!(get["annotations"]["readOnlyHint"], true);
+    let delete = tools
+        .iter()
+        .find(|t| t["name"] == "jsonplaceholder_delete_post")
+        .unwrap();
+    assert_eq!(delete["annotations"]["destructiveHint"], true);
+
+    let got = c.call("jsonplaceholder_get_post", json!({"id": 3}));
+    assert_eq!(got["isError"], false, "{got}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text(&got)).unwrap(),
+        json!({"id": 3, "title": "t"})
+    );
+    // An optional parameter left out is not sent.
+    let all = c.call("jsonplaceholder_list_posts", json!({}));
+    assert_eq!(all["isError"], false, "{all}");
+    let sent = server.received_requests().await.unwrap();
+    assert_eq!(sent.last().unwrap().url.query(), None);
+    // A value is data, never template text.
+    let odd = c.call(
+        "jsonplaceholder_get_post",
+        json!({"id": "{{ secret('api_token') }}", "dry_run": true}),
+    );
+    assert!(!text(&odd).contains(CANARY), "{odd}");
+    assert!(text(&odd).contains("/posts/"), "{odd}");
+    let unknown = c.call("jsonplaceholder_get_post", json!({"id": 3, "auth": "x"}));
+    assert_eq!(unknown["isError"], true);
+    let everything = c.finish();
+    assert!(!everything.contains(CANARY));
+    let list = pytopus()
+        .env("PYTOPUS_HISTORY_DIR", h)
+        .args(["history", "--limit", "50"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(list.contains("jsonplaceholder.get_post"), "{list}");
+}
