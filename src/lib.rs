@@ -41,6 +41,7 @@ pub mod files;
 pub mod history;
 pub mod import;
 pub mod jsonpath;
+pub mod mcp;
 pub mod plan;
 pub mod report;
 pub mod resolve;

@@ -38,6 +38,8 @@ pub enum Command {
     Connectors(ConnectorsCommand),
     /// Serve chains over HTTP: webhooks, an API for scripts and agents, and schedules
     Serve(ServeArgs),
+    /// Offer chains to AI agents as Model Context Protocol tools, on stdio
+    Mcp(McpArgs),
     /// Turn a request written for another tool into a chain (`import curl 'curl …'`)
     #[command(subcommand)]
     Import(ImportCommand),
@@ -564,6 +566,41 @@ pub struct ServeArgs {
     /// Do not serve the dashboard at `/` (the API, webhooks and schedules stay)
     #[arg(long)]
     pub no_ui: bool,
+    /// Do not offer the chains as MCP tools at /mcp (streamable HTTP, behind the same token)
+    #[arg(long)]
+    pub no_mcp: bool,
+}
+
+/// `pytopus mcp`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Offer chains to AI agents as Model Context Protocol (MCP) tools, over stdin and stdout (how agents start local tools).\nEach chain is a tool named after its file (without the extension): its `description` is the tool's, its declared `inputs` the tool's input schema (as `pytopus inputs --format json-schema` prints it), its declared `outputs` the output schema. Every tool also takes `dry_run`. pytopus holds the credentials: results, errors and schemas are redacted, and arguments other than the declared inputs are refused.\nSee docs/mcp.md."
+)]
+pub struct McpArgs {
+    /// Chain files, or directories whose *.yaml, *.yml and *.json files (tapes excepted) are chains
+    #[arg(value_name = "CHAIN|DIR", required_unless_present = "connectors")]
+    pub paths: Vec<PathBuf>,
+    /// Also offer every endpoint of these connectors as a tool (built-in, ./connectors, or the user's)
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub connectors: Vec<String>,
+    /// Print the tools with their schemas (as an agent will see them) and exit
+    #[arg(long)]
+    pub list: bool,
+    /// Offer only the tools whose every request is GET or HEAD
+    #[arg(long)]
+    pub read_only: bool,
+    /// Tool calls running at once; more wait for a turn
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent: u16,
+    /// Tool calls started in any minute; more get an error result
+    #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_calls_per_minute: u32,
+    /// Largest result text handed to the agent (bytes, or with KiB/MiB); a longer one is cut, with a note
+    #[arg(long, value_name = "SIZE", default_value = "256KiB", value_parser = parse_size)]
+    pub max_result_size: usize,
+    /// Do not record the tools' runs in the history (also PYTOPUS_HISTORY=off)
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 /// `--allow-host`: a host name or IP address, with an optional port.

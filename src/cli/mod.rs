@@ -11,6 +11,7 @@ mod fmt;
 mod history;
 mod import;
 mod inputs;
+mod mcp;
 mod output;
 mod part;
 mod rows;
@@ -57,6 +58,7 @@ pub async fn main(argv: Vec<OsString>) -> Exit {
         Command::Fmt(a) => fmt::run(a),
         Command::History(a) => history::run(a),
         Command::Serve(a) => serve::serve(a).await,
+        Command::Mcp(a) => mcp::mcp(a).await,
         Command::Auth(args::AuthCommand::Login(l)) => auth::login(l).await,
         Command::Auth(a) => auth::run(a),
         Command::Connectors(c) => connectors::run(c).await,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::args::{GraphFormat, InputsArgs, InputsFormat, RunArgs, ValidateArgs};
 use super::fail::{Fail, Outcome};
 use super::inputs::{load_chain, read_source};
-use super::output::{dry_run_text, print_output};
+use super::output::print_output;
 use super::part::{part_of_chain, resume_from};
 use super::rows::run_rows;
 use super::session::{Session, interrupted};
@@ -15,6 +15,7 @@ use super::{Exit, print_diagnostics, print_stdout, stderr_color};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::RunStatus;
 use crate::plan::ValidChain;
+use crate::report::dry_run::dry_run_text;
 use crate::report::{self, Verbosity, to_stderr};
 use crate::session::{Report, Run};
 

@@ -21,7 +21,7 @@ use crate::session::secrets_for_run;
 pub async fn serve(args: ServeArgs) -> Outcome {
     let redactor = Redactor::default();
     let secrets = secrets_for_run(&redactor);
-    let chains = load_all(&args.paths, &secrets)?;
+    let chains = load_all(&args.paths, &secrets, true)?;
     let token = api_token(&args, &secrets)?;
     let remote = !args.listen.ip().is_loopback();
     check_remote(args.listen, args.allow_remote, token.is_some())?;
@@ -73,6 +73,36 @@ pub async fn serve(args: ServeArgs) -> Outcome {
             ("token", token.is_some().into()),
         ],
     );
+    // The same chains as MCP tools at `/mcp`, behind the same token and
+    // `Host` checks (docs/mcp.md); loaded again, as the runs need chains of
+    // their own.
+    let history = !args.no_history && crate::history::enabled_by_env();
+    let extra = if args.no_mcp {
+        None
+    } else {
+        let tools = load_all(&args.paths, &secrets, false)?
+            .into_iter()
+            .map(|c| crate::mcp::ChainTool {
+                name: c.route,
+                chain: c.chain,
+                endpoint: None,
+            })
+            .collect();
+        let (handler, task) = crate::mcp::start(crate::mcp::Server {
+            tools,
+            opts: crate::mcp::Options {
+                history,
+                ..crate::mcp::Options::default()
+            },
+            transport: Arc::new(crate::session::live().map_err(Fail::failed)?),
+            secrets: secrets.clone(),
+            redactor: redactor.clone(),
+        });
+        Some(crate::serve::Extra {
+            routes: crate::mcp::http_router(handler),
+            task,
+        })
+    };
     let server = Server {
         chains,
         token,
@@ -84,11 +114,11 @@ pub async fn serve(args: ServeArgs) -> Outcome {
         secrets,
         redactor,
         clock: Arc::new(SystemClock),
-        history: !args.no_history && crate::history::enabled_by_env(),
+        history,
         allowed_hosts: args.allow_host.clone(),
         ui: !args.no_ui,
     };
-    crate::serve::serve(server, listener, interrupted())
+    crate::serve::serve_with(server, listener, interrupted(), extra)
         .await
         .map_err(|e| Fail::failed(format!("the server stopped: {e}")))?;
     Ok(Exit::Success)
@@ -191,8 +221,13 @@ fn is_chain_file(path: &Path) -> bool {
 }
 
 /// Every chain validated, named and its webhook secret read; all problems
-/// are reported together, each with its file.
-fn load_all(paths: &[PathBuf], secrets: &Secrets) -> Result<Vec<ServedChain>, Diagnostics> {
+/// are reported together, each with its file; with `warn`, a secret not
+/// set yet is said on stderr.
+pub(super) fn load_all(
+    paths: &[PathBuf],
+    secrets: &Secrets,
+    warn: bool,
+) -> Result<Vec<ServedChain>, Diagnostics> {
     let files = chain_files(paths)?;
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut chains: Vec<ServedChain> = Vec::new();
@@ -253,7 +288,7 @@ fn load_all(paths: &[PathBuf], secrets: &Secrets) -> Result<Vec<ServedChain>, Di
         };
         // Other secrets are looked up when a run needs them; say now if one
         // is missing rather than on the first webhook.
-        for name in &valid.secret_names {
+        for name in valid.secret_names.iter().filter(|_| warn) {
             if let Err(e) = secrets.get(name) {
                 to_stderr(&format!(
                     "warning: {shown}: {e}; its runs will fail until it is set\n"

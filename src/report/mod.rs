@@ -3,6 +3,7 @@
 //! rendering of a failed step, which every front end shares.
 
 pub mod curl;
+pub mod dry_run;
 pub mod har;
 pub mod json;
 pub mod junit;

@@ -20,19 +20,22 @@ use crate::plan::TRIGGER_VAR;
 
 /// Every route, with the body limit, the token check on the API and one log
 /// line per request.
-pub fn router(shared: Arc<Shared>, body_limit: usize) -> Router {
-    let api = Router::new()
+pub fn router(shared: Arc<Shared>, body_limit: usize, extra: Option<Router>) -> Router {
+    let mut api = Router::new()
         .route("/chains", get(list_chains))
         .route("/chains/{name}/run", post(run_chain))
         .route("/runs", get(list_runs))
         .route("/runs/{id}", get(get_run))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            require_token,
-        ));
+        .route("/openapi.json", get(openapi));
+    if let Some(extra) = extra {
+        api = api.merge(extra.with_state(()));
+    }
+    let api = api.route_layer(middleware::from_fn_with_state(
+        Arc::clone(&shared),
+        require_token,
+    ));
     Router::new()
         .route("/hooks/{name}", post(hooks::webhook))
         .merge(api)

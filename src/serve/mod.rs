@@ -572,8 +572,26 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(server, listener, stop, None).await
+}
+
+/// More routes served beside the API, behind the same token and `Host`
+/// checks (`/mcp`), with the task that answers them: a future run on the
+/// server's thread, as the chains' runs are.
+pub struct Extra {
+    pub routes: axum::Router,
+    pub task: std::pin::Pin<Box<dyn Future<Output = ()>>>,
+}
+
+/// [`serve`], with `extra` routes.
+pub async fn serve_with(
+    server: Server,
+    listener: tokio::net::TcpListener,
+    stop: impl Future<Output = ()>,
+    extra: Option<Extra>,
+) -> std::io::Result<()> {
     tokio::task::LocalSet::new()
-        .run_until(serve_local(server, listener, stop))
+        .run_until(serve_local(server, listener, stop, extra))
         .await
 }
 
@@ -581,6 +599,7 @@ async fn serve_local(
     server: Server,
     listener: tokio::net::TcpListener,
     stop: impl Future<Output = ()>,
+    extra: Option<Extra>,
 ) -> std::io::Result<()> {
     let (jobs_tx, mut jobs_rx) = mpsc::unbounded_channel::<Job>();
     let infos = server.chains.iter().map(info).collect();
@@ -646,7 +665,11 @@ async fn serve_local(
         }
     }
 
-    let app = api::router(Arc::clone(&shared), server.body_limit);
+    let (extra_routes, extra_task) = match extra {
+        Some(e) => (Some(e.routes), Some(tokio::task::spawn_local(e.task))),
+        None => (None, None),
+    };
+    let app = api::router(Arc::clone(&shared), server.body_limit, extra_routes);
     let mut http_stop = stop_rx.clone();
     let http = tokio::task::spawn_local(async move {
         axum::serve(listener, app)
@@ -685,6 +708,9 @@ async fn serve_local(
         Ok(Err(_)) | Err(_) => Ok(()),
     };
     runner_task.abort();
+    if let Some(t) = extra_task {
+        t.abort();
+    }
     shared
         .log
         .line("stopped", &[("interrupted_runs", (!drained).into())]);

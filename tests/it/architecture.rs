@@ -152,7 +152,7 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     &["history"],
     &["session"],
-    &["serve"],
+    &["mcp", "serve"],
     &["cli"],
 ];
 

@@ -32,6 +32,7 @@ mod jsonpath_cts;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
+mod mcp;
 mod observability;
 mod poll;
 mod postman;
