@@ -30,6 +30,7 @@ mod jsonpath_cts;
 #[cfg(target_os = "linux")]
 mod keyring;
 mod login;
+mod notify;
 mod observability;
 mod poll;
 mod postman;
