@@ -113,6 +113,11 @@ pub struct NotifySpec {
     /// the summary line is posted as `{"text": …}`.
     #[serde(default)]
     pub slack: Option<String>,
+    /// Run this chain file (relative to this one) with the summary's
+    /// fields as its variables (`chain`, `run_id`, `status`, `failed_step`,
+    /// `error`, `summary`…).
+    #[serde(default)]
+    pub chain: Option<String>,
     /// When to tell: `failure` (default: when a run fails after a run that
     /// did not) and `recovery` (when a run passes after failing ones).
     #[serde(default)]

@@ -2,35 +2,52 @@
 
 use super::Validator;
 use crate::chain::model::{Chain, NotifyOn};
-use crate::plan::{NOTIFY_TIMEOUT, NotifyTarget, ValidNotify};
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::plan::{NOTIFY_FIELDS, NOTIFY_TIMEOUT, NotifyTarget, ValidNotify};
 
 impl Validator<'_> {
     /// `notify:`: one receiver, when to tell it, and how long it may take.
     pub(super) fn notify(&mut self, chain: &Chain) -> Option<ValidNotify> {
         let spec = chain.notify.as_ref()?;
-        let target = match (&spec.url, &spec.slack) {
-            (None, None) => {
+        let given = [&spec.url, &spec.slack, &spec.chain]
+            .iter()
+            .filter(|t| t.is_some())
+            .count();
+        let target = match (&spec.url, &spec.slack, &spec.chain) {
+            _ if given == 0 => {
                 self.error(
                     "notify",
-                    "`notify` needs `url` or `slack`: where the summary goes",
-                    Some("help: `url:` gets the summary as JSON, `slack:` an incoming webhook's `{\"text\": …}`".into()),
+                    "`notify` needs `url`, `slack` or `chain`: where the summary goes",
+                    Some("help: `url:` gets the summary as JSON, `slack:` an incoming webhook's `{\"text\": …}`, `chain:` runs a chain file with it".into()),
                 );
                 None
             }
-            (Some(_), Some(_)) => {
+            _ if given > 1 => {
                 self.error(
-                    "notify.slack",
-                    "`notify` takes one of `url` and `slack`, not both",
+                    "notify",
+                    "`notify` takes one of `url`, `slack` and `chain`, not more",
                     None,
                 );
                 None
             }
-            (Some(url), None) => self
+            (Some(url), _, _) => self
                 .notify_url("notify.url", url)
                 .map(NotifyTarget::Webhook),
-            (None, Some(url)) => self
+            (_, Some(url), _) => self
                 .notify_url("notify.slack", url)
                 .map(NotifyTarget::Slack),
+            (_, _, Some(file)) => {
+                // Compiled as a sub-chain whose `with:` gives the summary's fields.
+                let with: IndexMap<String, Value> = NOTIFY_FIELDS
+                    .iter()
+                    .map(|f| (f.to_string(), Value::Null))
+                    .collect();
+                self.sub_chain(file, Some(&with), "notify", 0)
+                    .map(|sub| NotifyTarget::Chain(sub.chain))
+            }
+            (None, None, None) => None,
         };
         let on = spec.on.clone().unwrap_or_else(|| vec![NotifyOn::Failure]);
         if on.is_empty() {

@@ -111,7 +111,23 @@ pub enum NotifyTarget {
     Webhook(Tmpl),
     /// `{"text": summary line}`.
     Slack(Tmpl),
+    /// `notify.chain`: run with the summary's fields as its variables.
+    Chain(Arc<ValidChain>),
 }
+
+/// The names `notify.chain`'s chain is given (the summary's fields).
+pub const NOTIFY_FIELDS: &[&str] = &[
+    "chain",
+    "file",
+    "run_id",
+    "status",
+    "failed_step",
+    "error",
+    "failed_runs",
+    "started",
+    "elapsed_ms",
+    "summary",
+];
 
 /// How long a notification may take unless `notify.timeout` says.
 pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -122,6 +122,7 @@ impl Notifier {
         let (tmpl, body) = match &notify.target {
             NotifyTarget::Webhook(url) => (url, summary.clone()),
             NotifyTarget::Slack(url) => (url, json!({"text": summary["summary"]})),
+            NotifyTarget::Chain(target) => return run_chain(session, target, summary).await,
         };
         chain.templates.set_secrets(session.secrets().clone());
         let ctx = Arc::new(Context::new(&chain.vars));
@@ -157,6 +158,28 @@ impl Notifier {
             )),
             Ok(Ok(_)) => Ok(()),
         }
+    }
+}
+
+/// `notify.chain`: the target runs in the same session, with its own
+/// variables and the summary's fields over them. Its own `notify` is not
+/// read: only the drivers notify.
+async fn run_chain(session: &Session, target: &ValidChain, summary: &Value) -> Result<(), String> {
+    let mut vars = target.vars.clone();
+    if let Some(fields) = summary.as_object() {
+        vars.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let mut run = super::Run::new(target);
+    run.vars = Some(&vars);
+    let finished = session.run(run).await;
+    match finished.report.status {
+        RunStatus::Passed => Ok(()),
+        _ => Err(
+            match crate::report::failure(target, &finished.report, session.redactor()) {
+                Some(d) => format!("chain {} failed: {}", target.source.name, d.message),
+                None => format!("chain {} did not pass", target.source.name),
+            },
+        ),
     }
 }
 

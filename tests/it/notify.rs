@@ -355,17 +355,85 @@ async fn a_single_run_does_not_notify_and_every_says_when_the_receiver_is_down()
     );
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_notify_chain_runs_with_the_summary_as_its_variables() {
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/told"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let dir = Scratch::new();
+    dir.file(
+        "tell.yaml",
+        &format!(
+            "vars: {{base: '{}'}}\nsteps:\n  - name: Tell\n    method: POST\n    url: \"{{{{ base }}}}/told\"\n    body: {{status: \"{{{{ status }}}}\", step: \"{{{{ failed_step }}}}\", line: \"{{{{ summary }}}}\"}}\n",
+            server.uri()
+        ),
+    );
+    let chain = dir.file(
+        "c.yaml",
+        &EVERY.replace("url: \"{{ base }}/notify\"", "chain: tell.yaml"),
+    );
+    let base = format!("base={}", server.uri());
+    let child = crate::support::spawn(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &base,
+        "--every",
+        "1s",
+        "-q",
+    ]);
+    for _ in 0..200 {
+        if calls(&server).await >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = child.id();
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}")])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let told: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/told")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(told.len(), 1, "{told:#?}\n{stderr}");
+    assert_eq!(told[0]["status"], "failed");
+    assert_eq!(told[0]["step"], "Call");
+    assert!(
+        told[0]["line"]
+            .as_str()
+            .unwrap()
+            .contains("failed: step `Call` failed"),
+        "{told:#?}"
+    );
+}
+
 #[test]
 fn validate_places_notify_errors() {
     let dir = Scratch::new();
     for (chain, want) in [
         (
             "notify: {on: [failure]}\n",
-            "`notify` needs `url` or `slack`",
+            "`notify` needs `url`, `slack` or `chain`",
         ),
         (
             "notify: {url: 'https://a.test', slack: 'https://b.test'}\n",
-            "`notify` takes one of `url` and `slack`, not both",
+            "`notify` takes one of `url`, `slack` and `chain`, not more",
         ),
         (
             "notify: {url: 'ftp://a.test/x'}\n",
@@ -392,6 +460,7 @@ fn validate_places_notify_errors() {
             "`notify.timeout` must be more than 0",
         ),
         ("notify: {url: 'https://a.test/{{ nope }}'}\n", "nope"),
+        ("notify: {chain: missing.yaml}\n", "cannot read sub-chain"),
     ] {
         let text = format!("{chain}steps:\n  - {{name: A, url: 'https://api.test/a'}}\n");
         let path = dir.file("c.yaml", &text);
