@@ -227,3 +227,53 @@ pub fn summary(
         "summary": redactor.redact(&line),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notifier() -> Notifier {
+        struct Never;
+        impl Transport for Never {
+            fn send<'a>(
+                &'a self,
+                _req: &'a HttpRequest,
+                _left: Duration,
+            ) -> crate::transport::SendFuture<'a> {
+                unreachable!("record sends nothing")
+            }
+        }
+        Notifier::new(Arc::new(Never), Arc::new(|_: &str| {}))
+    }
+
+    /// A streak is told when it starts and when it ends, per chain; an
+    /// interrupted run neither starts nor ends one.
+    #[test]
+    fn a_streak_changes_twice_and_chains_keep_their_own() {
+        use RunStatus::{Failed, Interrupted, Passed};
+        let n = notifier();
+        let seen: Vec<_> = [Passed, Failed, Interrupted, Failed, Failed, Passed, Passed]
+            .into_iter()
+            .map(|s| n.record("a", s))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                None,
+                Some(Change::Failure),
+                None,
+                None,
+                None,
+                Some(Change::Recovery { failed_runs: 3 }),
+                None
+            ]
+        );
+        assert_eq!(n.record("a", Failed), Some(Change::Failure));
+        assert_eq!(n.record("b", Failed), Some(Change::Failure));
+        assert_eq!(n.record("a", Failed), None);
+        assert_eq!(
+            n.record("b", Passed),
+            Some(Change::Recovery { failed_runs: 1 })
+        );
+    }
+}
