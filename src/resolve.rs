@@ -201,6 +201,14 @@ fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
             }
         }
     }
+    // `notify.chain`: read like a sub-chain, run by the notifier.
+    if let Some(file) = chain.notify.as_ref().and_then(|n| n.chain.as_ref()) {
+        let path = dir.join(file);
+        if let std::collections::hash_map::Entry::Vacant(e) = out.sub_chains.entry(path) {
+            let sub = sub_chain(e.key(), stack);
+            e.insert(sub);
+        }
+    }
     stack.pop();
     out
 }

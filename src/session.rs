@@ -19,6 +19,8 @@
 //! back what happened ([`Finished`]). [`Session::run_isolated`] also keeps
 //! a panicking run (a bug in pytopus) from stopping the driver.
 
+pub mod notify;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -93,6 +93,46 @@ pub struct Chain {
     /// still running: `skip` (default), `queue` (run it after) or `allow`.
     #[serde(default)]
     pub overlap: Option<Overlap>,
+    /// Where a run's failure is told when `pytopus serve` (schedules,
+    /// webhooks, API runs) or `pytopus run --every` runs the chain: once
+    /// when it starts failing, and (with `on: [failure, recovery]`) once
+    /// when it passes again. A single `pytopus run` tells no one.
+    #[serde(default)]
+    pub notify: Option<NotifySpec>,
+}
+
+/// `notify:` — one receiver of failure notifications.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySpec {
+    /// POST the summary as JSON to this URL (a template: it may read
+    /// `secret('NAME')`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A Slack incoming webhook URL (usually `"{{ secret('slack_hook') }}"`):
+    /// the summary line is posted as `{"text": …}`.
+    #[serde(default)]
+    pub slack: Option<String>,
+    /// Run this chain file (relative to this one) with the summary's
+    /// fields as its variables (`chain`, `run_id`, `status`, `failed_step`,
+    /// `error`, `summary`…).
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// When to tell: `failure` (default: when a run fails after a run that
+    /// did not) and `recovery` (when a run passes after failing ones).
+    #[serde(default)]
+    pub on: Option<Vec<NotifyOn>>,
+    /// How long a notification may take. Default 10s.
+    #[serde(default)]
+    pub timeout: Option<DurationSpec>,
+}
+
+/// `notify.on:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOn {
+    Failure,
+    Recovery,
 }
 
 /// `trigger:` — webhook settings used by `pytopus serve`.

@@ -33,6 +33,8 @@ const CHAIN_KEYS: &[&str] = &[
     "schedule",
     "timezone",
     "overlap",
+    // Who hears when it fails.
+    "notify",
     // What a caller gives it, then its own values.
     "inputs",
     "vars",

@@ -17,6 +17,7 @@ use crate::engine::RunStatus;
 use crate::plan::ValidChain;
 use crate::report::dry_run::dry_run_text;
 use crate::report::{self, Verbosity, to_stderr};
+use crate::session::notify::Notifier;
 use crate::session::{Report, Run};
 
 pub fn validate(args: ValidateArgs) -> Outcome {
@@ -64,7 +65,7 @@ pub async fn run(args: RunArgs) -> Outcome {
     }
     match args.every {
         Some(every) => run_every(&args, every).await,
-        None => run_once(&args).await,
+        None => run_once(&args, None).await,
     }
 }
 
@@ -74,6 +75,11 @@ pub async fn run(args: RunArgs) -> Outcome {
 pub(super) async fn run_every(args: &RunArgs, every: std::time::Duration) -> Outcome {
     // A chain that cannot load will not load on the next round either.
     load_chain(&args.chain, &args.vars)?;
+    // `notify:`: whether the chain is failing lasts from round to round.
+    let notifier = Notifier::new(
+        Arc::new(crate::session::live().map_err(Fail::failed)?),
+        Arc::new(|message: &str| to_stderr(&format!("{message}\n"))),
+    );
     let mut round: u64 = 0;
     loop {
         round += 1;
@@ -82,7 +88,7 @@ pub(super) async fn run_every(args: &RunArgs, every: std::time::Duration) -> Out
             let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
             to_stderr(&format!("run {round} at {now}\n"));
         }
-        match run_once(args).await {
+        match run_once(args, Some(&notifier)).await {
             // The run saw Ctrl-C: so does the loop.
             Ok(Exit::Interrupted) => return Ok(Exit::Interrupted),
             // A failed run is reported and the next one still starts.
@@ -98,7 +104,9 @@ pub(super) async fn run_every(args: &RunArgs, every: std::time::Duration) -> Out
     }
 }
 
-pub(super) async fn run_once(args: &RunArgs) -> Outcome {
+/// One run of the chain (or of its `--data` rows); `notifier`: `--every`'s,
+/// told how the run ended (a single run notifies no one).
+pub(super) async fn run_once(args: &RunArgs, notifier: Option<&Notifier>) -> Outcome {
     if let Some(path) = &args.data {
         return run_rows(args, path).await;
     }
@@ -136,6 +144,11 @@ pub(super) async fn run_once(args: &RunArgs) -> Outcome {
     run.resume = resume;
     run.only = only;
     let finished = session.runs.run(run).await;
+    if let Some(notifier) = notifier {
+        notifier
+            .after(&session.runs, &args.chain, &chain, &finished.report, None)
+            .await;
+    }
     let report = finished.report;
     let outputs_ok = finished.report_written & session.finish(args).await;
     if let Some(d) = report::failure(&chain, &report, redactor) {

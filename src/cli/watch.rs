@@ -56,7 +56,7 @@ pub(super) async fn watch(args: &RunArgs) -> Outcome {
             if files.len() == 1 { "" } else { "s" }
         ));
         let changed = tokio::select! {
-            outcome = run_once(args) => {
+            outcome = run_once(args, None) => {
                 match &outcome {
                     // The run saw the Ctrl-C: so does the watch.
                     Ok(super::Exit::Interrupted) | Err(Fail::Interrupted) => {

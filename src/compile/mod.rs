@@ -7,6 +7,7 @@ mod auth;
 mod connector;
 mod expect;
 mod inputs;
+mod notify;
 mod refs;
 mod retry;
 mod step;
@@ -104,6 +105,7 @@ fn validate_nested(
     let mut vars = vars;
     let declared = v.declared(&chain, &mut vars);
     let (trigger, schedule) = v.triggers(&chain);
+    let notify = v.notify(&chain);
     if teardown_from == 0 {
         v.error(steps_key, "the chain has no steps", None);
     }
@@ -379,6 +381,7 @@ fn validate_nested(
         read_later,
         trigger,
         schedule,
+        notify,
         origin_vars,
     })
 }

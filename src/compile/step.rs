@@ -45,7 +45,7 @@ impl Validator<'_> {
         let errors_before = self.diags.len();
         let method = self.step_method(step, base);
         let sub = match &step.chain {
-            Some(file) => self.sub_chain(file, step, base, i),
+            Some(file) => self.sub_chain(file, step.with.as_deref(), base, i),
             None => {
                 if step.with.is_some() {
                     self.error(
@@ -480,7 +480,7 @@ impl Validator<'_> {
     pub(super) fn sub_chain(
         &mut self,
         file: &str,
-        step: &Step,
+        with: Option<&indexmap::IndexMap<String, Value>>,
         base: &str,
         at: usize,
     ) -> Option<SubChain> {
@@ -513,7 +513,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        let with = match &step.with {
+        let with = match with {
             Some(w) => self.compile_map(&join_key(base, "with"), w, at),
             None => Vec::new(),
         };

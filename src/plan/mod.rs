@@ -82,12 +82,55 @@ pub struct ValidChain {
     pub trigger: Option<ValidTrigger>,
     /// `schedule:` with its `timezone:` and `overlap:` (`pytopus serve` only).
     pub schedule: Option<ValidSchedule>,
+    /// `notify:`, checked (`serve` and `run --every` only).
+    pub notify: Option<ValidNotify>,
     /// The chain's variables that decide where a request goes (a URL's
     /// scheme, host or port, an OAuth2 token URL) or where a file is
     /// written (`save_to`), sorted. A `serve` caller may not set them unless
     /// `trigger.origin_vars` names them.
     pub origin_vars: Vec<String>,
 }
+
+/// `notify:`, checked, with its defaults filled in.
+#[derive(Debug)]
+pub struct ValidNotify {
+    /// Where the summary goes; its URL is a template (rendered, with the
+    /// chain's variables and secrets, when a notification is sent).
+    pub target: NotifyTarget,
+    /// `on:` names `failure`.
+    pub on_failure: bool,
+    /// `on:` names `recovery`.
+    pub on_recovery: bool,
+    pub timeout: Duration,
+}
+
+/// `notify.url` or `notify.slack`.
+#[derive(Debug)]
+pub enum NotifyTarget {
+    /// The summary as JSON.
+    Webhook(Tmpl),
+    /// `{"text": summary line}`.
+    Slack(Tmpl),
+    /// `notify.chain`: run with the summary's fields as its variables.
+    Chain(Arc<ValidChain>),
+}
+
+/// The names `notify.chain`'s chain is given (the summary's fields).
+pub const NOTIFY_FIELDS: &[&str] = &[
+    "chain",
+    "file",
+    "run_id",
+    "status",
+    "failed_step",
+    "error",
+    "failed_runs",
+    "started",
+    "elapsed_ms",
+    "summary",
+];
+
+/// How long a notification may take unless `notify.timeout` says.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `trigger:`, checked, with its defaults filled in.
 #[derive(Debug)]

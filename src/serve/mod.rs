@@ -36,6 +36,7 @@ use crate::plan::ValidChain;
 use crate::plan::{TRIGGER_VAR, ValidTrigger};
 use crate::report::metrics::Metrics;
 use crate::secret::{Redactor, Secret, Secrets};
+use crate::session::notify::Notifier;
 use crate::session::{Finished, Jar, Report, Run, Session};
 use crate::transport::Transport;
 pub use log::{Log, LogFormat};
@@ -350,7 +351,7 @@ impl RunOutcome {
 
     /// A finished run's outcome; `finished.json` is its report (the
     /// session keeps it: [`Report::Keep`]).
-    fn new(id: String, chain: &ValidChain, finished: Finished, redactor: &Redactor) -> RunOutcome {
+    fn new(id: String, chain: &ValidChain, finished: &Finished, redactor: &Redactor) -> RunOutcome {
         let report = &finished.report;
         let http_status = match report.status {
             RunStatus::Passed => 200,
@@ -456,6 +457,8 @@ struct Runner {
     /// The secrets, the network (a cookie jar per run), the engine, the
     /// report and the history: the command line's run session.
     session: Session,
+    /// `notify:`: whether each chain is failing, per chain route.
+    notifier: Notifier,
     running: watch::Sender<usize>,
 }
 
@@ -537,7 +540,7 @@ impl Runner {
         let outcome = Arc::new(RunOutcome::new(
             id,
             chain,
-            finished,
+            &finished,
             self.session.redactor(),
         ));
         let first_line = outcome
@@ -560,7 +563,20 @@ impl Runner {
             ],
         );
         self.shared.finish(&outcome);
+        let run_id = outcome.id.clone();
         let _ = reply.send(outcome);
+        // After the answer: a slow receiver never holds up the caller. The
+        // run counts as running until its notification is sent, so a stop
+        // lets it finish.
+        self.notifier
+            .after(
+                &self.session,
+                &served.route,
+                chain,
+                &finished.report,
+                Some(&run_id),
+            )
+            .await;
         self.running.send_modify(|n| *n -= 1);
     }
 }
@@ -628,6 +644,11 @@ async fn serve_local(
     let (cancel_handle, cancel) = Cancel::new();
     let (running_tx, mut running_rx) = watch::channel(0usize);
     // Each run has a cookie jar of its own.
+    let warn_log = server.log.clone();
+    let notifier = Notifier::new(
+        Arc::clone(&server.transport),
+        Arc::new(move |message: &str| warn_log.line("warning", &[("message", message.into())])),
+    );
     let session = Session::new(
         server.redactor,
         server.secrets,
@@ -640,6 +661,7 @@ async fn serve_local(
         chains: server.chains,
         shared: Arc::clone(&shared),
         session,
+        notifier,
         running: running_tx,
     });
     let runner_task = tokio::task::spawn_local({

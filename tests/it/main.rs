@@ -33,6 +33,7 @@ mod jsonpath_cts;
 mod keyring;
 mod login;
 mod mcp;
+mod notify;
 mod observability;
 mod poll;
 mod postman;
