@@ -101,6 +101,12 @@ pub struct Run<'a> {
     pub resume: Option<Vec<Option<StepOutcome>>>,
     /// `--from`/`--until`/`--step` (see [`RunOptions::only`]).
     pub only: Option<std::ops::RangeInclusive<usize>>,
+    /// This run only renders its requests (an MCP tool's `dry_run`), in a
+    /// session whose runs otherwise send them.
+    pub dry_run: bool,
+    /// Stops this run alone (an MCP call its client cancels), instead of
+    /// the session's signal.
+    pub cancel: Option<Cancel>,
 }
 
 impl<'a> Run<'a> {
@@ -115,6 +121,8 @@ impl<'a> Run<'a> {
             shard: None,
             resume: None,
             only: None,
+            dry_run: false,
+            cancel: None,
         }
     }
 }
@@ -225,11 +233,12 @@ impl Session {
     /// The engine's options for `run` (its notify, resume and part are
     /// taken from it).
     fn options(&self, run: &mut Run<'_>) -> RunOptions {
+        let dry_run = self.dry_run || run.dry_run;
         RunOptions {
-            dry_run: self.dry_run,
+            dry_run,
             redactor: self.redactor.clone(),
             secrets: Some(self.secrets.clone()),
-            persist_tokens: !self.dry_run,
+            persist_tokens: !dry_run,
             notify: run.notify.take().or_else(|| self.notify.clone()),
             shard: run.shard,
             resume: run.resume.take(),
@@ -272,7 +281,8 @@ impl Session {
                 )));
             }
         }
-        if let Some(recorder) = self.recorder(run.history.take()) {
+        let entry = run.history.take().filter(|_| !run.dry_run);
+        if let Some(recorder) = self.recorder(entry) {
             outputs.recorded = Some(recorder.recording());
             observers.0.push(Box::new(recorder));
         }
@@ -295,15 +305,9 @@ impl Session {
         let (mut observers, outputs) = self.observers(&mut run);
         let chain = run.chain;
         let vars = run.vars.unwrap_or(&chain.vars);
-        let report = engine::run_with_vars(
-            chain,
-            vars,
-            client,
-            &mut observers,
-            &opts,
-            self.cancel.clone(),
-        )
-        .await;
+        let cancel = run.cancel.take().unwrap_or_else(|| self.cancel.clone());
+        let report =
+            engine::run_with_vars(chain, vars, client, &mut observers, &opts, cancel).await;
         // Observers finish their work when they go (a row's last log line).
         drop(observers);
         outputs.finished(report)

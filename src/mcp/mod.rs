@@ -28,10 +28,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::diagnostic::Diagnostics;
 use crate::engine::event::{Event, Observer};
-use crate::engine::{self, Cancel, RunOptions, RunReport, RunStatus};
+use crate::engine::{self, Cancel, RunReport, RunStatus};
 use crate::plan::ValidChain;
 use crate::secret::{Redactor, Secrets};
-use crate::transport::{Client, Transport};
+use crate::transport::Transport;
 
 /// The argument every tool takes beside the chain's own.
 pub const DRY_RUN_ARG: &str = "dry_run";
@@ -452,8 +452,9 @@ impl ServerHandler for Handler {
 /// Runs the calls, one task each, on the current thread.
 struct Runner {
     tools: Vec<ChainTool>,
-    transport: Arc<dyn Transport>,
-    secrets: Secrets,
+    /// The run session every driver runs its chains through: a cookie jar
+    /// per call, the history, the secrets and their redactor.
+    session: crate::session::Session,
     redactor: Redactor,
     opts: Options,
 }
@@ -521,23 +522,13 @@ impl Runner {
             let _ = reply.send(error_result(self.redactor.redact(&problems.join("; "))));
             return;
         }
-        let opts = RunOptions {
-            dry_run,
-            redactor: self.redactor.clone(),
-            secrets: Some(self.secrets.clone()),
-            persist_tokens: true,
-            notify: None,
-            shard: None,
-            resume: None,
-            only: None,
-        };
         let (handle, cancel) = Cancel::new();
         let ct = context.ct.clone();
         let watcher = tokio::task::spawn_local(async move {
             ct.cancelled().await;
             handle.cancel();
         });
-        let mut observer: Box<dyn Observer> = match progress {
+        let observer: Box<dyn Observer> = match progress {
             Some(tx) => Box::new(Progress {
                 tx,
                 done: 0,
@@ -546,34 +537,29 @@ impl Runner {
             }),
             None => Box::new(engine::Observers::default()),
         };
-        let client = Client::new(Arc::clone(&self.transport), self.redactor.clone());
-        let report =
-            engine::run_with_vars(chain, &vars, &client, observer.as_mut(), &opts, cancel).await;
-        watcher.abort();
-        if self.opts.history && !dry_run {
-            self.record(chain, &report);
-        }
-        let _ = reply.send(self.result(chain, &report));
-    }
-
-    /// Recorded like `pytopus run`'s runs; a failure to record is said on
-    /// stderr (never stdout, which carries the protocol).
-    fn record(&self, chain: &ValidChain, report: &RunReport) {
-        // A connector endpoint's chain has no file: its name
-        // (`<connector github.get_repo>`) stands for one.
+        // Recorded like `pytopus run`'s runs. A connector endpoint's chain
+        // has no file: its name (`<connector github.get_repo>`) stands for one.
         let path = std::fs::canonicalize(&chain.source.name)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| chain.source.name.clone());
-        let hash = crate::history::content_hash(&chain.source.text);
-        let recorded = crate::history::History::open()
-            .and_then(|h| h.record(report, &path, &hash, &self.redactor));
-        if let Err(e) = recorded {
+        let mut run = crate::session::Run::new(chain);
+        run.vars = Some(&vars);
+        run.dry_run = dry_run;
+        run.cancel = Some(cancel);
+        run.observers = engine::Observers(vec![observer]);
+        run.history = Some(crate::history::Entry::new(path, &chain.source.text));
+        let finished = self.session.run(run).await;
+        watcher.abort();
+        // A failure to record is said on stderr (never stdout, which
+        // carries the protocol).
+        if let Some(Err(e)) = finished.recorded.as_ref().and_then(|r| r.wait()) {
             crate::report::to_stderr(
                 &self
                     .redactor
                     .redact(&format!("warning: not recorded in the history: {e}\n")),
             );
         }
+        let _ = reply.send(self.result(chain, &finished.report));
     }
 
     /// The tool result: the output (structured when the chain declares
@@ -692,10 +678,17 @@ pub fn start(
         opts: server.opts.clone(),
         redactor: server.redactor.clone(),
     };
+    let session = crate::session::Session::new(
+        server.redactor.clone(),
+        server.secrets,
+        server.transport,
+        crate::session::Jar::PerRun,
+        Cancel::never(),
+    )
+    .history(server.opts.history);
     let runner = Rc::new(Runner {
         tools: server.tools,
-        transport: server.transport,
-        secrets: server.secrets,
+        session,
         redactor: server.redactor,
         opts: server.opts,
     });
