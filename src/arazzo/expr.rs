@@ -120,7 +120,7 @@ pub(super) fn expression(text: &str, place: Place, names: &dyn Names) -> Result<
 }
 
 /// `/a/0/b~1c` as `['a'][0]['b/c']`.
-fn pointer_access(pointer: &str) -> Result<String, String> {
+pub(super) fn pointer_access(pointer: &str) -> Result<String, String> {
     if pointer.is_empty() {
         return Ok(String::new());
     }

@@ -282,28 +282,11 @@ fn secret_name(input: &str) -> String {
     identifier(input)
 }
 
+/// Names a step or an output cannot take: they mean something else in
+/// templates (besides the template functions).
 const TAKEN: &[&str] = &[
-    "steps",
-    "env",
-    "item",
-    "index",
-    "loop",
-    "params",
-    "response",
-    "true",
-    "false",
-    "none",
-    "null",
+    "steps", "env", "item", "index", "loop", "params", "response", "true", "false", "none", "null",
     "trigger",
-    "now",
-    "uuid",
-    "range",
-    "dict",
-    "namespace",
-    "debug",
-    "cycler",
-    "joiner",
-    "secret",
 ];
 
 impl Translator {
@@ -318,7 +301,11 @@ impl Translator {
             sources: Arc::default(),
             steps: Vec::new(),
             origins: HashMap::new(),
-            used: TAKEN.iter().map(|s| s.to_string()).collect(),
+            used: TAKEN
+                .iter()
+                .chain(crate::template::FUNCTIONS)
+                .map(|s| s.to_string())
+                .collect(),
             inputs: Map::new(),
             secrets: HashSet::new(),
             workflow_outputs: HashMap::new(),

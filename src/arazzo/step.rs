@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::expr::{self, Place, quote};
+use super::expr::{self, Place};
 use super::source::Operation;
 use super::{Binding, Scope, StepOutputs, Translator, identifier};
 use crate::chain::spans::{join_index, join_key};
@@ -593,15 +593,7 @@ pub(super) fn extract_source(e: &str) -> Option<String> {
     if let Some(h) = e.strip_prefix("$response.header.") {
         return Some(format!("header:{h}"));
     }
+    // A template's `["a"][0]` is also JSONPath's.
     let pointer = e.strip_prefix("$response.body#")?;
-    let mut path = "$".to_string();
-    for token in pointer.strip_prefix('/')?.split('/') {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if !token.is_empty() && token.len() < 10 && token.bytes().all(|b| b.is_ascii_digit()) {
-            path.push_str(&format!("[{token}]"));
-        } else {
-            path.push_str(&format!("[{}]", quote(&token)));
-        }
-    }
-    Some(path)
+    expr::pointer_access(pointer).ok().map(|p| format!("${p}"))
 }
