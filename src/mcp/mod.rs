@@ -630,6 +630,54 @@ pub fn listed(tools: &[ChainTool], opts: &Options, redactor: &Redactor) -> Vec<T
         .collect()
 }
 
+/// The longest message a client may send on stdin (one JSON-RPC line).
+const MAX_MESSAGE: usize = crate::files::MAX_INPUT as usize;
+
+/// Stdin with a bound on the length of a line: the transport keeps a line
+/// in memory until its end, and a client that never ends one must not
+/// take all of it.
+struct LineLimited<R> {
+    inner: R,
+    since_newline: usize,
+    limit: usize,
+    /// Set when a line was too long (the transport says only that the
+    /// connection closed).
+    too_long: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for LineLimited<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            let limit = self.limit;
+            for &b in &buf.filled()[before..] {
+                if b == b'\n' {
+                    self.since_newline = 0;
+                } else {
+                    self.since_newline += 1;
+                    if self.since_newline > limit {
+                        self.too_long
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                        return std::task::Poll::Ready(Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "a message from the client is longer than {} MiB",
+                                limit >> 20
+                            ),
+                        )));
+                    }
+                }
+            }
+        }
+        polled
+    }
+}
+
 /// Serves MCP on stdin/stdout until the client closes it.
 pub async fn serve_stdio(server: Server) -> Result<(), String> {
     let redactor = server.redactor.clone();
@@ -637,15 +685,37 @@ pub async fn serve_stdio(server: Server) -> Result<(), String> {
         .run_until(async move {
             let (handler, runner) = start(server);
             let runner = tokio::task::spawn_local(runner);
+            let (stdin, stdout) = rmcp::transport::stdio();
+            let too_long = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stdin = LineLimited {
+                inner: stdin,
+                since_newline: 0,
+                limit: MAX_MESSAGE,
+                too_long: Arc::clone(&too_long),
+            };
+            let said = |what: String| {
+                if too_long.load(std::sync::atomic::Ordering::Relaxed) {
+                    format!(
+                        "a message from the client is longer than {} MiB: the session is closed",
+                        MAX_MESSAGE >> 20
+                    )
+                } else {
+                    redactor.redact(&what)
+                }
+            };
             let service = handler
-                .serve(rmcp::transport::stdio())
+                .serve((stdin, stdout))
                 .await
-                .map_err(|e| redactor.redact(&format!("the MCP session did not start: {e}")))?;
+                .map_err(|e| said(format!("the MCP session did not start: {e}")))?;
             let ended = service.waiting().await;
             runner.abort();
-            ended
-                .map(|_| ())
-                .map_err(|e| redactor.redact(&format!("the MCP session ended: {e}")))
+            match ended {
+                Ok(_) if too_long.load(std::sync::atomic::Ordering::Relaxed) => {
+                    Err(said(String::new()))
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(said(format!("the MCP session ended: {e}"))),
+            }
         })
         .await
 }

@@ -687,3 +687,31 @@ async fn connector_endpoints_are_tools_through_the_normal_pipeline() {
     let list = String::from_utf8_lossy(&list.stdout).to_string();
     assert!(list.contains("jsonplaceholder.get_post"), "{list}");
 }
+
+#[tokio::test]
+async fn a_client_that_never_ends_a_line_is_stopped_not_buffered_for_ever() {
+    use std::io::Write as _;
+    let server = api().await;
+    let dir = chains(&server);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pytopus"));
+    isolate(&mut cmd)
+        .arg("mcp")
+        .arg(dir.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("pytopus starts");
+    let mut stdin = child.stdin.take().unwrap();
+    // 17 MiB and no newline: one message longer than the 16 MiB a client may send.
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..17 {
+        if stdin.write_all(&chunk).is_err() {
+            break; // pytopus stopped reading: what is wanted.
+        }
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("longer than 16 MiB"), "{err}");
+}
