@@ -245,15 +245,10 @@ async fn the_dashboard_in_a_real_browser() {
     assert_eq!(c.title().await.unwrap(), "Chains · pytopus");
     assert_eq!(console_errors(&c).await, Vec::<String>::new());
     shot(&c, "chains").await;
+    // With the keyboard only: type the value, Enter sends the form.
     let field = c.find(Locator::Css("#f-shop-limit")).await.unwrap();
     field.clear().await.unwrap();
-    field.send_keys("5").await.unwrap();
-    c.find(Locator::Css("form.run button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    field.send_keys("5\u{E007}").await.unwrap();
 
     // The run's page: the first step passes while the slow one runs.
     wait_text(&c, "#step-0 .s-status", "passed").await;
@@ -284,6 +279,9 @@ async fn the_dashboard_in_a_real_browser() {
             .path()
             .starts_with("/ui/runs/")
     );
+    // The value typed in the form was the one sent.
+    let sent = api.received_requests().await.unwrap_or_default();
+    assert_eq!(sent[0].url.query(), Some("limit=5"));
     assert_eq!(console_errors(&c).await, Vec::<String>::new());
     shot(&c, "run").await;
 
