@@ -134,6 +134,11 @@ async fn the_pages_start_a_run_show_its_steps_escaped_and_never_the_secret() {
             run.contains("limit=3&amp;kind=cat"),
             "the typed values were sent: {run}"
         );
+        // The chain's steps as a picture, with what each waits for.
+        assert!(
+            run.contains("<svg role=\"img\" aria-label=\"The steps of shop"),
+            "{run}"
+        );
         // The body the server echoed is shown as text, its secret as ***.
         assert!(run.contains("&lt;script&gt;alert(1)"), "{run}");
         assert!(!run.contains("<script>alert"), "{run}");

@@ -534,6 +534,11 @@ fn run_page(shared: &Shared, visitor: &Visitor, run: Value) -> Response {
             "failed_message": failed.map(|(_, s)| s["error"]["message"].clone()),
             "output": output,
             "error": run["error"],
+            "graph": shared
+                .chains
+                .iter()
+                .find(|c| run["chain"] == c.route.as_str())
+                .map(|c| c.graph.clone()),
         }),
         shared,
         visitor,
