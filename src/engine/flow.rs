@@ -204,7 +204,11 @@ impl RunEnv<'_> {
         let body = outcome.result.shared();
         let response = match &outcome.response {
             Some(r) => check::response_value(r.status, &r.headers, &body, &r.url, &step.method),
-            None => serde_json::Value::Null,
+            // No answer came (a connection that failed): conditions over
+            // the response read nothing, rather than fail to render.
+            None => serde_json::json!({
+                "status": null, "headers": {}, "body": null, "url": null, "method": step.method,
+            }),
         };
         let scope = context::with_response(&ctx.value(), crate::template::from_json(&response));
         match self.chain.templates.render(when, &scope) {

@@ -245,3 +245,33 @@ fn mistakes_in_actions_are_validation_errors_at_their_place() {
         assert!(text.contains(want), "{chain}\nwanted: {want}\n{text}");
     }
 }
+
+#[test]
+fn a_condition_over_a_response_that_never_came_does_not_hold() {
+    // Nothing listens on port 9: the step fails without an answer, so the
+    // retry that asks for a 503 does not apply and the goto after it does.
+    let chain = r#"
+defaults: {retry: {attempts: 1}, timeout: 2s}
+steps:
+  - name: Down
+    url: http://127.0.0.1:9/x
+    on_failure:
+      - retry: {limit: 5}
+        when: "{{ response.status == 503 }}"
+      - goto: Done
+        when: "{{ response.status is none }}"
+  - name: Skipped
+    url: http://127.0.0.1:9/y
+  - name: Done
+    url: http://127.0.0.1:9/z
+    on_error: continue
+output: {down: "{{ steps.Down.error.kind }}", skipped: "{{ steps.Skipped.skipped }}"}
+"#;
+    let (out, _d) = run_chain("http://unused", chain, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("on_failure retry"), "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"down": "connect", "skipped": true})
+    );
+}
