@@ -16,10 +16,11 @@ use crate::engine::{Event, Observer, StepStatus};
 use crate::secret::Redactor;
 
 /// At most this many runs are followed at once; the oldest finished go.
-const FOLLOWED: usize = 256;
-/// At most this many messages are kept per run (a long `for_each` chain
-/// says each step once, so this is many steps).
-const KEPT_MESSAGES: usize = 10_000;
+const FOLLOWED: usize = 128;
+/// At most this many messages are kept per run (two per step: a chain of
+/// 2,000 steps; a page that connects later misses the rest of a longer
+/// one's past, not its future).
+const KEPT_MESSAGES: usize = 4_000;
 
 /// One message to a page: its event name and its JSON.
 type Message = (String, String);
