@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use crate::engine::{Event, Observer, StepStatus};
+use crate::engine::{Event, Observer};
 use crate::secret::Redactor;
 
 /// At most this many runs are followed at once; the oldest finished go.
@@ -112,13 +112,7 @@ impl Observer for Teller {
                 self.live.say(&self.id, "step", msg.to_string());
             }
             Event::StepFinished { index, outcome, .. } => {
-                let status = match outcome.status {
-                    StepStatus::Passed => "passed",
-                    StepStatus::Failed => "failed",
-                    StepStatus::Skipped => "skipped",
-                    StepStatus::DryRun => "dry_run",
-                    StepStatus::NotRun => "not_run",
-                };
+                let status = outcome.status.as_str();
                 let error = outcome
                     .error
                     .as_ref()
