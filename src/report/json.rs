@@ -148,12 +148,10 @@ enum Masked<'a> {
 
 impl serde::Serialize for Masked<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let pair = |(k, v): (&str, &str)| {
-            [
-                k.to_string(),
-                crate::secret::header_value(k, v).into_owned(),
-            ]
-        };
+        // A pair is written as the two-element array `[name, value]`.
+        fn pair<'h>((k, v): (&'h str, &'h str)) -> (&'h str, std::borrow::Cow<'h, str>) {
+            (k, crate::secret::header_value(k, v))
+        }
         match self {
             Masked::Pairs(list) => {
                 s.collect_seq(list.iter().map(|(k, v)| pair((k.as_str(), v.as_str()))))

@@ -194,15 +194,31 @@ fn cut_secrets(text: &str, secrets: &[String]) -> String {
 /// holds a token, secret, key, password or session (`X-Api-Key`,
 /// `X-Gitlab-Token`). Every output shows its value as `***`.
 pub fn sensitive_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "cookie2" | "set-cookie"
-    ) || [
-        "token", "secret", "api-key", "apikey", "password", "session",
+    let name = name.as_bytes();
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "cookie2",
+        "set-cookie",
     ]
     .iter()
-    .any(|w| name.contains(w))
+    .any(|w| name.eq_ignore_ascii_case(w.as_bytes()))
+        || [
+            "token", "secret", "api-key", "apikey", "password", "session",
+        ]
+        .iter()
+        .any(|w| contains_ignore_ascii_case(name, w.as_bytes()))
+}
+
+/// Whether `haystack` contains `needle` (lower case), whatever the case of
+/// `haystack`. Every header of every step passes here, so it does not
+/// lower-case a copy first.
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.len() >= needle.len()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// A header's value as every output shows it: a sensitive header's value
@@ -211,10 +227,11 @@ pub fn header_value<'v>(name: &str, value: &'v str) -> std::borrow::Cow<'v, str>
     if !sensitive_header(name) {
         return std::borrow::Cow::Borrowed(value);
     }
+    let authorization = name.len() >= "authorization".len()
+        && name.as_bytes()[name.len() - "authorization".len()..]
+            .eq_ignore_ascii_case(b"authorization");
     let scheme = value.split_once(' ').map(|(s, _)| s).filter(|s| {
-        name.to_ascii_lowercase().ends_with("authorization")
-            && !s.is_empty()
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        authorization && !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
     std::borrow::Cow::Owned(match scheme {
         Some(s) => format!("{s} ***"),

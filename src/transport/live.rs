@@ -1,21 +1,22 @@
-//! The live route: sends one exchange over the network. reqwest sends it
-//! (keep-alive, rustls, HTTP/2, proxies), with one client per distinct
-//! `tls:` settings; a plain `http://` request that no proxy applies to goes
-//! through the same pool, HTTP/1 code and decoder without reqwest's
-//! per-request layers (plain.rs). Which route a request takes is decided by
-//! the proxy rules reqwest itself follows (the environment and, on macOS
-//! and Windows, the system's settings), the same on every platform.
-//! Redirects, cookies and limits are [`super::Client`]'s.
+//! The live route: sends one exchange over the network, with one set of
+//! clients per distinct `tls:` settings (one TLS configuration each, tls.rs).
+//! A request that no proxy applies to, `http://` or `https://`, goes through
+//! the pool, HTTP/1 and HTTP/2 code and decoder that reqwest uses, without
+//! reqwest's per-request layers (plain.rs); a request through a proxy goes
+//! through reqwest. Which route a request takes is decided by the proxy
+//! rules reqwest itself follows (the environment and, on macOS and Windows,
+//! the system's settings), the same on every platform. Redirects, cookies
+//! and limits are [`super::Client`]'s.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hyper_util::client::proxy::matcher::Matcher;
 
 use super::plain::Plain;
-use super::tls::{lazy_roots_tls_config, tls_build_error, with_tls};
+use super::tls::{lazy_roots_tls_config, tls_config};
 use super::upload::WireBody;
 use super::{
     Body, HttpRequest, Reply, ReplyBody, SendFuture, TlsSettings, Transport, TransportError,
@@ -27,8 +28,8 @@ const USER_AGENT: &str = concat!("pytopus/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     pub connect_timeout: Duration,
-    /// Send plain `http://` requests through reqwest too (the transport
-    /// tests run both routes).
+    /// Send every request through reqwest, as through a proxy (the
+    /// transport tests run both routes).
     pub reqwest_only: bool,
 }
 
@@ -41,17 +42,49 @@ impl Default for LiveOptions {
     }
 }
 
-/// Clients for requests with `tls:` settings, by settings.
-/// A failure to build one (a bad PEM file) is kept too, so it is reported the
-/// same way on every attempt without reading the files again.
-type TlsClients = HashMap<Arc<TlsSettings>, Result<reqwest::Client, TransportError>>;
+/// The clients of one `tls:` setting, by settings. A failure to build them
+/// (a bad PEM file) is kept too, so it is reported the same way on every
+/// attempt without reading the files again.
+type TlsClients = HashMap<Arc<TlsSettings>, Result<Arc<Clients>, TransportError>>;
+
+/// The two routes' clients for one TLS configuration.
+struct Clients {
+    /// Requests no proxy applies to (see plain.rs); `None` when every
+    /// request goes through reqwest.
+    direct: Option<Plain>,
+    /// Requests through a proxy, built on first use.
+    proxied: OnceLock<Result<reqwest::Client, TransportError>>,
+    config: rustls::ClientConfig,
+}
+
+impl Clients {
+    fn new(config: rustls::ClientConfig, opts: &LiveOptions) -> Clients {
+        Clients {
+            direct: (!opts.reqwest_only)
+                .then(|| Plain::new(opts.connect_timeout, USER_AGENT, config.clone())),
+            proxied: OnceLock::new(),
+            config,
+        }
+    }
+
+    fn proxied(&self, opts: &LiveOptions) -> Result<&reqwest::Client, TransportError> {
+        self.proxied
+            .get_or_init(|| {
+                base_builder(opts)
+                    .tls_backend_preconfigured(self.config.clone())
+                    .build()
+                    .map_err(|e| TransportError::Other(error_chain(&e)))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
 
 /// Sends requests over the network, one exchange at a time.
 pub struct LiveTransport {
-    client: reqwest::Client,
-    /// Plain `http://` requests no proxy applies to (see plain.rs).
-    plain: Option<Plain>,
-    /// The proxy rules, to tell which requests `plain` may send.
+    /// For steps without `tls:`.
+    default: Clients,
+    /// The proxy rules, to tell which requests go through reqwest.
     proxies: Matcher,
     /// For steps with `tls:`; each built on first use.
     tls_clients: Mutex<TlsClients>,
@@ -60,45 +93,41 @@ pub struct LiveTransport {
 
 impl LiveTransport {
     pub fn new(opts: &LiveOptions) -> Result<Self, TransportError> {
-        let client = build_client(opts)?;
+        let default = Clients::new(lazy_roots_tls_config(), opts);
+        // Built now rather than on first use, so that a system whose proxy
+        // settings cannot be read says so before the first step.
+        default.proxied(opts)?;
         Ok(LiveTransport {
-            client,
-            plain: (!opts.reqwest_only).then(|| Plain::new(opts.connect_timeout, USER_AGENT)),
+            default,
             proxies: Matcher::from_system(),
             tls_clients: Mutex::new(HashMap::new()),
             opts: opts.clone(),
         })
     }
 
-    fn client_for(&self, req: &HttpRequest) -> Result<Cow<'_, reqwest::Client>, TransportError> {
+    /// The clients for a request's `tls:` settings.
+    fn clients_for(&self, req: &HttpRequest) -> Result<Option<Arc<Clients>>, TransportError> {
         let Some(tls) = &req.tls else {
-            return Ok(Cow::Borrowed(&self.client));
+            return Ok(None);
         };
         // A poisoned lock only means another request panicked while
         // holding it; the map itself is still consistent.
         let mut clients = self.tls_clients.lock().unwrap_or_else(|e| e.into_inner());
-        let client = clients.entry(Arc::clone(tls)).or_insert_with(|| {
-            with_tls(base_builder(&self.opts), tls).and_then(|b| {
-                b.build()
-                    .map_err(|e| TransportError::Tls(tls_build_error(tls, &e)))
-            })
-        });
-        client.clone().map(Cow::Owned)
+        clients
+            .entry(Arc::clone(tls))
+            .or_insert_with(|| tls_config(tls).map(|c| Arc::new(Clients::new(c, &self.opts))))
+            .clone()
+            .map(Some)
     }
 
-    /// The plain route and the URI it sends `url` to, when it may: plain
-    /// HTTP, no `tls:` settings, no proxy for this URL, and a URL that
-    /// `http::Uri` takes as it is.
-    fn plain_for(&self, req: &HttpRequest, url: &url::Url) -> Option<(&Plain, http::Uri)> {
-        let plain = self.plain.as_ref()?;
-        if url.scheme() != "http" || req.tls.is_some() {
+    /// The URI to send `url` to directly, when it may: `http` or `https`,
+    /// no proxy for this URL, and a URL that `http::Uri` takes as it is.
+    fn direct_uri(&self, url: &url::Url) -> Option<http::Uri> {
+        if !matches!(url.scheme(), "http" | "https") {
             return None;
         }
         let uri: http::Uri = url.as_str().parse().ok()?;
-        self.proxies
-            .intercept(&uri)
-            .is_none()
-            .then_some((plain, uri))
+        self.proxies.intercept(&uri).is_none().then_some(uri)
     }
 
     async fn send_inner(&self, req: &HttpRequest, left: Duration) -> Result<Reply, TransportError> {
@@ -123,7 +152,11 @@ impl LiveTransport {
             })?;
             headers.append(name, value);
         }
-        if let Some((plain, uri)) = self.plain_for(req, &url) {
+        let tls_clients = self.clients_for(req)?;
+        let clients = tls_clients.as_deref().unwrap_or(&self.default);
+        if let Some(plain) = &clients.direct
+            && let Some(uri) = self.direct_uri(&url)
+        {
             let body = match &req.body {
                 None => WireBody::default(),
                 Some(Body::Bytes(b)) => WireBody::full(b.clone()),
@@ -141,7 +174,7 @@ impl LiveTransport {
                 elapsed: None,
             });
         }
-        let client = self.client_for(req)?;
+        let client = clients.proxied(&self.opts)?;
         // Built in place rather than through `RequestBuilder`, which would
         // insert the headers one by one into a second map.
         let mut request = reqwest::Request::new(method, url);
@@ -171,13 +204,6 @@ impl Transport for LiveTransport {
     fn send<'a>(&'a self, req: &'a HttpRequest, left: Duration) -> SendFuture<'a> {
         Box::pin(self.send_inner(req, left))
     }
-}
-
-fn build_client(opts: &LiveOptions) -> Result<reqwest::Client, TransportError> {
-    base_builder(opts)
-        .tls_backend_preconfigured(lazy_roots_tls_config())
-        .build()
-        .map_err(|e| TransportError::Other(error_chain(&e)))
 }
 
 /// What every client shares, with or without `tls:` settings. Redirects and
@@ -215,30 +241,42 @@ pub(super) fn body_error(e: &reqwest::Error, timeout: Duration) -> TransportErro
 
 fn classify(e: &reqwest::Error, timeout: Duration) -> TransportError {
     let chain = error_chain(e);
-    let lower = chain.to_ascii_lowercase();
     if e.is_timeout() {
         no_response(timeout)
-    } else if chain.contains("InvalidContentType") || lower.contains("corrupt message") {
-        // What rustls says when the server answers a ClientHello in plain
-        // text: an `https://` URL on a plain-HTTP port.
-        TransportError::Tls(format!(
-            "the server did not answer TLS — plain HTTP on this port? ({})",
-            without_byte_dumps(&chain)
-        ))
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
-        let hint = handshake_hint(&chain);
-        TransportError::Tls(format!("{}{hint}", without_byte_dumps(&chain)))
+    } else if let Some(tls) = tls_failure(&chain) {
+        tls
     } else if e.is_connect() {
         TransportError::Connect(chain)
     } else if broken(e) {
         TransportError::Broken(chain)
     } else if e.is_builder() {
         TransportError::Request(chain)
-    } else if e.is_redirect() && !lower.contains("too many redirects") {
+    } else if e.is_redirect() && !chain.to_ascii_lowercase().contains("too many redirects") {
         TransportError::Other(format!("too many redirects: {chain}"))
     } else {
         TransportError::Other(chain)
+    }
+}
+
+/// A failed TLS handshake, told by what rustls says (both routes).
+pub(super) fn tls_failure(chain: &str) -> Option<TransportError> {
+    let lower = chain.to_ascii_lowercase();
+    if chain.contains("InvalidContentType") || lower.contains("corrupt message") {
+        // What rustls says when the server answers a ClientHello in plain
+        // text: an `https://` URL on a plain-HTTP port.
+        Some(TransportError::Tls(format!(
+            "the server did not answer TLS — plain HTTP on this port? ({})",
+            without_byte_dumps(chain)
+        )))
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        let hint = handshake_hint(chain);
+        Some(TransportError::Tls(format!(
+            "{}{hint}",
+            without_byte_dumps(chain)
+        )))
+    } else {
+        None
     }
 }
 

@@ -1,27 +1,31 @@
-//! Plain `http://` requests, sent through the same connection pool, HTTP/1
-//! implementation and response decoding that reqwest uses (hyper-util's
-//! pooled client, hyper, tower-http's decompression), without reqwest's
-//! per-request layers around them.
+//! Requests that no proxy applies to, `http://` and `https://`, sent through
+//! the same connection pool, HTTP/1 and HTTP/2 implementations, TLS
+//! connector and response decoding that reqwest uses (hyper-util's pooled
+//! client, hyper, hyper-rustls, tower-http's decompression), without
+//! reqwest's per-request layers around them.
 //!
 //! Those layers cost more than the whole request beneath them on a local
 //! network: each request's URL was parsed twice more (once to check a
 //! redirect policy this transport turns off, once to give the response a
 //! URL it already had), its headers copied twice, two timers boxed, and
 //! the request kept for a retry policy that never retries an HTTP/1 request
-//! (bench/README.md, session 12, compares the two).
+//! (bench/README.md, sessions 12 and 17).
 //!
 //! What reqwest adds to a request is added here the same way: its default
 //! `Accept: */*` and the `User-Agent`, after the request's own headers and
 //! only when the request has none; `Accept-Encoding: gzip,deflate,br` and the
 //! decoding of such responses (tower-http does both, as in reqwest); TCP
 //! no-delay and keep-alive; the connect timeout; idle connections closed
-//! after 90 s. The live route sends everything else through reqwest:
-//! `https`, requests a proxy applies to, `tls:` settings, and URLs that
-//! `http::Uri` does not take as they are. This route only moves bytes:
-//! redirects, cookies and limits are [`super::Client`]'s, as for reqwest's.
+//! after 90 s; TLS with the one configuration of the request's `tls:`
+//! settings (tls.rs), which reqwest is given too, and HTTP/2 when the
+//! server chooses it by ALPN. Requests through a proxy, and URLs that
+//! `http::Uri` does not take as they are, go through reqwest. This route
+//! only moves bytes: redirects, cookies and limits are [`super::Client`]'s,
+//! as for reqwest's.
 
 use std::time::Duration;
 
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -29,31 +33,44 @@ use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_service::Service;
 
 use super::TransportError;
-use super::live::{broken, error_chain, no_response};
+use super::live::{broken, error_chain, no_response, tls_failure};
 use super::upload::WireBody;
 
-type Pooled = Decompression<Client<HttpConnector, WireBody>>;
+type Pooled = Decompression<Client<HttpsConnector<HttpConnector>, WireBody>>;
 
 /// A response whose body has not been read yet.
 pub(super) type Response = http::Response<DecompressionBody<hyper::body::Incoming>>;
 
-/// The plain-HTTP client of a run.
+/// The direct client of a run, for one TLS configuration.
 pub(super) struct Plain {
     client: Pooled,
     user_agent: HeaderValue,
 }
 
 impl Plain {
-    pub(super) fn new(connect_timeout: Duration, user_agent: &'static str) -> Plain {
+    pub(super) fn new(
+        connect_timeout: Duration,
+        user_agent: &'static str,
+        mut tls: rustls::ClientConfig,
+    ) -> Plain {
+        // hyper-rustls offers h2 and http/1.1 itself, as the configuration does.
+        tls.alpn_protocols.clear();
         let mut http = HttpConnector::new();
+        http.enforce_http(false);
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(15)));
         http.set_connect_timeout(Some(connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
         let pool = Client::builder(hyper_util::rt::TokioExecutor::new())
             .timer(hyper_util::rt::TokioTimer::new())
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(http);
+            .build(connector);
         let client = Decompression::new(pool).gzip(true).deflate(true).br(true);
         Plain {
             client,
@@ -93,11 +110,23 @@ impl Plain {
         match tokio::time::timeout(timeout, client.call(request)).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if timed_out(&e) => Err(no_response(step_timeout)),
-            Ok(Err(e)) if e.is_connect() => Err(TransportError::Connect(error_chain(&e))),
-            Ok(Err(e)) if broken(&e) => Err(TransportError::Broken(error_chain(&e))),
-            Ok(Err(e)) => Err(TransportError::Other(error_chain(&e))),
+            Ok(Err(e)) => Err(classify(&e)),
             Err(_) => Err(no_response(step_timeout)),
         }
+    }
+}
+
+/// What went wrong, in the words the reqwest route uses.
+fn classify(e: &hyper_util::client::legacy::Error) -> TransportError {
+    let chain = error_chain(e);
+    if let Some(tls) = tls_failure(&chain) {
+        tls
+    } else if e.is_connect() {
+        TransportError::Connect(chain)
+    } else if broken(e) {
+        TransportError::Broken(chain)
+    } else {
+        TransportError::Other(chain)
     }
 }
 

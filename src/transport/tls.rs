@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use super::live::error_chain;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
 use super::{TlsSettings, TransportError};
 
 /// The TLS settings of the default clients: what reqwest would build
@@ -15,27 +17,134 @@ use super::{TlsSettings, TransportError};
 /// handshake. Reading them was most of the work of a one-request run, and a
 /// chain that only speaks plain HTTP never needs them.
 pub(super) fn lazy_roots_tls_config() -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = provider();
     let verifier = Arc::new(LazyPlatformVerifier {
         provider: Arc::clone(&provider),
         inner: OnceLock::new(),
     });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    with_alpn(
+        versions(provider)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
+    )
+}
+
+/// The TLS settings for a step's `tls:` settings, the same for both routes
+/// (plain.rs, and reqwest's through a proxy): the default clients' (above)
+/// with the client identity, extra trusted CAs (beside the system's, which
+/// stay trusted), or `verify: false`. Every file is read and checked here,
+/// and a problem names the file at fault.
+pub(super) fn tls_config(tls: &TlsSettings) -> Result<rustls::ClientConfig, TransportError> {
+    let provider = provider();
+    // Read even with `verify: false`, so that a broken file is reported
+    // whatever the other settings.
+    let extra_roots = match &tls.ca_cert {
+        Some(ca) => Some((ca, ca_certificates(ca)?)),
+        None => None,
+    };
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match extra_roots {
+        _ if !tls.verify => Arc::new(AnyCertificate {
+            provider: Arc::clone(&provider),
+        }),
+        Some((ca, roots)) => Arc::new(
+            rustls_platform_verifier::Verifier::new_with_extra_roots(roots, Arc::clone(&provider))
+                .map_err(|e| {
+                    let why = rustls_error(&e);
+                    tls_error(
+                        ca,
+                        format!("a CA certificate cannot be used: {why}{}", der_hint(&why)),
+                    )
+                })?,
+        ),
+        None => Arc::new(LazyPlatformVerifier {
+            provider: Arc::clone(&provider),
+            inner: OnceLock::new(),
+        }),
+    };
+    let builder = versions(provider)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let config = match &tls.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(cert) => {
+            let password = tls.password.as_ref().map(|p| p.0.as_str());
+            let id = identity(cert, tls.client_key.as_deref(), password)?;
+            builder
+                .with_client_auth_cert(id.chain, id.key)
+                .map_err(|e| identity_error(cert, &id.key_path, &e))?
+        }
+    };
+    Ok(with_alpn(config))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// TLS 1.2 and 1.3, as reqwest offers.
+fn versions(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier> {
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap_or_else(|_| {
             // aws-lc-rs supports both default versions; this is unreachable,
             // and TLS 1.3 alone would still work.
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("aws-lc-rs supports TLS 1.3")
+            rustls::ClientConfig::builder_with_provider(self::provider())
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .expect("aws-lc-rs supports TLS 1.3")
         })
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+}
+
+/// HTTP/2 when the server offers it, else HTTP/1.1.
+fn with_alpn(mut config: rustls::ClientConfig) -> rustls::ClientConfig {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config
+}
+
+/// `verify: false`: any certificate, any signature, as reqwest's
+/// `danger_accept_invalid_certs` does.
+#[derive(Debug)]
+struct AnyCertificate {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// `rustls_platform_verifier::Verifier`, created on first use.
@@ -107,25 +216,6 @@ impl rustls::client::danger::ServerCertVerifier for LazyPlatformVerifier {
             .signature_verification_algorithms
             .supported_schemes()
     }
-}
-
-/// Adds a step's `tls:` settings: the client identity, extra trusted CAs
-/// (beside the system's, which stay trusted), and `verify: false`.
-pub(super) fn with_tls(
-    mut builder: reqwest::ClientBuilder,
-    tls: &TlsSettings,
-) -> Result<reqwest::ClientBuilder, TransportError> {
-    if let Some(cert) = &tls.client_cert {
-        let password = tls.password.as_ref().map(|p| p.0.as_str());
-        builder = builder.identity(identity(cert, tls.client_key.as_deref(), password)?);
-    }
-    if let Some(ca) = &tls.ca_cert {
-        builder = builder.tls_certs_merge(ca_certificates(ca)?);
-    }
-    if !tls.verify {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    Ok(builder)
 }
 
 /// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block of a PEM file.
@@ -254,7 +344,7 @@ fn pkcs12_identity(
     path: &Path,
     bytes: &[u8],
     password: Option<&str>,
-) -> Result<reqwest::Identity, TransportError> {
+) -> Result<Identity, TransportError> {
     use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
     let store = KeyStore::from_pkcs12(bytes, password.unwrap_or(""), Pkcs12ImportPolicy::Strict)
         .map_err(|e| {
@@ -279,34 +369,23 @@ fn pkcs12_identity(
             "the PKCS#12 file holds no private key with its certificate",
         ));
     };
-    use base64::Engine as _;
-    let pem = |label: &str, der: &[u8]| {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    };
-    let mut text: String = chain
-        .certs()
-        .iter()
-        .map(|c| pem("CERTIFICATE", c.as_der()))
-        .collect();
-    text.push_str(&pem("PRIVATE KEY", chain.key().as_der()));
-    reqwest::Identity::from_pem(text.as_bytes()).map_err(|e| {
-        tls_error(
-            path,
-            format!(
-                "the key or certificate in the PKCS#12 file cannot be used: {}",
-                local_error(&e)
-            ),
-        )
+    Ok(Identity {
+        chain: chain
+            .certs()
+            .iter()
+            .map(|c| CertificateDer::from(c.as_der().to_vec()))
+            .collect(),
+        key: PrivateKeyDer::Pkcs8(chain.key().as_der().to_vec().into()),
+        key_path: path.to_path_buf(),
     })
+}
+
+/// A client identity: its certificate chain, its private key, and the file
+/// the key came from (to name it when the key is refused).
+struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    key_path: std::path::PathBuf,
 }
 
 /// The client identity: the certificate chain from `cert`, the key from
@@ -315,7 +394,7 @@ fn identity(
     cert: &Path,
     key: Option<&Path>,
     password: Option<&str>,
-) -> Result<reqwest::Identity, TransportError> {
+) -> Result<Identity, TransportError> {
     let head = crate::files::read_bytes(cert, MAX_PKCS12)
         .map_err(|e| tls_error(cert, format!("cannot read: {e}")))?;
     if named_pkcs12(cert) || is_der(&head) {
@@ -347,12 +426,9 @@ fn identity(
     }
     // Checked here so that a broken certificate is blamed on its file, not on the key.
     let chain: String = certs.iter().map(|b| b.text.as_str()).collect();
-    reqwest::Certificate::from_pem_bundle(chain.as_bytes()).map_err(|e| {
-        tls_error(
-            cert,
-            format!("a certificate is not valid: {}", local_error(&e)),
-        )
-    })?;
+    let chain = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_error(cert, format!("a certificate is not valid: {e}")))?;
     let key_blocks;
     let (key_path, key_block) = match key {
         Some(key) => {
@@ -377,19 +453,17 @@ fn identity(
             (cert, *block)
         }
     };
-    // reqwest wants the chain and the key in one buffer; other blocks
-    // (`EC PARAMETERS` from `openssl ecparam`) would make it fail.
-    let pem = format!("{chain}{}", key_block.text);
-    reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
-        tls_error(
-            key_path,
-            format!("the private key is not valid: {}", local_error(&e)),
-        )
+    let key = PrivateKeyDer::from_pem_slice(key_block.text.as_bytes())
+        .map_err(|e| tls_error(key_path, format!("the private key is not valid: {e}")))?;
+    Ok(Identity {
+        chain,
+        key,
+        key_path: key_path.to_path_buf(),
     })
 }
 
 /// Every certificate of a CA bundle.
-fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, TransportError> {
+fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let blocks = pem_blocks(path, "PEM `CERTIFICATE` blocks")?;
     let pem: String = blocks
         .iter()
@@ -402,60 +476,38 @@ fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, TransportEr
             "no certificate found (expected PEM `CERTIFICATE` blocks)",
         ));
     }
-    reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-        tls_error(
-            path,
-            format!("a certificate is not valid: {}", local_error(&e)),
-        )
-    })
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_error(path, format!("a certificate is not valid: {e}")))
 }
 
-/// Why a client with `tls:` settings could not be built, naming the file at
-/// fault. By then each file has been read and its PEM parsed, so what is
-/// left is DER that rustls refuses, or a key that does not match its
-/// certificate; rebuilding with the client identity alone tells the client
-/// files from the CA file (this runs only when something is wrong).
-pub(super) fn tls_build_error(tls: &TlsSettings, e: &reqwest::Error) -> String {
-    let why = local_error(e);
-    let key = tls.client_key.as_ref().or(tls.client_cert.as_ref());
-    if let (Some(cert), Some(key)) = (&tls.client_cert, key) {
-        if why.contains("KeyMismatch") {
-            return format!(
-                "{}: the private key does not belong to the certificate in {}",
-                key.display(),
+/// Why rustls refused the client identity, naming the file at fault: the
+/// key when it does not match the certificate or cannot be used, else the
+/// certificate.
+fn identity_error(cert: &Path, key: &Path, e: &rustls::Error) -> TransportError {
+    let why = rustls_error(e);
+    if matches!(e, rustls::Error::InconsistentKeys(_)) {
+        return tls_error(
+            key,
+            format!(
+                "the private key does not belong to the certificate in {}",
                 cert.display()
-            );
-        }
-        if why.contains("private key") {
-            return format!("{}: the private key cannot be used: {why}", key.display());
-        }
-        let password = tls.password.as_ref().map(|p| p.0.as_str());
-        let identity_alone = identity(cert, tls.client_key.as_deref(), password)
-            .ok()
-            .and_then(|id| reqwest::Client::builder().identity(id).build().ok());
-        if identity_alone.is_none() {
-            return format!(
-                "{}: the certificate cannot be used: {why}{}",
-                cert.display(),
-                der_hint(&why)
-            );
-        }
+            ),
+        );
     }
-    match &tls.ca_cert {
-        Some(ca) => format!(
-            "{}: a CA certificate cannot be used: {why}{}",
-            ca.display(),
-            der_hint(&why)
-        ),
-        None => format!("the `tls:` settings cannot be used: {why}"),
+    if why.contains("private key") {
+        return tls_error(key, format!("the private key cannot be used: {why}"));
     }
+    tls_error(
+        cert,
+        format!("the certificate cannot be used: {why}{}", der_hint(&why)),
+    )
 }
 
-/// A reqwest error about a local file, without the words that suit a
-/// handshake ("invalid peer certificate") or say nothing ("builder error").
-fn local_error(e: &reqwest::Error) -> String {
-    error_chain(e)
-        .replace("builder error: ", "")
+/// A rustls error about a local file, without the words that suit a
+/// handshake ("invalid peer certificate").
+fn rustls_error(e: &rustls::Error) -> String {
+    e.to_string()
         .replace("invalid peer certificate: ", "")
         .replace("unexpected error: ", "")
 }

@@ -344,6 +344,40 @@ async fn failures_read_the_same_both_ways() {
     assert_eq!(failure(&direct), failure(&via_reqwest));
 }
 
+/// TLS failures read the same on both routes: an `https://` URL on a
+/// plain-HTTP port, and a server whose certificate comes from a CA the run
+/// does not trust.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_failures_read_the_same_both_ways() {
+    use crate::tls::{Ca, private_key, provider};
+    let chain = "steps:\n  - {name: tls, url: \"{{ base }}/x\"}\n";
+    let plain = MockServer::start().await;
+    let base = plain.uri().replacen("http://", "https://", 1);
+    let (direct, _) = run_on(Route::Plain, chain, &base, &[]).await;
+    let (via_reqwest, _) = run_on(Route::Reqwest, chain, &base, &[]).await;
+    let message = failure(&direct);
+    assert!(message.contains("did not answer TLS"), "{message}");
+    assert_eq!(message, failure(&via_reqwest));
+
+    let ca = Ca::new("a CA nobody trusts");
+    let cert = ca.server_cert();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der.clone()], private_key(&cert))
+        .unwrap();
+    let server = crate::support::recording::Recording::start(Some(config));
+    let (direct, _) = run_on(Route::Plain, chain, &server.by_ip(), &[]).await;
+    let (via_reqwest, _) = run_on(Route::Reqwest, chain, &server.by_ip(), &[]).await;
+    let message = failure(&direct);
+    assert!(
+        message.contains("not signed by a CA this client trusts"),
+        "{message}"
+    );
+    assert_eq!(message, failure(&via_reqwest));
+}
+
 #[tokio::test]
 async fn a_proxy_in_the_environment_still_gets_plain_http_requests() {
     // The "proxy" answers whatever it is asked; the target host does not exist.
@@ -501,8 +535,7 @@ async fn cookies_stay_with_their_origin() {
     }
 }
 
-/// Over HTTPS (reqwest's route, with a private CA) the policy is the same,
-/// and a client certificate is not offered to the other origin.
+/// Over HTTPS (with a private CA) the policy is the same on both routes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_holds_over_https() {
     use crate::tls::{Ca, private_key, provider};
@@ -521,13 +554,17 @@ async fn the_policy_holds_over_https() {
         "    tls: {{ca_cert: {:?}}}\n",
         ca_file.display().to_string()
     );
-    for with_auth in [false, true] {
+    for (route, with_auth) in ROUTES.into_iter().flat_map(|r| [(r, false), (r, true)]) {
         for (status, method, after) in [(302, "POST", "GET"), (307, "POST", "POST")] {
             let chain = redirect_chain(status, method, with_auth, &tls);
-            let seen = landed(Route::Reqwest, &server, &chain).await;
+            let seen = landed(route, &server, &chain).await;
             assert_eq!(seen.method, after);
             for h in ["cookie", "authorization", "x-token"] {
-                assert_eq!(seen.header(h), None, "https auth={with_auth} {status}: {h}");
+                assert_eq!(
+                    seen.header(h),
+                    None,
+                    "{route:?} https auth={with_auth} {status}: {h}"
+                );
             }
             assert_eq!(
                 seen.target.contains("api_key"),
