@@ -10,7 +10,8 @@ only when PYTOPUS_LINK_ORDER names it.
 
 Runs the release binary under valgrind's callgrind on the bench's workloads
 (start-up, `validate`, one request, a 1000-step chain with and without its
-progress lines, the 10,000-item fan-out), against the bench's nginx, and
+progress lines, the 10,000-item fan-out, 1000 steps over HTTPS/1.1 and
+HTTP/2), against the bench's nginx, and
 lists every function of the binary that ran, the busiest first. build.rs
 hands the file named by PYTOPUS_LINK_ORDER to the linker (`--symbol-ordering-file`), which places those
 functions side by side at the start of `.text`: the code a run needs then

@@ -257,9 +257,10 @@ def training(prefix: str):
     """The pytopus commands a profile is taken from (the link order of
     bench/order.py, the profile of bench/pgo.py), with nginx serving their
     data meanwhile: start-up, `validate`, one request, the 1000-step chain
-    with and without its progress lines, the fan-out. Yields the commands'
-    arguments, the environment to run them in (a history of their own) and
-    a scratch directory, all removed afterwards."""
+    with and without its progress lines, the fan-out, and the 1000-step
+    chain over HTTPS (HTTP/1.1 and HTTP/2). Yields the commands' arguments,
+    the environment to run them in (a history of their own) and a scratch
+    directory, all removed afterwards."""
     www = BENCH_DIR / "www"
     generate_data(www)
     work = Path(tempfile.mkdtemp(prefix=prefix))
@@ -268,6 +269,8 @@ def training(prefix: str):
     try:
         chains = write_chains(work / "chains", f"http://127.0.0.1:{ports['http']}",
                               work / "big.json")
+        https = {p: f"https://127.0.0.1:{ports[p]}" for p in ("h1", "h2")}
+        chains.update(write_https_chains(work / "chains", https, BENCH_DIR / "tls" / "ca.pem"))
         runs = [
             ["--version"],
             ["validate", str(chains["validate50"])],
@@ -275,6 +278,8 @@ def training(prefix: str):
             ["run", str(chains["seq1000"])],
             ["run", "-q", str(chains["seq1000"])],
             ["run", "-q", str(chains["fanout"])],
+            ["run", "-q", str(chains["seq1000_h1"])],
+            ["run", "-q", str(chains["seq1000_h2"])],
         ]
         yield runs, env, work
     finally:
