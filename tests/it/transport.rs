@@ -344,12 +344,25 @@ async fn failures_read_the_same_both_ways() {
     assert_eq!(failure(&direct), failure(&via_reqwest));
 }
 
+/// A recording server on HTTPS whose certificate `ca` signed.
+fn https_recording(ca: &crate::tls::Ca) -> crate::support::recording::Recording {
+    use crate::tls::{private_key, provider};
+    let cert = ca.server_cert();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der.clone()], private_key(&cert))
+        .unwrap();
+    crate::support::recording::Recording::start(Some(config))
+}
+
 /// TLS failures read the same on both routes: an `https://` URL on a
 /// plain-HTTP port, and a server whose certificate comes from a CA the run
 /// does not trust.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_failures_read_the_same_both_ways() {
-    use crate::tls::{Ca, private_key, provider};
+    use crate::tls::Ca;
     let chain = "steps:\n  - {name: tls, url: \"{{ base }}/x\"}\n";
     let plain = MockServer::start().await;
     let base = plain.uri().replacen("http://", "https://", 1);
@@ -360,14 +373,7 @@ async fn tls_failures_read_the_same_both_ways() {
     assert_eq!(message, failure(&via_reqwest));
 
     let ca = Ca::new("a CA nobody trusts");
-    let cert = ca.server_cert();
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der.clone()], private_key(&cert))
-        .unwrap();
-    let server = crate::support::recording::Recording::start(Some(config));
+    let server = https_recording(&ca);
     let (direct, _) = run_on(Route::Plain, chain, &server.by_ip(), &[]).await;
     let (via_reqwest, _) = run_on(Route::Reqwest, chain, &server.by_ip(), &[]).await;
     let message = failure(&direct);
@@ -538,16 +544,9 @@ async fn cookies_stay_with_their_origin() {
 /// Over HTTPS (with a private CA) the policy is the same on both routes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_holds_over_https() {
-    use crate::tls::{Ca, private_key, provider};
+    use crate::tls::Ca;
     let ca = Ca::new("redirect test CA");
-    let cert = ca.server_cert();
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der.clone()], private_key(&cert))
-        .unwrap();
-    let server = crate::support::recording::Recording::start(Some(config));
+    let server = https_recording(&ca);
     let dir = Scratch::new();
     let ca_file = dir.file("ca.pem", &ca.pem);
     let tls = format!(
