@@ -400,12 +400,7 @@ async fn chains_are_tools_with_schemas_results_errors_progress_and_no_secret() {
         "{report}"
     );
     assert_eq!(report["status"], "interrupted", "{report}");
-    let list = pytopus()
-        .env("PYTOPUS_HISTORY_DIR", h)
-        .args(["history", "--limit", "50"])
-        .output()
-        .unwrap();
-    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    let list = history_list(h);
     assert!(list.contains("get_user.yaml"), "{list}");
     assert!(list.contains("broken.yaml"), "{list}");
     assert!(
@@ -610,9 +605,7 @@ async fn serve_offers_the_same_tools_at_mcp_behind_its_token_and_no_secret() {
         .to_string();
     assert!(dry.contains("/users/7"), "{dry}");
 
-    let _ = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status();
+    crate::support::send_signal(child.id(), "TERM");
     let _ = child.wait();
     assert!(
         !received.contains(CANARY),
@@ -679,12 +672,7 @@ async fn connector_endpoints_are_tools_through_the_normal_pipeline() {
     assert_eq!(unknown["isError"], true);
     let everything = c.finish();
     assert!(!everything.contains(CANARY));
-    let list = pytopus()
-        .env("PYTOPUS_HISTORY_DIR", h)
-        .args(["history", "--limit", "50"])
-        .output()
-        .unwrap();
-    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    let list = history_list(h);
     assert!(list.contains("jsonplaceholder.get_post"), "{list}");
 }
 
@@ -714,4 +702,14 @@ async fn a_client_that_never_ends_a_line_is_stopped_not_buffered_for_ever() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("longer than 16 MiB"), "{err}");
+}
+
+/// `pytopus history --limit 50` over the history in `dir`, as text.
+fn history_list(dir: &str) -> String {
+    let list = pytopus()
+        .env("PYTOPUS_HISTORY_DIR", dir)
+        .args(["history", "--limit", "50"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&list.stdout).to_string()
 }

@@ -243,6 +243,33 @@ async fn calls(server: &MockServer) -> usize {
         .count()
 }
 
+/// Runs `chain` with `--every 1s` (its `base` the server) until the server
+/// has had `at_least` requests, then stops it as Ctrl-C does.
+async fn every_until(
+    chain: &std::path::Path,
+    server: &MockServer,
+    at_least: usize,
+) -> std::process::Output {
+    let base = format!("base={}", server.uri());
+    let child = crate::support::spawn(&[
+        "run",
+        chain.to_str().unwrap(),
+        "--var",
+        &base,
+        "--every",
+        "1s",
+        "-q",
+    ]);
+    for _ in 0..200 {
+        if calls(server).await >= at_least {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    crate::support::send_signal(child.id(), "INT");
+    child.wait_with_output().unwrap()
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn run_every_notifies_once_per_streak_and_once_on_recovery() {
@@ -265,29 +292,8 @@ async fn run_every_notifies_once_per_streak_and_once_on_recovery() {
         .await;
     let dir = Scratch::new();
     let chain = dir.file("c.yaml", EVERY);
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--every",
-        "1s",
-        "-q",
-    ]);
     // Two failed runs, then two that pass.
-    for _ in 0..200 {
-        if calls(&server).await >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = child.id();
-    std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {pid}")])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = every_until(&chain, &server, 4).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(calls(&server).await >= 4);
     let sent = notified(&server).await;
@@ -318,28 +324,7 @@ async fn a_single_run_does_not_notify_and_every_says_when_the_receiver_is_down()
         &format!("http://127.0.0.1:{}/notify", crate::support::closed_port()),
     );
     let chain = dir.file("c.yaml", &down);
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--every",
-        "1s",
-        "-q",
-    ]);
-    for _ in 0..200 {
-        if calls(&server).await >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = child.id();
-    std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {pid}")])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = every_until(&chain, &server, 3).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert_eq!(
@@ -380,28 +365,7 @@ async fn a_notify_chain_runs_with_the_summary_as_its_variables() {
         "c.yaml",
         &EVERY.replace("url: \"{{ base }}/notify\"", "chain: tell.yaml"),
     );
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--every",
-        "1s",
-        "-q",
-    ]);
-    for _ in 0..200 {
-        if calls(&server).await >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = child.id();
-    std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {pid}")])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = every_until(&chain, &server, 2).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let told: Vec<Value> = server
         .received_requests()

@@ -924,11 +924,7 @@ output: {{ok: "{{{{ Slack.ok }}}}", event: "{{{{ trigger.headers['x-github-event
         json!({"ok": true, "event": "issues"})
     );
 
-    let status = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::support::send_signal(child.id(), "TERM");
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
     let rest: Vec<String> = stderr.lines().map(Result::unwrap).collect();

@@ -212,11 +212,7 @@ async fn ctrl_c_runs_the_finally_steps_and_a_second_one_stops_them() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(hits(&server, "/clean").await, 1, "Clean ran after Ctrl-C");
-    let kill = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    crate::support::send_signal(child.id(), "INT");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();

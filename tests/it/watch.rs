@@ -71,11 +71,7 @@ async fn a_change_stops_the_run_in_progress_and_runs_again() {
         wait_for(&server, "/sub").await,
         "the sub-chain's change was seen"
     );
-    let kill = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    crate::support::send_signal(child.id(), "INT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

@@ -185,6 +185,12 @@ pub async fn signal_when_busy(server: &wiremock::MockServer, pid: u32, signal: &
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    send_signal(pid, signal);
+}
+
+/// Sends `signal` (`INT`, `TERM`…) to the process `pid`, as a terminal or
+/// a supervisor would.
+pub fn send_signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("sh")
         .args(["-c", &format!("kill -{signal} {pid}")])
         .status()
