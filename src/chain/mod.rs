@@ -9,6 +9,7 @@ pub mod reorder;
 pub mod schema;
 pub mod spans;
 pub mod values;
+pub mod yaml;
 
 pub use model::Chain;
 pub use parse::{Format, ParsedChain, parse, read_document};

@@ -51,7 +51,7 @@ pub struct ParsedChain {
 pub fn read_document(source: &Arc<Source>) -> Result<(Value, SpanMap), Diagnostic> {
     let read = match Format::detect(&source.name, &source.text) {
         Format::Json => spans::read_json(&source.text),
-        Format::Yaml => spans::read_yaml(&source.text),
+        Format::Yaml => super::yaml::read_yaml(&source.text),
     };
     read.map_err(|SyntaxError { message, loc }| {
         let d = Diagnostic::new(format!("invalid {}: {message}", format_name(source)));

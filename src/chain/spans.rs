@@ -1,16 +1,14 @@
 //! Where each value of a chain file sits in its text.
 //!
-//! serde gives us the chain as data; diagnostics also need positions for
-//! errors found *after* parsing (a bad template, a duplicate name). So the
-//! file is read once more into a tree of positions, flattened into a map from
-//! a value's path (`steps[1].url`, the same spelling `serde_path_to_error`
-//! uses) to where its key and its value start.
+//! Diagnostics need positions for errors found *after* parsing (a bad
+//! template, a duplicate name), so each reader — [`super::yaml`] and
+//! [`read_json`] below — gives a tree of positions with the data, searched
+//! by a value's path (`steps[1].url`, the same spelling
+//! `serde_path_to_error` uses) for where its key and its value start.
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 use crate::diagnostic::Loc;
 
@@ -26,13 +24,13 @@ pub struct SpanMap {
 
 /// Where one value starts, and the positions inside it.
 #[derive(Debug, Clone, PartialEq)]
-struct PosNode {
-    loc: Loc,
-    kids: Kids,
+pub(super) struct PosNode {
+    pub(super) loc: Loc,
+    pub(super) kids: Kids,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Kids {
+pub(super) enum Kids {
     Leaf,
     Seq(Vec<PosNode>),
     /// Key, where the key starts, the value's positions.
@@ -40,7 +38,7 @@ enum Kids {
 }
 
 impl PosNode {
-    fn leaf(loc: Loc) -> Self {
+    pub(super) fn leaf(loc: Loc) -> Self {
         PosNode {
             loc,
             kids: Kids::Leaf,
@@ -84,7 +82,7 @@ impl PosNode {
 }
 
 impl SpanMap {
-    fn new(root: PosNode) -> Self {
+    pub(super) fn new(root: PosNode) -> Self {
         SpanMap {
             root: Some(Arc::new(root)),
         }
@@ -212,338 +210,11 @@ pub fn join_index(path: &str, i: usize) -> String {
     out
 }
 
-// ---------------------------------------------------------------- YAML
-
-/// A YAML node with its position, read through serde-saphyr's `Spanned`.
-struct YNode {
-    loc: Loc,
-    kind: YKind,
-}
-
-enum YKind {
-    Scalar(Value),
-    Seq(Vec<YNode>),
-    Map(Vec<(Loc, String, YNode)>),
-}
-
-fn loc_of(l: &serde_saphyr::Location) -> Loc {
-    Loc::new(l.line() as usize, l.column() as usize)
-}
-
-impl<'de> Deserialize<'de> for YNode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = serde_saphyr::Spanned::<YKind>::deserialize(d)?;
-        Ok(YNode {
-            loc: loc_of(&s.referenced),
-            kind: s.value,
-        })
-    }
-}
-
-/// A map key, whatever scalar it was written as, as text.
-struct YKey(String);
-
-impl<'de> Deserialize<'de> for YKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match YKind::deserialize(d)? {
-            YKind::Scalar(Value::String(s)) => Ok(YKey(s)),
-            YKind::Scalar(Value::Null) => Ok(YKey("null".into())),
-            YKind::Scalar(v) => Ok(YKey(v.to_string())),
-            _ => Err(de::Error::custom(
-                "map keys must be plain values, not lists or maps",
-            )),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for YKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = YKind;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::from(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::from(v)))
-            }
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::String(v.to_string())))
-            }
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::String(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<YKind, E> {
-                Number::from_f64(v)
-                    .map(|n| YKind::Scalar(Value::Number(n)))
-                    .ok_or_else(|| {
-                        E::custom("a number too large for a number; quote it to keep it as text")
-                    })
-            }
-            fn visit_str<E>(self, v: &str) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::String(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::String(v)))
-            }
-            fn visit_unit<E>(self) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::Null))
-            }
-            fn visit_none<E>(self) -> Result<YKind, E> {
-                Ok(YKind::Scalar(Value::Null))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<YKind, D::Error> {
-                YKind::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<YKind, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<YNode>()? {
-                    items.push(item);
-                }
-                Ok(YKind::Seq(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YKind, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<serde_saphyr::Spanned<YKey>>()? {
-                    let value = map.next_value::<YNode>()?;
-                    entries.push((loc_of(&key.referenced), key.value.0, value));
-                }
-                Ok(YKind::Map(entries))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A YAML syntax error with its position.
+/// A syntax error (YAML or JSON) with its position.
 #[derive(Debug)]
 pub struct SyntaxError {
     pub message: String,
     pub loc: Option<Loc>,
-}
-
-/// The deepest a document may nest (maps and lists in maps and lists): far
-/// beyond any chain, and far short of what would exhaust the stack.
-pub const MAX_DEPTH: usize = 64;
-
-/// The most values a YAML document may hold once its aliases are expanded:
-/// a chain of 100,000 steps, and far short of what an alias bomb needs.
-pub const MAX_VALUES: usize = 1_000_000;
-
-/// Reads YAML into JSON data plus the position of every value, in one pass
-/// of serde-saphyr (the one YAML reader: every feature, its positions, its
-/// limits on aliases).
-///
-/// The YAML 1.2 core schema, as docs/reference.md says: `true`/`false` (in
-/// three spellings) are booleans and `yes`, `no`, `on`, `off` are text;
-/// `0o17` and `0x1F` are numbers and `0X1F`, `0b101`, `1_000` and `007` are
-/// text; `~`, `null` and nothing are null. A key given twice is an error,
-/// whatever spelling it has (`~` and `null`, `1` and `"1"`).
-pub fn read_yaml(text: &str) -> Result<(Value, SpanMap), SyntaxError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut options = serde_saphyr::Options::default();
-    options.strict_booleans = true;
-    options.leading_zero_numbers_as_strings = true;
-    options.underscored_numbers_as_strings = true;
-    options.legacy_octal_numbers = false;
-    options.with_snippet = false;
-    // `.inf` and `.nan` have no JSON form: they stay the text they are.
-    options.non_finite_float_policy = serde_saphyr::options::NonFiniteFloatPolicy::AsString;
-    let mut budget = serde_saphyr::budget::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_nodes = MAX_VALUES;
-    options.budget = Some(budget);
-    let node: YNode = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let loc = e.location().map(|l| loc_of(&l)).filter(|l| l.line > 0);
-        SyntaxError {
-            message: yaml_message(&e),
-            loc,
-        }
-    })?;
-    let lines = LineStarts::new(text);
-    let (value, pos) = flatten(node, &lines)?;
-    Ok((value, SpanMap::new(pos)))
-}
-
-/// Where each line of a text starts, to find a value's text by its position.
-struct LineStarts<'t> {
-    text: &'t str,
-    starts: Vec<usize>,
-}
-
-impl<'t> LineStarts<'t> {
-    fn new(text: &'t str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineStarts { text, starts }
-    }
-
-    /// The plain scalar that starts at `loc`: up to a space, a comma, a
-    /// closing bracket or brace, a comment or the end of the line.
-    fn token(&self, loc: Loc) -> Option<&'t str> {
-        let line = self.starts.get(loc.line.checked_sub(1)?)?;
-        let rest = self.text.get(*line..)?;
-        let at: usize = rest
-            .chars()
-            .take(loc.column.saturating_sub(1))
-            .map(char::len_utf8)
-            .sum();
-        let rest = rest.get(at..)?;
-        let end = rest
-            .find([' ', '\t', ',', ']', '}', '#', '\n', '\r'])
-            .unwrap_or(rest.len());
-        Some(&rest[..end])
-    }
-}
-
-/// A plain scalar the YAML 1.2 core schema reads as a number:
-/// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`, or a decimal float with an
-/// optional exponent. (serde-saphyr also takes `0b101` and `0X1F`, which the
-/// core schema leaves as text.)
-fn core_number(token: &str) -> bool {
-    let digits = |s: &str, f: fn(char) -> bool| !s.is_empty() && s.chars().all(f);
-    if let Some(oct) = token.strip_prefix("0o") {
-        return digits(oct, |c| c.is_digit(8));
-    }
-    if let Some(hex) = token.strip_prefix("0x") {
-        return digits(hex, |c| c.is_ascii_hexdigit());
-    }
-    let unsigned = token.strip_prefix(['-', '+']).unwrap_or(token);
-    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
-        None => (unsigned, None),
-    };
-    let mantissa_ok = match mantissa.split_once('.') {
-        None => digits(mantissa, |c| c.is_ascii_digit()),
-        Some((whole, frac)) => {
-            (whole.is_empty() || digits(whole, |c| c.is_ascii_digit()))
-                && (frac.is_empty() || digits(frac, |c| c.is_ascii_digit()))
-                && !(whole.is_empty() && frac.is_empty())
-        }
-    };
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        digits(e, |c| c.is_ascii_digit())
-    });
-    mantissa_ok && exponent_ok
-}
-
-/// What went wrong, in words for the person who wrote the file: the
-/// library's words where they already are, ours where they are meant for
-/// programmers ("use from_str_multiple", "budget breached: Nodes { … }").
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    use serde_saphyr::Error as E;
-    use serde_saphyr::budget::BudgetBreach as B;
-    match e.without_snippet() {
-        E::MultipleDocuments { .. } => {
-            "the file holds more than one YAML document (`---`); a chain file holds one".into()
-        }
-        E::Budget {
-            breach: B::Depth { .. },
-            ..
-        } => format!("values are nested deeper than {MAX_DEPTH} levels"),
-        E::Budget { .. }
-        | E::AliasReplayLimitExceeded { .. }
-        | E::AliasExpansionLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. }
-        | E::AliasReplayCounterOverflow { .. } => {
-            "the document is too large once its aliases (`*name`) are expanded".into()
-        }
-        E::RecursiveReferencesRequireWeakTypes { .. } => {
-            "an alias (`*name`) refers to a value that contains it".into()
-        }
-        E::DuplicateMappingKey { key: Some(k), .. } => format!("duplicate key `{k}`"),
-        E::DuplicateMappingKey { key: None, .. } => "a key is given twice".into(),
-        E::AliasError { error, .. } => yaml_message(error),
-        other => {
-            let text = other.to_string();
-            let first = text.lines().next().unwrap_or("invalid YAML").trim();
-            // A trailing " at line X, column Y": the diagnostic shows the position.
-            let first = first.rfind(" at line ").map_or(first, |i| &first[..i]);
-            let first = first.trim_start_matches("error: ");
-            match first
-                .strip_prefix("line ")
-                .and_then(|rest| rest.split_once(": "))
-            {
-                Some((pos, rest)) if pos.contains("column") => rest.to_string(),
-                _ => first.to_string(),
-            }
-        }
-    }
-}
-
-/// Splits the read tree into the data and its positions. Keys are text in
-/// a chain, so two keys with the same text (`~` and `null`, `1` and `"1"`)
-/// are one key given twice: an error at the second.
-fn flatten(node: YNode, lines: &LineStarts) -> Result<(Value, PosNode), SyntaxError> {
-    Ok(match node.kind {
-        // A number serde-saphyr read that the core schema does not (`0b101`),
-        // or one too large for a number (`1e99999`, read as `.inf`): the
-        // text it was written as.
-        // So is a whole number too large for 64 bits (read as an inexact float).
-        YKind::Scalar(Value::Number(n)) => match lines.token(node.loc) {
-            Some(t) if !core_number(t) || (n.is_f64() && !t.contains(['.', 'e', 'E'])) => {
-                (Value::String(t.to_string()), PosNode::leaf(node.loc))
-            }
-            _ => (Value::Number(n), PosNode::leaf(node.loc)),
-        },
-        YKind::Scalar(Value::String(s)) if matches!(s.as_str(), ".inf" | "-.inf" | ".nan") => {
-            match lines.token(node.loc) {
-                Some(t) if core_number(t) => {
-                    (Value::String(t.to_string()), PosNode::leaf(node.loc))
-                }
-                _ => (Value::String(s), PosNode::leaf(node.loc)),
-            }
-        }
-        YKind::Scalar(v) => (v, PosNode::leaf(node.loc)),
-        YKind::Seq(items) => {
-            let mut values = Vec::with_capacity(items.len());
-            let mut kids = Vec::with_capacity(items.len());
-            for item in items {
-                let (v, p) = flatten(item, lines)?;
-                values.push(v);
-                kids.push(p);
-            }
-            (
-                Value::Array(values),
-                PosNode {
-                    loc: node.loc,
-                    kids: Kids::Seq(kids),
-                },
-            )
-        }
-        YKind::Map(entries) => {
-            let mut map = Map::new();
-            let mut kids: Vec<(Box<str>, Loc, PosNode)> = Vec::with_capacity(entries.len());
-            for (kloc, key, value) in entries {
-                if let Some((_, first, _)) = kids.iter().find(|(k, _, _)| **k == *key) {
-                    return Err(SyntaxError {
-                        message: format!(
-                            "duplicate key `{key}` (first at line {}, column {})",
-                            first.line, first.column
-                        ),
-                        loc: Some(kloc),
-                    });
-                }
-                let (v, p) = flatten(value, lines)?;
-                kids.push((Box::from(key.as_str()), kloc, p));
-                map.insert(key, v);
-            }
-            (
-                Value::Object(map),
-                PosNode {
-                    loc: node.loc,
-                    kids: Kids::Map(kids),
-                },
-            )
-        }
-    })
 }
 
 // ---------------------------------------------------------------- JSON
@@ -700,6 +371,7 @@ impl JsonScanner<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::yaml::read_yaml;
     use super::*;
 
     #[test]
@@ -741,111 +413,5 @@ mod tests {
         let err = read_json("{\"a\": 1,\n \"a\": 2}").unwrap_err();
         assert_eq!(err.message, "duplicate key `a`");
         assert_eq!(err.loc, Some(Loc::new(2, 2)));
-    }
-
-    #[test]
-    fn yaml_positions_match_paths() {
-        let text = "name: x\nsteps:\n  - name: A\n    url: http://x\n";
-        let (value, spans) = read_yaml(text).unwrap();
-        assert_eq!(value["steps"][0]["name"], "A");
-        assert_eq!(spans.key("steps[0].url"), Some(Loc::new(4, 5)));
-        assert_eq!(spans.value("steps[0].url"), Some(Loc::new(4, 10)));
-        assert_eq!(spans.nearest("steps[0].url.nothing"), Some(Loc::new(4, 5)));
-    }
-
-    #[test]
-    fn yaml_reads_the_core_schema() {
-        let (value, _) = read_yaml(
-            "a: 0b101\nb: 1_000\nc: 0X1F\nd: 0x1F\ne: 0o17\nf: 007\ng: yes\nh: on\ni: .inf\nj: 1.5e3\nk: ~\nl: null\nm:\nn: 12\no: -3\np: TRUE\nq: .NaN\n",
-        )
-        .unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({
-                "a": "0b101", "b": "1_000", "c": "0X1F", "d": 31, "e": 15, "f": "007",
-                "g": "yes", "h": "on", "i": ".inf", "j": 1500.0, "k": null, "l": null,
-                "m": null, "n": 12, "o": -3, "p": true, "q": ".nan"
-            })
-        );
-    }
-
-    #[test]
-    fn every_spelling_of_a_key_given_twice_is_an_error() {
-        for (doc, key) in [
-            ("{null: a, ~: b}", "null"),
-            ("{1: a, \"1\": b}", "1"),
-            ("a: 1\nb: 2\na: 3\n", "a"),
-            ("x:\n  k: 1\n  'k': 2\n", "k"),
-        ] {
-            let err = read_yaml(doc).unwrap_err();
-            assert!(
-                err.message.starts_with(&format!("duplicate key `{key}`")),
-                "{doc}: {}",
-                err.message
-            );
-            assert!(err.loc.is_some(), "{doc}");
-        }
-        let err = read_yaml("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(err.loc, Some(Loc::new(3, 1)));
-        let err = read_yaml("k: 1\n'k': 2\n").unwrap_err();
-        assert_eq!(err.loc, Some(Loc::new(2, 1)));
-    }
-
-    #[test]
-    fn library_wording_stays_out_of_messages() {
-        let nested = format!("a: {}{}", "[".repeat(200), "]".repeat(200));
-        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
-        for (i, name) in ["b", "c", "d", "e", "f", "g"].iter().enumerate() {
-            let prev = ["a", "b", "c", "d", "e", "f"][i];
-            bomb.push_str(&format!(
-                "{name}: &{name} [{}]\n",
-                vec![format!("*{prev}"); 9].join(", ")
-            ));
-        }
-        for (doc, says) in [
-            (
-                "a: 1\n---\nb: 2\n".to_string(),
-                "more than one YAML document",
-            ),
-            (nested, "nested deeper than 64 levels"),
-            (bomb, "too large once its aliases"),
-        ] {
-            let err = read_yaml(&doc).unwrap_err();
-            assert!(err.message.contains(says), "{says}: {}", err.message);
-            for word in [
-                "from_str",
-                "budget",
-                "Nodes {",
-                "weak",
-                "non-finite",
-                "policy",
-            ] {
-                assert!(!err.message.contains(word), "{word} in {}", err.message);
-            }
-        }
-        // A number too large for one is the text it was written as.
-        let (v, _) = read_yaml("a: 1e99999\nb: 99999999999999999999999\n").unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"a": "1e99999", "b": "99999999999999999999999"})
-        );
-        // A byte-order mark is read past, in YAML and in JSON.
-        assert!(read_yaml("\u{feff}a: 1\n").is_ok());
-        assert!(read_json("\u{feff}{\"a\": 1}").is_ok());
-    }
-
-    #[test]
-    fn yaml_uses_core_schema_booleans() {
-        let (value, _) = read_yaml("n: no\ny: yes\non: true\nzip: 01234\nx: 12\n").unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"n": "no", "y": "yes", "on": true, "zip": "01234", "x": 12})
-        );
-    }
-
-    #[test]
-    fn yaml_syntax_errors_have_positions() {
-        let err = read_yaml("steps:\n  - name: A\n   url: [unclosed\n").unwrap_err();
-        assert!(err.loc.is_some(), "{err:?}");
     }
 }

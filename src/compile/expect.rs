@@ -170,7 +170,7 @@ impl Validator<'_> {
                     x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
                 });
                 let parsed = if yaml {
-                    crate::chain::spans::read_yaml(text)
+                    crate::chain::yaml::read_yaml(text)
                         .map(|(v, _)| v)
                         .map_err(|e| e.message)
                 } else {

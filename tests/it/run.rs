@@ -1513,3 +1513,45 @@ async fn ctrl_c_during_a_run_ends_every() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
 }
+
+/// YAML anchors, aliases and `<<` merges share values between steps: an
+/// alias copies a whole map, and a merge's keys give way to the map's own.
+#[test]
+fn anchors_aliases_and_merges_share_headers_between_steps() {
+    let server = crate::support::recording::Recording::start(None);
+    let chain = "steps:
+  - name: A
+    url: \"{{ base }}/a\"
+    headers: &common {X-Team: blue, X-Trace: 'on'}
+  - name: B
+    url: \"{{ base }}/b\"
+    headers:
+      X-Trace: 'off'
+      <<: [*common, {X-Extra: yes, X-Team: red}]
+  - name: C
+    url: \"{{ base }}/c\"
+    headers: *common
+";
+    let (out, _dir) = run_chain(&server.by_ip(), chain, &["-q"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = server.seen();
+    let got: Vec<_> = seen
+        .iter()
+        .map(|s| {
+            (
+                s.target.as_str(),
+                s.header("x-team"),
+                s.header("x-trace"),
+                s.header("x-extra"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/a", Some("blue"), Some("on"), None),
+            ("/b", Some("blue"), Some("off"), Some("yes")),
+            ("/c", Some("blue"), Some("on"), None),
+        ]
+    );
+}

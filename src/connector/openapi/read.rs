@@ -28,50 +28,22 @@ pub(super) fn read_document(text: &str) -> Result<Value, ImportError> {
     read_yaml(text)
 }
 
+/// The YAML reader of chain files, with the core schema and limits for
+/// public API descriptions, which run to many megabytes (GitHub's,
+/// Stripe's).
 pub(super) fn read_yaml(text: &str) -> Result<Value, ImportError> {
-    let mut options = serde_saphyr::Options::default();
-    // YAML 1.2 booleans only (an enum value `no` stays a string) and `007`
-    // stays text, as for chain files.
-    options.strict_booleans = true;
-    options.leading_zero_numbers_as_strings = true;
-    // Public API descriptions run to many megabytes (GitHub's, Stripe's):
-    // the default budget (250,000 nodes) is meant for configuration files.
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_events = 50_000_000;
-    budget.max_nodes = 20_000_000;
-    budget.max_depth = 256;
-    options.budget = Some(budget);
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let location = e.location().filter(|l| l.line() > 0);
-        ImportError::Syntax {
-            format: "YAML",
-            message: yaml_message(&e.to_string()),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-        }
-    })
-}
-
-/// serde-saphyr's first line, without the position (kept apart) and the
-/// source snippet it renders.
-pub(super) fn yaml_message(full: &str) -> String {
-    let first = full.lines().next().unwrap_or("invalid YAML").trim();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    // Advice meant for programmers using the library.
-    let first = first
-        .split(", set DuplicateKeyPolicy")
-        .next()
-        .unwrap_or(first);
-    let first = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
+    let limits = crate::chain::yaml::Limits {
+        depth: 256,
+        values: 20_000_000,
     };
-    match first
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-    {
-        Some((pos, rest)) if pos.contains("column") => rest.to_string(),
-        _ => first.to_string(),
+    match crate::chain::yaml::read_yaml_within(text, limits) {
+        Ok((value, _)) => Ok(value),
+        Err(e) => Err(ImportError::Syntax {
+            format: "YAML",
+            message: e.message,
+            line: e.loc.map(|l| l.line as u64),
+            column: e.loc.map(|l| l.column as u64),
+        }),
     }
 }
 
