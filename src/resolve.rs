@@ -149,19 +149,20 @@ fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
         }
         out.library = Some(library);
     }
-    let mut steps: Vec<Step> = chain.steps.clone();
     // A connector step stands for the step its endpoint makes: its files too.
+    let mut expanded: Vec<Step> = Vec::new();
     for step in &chain.steps {
         if let Some(Ok(connector)) = step
             .connector
             .as_deref()
             .and_then(Value::as_str)
             .and_then(|n| out.connectors.get(n))
-            && let Ok((expanded, _)) = crate::connector::expand_step(step, connector)
+            && let Ok((step, _)) = crate::connector::expand_step(step, connector)
         {
-            steps.push(expanded);
+            expanded.push(step);
         }
     }
+    let steps: Vec<&Step> = chain.steps.iter().chain(&expanded).collect();
     stack.push(out.here.clone());
     for auth in chain
         .defaults
@@ -179,7 +180,7 @@ fn resolve_nested(parsed: &ParsedChain, stack: &mut Vec<PathBuf>) -> Resolved {
     {
         certificates(tls, &dir, &mut out);
     }
-    for step in &steps {
+    for &step in &steps {
         if let Some(file) = step.graphql.as_ref().and_then(|g| g.query_file.as_ref()) {
             read_into(&dir.join(file), &mut out);
         }

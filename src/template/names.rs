@@ -33,7 +33,7 @@ pub(super) fn origin_blocks(source: &str) -> Vec<&str> {
             b'%' => "%}",
             _ => "#}",
         };
-        let Some(end) = rest[open + 2..].find(close) else {
+        let Some(end) = find_short(&rest[open + 2..], close) else {
             // Not closed: all of it may be the origin.
             blocks.push(&rest[open..]);
             return blocks;
@@ -59,10 +59,35 @@ pub fn is_called(text: &str, name: &str) -> bool {
 /// `word` stands in `text` as a whole identifier.
 pub(super) fn has_word(text: &str, word: &str) -> bool {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(at, _)| {
-        !text[..at].chars().next_back().is_some_and(is_ident)
+    let mut from = 0;
+    while let Some(i) = find_short(&text[from..], word) {
+        let at = from + i;
+        if !text[..at].chars().next_back().is_some_and(is_ident)
             && !text[at + word.len()..].chars().next().is_some_and(is_ident)
-    })
+        {
+            return true;
+        }
+        // The needle's first byte starts a character: so does the next one.
+        from = at + word.chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+/// Where `needle` first stands in `hay`: for the short needles of template
+/// names, where `str::find` spends more setting up its searcher than
+/// searching.
+fn find_short(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let (&first, rest) = n.split_first()?;
+    let mut from = 0;
+    while let Some(i) = h.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + i;
+        if h[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Splits a variable path from `undeclared_variables` into its first two segments.
@@ -146,4 +171,22 @@ pub fn collect_secret_names(value: &Value, out: &mut Vec<String>) {
 /// The set of function names, for validation.
 pub fn function_names() -> HashSet<&'static str> {
     FUNCTIONS.iter().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_found_whole_past_partial_matches() {
+        assert!(has_word("{{ base_url ~ base }}", "base"));
+        assert!(!has_word("{{ base_url ~ database }}", "base"));
+        assert!(!has_word("{{ ébase }}", "base"));
+        assert!(has_word("{{ é ~ base }}", "base"));
+        assert!(has_word("{{ é }}", "é"));
+        assert!(!has_word("", "base"));
+        assert_eq!(find_short("a}}b}}", "}}"), Some(1));
+        assert_eq!(find_short("a}b}", "}}"), None);
+        assert_eq!(find_short("é}}", "}}"), Some(2));
+    }
 }
