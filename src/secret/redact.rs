@@ -204,21 +204,27 @@ pub fn sensitive_header(name: &str) -> bool {
     ]
     .iter()
     .any(|w| name.eq_ignore_ascii_case(w.as_bytes()))
-        || [
-            "token", "secret", "api-key", "apikey", "password", "session",
-        ]
-        .iter()
-        .any(|w| contains_ignore_ascii_case(name, w.as_bytes()))
+        || names_a_secret(name)
 }
 
-/// Whether `haystack` contains `needle` (lower case), whatever the case of
-/// `haystack`. Every header of every step passes here, so it does not
-/// lower-case a copy first.
-fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.len() >= needle.len()
-        && haystack
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+/// Whether a header name contains `token`, `secret`, `api-key`, `apikey`,
+/// `password` or `session`, whatever its case. Every header of every step
+/// passes here: one walk over the name, comparing only where a word's
+/// first letter stands, and no lower-cased copy.
+fn names_a_secret(name: &[u8]) -> bool {
+    let at = |rest: &[u8], word: &[u8]| {
+        rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word)
+    };
+    (0..name.len()).any(|i| {
+        let rest = &name[i..];
+        match name[i].to_ascii_lowercase() {
+            b't' => at(rest, b"token"),
+            b's' => at(rest, b"secret") || at(rest, b"session"),
+            b'a' => at(rest, b"api-key") || at(rest, b"apikey"),
+            b'p' => at(rest, b"password"),
+            _ => false,
+        }
+    })
 }
 
 /// A header's value as every output shows it: a sensitive header's value
@@ -316,7 +322,29 @@ mod tests {
                 }
             );
         }
-        for name in ["content-type", "accept", "x-request-id", "keep-alive"] {
+        // Each word, in any case and anywhere in the name; a word cut short
+        // at the name's end is not one.
+        for name in [
+            "X-Auth-TOKEN",
+            "client-Secret",
+            "X-APIKEY-1",
+            "db-password",
+            "SessionId",
+            "xtokenx",
+        ] {
+            assert!(sensitive_header(name), "{name}");
+        }
+        for name in [
+            "content-type",
+            "accept",
+            "x-request-id",
+            "keep-alive",
+            "x-toke",
+            "x-secre",
+            "api-ke",
+            "passwor",
+            "sessio",
+        ] {
             assert!(!sensitive_header(name), "{name}");
         }
     }
