@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::engine::outcome::{Limited, StepResult};
 use crate::engine::{Event, Observer, RunReport, StepOutcome, StepStatus};
+use crate::report::json::Detail;
 use crate::secret::Redactor;
 
 pub use crate::engine::outcome::MAX_RESULT_BYTES;
@@ -512,6 +513,8 @@ struct Gz {
     /// Bytes the text may still take; a write past it fails, which stops
     /// serde_json there.
     left: usize,
+    /// Bytes of text written so far.
+    len: usize,
 }
 
 /// How much text [`Gz`] gathers before compressing it.
@@ -528,6 +531,7 @@ impl Gz {
             text: Vec::new(),
             z: None,
             left: limit,
+            len: 0,
         }
     }
 
@@ -548,6 +552,7 @@ impl Gz {
             .left
             .checked_sub(buf.len())
             .ok_or_else(|| std::io::Error::other("over the limit"))?;
+        self.len += buf.len();
         self.text.extend_from_slice(buf);
         if self.text.len() >= CHUNK {
             self.compress();
@@ -575,6 +580,7 @@ impl std::io::Write for Gz {
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         if buf.len() <= self.left && self.text.len() + buf.len() < CHUNK {
             self.left -= buf.len();
+            self.len += buf.len();
             self.text.extend_from_slice(buf);
             return Ok(());
         }
@@ -611,20 +617,128 @@ fn stored_member(text: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The report and results columns of a run, compressed.
+/// Runs of at least this many steps are stored in two halves, each
+/// serialised and compressed on a thread of its own (the run is over: the
+/// process has nothing else to do, and a 1000-step run's record is most of
+/// the time after its last response).
+const SPLIT_STEPS: usize = 64;
+
+/// What storing a part of a run's steps gives: its piece of the results
+/// column, which of its steps' body excerpts their results give back, and
+/// its piece of the report's steps when asked for.
+struct Part {
+    results: Vec<u8>,
+    in_results: Vec<bool>,
+    last_kept: bool,
+    steps: Option<Steps>,
+}
+
+/// A piece of the report's steps: a gzip member and the length of its text.
+struct Steps {
+    member: Vec<u8>,
+    len: usize,
+}
+
+/// The parts a run's steps are stored in.
+fn parts_of(report: &RunReport, redactor: &Redactor) -> Vec<std::ops::Range<usize>> {
+    let n = report.steps.len();
+    // With secrets known the report goes through a `Value`, whole.
+    if n >= SPLIT_STEPS && redactor.is_empty() {
+        vec![0..n / 2, n / 2..n]
+    } else {
+        // One part: all the steps.
+        std::iter::once(0..n).collect()
+    }
+}
+
+/// `work` on every part, the first on this thread and the others on their
+/// own (or here, when no thread can be started), in order.
+fn each_part<T: Send>(
+    parts: &[std::ops::Range<usize>],
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let others: Vec<_> = parts[1..]
+            .iter()
+            .map(|r| {
+                let (r, work) = (r.clone(), &work);
+                std::thread::Builder::new()
+                    .name("history".into())
+                    .spawn_scoped(scope, move || work(r))
+                    .map_err(|_| ())
+            })
+            .collect();
+        let mut out = vec![work(parts[0].clone())];
+        for (other, r) in others.into_iter().zip(&parts[1..]) {
+            out.push(match other {
+                Ok(thread) => match thread.join() {
+                    Ok(done) => done,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(()) => work(r.clone()),
+            });
+        }
+        out
+    })
+}
+
+/// The report and results columns of a run, compressed. Each column is
+/// one gzip member per part, read back as one text.
 fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
+    let parts = parts_of(report, redactor);
+    let first = levels(report)
+        .next()
+        .unwrap_or((Detail::NoHeaders, usize::MAX));
+    // Results first: the report leaves out the excerpts they give back.
+    let done = each_part(&parts, |range| {
+        let mut part = results_part(report, range.clone(), redactor);
+        if redactor.is_empty() {
+            part.steps = report_steps(report, range, first.0, first.1, &part.in_results);
+        }
+        part
+    });
+    let in_results: Vec<bool> = done.iter().flat_map(|p| p.in_results.clone()).collect();
+    let last_kept = done.last().is_some_and(|p| p.last_kept);
+    // Without an `output:` template the output is the last step's result,
+    // the same value: measured once.
+    let last = report.steps.last().and_then(|s| match &s.result {
+        StepResult::Value(v) => Some(&**v),
+        StepResult::Json(_) => None,
+    });
+    let output = report.output.as_deref().filter(|o| match last {
+        Some(l) if std::ptr::eq(*o, l) => last_kept,
+        _ => fits(o, MAX_RESULT_BYTES),
+    });
+    let mut results = Vec::new();
+    let mut written: Vec<Option<Steps>> = Vec::new();
+    for part in done {
+        results.extend_from_slice(&part.results);
+        written.push(part.steps);
+    }
+    let tried = redactor.is_empty().then_some((first.0, written));
+    (
+        report_column(report, output, redactor, &in_results, tried),
+        results,
+    )
+}
+
+/// The results of steps `range`, compressed: the column's `[` in the
+/// first part and its `]` in the last.
+fn results_part(report: &RunReport, range: std::ops::Range<usize>, redactor: &Redactor) -> Part {
     use std::io::Write;
     // Each result is serialised once, then compressed, and given up at the
     // limit: a 100 MB body is neither copied nor serialised whole here.
     let mut results = Gz::new();
     let mut one = Vec::with_capacity(4096);
-    let _ = results.write_all(b"[");
+    if range.start == 0 {
+        let _ = results.write_all(b"[");
+    }
     let mut last_kept = false;
     // The steps whose body excerpt the stored result gives back.
-    let mut in_results = vec![false; report.steps.len()];
-    for (i, step) in report.steps.iter().enumerate() {
+    let mut in_results = vec![false; range.len()];
+    for (i, step) in report.steps[range.clone()].iter().enumerate() {
         one.clear();
-        if i > 0 {
+        if range.start + i > 0 {
             one.push(b',');
         }
         let start = one.len();
@@ -646,23 +760,38 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
             });
         let _ = results.write_all(&one);
     }
-    let _ = results.write_all(b"]");
-    // Without an `output:` template the output is the last step's result,
-    // the same value: measured once.
-    let last = report.steps.last().and_then(|s| match &s.result {
-        StepResult::Value(v) => Some(&**v),
-        StepResult::Json(_) => None,
-    });
-    let output = report.output.as_deref().filter(|o| match last {
-        Some(l) if std::ptr::eq(*o, l) => last_kept,
-        _ => fits(o, MAX_RESULT_BYTES),
-    });
-    // Finished first: one compressor's tables (300 KB) in memory at a time.
-    let results = results.finish();
-    (
-        report_column(report, output, redactor, &in_results),
-        results,
-    )
+    if range.end == report.steps.len() {
+        let _ = results.write_all(b"]");
+    }
+    // Finished before the report's steps are written: one compressor's
+    // tables (300 KB) in memory at a time in each part.
+    Part {
+        results: results.finish(),
+        in_results,
+        last_kept,
+        steps: None,
+    }
+}
+
+/// Steps `range` of the report at `detail`, compressed; `None` once their
+/// text passes `limit`.
+fn report_steps(
+    report: &RunReport,
+    range: std::ops::Range<usize>,
+    detail: Detail,
+    limit: usize,
+    in_results: &[bool],
+) -> Option<Steps> {
+    // `in_results` is this part's: indexed from the run's first step here.
+    let mut no_excerpt = vec![false; range.start];
+    no_excerpt.extend_from_slice(in_results);
+    let mut column = Gz::limited(limit);
+    crate::report::json::write_steps(&mut column, report, range, detail, &no_excerpt).ok()?;
+    let len = column.len;
+    Some(Steps {
+        member: column.finish(),
+        len,
+    })
 }
 
 /// A body excerpt from a stored result's text, the way the run made it
@@ -830,52 +959,87 @@ pub fn fits(v: &Value, limit: usize) -> bool {
 /// The largest report stored as it is, as JSON.
 const MAX_REPORT_BYTES: usize = 4 << 20;
 
-/// The report to store, compressed: as it is when it fits
-/// [`MAX_REPORT_BYTES`] as JSON, else without the details of the steps that
-/// passed, which a 10,000-step run would otherwise repeat 10,000 times in
-/// every record: first their requests and body excerpts, then their
-/// response headers too. Failed steps keep everything. `history_trimmed`
-/// says it happened.
+/// The levels of detail a run's report is tried at, in order, each with
+/// the most text it may take: the full report; without the details of the
+/// steps that passed, which a 10,000-step run would otherwise repeat
+/// 10,000 times in every record — first their requests and body excerpts,
+/// then their response headers too (failed steps keep everything;
+/// `history_trimmed` says it happened). The last level is stored whatever
+/// its size. In a long run, a level its sampled size puts over
+/// [`MAX_REPORT_BYTES`] is not tried at all (a short run is written whole:
+/// sampling it would cost as much). With a margin over the limit, a
+/// 10,000-step run sampled at 4.4 MB was written whole, to be dropped for
+/// the next level: two passes, a fifth of the history's time.
+fn levels(report: &RunReport) -> impl Iterator<Item = (Detail, usize)> + '_ {
+    let all = [Detail::Full, Detail::NoRequests, Detail::NoHeaders];
+    all.into_iter().enumerate().filter_map(move |(i, detail)| {
+        let last = i + 1 == all.len();
+        if last {
+            return Some((detail, usize::MAX));
+        }
+        let over = report.steps.len() > 64
+            && crate::report::json::estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES;
+        (!over).then_some((detail, MAX_REPORT_BYTES))
+    })
+}
+
+/// `text` as one gzip member, compressed when long.
+fn member(text: &[u8]) -> Vec<u8> {
+    let mut z = Gz::new();
+    let _ = std::io::Write::write_all(&mut z, text);
+    z.finish()
+}
+
+/// The report to store, compressed, at the first of [`levels`] it fits.
 ///
 /// With no secret known (most runs) the report is serialised straight into
-/// the compressor; else through a `Value`, redacted string by string. Each
-/// level is written from the run's own records, never by editing a bigger
-/// report, and given up as soon as it passes the limit.
+/// the compressor, its steps a part at a time ([`parts_of`]: `tried` has
+/// them when the caller wrote them already); else through a `Value`,
+/// redacted string by string. Each level is written from the run's own
+/// records, never by editing a bigger report, and given up as soon as it
+/// passes the limit.
 fn report_column(
     report: &RunReport,
     output: Option<&Value>,
     redactor: &Redactor,
     in_results: &[bool],
+    mut tried: Option<(Detail, Vec<Option<Steps>>)>,
 ) -> Vec<u8> {
-    use crate::report::json::{Detail, estimate_steps_bytes, to_json_detail, write_json};
-    let levels = [Detail::Full, Detail::NoRequests, Detail::NoHeaders];
-    for (i, &detail) in levels.iter().enumerate() {
-        let last = i + 1 == levels.len();
-        // In a long run, a level its sampled size puts over the limit is
-        // not written at all (a short run is written whole: sampling it
-        // would cost as much). With a margin over the limit, a 10,000-step
-        // run sampled at 4.4 MB was written whole, to be dropped for the
-        // next level: two passes, a fifth of the history's time.
-        if !last
-            && report.steps.len() > 64
-            && estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES
-        {
+    use crate::report::json::{report_frame, to_json_detail};
+    let parts = parts_of(report, redactor);
+    for (detail, limit) in levels(report) {
+        if !redactor.is_empty() {
+            let mut column = Gz::limited(limit);
+            let value = to_json_detail(report, output, detail);
+            match serde_json::to_writer(&mut column, &*redactor.redact_json_cow(&value)) {
+                Ok(()) => return column.finish(),
+                // Only the limit fails a write into memory: the next level.
+                Err(_) => continue,
+            }
+        }
+        let steps = match tried.take() {
+            Some((d, written)) if d == detail => written,
+            _ => each_part(&parts, |range| {
+                let mine = in_results.get(range.clone()).unwrap_or_default();
+                report_steps(report, range, detail, limit, mine)
+            }),
+        };
+        let Some(steps) = steps.into_iter().collect::<Option<Vec<Steps>>>() else {
+            continue;
+        };
+        let Ok((head, tail)) = report_frame(report, output, detail) else {
+            continue;
+        };
+        let len = head.len() + tail.len() + steps.iter().map(|s| s.len).sum::<usize>();
+        if len > limit {
             continue;
         }
-        // The last level is stored whatever its size.
-        let mut column = Gz::limited(if last { usize::MAX } else { MAX_REPORT_BYTES });
-        let written = if redactor.is_empty() {
-            write_json(&mut column, report, output, detail, in_results)
-        } else {
-            let value = to_json_detail(report, output, detail);
-            serde_json::to_writer(&mut column, &*redactor.redact_json_cow(&value))
-        };
-        match written {
-            Ok(()) => return column.finish(),
-            // Only the limit fails a write into memory: the next level.
-            Err(_) if !last => {}
-            Err(_) => break,
+        let mut column = member(&head);
+        for s in steps {
+            column.extend_from_slice(&s.member);
         }
+        column.extend_from_slice(&member(&tail));
+        return column;
     }
     Gz::new().finish()
 }
@@ -886,12 +1050,13 @@ mod tests {
 
     fn unzip(z: &[u8]) -> String {
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(z), &mut text).unwrap();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(z), &mut text)
+            .unwrap();
         text
     }
 
     fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
-        unzip(&report_column(report, output, redactor, &[]))
+        unzip(&report_column(report, output, redactor, &[], None))
     }
 
     fn report_of(steps: usize) -> RunReport {
@@ -1060,6 +1225,55 @@ mod tests {
             // The failed step keeps everything.
             assert!(steps[12_000]["request"].is_object());
             assert!(steps[12_000]["response"]["body_excerpt"].is_string());
+        }
+    }
+
+    /// A long run is stored in parts, written on two threads: read back,
+    /// the columns are the texts one pass writes, byte for byte, whatever
+    /// the chain's name says and with `finally` steps and an output.
+    #[test]
+    fn runs_stored_in_parts_read_back_as_one_text() {
+        use crate::report::json::write_json;
+        let none = Redactor::default();
+        for n in [0, 1, 63, 64, 65, 301] {
+            let mut report = report_of(n);
+            report.chain = "a \"steps\":[] chain".into();
+            report.teardown = report_of(1).steps;
+            for (i, step) in report.steps.iter_mut().enumerate() {
+                let result = serde_json::json!({"i": i});
+                // Every third excerpt is given back by the stored result.
+                if let (0, Some(r)) = (i % 3, &mut step.response) {
+                    r.body_excerpt = result.to_string();
+                }
+                step.result = StepResult::Value(Arc::new(result));
+            }
+            let output = serde_json::json!(["out"]);
+            report.output = Some(Arc::new(output.clone()));
+            // `report_of` adds a failed step to the `n` that passed.
+            let expected_parts = if n + 1 >= SPLIT_STEPS { 2 } else { 1 };
+            assert_eq!(parts_of(&report, &none).len(), expected_parts);
+
+            let (column, results) = record_texts(&report, &none);
+            let whole = results_part(&report, 0..report.steps.len(), &none);
+            let given_back = whole.in_results.iter().filter(|b| **b).count();
+            assert_eq!(given_back, n.div_ceil(3), "{n} steps");
+            assert_eq!(unzip(&results), unzip(&whole.results), "{n} steps");
+            let mut one_pass = Vec::new();
+            write_json(
+                &mut one_pass,
+                &report,
+                Some(&output),
+                Detail::Full,
+                &whole.in_results,
+            )
+            .unwrap();
+            assert_eq!(
+                unzip(&column),
+                String::from_utf8(one_pass).unwrap(),
+                "{n} steps"
+            );
+            let results: Value = serde_json::from_str(&unzip(&results)).unwrap();
+            assert_eq!(results.as_array().map(Vec::len), Some(n + 1), "{n} steps");
         }
     }
 

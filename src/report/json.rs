@@ -74,6 +74,56 @@ pub fn write_json(
     serde_json::to_writer(w, &view)
 }
 
+/// [`write_json`]'s text in three parts, for a report written a part at a
+/// time (the history writes a long run's steps on two threads): the text
+/// before the first step, and the text after the last; [`write_steps`]
+/// writes what goes between. Together, byte for byte what `write_json`
+/// writes.
+pub fn report_frame(
+    report: &RunReport,
+    output: Option<&Value>,
+    detail: Detail,
+) -> serde_json::Result<(Vec<u8>, Vec<u8>)> {
+    let mut view = ReportView::new(report, output, detail);
+    view.steps.steps = &[];
+    let mut text = serde_json::to_vec(&view)?;
+    // The first `"steps":[]` is the key: in a string before it, a quote
+    // is written `\"`.
+    const EMPTY: &[u8] = b"\"steps\":[]";
+    let at = text
+        .windows(EMPTY.len())
+        .position(|w| w == EMPTY)
+        .map(|i| i + EMPTY.len() - 1)
+        .ok_or_else(|| serde::ser::Error::custom("no steps in the report"))?;
+    let after = text.split_off(at);
+    Ok((text, after))
+}
+
+/// Steps `range` of the report, as [`write_json`] writes them in its list:
+/// each after a comma but the run's first. `no_excerpt` is indexed like
+/// the run's steps.
+pub fn write_steps(
+    mut w: impl std::io::Write,
+    report: &RunReport,
+    range: std::ops::Range<usize>,
+    detail: Detail,
+    no_excerpt: &[bool],
+) -> serde_json::Result<()> {
+    let all = StepsView {
+        steps: &report.steps,
+        detail,
+        no_excerpt,
+    };
+    for i in range {
+        let Some(o) = report.steps.get(i) else { break };
+        if i > 0 {
+            w.write_all(b",").map_err(serde_json::Error::io)?;
+        }
+        serde_json::to_writer(&mut w, &all.view(i, o))?;
+    }
+    Ok(())
+}
+
 /// About how many bytes the steps of [`write_json`] take at `detail`,
 /// from up to 64 steps spread over the run (a long run's full report is
 /// tens of MB: not worth writing to learn that it is too big).
@@ -216,15 +266,20 @@ struct StepsView<'a> {
 
 impl serde::Serialize for StepsView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.steps.iter().enumerate().map(|(i, o)| {
-            let mut view = StepView::new(o, self.detail);
-            if self.no_excerpt.get(i).copied().unwrap_or(false)
-                && let Some(r) = &mut view.response
-            {
-                r.body_excerpt = None;
-            }
-            view
-        }))
+        s.collect_seq(self.steps.iter().enumerate().map(|(i, o)| self.view(i, o)))
+    }
+}
+
+impl<'a> StepsView<'a> {
+    /// Step `i`, `o`, as the list shows it.
+    fn view(&self, i: usize, o: &'a StepOutcome) -> StepView<'a> {
+        let mut view = StepView::new(o, self.detail);
+        if self.no_excerpt.get(i).copied().unwrap_or(false)
+            && let Some(r) = &mut view.response
+        {
+            r.body_excerpt = None;
+        }
+        view
     }
 }
 
