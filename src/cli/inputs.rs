@@ -144,7 +144,31 @@ fn read_vars_file(path: &Path) -> Result<IndexMap<String, Value>, Diagnostic> {
 /// short chain leaves too little behind to matter, and starting the thread
 /// and its arena costs more than it saves, so it is loaded where it is read.
 pub fn load_chain(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
+    load(read_source(arg)?, vars)
+}
+
+/// [`load_chain`] for a run: when the chain's text or a `--var` names an
+/// `https://` address, the TLS library starts meanwhile
+/// ([`crate::transport::warm_up_tls`]).
+pub fn load_chain_to_run(arg: &str, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
     let source = read_source(arg)?;
+    if names_https(&source.text, &vars.vars) {
+        crate::transport::warm_up_tls();
+    }
+    load(source, vars)
+}
+
+/// Whether a chain's text or its `--var`s name an `https://` address (in
+/// any case): a run of it will most likely speak TLS.
+fn names_https(text: &str, vars: &[String]) -> bool {
+    let has = |s: &str| {
+        s.match_indices("://")
+            .any(|(i, _)| i >= 5 && s.as_bytes()[i - 5..i].eq_ignore_ascii_case(b"https"))
+    };
+    has(text) || vars.iter().any(|v| has(v))
+}
+
+fn load(source: Arc<Source>, vars: &VarArgs) -> Result<ValidChain, Diagnostics> {
     if source.text.len() < THREAD_FROM_BYTES {
         return parse_and_validate(source, vars);
     }
@@ -181,6 +205,21 @@ fn parse_and_validate(source: Arc<Source>, vars: &VarArgs) -> Result<ValidChain,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_that_names_https_starts_tls_early() {
+        assert!(names_https("url: https://api.example.com/x", &[]));
+        assert!(names_https("url: \"HTTPS://API.example.com\"", &[]));
+        assert!(names_https(
+            "url: \"{{ base }}/x\"",
+            &["base=https://api.example.com".into()]
+        ));
+        assert!(!names_https(
+            "url: http://127.0.0.1:8080/x",
+            &["a=b".into()]
+        ));
+        assert!(!names_https("https:/", &[]));
+    }
 
     #[test]
     fn var_values_are_typed_when_they_read_as_json_scalars() {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::args::{GraphFormat, InputsArgs, InputsFormat, RunArgs, ValidateArgs};
 use super::fail::{Fail, Outcome};
-use super::inputs::{load_chain, read_source};
+use super::inputs::{load_chain, load_chain_to_run, read_source};
 use super::output::print_output;
 use super::part::{part_of_chain, resume_from};
 use super::rows::run_rows;
@@ -110,7 +110,7 @@ pub(super) async fn run_once(args: &RunArgs, notifier: Option<&Notifier>) -> Out
     if let Some(path) = &args.data {
         return run_rows(args, path).await;
     }
-    let mut chain = load_chain(&args.chain, &args.vars)?;
+    let mut chain = load_chain_to_run(&args.chain, &args.vars)?;
     missing_inputs(&chain, None)?;
     from_command_line(&mut chain, args);
     let session = Session::open(args, &chain.secret_names)?;

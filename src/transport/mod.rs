@@ -23,6 +23,7 @@ pub use client::Client;
 pub use live::{LiveOptions, LiveTransport};
 pub use redirect::MAX_REDIRECTS;
 pub use tape::{Exchange, Recorder, Replayer, Tape};
+pub use tls::warm_up as warm_up_tls;
 pub use upload::Body;
 
 /// A fully rendered request, ready to send.

@@ -10,6 +10,24 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{TlsSettings, TransportError};
 
+/// Starts the TLS library's random number generator on a thread of its
+/// own, once per process. Its first use gathers entropy from the timing
+/// jitter of the CPU (aws-lc's seed source), which takes longer than
+/// loading a 1000-step chain; started before the chain is loaded, the two
+/// overlap instead of the first handshake waiting for it. The thread only
+/// draws one random byte: if the process ends first, nothing is lost.
+pub fn warm_up() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("tls-entropy".into())
+            .spawn(|| {
+                use aws_lc_rs::rand::SecureRandom;
+                let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut [0u8; 1]);
+            });
+    });
+}
+
 /// The TLS settings of the default clients: what reqwest would build
 /// (aws-lc-rs, TLS 1.2 and 1.3, ALPN h2 then http/1.1, the platform's
 /// verifier over the system's roots), except that the verifier, and so the
