@@ -110,7 +110,12 @@ pub(super) async fn run_once(args: &RunArgs, notifier: Option<&Notifier>) -> Out
     if let Some(path) = &args.data {
         return run_rows(args, path).await;
     }
-    let mut chain = load_chain_to_run(&args.chain, &args.vars)?;
+    // `--dry-run` and `--replay` send nothing: no TLS to start early.
+    let mut chain = if args.dry_run || args.replay.is_some() {
+        load_chain(&args.chain, &args.vars)?
+    } else {
+        load_chain_to_run(&args.chain, &args.vars)?
+    };
     missing_inputs(&chain, None)?;
     from_command_line(&mut chain, args);
     let session = Session::open(args, &chain.secret_names)?;
