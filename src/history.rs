@@ -686,14 +686,14 @@ fn each_part<T: Send>(
 /// one gzip member per part, read back as one text.
 fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
     let parts = parts_of(report, redactor);
-    let first = levels(report)
+    let first = levels(report, 0)
         .next()
-        .unwrap_or((Detail::NoHeaders, usize::MAX));
+        .unwrap_or((2, Detail::NoHeaders, usize::MAX));
     // Results first: the report leaves out the excerpts they give back.
     let done = each_part(&parts, |range| {
         let mut part = results_part(report, range.clone(), redactor);
         if redactor.is_empty() {
-            part.steps = report_steps(report, range, first.0, first.1, &part.in_results);
+            part.steps = report_steps(report, range, first.1, first.2, &part.in_results);
         }
         part
     });
@@ -715,9 +715,11 @@ fn record_texts(report: &RunReport, redactor: &Redactor) -> (Vec<u8>, Vec<u8>) {
         results.extend_from_slice(&part.results);
         written.push(part.steps);
     }
-    let tried = redactor.is_empty().then_some((first.0, written));
+    let tried = redactor.is_empty().then_some(written);
+    // The first level is not sampled again.
+    let levels = std::iter::once(first).chain(levels(report, first.0 + 1));
     (
-        report_column(report, output, redactor, &in_results, tried),
+        report_column(report, output, redactor, &in_results, levels, tried),
         results,
     )
 }
@@ -970,18 +972,27 @@ const MAX_REPORT_BYTES: usize = 4 << 20;
 /// sampling it would cost as much). With a margin over the limit, a
 /// 10,000-step run sampled at 4.4 MB was written whole, to be dropped for
 /// the next level: two passes, a fifth of the history's time.
-fn levels(report: &RunReport) -> impl Iterator<Item = (Detail, usize)> + '_ {
+///
+/// From the `from`-th level on, each sampled only when reached.
+fn levels(report: &RunReport, from: usize) -> impl Iterator<Item = Level> + '_ {
     let all = [Detail::Full, Detail::NoRequests, Detail::NoHeaders];
-    all.into_iter().enumerate().filter_map(move |(i, detail)| {
-        let last = i + 1 == all.len();
-        if last {
-            return Some((detail, usize::MAX));
-        }
-        let over = report.steps.len() > 64
-            && crate::report::json::estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES;
-        (!over).then_some((detail, MAX_REPORT_BYTES))
-    })
+    all.into_iter()
+        .enumerate()
+        .skip(from)
+        .filter_map(move |(i, detail)| {
+            let last = i + 1 == all.len();
+            if last {
+                return Some((i, detail, usize::MAX));
+            }
+            let over = report.steps.len() > 64
+                && crate::report::json::estimate_steps_bytes(report, detail) > MAX_REPORT_BYTES;
+            (!over).then_some((i, detail, MAX_REPORT_BYTES))
+        })
 }
+
+/// A level of detail: its place in [`levels`], the detail, the most text
+/// it may take.
+type Level = (usize, Detail, usize);
 
 /// `text` as one gzip member, compressed when long.
 fn member(text: &[u8]) -> Vec<u8> {
@@ -1003,11 +1014,12 @@ fn report_column(
     output: Option<&Value>,
     redactor: &Redactor,
     in_results: &[bool],
-    mut tried: Option<(Detail, Vec<Option<Steps>>)>,
+    levels: impl IntoIterator<Item = Level>,
+    mut tried: Option<Vec<Option<Steps>>>,
 ) -> Vec<u8> {
     use crate::report::json::{report_frame, to_json_detail};
     let parts = parts_of(report, redactor);
-    for (detail, limit) in levels(report) {
+    for (_, detail, limit) in levels {
         if !redactor.is_empty() {
             let mut column = Gz::limited(limit);
             let value = to_json_detail(report, output, detail);
@@ -1017,9 +1029,10 @@ fn report_column(
                 Err(_) => continue,
             }
         }
+        // `tried`: the first level's steps, written with the results.
         let steps = match tried.take() {
-            Some((d, written)) if d == detail => written,
-            _ => each_part(&parts, |range| {
+            Some(written) => written,
+            None => each_part(&parts, |range| {
                 let mine = in_results.get(range.clone()).unwrap_or_default();
                 report_steps(report, range, detail, limit, mine)
             }),
@@ -1056,7 +1069,14 @@ mod tests {
     }
 
     fn report_text(report: &RunReport, output: Option<&Value>, redactor: &Redactor) -> String {
-        unzip(&report_column(report, output, redactor, &[], None))
+        unzip(&report_column(
+            report,
+            output,
+            redactor,
+            &[],
+            levels(report, 0),
+            None,
+        ))
     }
 
     fn report_of(steps: usize) -> RunReport {

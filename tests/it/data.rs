@@ -539,18 +539,17 @@ async fn an_interrupt_stops_the_rows_and_still_writes_the_report() {
     let chain = dir.file("c.yaml", ECHO);
     let data = dir.file("rows.csv", "id,name\n1,a\n2,b\n3,c\n");
     let report = dir.path("r.json");
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--var",
-        &base,
-        "--report",
-        report.to_str().unwrap(),
-        "-q",
-    ]);
+    let child = crate::support::spawn_chain(
+        &chain,
+        &server.uri(),
+        &[
+            "--data",
+            data.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "-q",
+        ],
+    );
     crate::support::signal_when_busy(&server, child.id(), "TERM").await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));

@@ -250,16 +250,7 @@ async fn every_until(
     server: &MockServer,
     at_least: usize,
 ) -> std::process::Output {
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--every",
-        "1s",
-        "-q",
-    ]);
+    let child = crate::support::spawn_chain(chain, &server.uri(), &["--every", "1s", "-q"]);
     for _ in 0..200 {
         if calls(server).await >= at_least {
             break;

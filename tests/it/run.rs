@@ -784,16 +784,11 @@ async fn interrupt_with(signal: &str) {
         "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n",
     );
     let report = dir.path("r.json");
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--report",
-        report.to_str().unwrap(),
-        "-q",
-    ]);
+    let child = crate::support::spawn_chain(
+        &chain,
+        &server.uri(),
+        &["--report", report.to_str().unwrap(), "-q"],
+    );
     crate::support::signal_when_busy(&server, child.id(), signal).await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
@@ -1499,16 +1494,7 @@ async fn ctrl_c_during_a_run_ends_every() {
         "c.yaml",
         "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\n",
     );
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--every",
-        "1s",
-        "-q",
-    ]);
+    let child = crate::support::spawn_chain(&chain, &server.uri(), &["--every", "1s", "-q"]);
     crate::support::signal_when_busy(&server, child.id(), "INT").await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));

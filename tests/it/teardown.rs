@@ -193,16 +193,11 @@ async fn ctrl_c_runs_the_finally_steps_and_a_second_one_stops_them() {
         "steps:\n  - name: Slow\n    url: \"{{ base }}/slow\"\nfinally:\n  - name: Clean\n    url: \"{{ base }}/clean\"\n  - name: SlowClean\n    url: \"{{ base }}/slow-clean\"\n  - name: Last\n    url: \"{{ base }}/clean\"\n",
     );
     let report = dir.path("r.json");
-    let base = format!("base={}", server.uri());
-    let child = crate::support::spawn(&[
-        "run",
-        chain.to_str().unwrap(),
-        "--var",
-        &base,
-        "--report",
-        report.to_str().unwrap(),
-        "-q",
-    ]);
+    let child = crate::support::spawn_chain(
+        &chain,
+        &server.uri(),
+        &["--report", report.to_str().unwrap(), "-q"],
+    );
     crate::support::signal_when_busy(&server, child.id(), "INT").await;
     // Wait for the finally steps to reach the slow one, then stop them.
     for _ in 0..200 {

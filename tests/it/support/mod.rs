@@ -173,6 +173,20 @@ pub fn spawn(args: &[&str]) -> std::process::Child {
         .expect("pytopus starts")
 }
 
+/// [`spawn`]s `run CHAIN --var base=BASE` with `args` after, as
+/// [`run_chain`] runs it, to be signalled while it runs.
+pub fn spawn_chain(chain: &Path, base: &str, args: &[&str]) -> std::process::Child {
+    let base = format!("base={base}");
+    let mut all = vec![
+        "run",
+        chain.to_str().expect("utf-8 temp path"),
+        "--var",
+        &base,
+    ];
+    all.extend_from_slice(args);
+    spawn(&all)
+}
+
 pub async fn signal_when_busy(server: &wiremock::MockServer, pid: u32, signal: &str) {
     for _ in 0..100 {
         if !server
